@@ -1,0 +1,114 @@
+/* See mona_shim.h for the contract of each function. */
+#include "mona_shim.h"
+
+#include <lauxlib.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+static int trampoline(lua_State *L) {
+    lua_CFunction fn = (lua_CFunction)lua_touserdata(L, lua_upvalueindex(1));
+    int results = fn(L);
+    /* C# has returned: from here a longjmp crosses only C frames. */
+    if (results == MONA_RAISE)
+        return lua_error(L);
+    if (results < MONA_RAISE)
+        return luaL_argerror(L, MONA_RAISE - results, lua_tostring(L, -1));
+    return results;
+}
+
+void mona_pushhostfunction(lua_State *L, lua_CFunction fn, int n) {
+    lua_pushlightuserdata(L, (void *)fn);
+    lua_insert(L, -(n + 1));
+    lua_pushcclosure(L, trampoline, n + 1);
+}
+
+static int traceback(lua_State *L) {
+    const char *message = lua_tostring(L, 1);
+    if (message == NULL) {
+        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+            return 1;
+        message = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    }
+    luaL_traceback(L, L, message, 1);
+    return 1;
+}
+
+int mona_pcall(lua_State *L, int nargs, int nresults) {
+    int base = lua_gettop(L) - nargs; /* index of the function */
+    lua_pushcfunction(L, traceback);
+    lua_insert(L, base);
+    int status = lua_pcall(L, nargs, nresults, base);
+    lua_remove(L, base);
+    return status;
+}
+
+/* Runs protected. The key comes as a light userdata, so that nothing before lua_pcall
+ * allocates (and so nothing outside the protection can fail). */
+static int getfield(lua_State *L) {
+    const char *name = (const char *)lua_touserdata(L, 2);
+    int raw = lua_toboolean(L, 3);
+    lua_settop(L, 1);
+    lua_pushstring(L, name);
+    if (raw)
+        lua_rawget(L, 1);
+    else
+        lua_gettable(L, 1);
+    return 1;
+}
+
+int mona_pgetfield(lua_State *L, int index, const char *name, int raw) {
+    index = lua_absindex(L, index);
+    lua_pushcfunction(L, getfield);
+    lua_pushvalue(L, index);
+    lua_pushlightuserdata(L, (void *)name);
+    lua_pushboolean(L, raw);
+    return lua_pcall(L, 3, 1, 0);
+}
+
+static int logtext(lua_State *L) {
+    int n = lua_gettop(L);
+    luaL_Buffer buffer;
+    luaL_buffinit(L, &buffer);
+    for (int i = 1; i <= n; i++) {
+        switch (lua_type(L, i)) {
+        case LUA_TNIL:
+            luaL_addstring(&buffer, "(null)");
+            break;
+        case LUA_TBOOLEAN:
+            luaL_addstring(&buffer, lua_toboolean(L, i) ? "(true)" : "(false)");
+            break;
+        default:
+            luaL_tolstring(L, i, NULL);
+            luaL_addvalue(&buffer);
+            break;
+        }
+    }
+    luaL_pushresult(&buffer);
+    return 1;
+}
+
+int mona_logtext(lua_State *L, int n) {
+    lua_pushcfunction(L, logtext);
+    lua_insert(L, -(n + 1));
+    return lua_pcall(L, n, 1, 0);
+}
+
+int mona_where(lua_State *L, int level, const char **source, int *line) {
+    static const char unknown[] = "?";
+    lua_Debug ar;
+    if (!lua_getstack(L, level, &ar) || !lua_getinfo(L, "Sl", &ar)) {
+        *source = unknown;
+        *line = 0;
+        return 0;
+    }
+    /* short_src lives in `ar`, which dies on return: keep it in a per-thread buffer. */
+    static _Thread_local char where[LUA_IDSIZE];
+    memcpy(where, ar.short_src, LUA_IDSIZE);
+    *source = where;
+    *line = ar.currentline;
+    return 1;
+}
+
+int mona_sizeof_epoll_event(void) { return (int)sizeof(struct epoll_event); }
+int mona_offsetof_epoll_event_data(void) { return (int)offsetof(struct epoll_event, data); }

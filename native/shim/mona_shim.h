@@ -1,0 +1,43 @@
+/* The C side of MonaAot's Lua binding. C# never raises a Lua error itself (a longjmp over a
+ * managed frame aborts the process under GC load): host functions return MONA_RAISE with the
+ * message on top of the stack, and mona_trampoline raises it once C# has returned. */
+#ifndef MONA_SHIM_H
+#define MONA_SHIM_H
+
+#include <lua.h>
+
+/* Returned by a host function to ask the trampoline to raise the value on top of the stack. */
+#define MONA_RAISE (-1)
+
+/* Returned as MONA_ARGERROR(n) by a host function to raise luaL_argerror for argument n, with
+ * the string on top of the stack as the detail: "bad argument #n to 'f' (detail)". Lua itself
+ * then names the function and accounts for a method call's self. */
+#define MONA_ARGERROR(n) (-1 - (n))
+
+/* Pushes a C closure that calls host function `fn` (a C# [UnmanagedCallersOnly] pointer).
+ * The closure's upvalue 1 is `fn`; upvalues 2..n+1 are the `n` values popped from the stack,
+ * so host functions read their own upvalues from index 2. */
+void mona_pushhostfunction(lua_State *L, lua_CFunction fn, int n);
+
+/* lua_pcall with a traceback message handler. On error the message (with traceback) is on
+ * top of the stack. Never raises. */
+int mona_pcall(lua_State *L, int nargs, int nresults);
+
+/* Pushes t[name] where t is the table at `index`, with metamethods unless `raw`. Returns
+ * LUA_OK, or an error status with the message pushed instead. Never raises. */
+int mona_pgetfield(lua_State *L, int index, const char *name, int raw);
+
+/* Replaces the `n` values on top of the stack with their log text: concatenated without
+ * separator, nil as "(null)", booleans as "(true)"/"(false)", others through __tostring.
+ * Returns LUA_OK, or an error status with the message on top. Never raises. */
+int mona_logtext(lua_State *L, int n);
+
+/* Source (short form) and current line of the function `level` levels up the call stack.
+ * Returns 0 when there is no such level. Never raises. */
+int mona_where(lua_State *L, int level, const char **source, int *line);
+
+/* Layout probes: the C compiler's answer, checked by the tests against the C# structs. */
+int mona_sizeof_epoll_event(void);
+int mona_offsetof_epoll_event_data(void);
+
+#endif

@@ -1,0 +1,13 @@
+using System.Runtime.InteropServices;
+
+namespace MonaAot.Interop;
+
+/// <summary>sys/eventfd.h</summary>
+internal static partial class Libc
+{
+    public const int EFD_CLOEXEC = 0x80000;
+    public const int EFD_NONBLOCK = 0x800;
+
+    [LibraryImport(Name, EntryPoint = "eventfd", SetLastError = true)]
+    public static partial int eventfd(uint initval, int flags);
+}

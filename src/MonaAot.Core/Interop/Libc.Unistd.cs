@@ -1,0 +1,16 @@
+using System.Runtime.InteropServices;
+
+namespace MonaAot.Interop;
+
+/// <summary>unistd.h</summary>
+internal static unsafe partial class Libc
+{
+    [LibraryImport(Name, EntryPoint = "read", SetLastError = true)]
+    public static partial nint read(int fd, void* buf, nuint count);
+
+    [LibraryImport(Name, EntryPoint = "write", SetLastError = true)]
+    public static partial nint write(int fd, void* buf, nuint count);
+
+    [LibraryImport(Name, EntryPoint = "close", SetLastError = true)]
+    public static partial int close(int fd);
+}

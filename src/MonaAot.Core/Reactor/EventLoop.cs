@@ -1,0 +1,121 @@
+using System;
+using System.Collections.Concurrent;
+using System.Threading;
+using MonaAot.Reactor.Epoll;
+
+namespace MonaAot.Reactor;
+
+/// <summary>
+/// The reactor: one thread runs <see cref="Run"/> and owns everything attached to the loop (the
+/// Lua state, the sockets). Other threads reach it only through <see cref="Post"/>, which wakes
+/// the backend (eventfd on Linux). Each turn: wait for I/O or the next timer, dispatch I/O, run
+/// posted work, run due timers.
+/// </summary>
+public sealed class EventLoop : IDisposable
+{
+    private readonly IIoBackend _backend;
+    private readonly HandleTable _handles = new();
+    private readonly TimerQueue _timers = new();
+    private readonly ConcurrentQueue<Action> _posted = new();
+    private readonly IoEvent[] _events = new IoEvent[256];
+    private int _wakePending;
+    private volatile bool _stopRequested;
+    private Thread? _thread;
+
+    public EventLoop(IIoBackend backend) => _backend = backend;
+
+    /// <summary>The backend of this OS.</summary>
+    public static EventLoop CreateDefault()
+    {
+        if (OperatingSystem.IsLinux())
+            return new EventLoop(new EpollBackend());
+        throw new PlatformNotSupportedException("MonaAot's reactor has no backend for this OS yet");
+    }
+
+    /// <summary>Reports an exception that escaped a callback; the loop carries on.</summary>
+    public Action<Exception> UnhandledException { get; set; } = static _ => { };
+
+    /// <summary>Monotonic milliseconds.</summary>
+    public static long Now => Environment.TickCount64;
+
+    public bool IsLoopThread => Thread.CurrentThread == _thread;
+
+    public IIoBackend Backend => _backend;
+
+    public HandleTable Handles => _handles;
+
+    /// <summary>Runs <paramref name="callback"/> on the loop after <paramref name="delayMs"/>, then
+    /// every <paramref name="periodMs"/> if positive. Loop thread only.</summary>
+    public LoopTimer Schedule(long delayMs, long periodMs, Action callback) => _timers.Add(Now, delayMs, periodMs, callback);
+
+    /// <summary>Queues <paramref name="action"/> to run on the loop thread. Any thread.</summary>
+    public void Post(Action action)
+    {
+        _posted.Enqueue(action);
+        if (Interlocked.Exchange(ref _wakePending, 1) == 0)
+            _backend.Wake();
+    }
+
+    /// <summary>Makes <see cref="Run"/> return after the current turn. Any thread.</summary>
+    public void Stop()
+    {
+        _stopRequested = true;
+        _backend.Wake();
+    }
+
+    /// <summary>Runs the loop on the calling thread until <see cref="Stop"/>.</summary>
+    public void Run()
+    {
+        _thread = Thread.CurrentThread;
+        _stopRequested = false;
+        while (!_stopRequested)
+            RunOnce();
+    }
+
+    private void RunOnce()
+    {
+        int timeout = _posted.IsEmpty ? _timers.NextTimeout(Now) : 0;
+        int count = _backend.Wait(_events, timeout);
+        for (int i = 0; i < count; i++)
+            Dispatch(in _events[i]);
+        RunPosted();
+        _timers.RunDue(Now, UnhandledException);
+    }
+
+    private void Dispatch(in IoEvent ev)
+    {
+        // A stale token (its handle was removed during this turn) finds nothing and is dropped.
+        IIoHandler? handler = _handles.Find(ev.Token);
+        if (handler is null)
+            return;
+        try
+        {
+            handler.OnIo(in ev);
+        }
+        catch (Exception e)
+        {
+            UnhandledException(e);
+        }
+    }
+
+    private void RunPosted()
+    {
+        Volatile.Write(ref _wakePending, 0);
+        // Only what was queued before this point runs now, so a post that posts again cannot
+        // starve I/O.
+        int count = _posted.Count;
+        while (count-- > 0 && _posted.TryDequeue(out Action? action))
+        {
+            try
+            {
+                action();
+            }
+            catch (Exception e)
+            {
+                UnhandledException(e);
+            }
+        }
+    }
+
+    public void Dispose() => _backend.Dispose();
+}

@@ -1,0 +1,109 @@
+using System;
+using System.Collections.Generic;
+using System.Runtime.InteropServices;
+using System.Text;
+using KeraLua;
+using MonaAot.Lua.Binding;
+using MonaAot.Lua.Native;
+
+namespace MonaAot.Lua;
+
+/// <summary>
+/// One Lua state with the standard libraries open, owned by the loop thread. KeraLua is the API
+/// surface for setting things up; calls that run script code go through the shim's protected
+/// call with a traceback, so no Lua error ever unwinds through C#.
+/// </summary>
+public sealed unsafe class LuaVm : IDisposable
+{
+    private readonly List<GCHandle> _pinned = new();
+
+    public LuaVm()
+    {
+        NativeLibraries.Install();
+        State = new KeraLua.Lua(openLibs: true) { Encoding = Encoding.UTF8 };
+    }
+
+    /// <summary>KeraLua's view of the state.</summary>
+    public KeraLua.Lua State { get; }
+
+    /// <summary>The raw <c>lua_State*</c>.</summary>
+    public nint L => State.Handle;
+
+    /// <summary>A handle to <paramref name="target"/> for host functions' upvalue 2, kept until disposal.</summary>
+    public GCHandle Pin(object target)
+    {
+        GCHandle handle = GCHandle.Alloc(target);
+        _pinned.Add(handle);
+        return handle;
+    }
+
+    /// <summary>Sets global <paramref name="name"/> to a host function over <paramref name="context"/>.</summary>
+    public void SetGlobalFunction(string name, delegate* unmanaged<nint, int> fn, GCHandle context)
+    {
+        HostFunction.Push(L, fn, context);
+        State.SetGlobal(name);
+    }
+
+    /// <summary>
+    /// Calls the function below the <paramref name="nargs"/> arguments on top of the stack, with a
+    /// traceback on error. On failure nothing is left on the stack and <paramref name="error"/>
+    /// holds the message and traceback.
+    /// </summary>
+    public bool Call(int nargs, int nresults, out string error)
+    {
+        if (Shim.mona_pcall(L, nargs, nresults) == LuaApi.LUA_OK)
+        {
+            error = "";
+            return true;
+        }
+        error = PopError();
+        return false;
+    }
+
+    /// <summary>Pushes t[name] for the table at <paramref name="index"/> (metamethods unless
+    /// <paramref name="raw"/>); on error pushes nothing and returns false.</summary>
+    public bool GetField(int index, string name, bool raw, out string error)
+    {
+        int length = Encoding.UTF8.GetByteCount(name);
+        Span<byte> key = stackalloc byte[length + 1];
+        Encoding.UTF8.GetBytes(name, key);
+        key[length] = 0;
+        int status;
+        fixed (byte* k = key)
+            status = Shim.mona_pgetfield(L, index, k, raw ? 1 : 0);
+        if (status == LuaApi.LUA_OK)
+        {
+            error = "";
+            return true;
+        }
+        error = PopError();
+        return false;
+    }
+
+    /// <summary>Compiles a text chunk (never bytecode, which can crash the VM) and pushes it.</summary>
+    public bool Load(byte[] code, string chunkName, out string error)
+    {
+        if (State.LoadBuffer(code, "@" + chunkName, "t") == LuaStatus.OK)
+        {
+            error = "";
+            return true;
+        }
+        error = PopError();
+        return false;
+    }
+
+    private string PopError()
+    {
+        string message = LuaStrings.ToText(L, -1) ?? $"(error object is a {LuaStrings.TypeName(L, -1)} value)";
+        LuaApi.lua_pop(L, 1);
+        return message;
+    }
+
+    public void Dispose()
+    {
+        State.Dispose();
+        foreach (GCHandle handle in _pinned)
+            handle.Free();
+        _pinned.Clear();
+    }
+}

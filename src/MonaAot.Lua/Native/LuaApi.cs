@@ -1,0 +1,65 @@
+using System.Runtime.InteropServices;
+
+namespace MonaAot.Lua.Native;
+
+/// <summary>
+/// The Lua C API functions that host functions call with the raw <c>lua_State*</c> they receive,
+/// declared here so that no KeraLua wrapper object is needed (or allocated) on that path. Only
+/// functions that cannot raise a Lua error on valid input belong here (see STYLE: no longjmp
+/// over a C# frame). C names verbatim.
+/// </summary>
+internal static unsafe partial class LuaApi
+{
+    public const int LUA_OK = 0;
+    public const int LUA_MULTRET = -1;
+    public const int LUA_REGISTRYINDEX = -1000000 - 1000;
+
+    public const int LUA_TNONE = -1;
+    public const int LUA_TNIL = 0;
+    public const int LUA_TBOOLEAN = 1;
+    public const int LUA_TLIGHTUSERDATA = 2;
+    public const int LUA_TNUMBER = 3;
+    public const int LUA_TSTRING = 4;
+    public const int LUA_TTABLE = 5;
+    public const int LUA_TFUNCTION = 6;
+    public const int LUA_TUSERDATA = 7;
+    public const int LUA_TTHREAD = 8;
+
+    public static int lua_upvalueindex(int i) => LUA_REGISTRYINDEX - i;
+
+    [LibraryImport(NativeLibraries.Shim)] public static partial int lua_gettop(nint L);
+    [LibraryImport(NativeLibraries.Shim)] public static partial void lua_settop(nint L, int index);
+    [LibraryImport(NativeLibraries.Shim)] public static partial int lua_absindex(nint L, int index);
+    [LibraryImport(NativeLibraries.Shim)] public static partial void lua_pushvalue(nint L, int index);
+    [LibraryImport(NativeLibraries.Shim)] public static partial void lua_rotate(nint L, int index, int n);
+    [LibraryImport(NativeLibraries.Shim)] public static partial int lua_type(nint L, int index);
+    [LibraryImport(NativeLibraries.Shim)] public static partial byte* lua_typename(nint L, int type);
+    [LibraryImport(NativeLibraries.Shim)] public static partial byte* lua_tolstring(nint L, int index, nuint* len);
+    [LibraryImport(NativeLibraries.Shim)] public static partial long lua_tointegerx(nint L, int index, int* isnum);
+    [LibraryImport(NativeLibraries.Shim)] public static partial double lua_tonumberx(nint L, int index, int* isnum);
+    [LibraryImport(NativeLibraries.Shim)] public static partial int lua_toboolean(nint L, int index);
+    [LibraryImport(NativeLibraries.Shim)] public static partial void* lua_touserdata(nint L, int index);
+    [LibraryImport(NativeLibraries.Shim)] public static partial void lua_pushnil(nint L);
+    [LibraryImport(NativeLibraries.Shim)] public static partial void lua_pushinteger(nint L, long n);
+    [LibraryImport(NativeLibraries.Shim)] public static partial void lua_pushnumber(nint L, double n);
+    [LibraryImport(NativeLibraries.Shim)] public static partial void lua_pushboolean(nint L, int b);
+    [LibraryImport(NativeLibraries.Shim)] public static partial byte* lua_pushlstring(nint L, byte* s, nuint len);
+    [LibraryImport(NativeLibraries.Shim)] public static partial void lua_pushlightuserdata(nint L, void* p);
+    [LibraryImport(NativeLibraries.Shim)] public static partial void lua_createtable(nint L, int narr, int nrec);
+    [LibraryImport(NativeLibraries.Shim)] public static partial int lua_rawget(nint L, int index);
+    [LibraryImport(NativeLibraries.Shim)] public static partial int lua_rawgeti(nint L, int index, long n);
+    [LibraryImport(NativeLibraries.Shim)] public static partial void lua_rawset(nint L, int index);
+    [LibraryImport(NativeLibraries.Shim)] public static partial int lua_next(nint L, int index);
+    [LibraryImport(NativeLibraries.Shim)] public static partial int lua_setmetatable(nint L, int index);
+    [LibraryImport(NativeLibraries.Shim)] public static partial byte* lua_setupvalue(nint L, int funcindex, int n);
+
+    public static void lua_pop(nint L, int n) => lua_settop(L, -n - 1);
+
+    public static void lua_insert(nint L, int index) => lua_rotate(L, index, 1);
+
+    public static void lua_remove(nint L, int index)
+    {
+        lua_rotate(L, index, -1);
+        lua_pop(L, 1);
+    }
+}

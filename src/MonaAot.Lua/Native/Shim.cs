@@ -1,0 +1,31 @@
+using System.Runtime.InteropServices;
+
+namespace MonaAot.Lua.Native;
+
+/// <summary>native/shim/mona_shim.h, C names verbatim.</summary>
+internal static unsafe partial class Shim
+{
+    /// <summary>A host function returns this to have the value on top of the stack raised.</summary>
+    public const int MONA_RAISE = -1;
+
+    [LibraryImport(NativeLibraries.Shim)]
+    public static partial void mona_pushhostfunction(nint L, delegate* unmanaged<nint, int> fn, int n);
+
+    [LibraryImport(NativeLibraries.Shim)]
+    public static partial int mona_pcall(nint L, int nargs, int nresults);
+
+    [LibraryImport(NativeLibraries.Shim)]
+    public static partial int mona_logtext(nint L, int n);
+
+    [LibraryImport(NativeLibraries.Shim)]
+    public static partial int mona_pgetfield(nint L, int index, byte* name, int raw);
+
+    [LibraryImport(NativeLibraries.Shim)]
+    public static partial int mona_where(nint L, int level, byte** source, int* line);
+
+    [LibraryImport(NativeLibraries.Shim)]
+    public static partial int mona_sizeof_epoll_event();
+
+    [LibraryImport(NativeLibraries.Shim)]
+    public static partial int mona_offsetof_epoll_event_data();
+}
