@@ -8,7 +8,7 @@ namespace MonaAot.Lua.Native;
 /// functions that cannot raise a Lua error on valid input belong here (see STYLE: no longjmp
 /// over a C# frame). C names verbatim.
 /// </summary>
-internal static unsafe partial class LuaApi
+public static unsafe partial class LuaApi
 {
     public const int LUA_OK = 0;
     public const int LUA_MULTRET = -1;

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace MonaAot.Lua.Native;
 
 /// <summary>native/shim/mona_shim.h, C names verbatim.</summary>
-internal static unsafe partial class Shim
+public static unsafe partial class Shim
 {
     /// <summary>A host function returns this to have the value on top of the stack raised.</summary>
     public const int MONA_RAISE = -1;

@@ -1,0 +1,60 @@
+using System;
+using System.IO;
+using MonaAot.Diagnostics;
+
+namespace MonaAot.Configuration;
+
+/// <summary>Where rotated log files go ([logs] section); null settings mean console only.</summary>
+public sealed record LogFileSettings(string Directory, long MaxSize, int Rotation);
+
+/// <summary>
+/// Everything the server needs to start, resolved and validated from the command line and the
+/// ini file before anything starts, so that a mistake costs one line and exit code 2.
+/// </summary>
+public sealed record ServerSettings(string WwwRoot, LogLevel LogLevel, IniFile Ini, LogFileSettings? LogFiles)
+{
+    /// <summary>MonaServer's rule: the ini file beside the executable, named after it.</summary>
+    public static string DefaultConfigPath(string executablePath) =>
+        Path.Combine(Path.GetDirectoryName(executablePath) ?? ".", Path.GetFileNameWithoutExtension(executablePath) + ".ini");
+
+    public static ServerSettings Resolve(CommandLine commandLine, string executablePath)
+    {
+        string exeDirectory = Path.GetDirectoryName(Path.GetFullPath(executablePath)) ?? ".";
+        IniFile ini = LoadIni(commandLine.ConfigPath, executablePath);
+        string iniDirectory = ini.Source.Length > 0 ? Path.GetDirectoryName(Path.GetFullPath(ini.Source)) ?? "." : exeDirectory;
+
+        string www = commandLine.WwwDirectory is not null
+            ? Path.GetFullPath(commandLine.WwwDirectory)
+            : ini.Find("", "www") is { } entry
+                ? Path.GetFullPath(Path.Combine(iniDirectory, entry.Value))
+                : Path.Combine(exeDirectory, "www");
+        if (!Directory.Exists(www))
+            throw new ConfigurationException($"www folder not found: {www}");
+
+        return new ServerSettings(Path.TrimEndingDirectorySeparator(www), commandLine.LogLevel ?? LogLevels.Default, ini, LogFilesOf(ini, iniDirectory));
+    }
+
+    private static IniFile LoadIni(string? namedPath, string executablePath)
+    {
+        if (namedPath is not null)
+        {
+            if (!File.Exists(namedPath))
+                throw new ConfigurationException($"configuration file not found: {namedPath}");
+            return IniFile.Load(namedPath);
+        }
+        string defaultPath = DefaultConfigPath(executablePath);
+        return File.Exists(defaultPath) ? IniFile.Load(defaultPath) : IniFile.Empty;
+    }
+
+    // Files are written only when the ini has a [logs] section: an edge device's flash is not
+    // worn by logs nobody asked for (MonaServer writes them unasked; noted in the README).
+    private static LogFileSettings? LogFilesOf(IniFile ini, string iniDirectory)
+    {
+        if (!ini.HasSection("logs"))
+            return null;
+        string directory = ini.Find("logs", "directory")?.Value is { Length: > 0 } d ? d : "logs";
+        long maxSize = ini.GetInteger("logs", "maxSize", 1_000_000, 1024, long.MaxValue);
+        int rotation = (int)ini.GetInteger("logs", "rotation", 10, 1, 1000);
+        return new LogFileSettings(Path.GetFullPath(Path.Combine(iniDirectory, directory)), maxSize, rotation);
+    }
+}

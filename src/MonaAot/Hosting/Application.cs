@@ -1,0 +1,58 @@
+using System.Collections.Generic;
+
+namespace MonaAot.Hosting;
+
+/// <summary>
+/// One node of the www tree. Every folder that holds a main.lua, and every folder above one,
+/// is a node with its own environment table, so that /a/b always inherits from /a (empty when
+/// www/a has no main.lua) and a parent's environment keeps its identity across reloads.
+/// </summary>
+public sealed class Application
+{
+    private readonly List<IApplicationResource> _resources = new();
+
+    public Application(string path, Application? parent, string scriptFile, string displayFile)
+    {
+        Path = path;
+        Parent = parent;
+        Name = path.Length == 0 ? "" : path[(path.LastIndexOf('/') + 1)..];
+        ScriptFile = scriptFile;
+        DisplayFile = displayFile;
+    }
+
+    /// <summary>"" for the root, "/a/b" for www/a/b.</summary>
+    public string Path { get; }
+
+    /// <summary>The last path element ("" for the root).</summary>
+    public string Name { get; }
+
+    public Application? Parent { get; }
+
+    /// <summary>Absolute path of its main.lua.</summary>
+    public string ScriptFile { get; }
+
+    /// <summary>main.lua's path relative to www, as logs and Lua errors show it.</summary>
+    public string DisplayFile { get; }
+
+    /// <summary>Registry reference of the environment table.</summary>
+    public int EnvironmentRef { get; set; }
+
+    /// <summary>The main.lua version last loaded (or tried), null when there is no file.</summary>
+    public FileStamp? LoadedStamp { get; set; }
+
+    /// <summary>main.lua ran without error and onStart was called; onStop is owed.</summary>
+    public bool Started { get; set; }
+
+    public void Track(IApplicationResource resource) => _resources.Add(resource);
+
+    public void Untrack(IApplicationResource resource) => _resources.Remove(resource);
+
+    /// <summary>Closes every resource; a resource that closes may untrack itself meanwhile.</summary>
+    public void CloseResources()
+    {
+        IApplicationResource[] resources = _resources.ToArray();
+        _resources.Clear();
+        foreach (IApplicationResource resource in resources)
+            resource.Close();
+    }
+}

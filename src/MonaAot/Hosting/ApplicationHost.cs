@@ -1,0 +1,279 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using KeraLua;
+using MonaAot.Diagnostics;
+using MonaAot.Lua;
+using MonaAot.Lua.Native;
+using MonaAot.Reactor;
+
+namespace MonaAot.Hosting;
+
+/// <summary>
+/// Runs the applications of a www folder (SPEC 6) on the loop thread: loads them parents first,
+/// gives each an environment that inherits from its parent's, calls onStart/onStop/onManage,
+/// and applies the scanner's reports (reload a changed main.lua, stop a removed one, load a new
+/// one). A script that fails is logged and left unloaded; nothing else is affected.
+/// </summary>
+public sealed unsafe class ApplicationHost : IDisposable
+{
+    public static readonly TimeSpan ManageInterval = TimeSpan.FromSeconds(2);
+
+    private readonly EventLoop _loop;
+    private readonly LuaVm _vm;
+    private readonly Logger _logger;
+    private readonly string _wwwRoot;
+    private readonly SortedDictionary<string, Application> _applications = new(StringComparer.Ordinal);
+    private ApplicationScanner? _scanner;
+    private LoopTimer? _manageTimer;
+
+    public ApplicationHost(EventLoop loop, LuaVm vm, Logger logger, string wwwRoot)
+    {
+        _loop = loop;
+        _vm = vm;
+        _logger = logger;
+        _wwwRoot = wwwRoot;
+    }
+
+    /// <summary>The application whose code runs now: new sockets and mails belong to it.</summary>
+    public Application? Current { get; private set; }
+
+    /// <summary>Applications by path, parents before children.</summary>
+    public IReadOnlyDictionary<string, Application> Applications => _applications;
+
+    /// <summary>Loads every application, then starts watching the folder and ticking onManage.</summary>
+    public void Start()
+    {
+        SortedDictionary<string, FileStamp> files = ApplicationScanner.Scan(_wwwRoot);
+        Apply(files);
+        _scanner = new ApplicationScanner(_wwwRoot, _loop, files, Apply);
+        _scanner.Start();
+        long period = (long)ManageInterval.TotalMilliseconds;
+        _manageTimer = _loop.Schedule(period, period, Manage);
+    }
+
+    /// <summary>Stops every application, children before parents.</summary>
+    public void Stop()
+    {
+        _scanner?.Dispose();
+        _scanner = null;
+        _manageTimer?.Cancel();
+        var paths = new List<string>(_applications.Keys);
+        for (int i = paths.Count - 1; i >= 0; i--)
+            StopApplication(_applications[paths[i]]);
+    }
+
+    /// <summary>Brings the loaded applications in line with the main.lua files found.</summary>
+    public void Apply(SortedDictionary<string, FileStamp> files)
+    {
+        // Removed files first, deepest first, so a child stops before its parent.
+        var loaded = new List<Application>(_applications.Values);
+        for (int i = loaded.Count - 1; i >= 0; i--)
+        {
+            Application app = loaded[i];
+            if (app.LoadedStamp is not null && !files.ContainsKey(app.Path))
+            {
+                _logger.Info($"Application '{DisplayPath(app)}' removed");
+                StopApplication(app);
+                ClearEnvironment(app);
+                app.LoadedStamp = null;
+            }
+        }
+        // New and changed files in path order: parents before children.
+        foreach (KeyValuePair<string, FileStamp> file in files)
+        {
+            Application app = Ensure(file.Key);
+            if (app.LoadedStamp == file.Value)
+                continue;
+            bool reload = app.LoadedStamp is not null;
+            app.LoadedStamp = file.Value;
+            if (reload)
+            {
+                _logger.Info($"Application '{DisplayPath(app)}' changed, reloading");
+                StopApplication(app);
+                ClearEnvironment(app);
+            }
+            LoadApplication(app);
+        }
+    }
+
+    /// <summary>onManage() in every started application that defines it itself.</summary>
+    private void Manage()
+    {
+        foreach (Application app in _applications.Values)
+        {
+            if (app.Started)
+                CallHandler(app, "onManage", raw: true, argument: null);
+        }
+    }
+
+    private void LoadApplication(Application app)
+    {
+        byte[] code;
+        try
+        {
+            code = File.ReadAllBytes(app.ScriptFile);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _logger.Error($"{app.DisplayFile}: cannot read: {e.Message}");
+            return;
+        }
+        nint L = _vm.L;
+        int top = LuaApi.lua_gettop(L);
+        if (!_vm.Load(code, app.DisplayFile, out string error))
+        {
+            LogScriptError(app, error);
+            return;
+        }
+        PushEnvironment(app);
+        LuaApi.lua_setupvalue(L, -2, 1); // the main chunk's only upvalue is _ENV
+        Application? previous = Current;
+        Current = app;
+        bool ran = _vm.Call(0, 0, out error);
+        Current = previous;
+        LuaApi.lua_settop(L, top);
+        if (!ran)
+        {
+            LogScriptError(app, error);
+            // Left unloaded until the file changes: drop what the failed run created.
+            app.CloseResources();
+            ClearEnvironment(app);
+            return;
+        }
+        app.Started = true;
+        _logger.Info($"Application '{DisplayPath(app)}' started");
+        CallHandler(app, "onStart", raw: false, argument: app.Path);
+    }
+
+    private void StopApplication(Application app)
+    {
+        if (app.Started)
+        {
+            app.Started = false;
+            CallHandler(app, "onStop", raw: false, argument: app.Path);
+            _logger.Info($"Application '{DisplayPath(app)}' stopped");
+        }
+        app.CloseResources();
+    }
+
+    /// <summary>
+    /// Calls env[name](argument) if it is a function. onStart/onStop are looked up through the
+    /// inheritance chain, which is why they receive the path (MonaServer's rule); onManage only
+    /// in the application's own environment, so a parent's is not run once per child.
+    /// </summary>
+    private void CallHandler(Application app, string name, bool raw, string? argument)
+    {
+        nint L = _vm.L;
+        int top = LuaApi.lua_gettop(L);
+        PushEnvironment(app);
+        if (!_vm.GetField(-1, name, raw, out string error))
+        {
+            LuaApi.lua_settop(L, top);
+            LogScriptError(app, error);
+            return;
+        }
+        if (LuaApi.lua_type(L, -1) != LuaApi.LUA_TFUNCTION)
+        {
+            LuaApi.lua_settop(L, top);
+            return;
+        }
+        int nargs = 0;
+        if (argument is not null)
+        {
+            _vm.State.PushString(argument);
+            nargs = 1;
+        }
+        Application? previous = Current;
+        Current = app;
+        bool ok = _vm.Call(nargs, 0, out error);
+        Current = previous;
+        LuaApi.lua_settop(L, top);
+        if (!ok)
+            LogScriptError(app, error);
+    }
+
+    private void LogScriptError(Application app, string error)
+    {
+        ScriptError where = ScriptError.Parse(error, app.DisplayFile);
+        _logger.Log(LogLevel.Error, where.File, where.Line, where.Message);
+    }
+
+    /// <summary>The node for <paramref name="path"/>, creating it and its ancestors.</summary>
+    private Application Ensure(string path)
+    {
+        if (_applications.TryGetValue(path, out Application? app))
+            return app;
+        Application? parent = path.Length == 0 ? null : Ensure(path[..path.LastIndexOf('/')]);
+        string relative = path.Length == 0 ? "main.lua" : path[1..] + "/main.lua";
+        app = new Application(path, parent, Path.Combine(_wwwRoot, relative), relative);
+        CreateEnvironment(app);
+        _applications.Add(path, app);
+        return app;
+    }
+
+    /// <summary>A new table whose misses go to the parent's environment (the root's to _G).</summary>
+    private void CreateEnvironment(Application app)
+    {
+        KeraLua.Lua lua = _vm.State;
+        lua.NewTable();
+        lua.NewTable();                  // its metatable
+        lua.PushString("__index");
+        PushParentEnvironment(app);
+        lua.RawSet(-3);
+        lua.SetMetaTable(-2);
+        app.EnvironmentRef = lua.Ref(LuaRegistry.Index);
+        SetStandardFields(app);
+    }
+
+    /// <summary>Empties the environment (for a reload or a removed file), keeping its identity,
+    /// so children still inherit from it, and its standard fields.</summary>
+    private void ClearEnvironment(Application app)
+    {
+        nint L = _vm.L;
+        PushEnvironment(app);
+        int env = LuaApi.lua_gettop(L);
+        // Assigning nil to existing fields during lua_next is allowed (lua_next's contract).
+        LuaApi.lua_pushnil(L);
+        while (LuaApi.lua_next(L, env) != 0)
+        {
+            LuaApi.lua_pop(L, 1);
+            LuaApi.lua_pushvalue(L, -1);
+            LuaApi.lua_pushnil(L);
+            LuaApi.lua_rawset(L, env);
+        }
+        LuaApi.lua_pop(L, 1);
+        SetStandardFields(app);
+    }
+
+    /// <summary>super, path and name (SPEC 6).</summary>
+    private void SetStandardFields(Application app)
+    {
+        KeraLua.Lua lua = _vm.State;
+        PushEnvironment(app);
+        lua.PushString("super");
+        PushParentEnvironment(app);
+        lua.RawSet(-3);
+        lua.PushString("path");
+        lua.PushString(app.Path);
+        lua.RawSet(-3);
+        lua.PushString("name");
+        lua.PushString(app.Name);
+        lua.RawSet(-3);
+        lua.Pop(1);
+    }
+
+    private void PushEnvironment(Application app) => _vm.State.RawGetInteger(LuaRegistry.Index, app.EnvironmentRef);
+
+    private void PushParentEnvironment(Application app)
+    {
+        if (app.Parent is null)
+            _vm.State.PushGlobalTable();
+        else
+            PushEnvironment(app.Parent);
+    }
+
+    private static string DisplayPath(Application app) => app.Path.Length == 0 ? "/" : app.Path;
+
+    public void Dispose() => Stop();
+}

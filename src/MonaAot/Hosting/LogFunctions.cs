@@ -1,0 +1,61 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using MonaAot.Diagnostics;
+using MonaAot.Lua;
+using MonaAot.Lua.Binding;
+using MonaAot.Lua.Native;
+
+namespace MonaAot.Hosting;
+
+/// <summary>
+/// The global log functions FATAL .. TRACE (SPEC 6): arguments concatenated without separator
+/// (nil as "(null)", booleans as "(true)"/"(false)"), recorded with the calling script's file
+/// and line. One host function serves all levels; the level is upvalue 3.
+/// </summary>
+public static unsafe class LogFunctions
+{
+    private static readonly (string Name, LogLevel Level)[] Levels =
+    [
+        ("FATAL", LogLevel.Fatal), ("CRITIC", LogLevel.Critic), ("ERROR", LogLevel.Error), ("WARN", LogLevel.Warn),
+        ("NOTE", LogLevel.Note), ("INFO", LogLevel.Info), ("DEBUG", LogLevel.Debug), ("TRACE", LogLevel.Trace),
+    ];
+
+    public static void Install(LuaVm vm, Logger logger)
+    {
+        GCHandle context = vm.Pin(logger);
+        nint L = vm.L;
+        foreach ((string name, LogLevel level) in Levels)
+        {
+            LuaApi.lua_pushlightuserdata(L, (void*)GCHandle.ToIntPtr(context));
+            LuaApi.lua_pushinteger(L, (long)level);
+            HostFunction.Push(L, &Log, upvalues: 2);
+            vm.State.SetGlobal(name);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static int Log(nint L)
+    {
+        try
+        {
+            var logger = HostFunction.Context<Logger>(L);
+            var level = (LogLevel)LuaApi.lua_tointegerx(L, LuaApi.lua_upvalueindex(3), null);
+            if (!logger.IsEnabled(level))
+                return 0;
+            byte* source;
+            int line;
+            Shim.mona_where(L, 1, &source, &line);
+            string file = Marshal.PtrToStringUTF8((nint)source) ?? "?";
+            // A failing __tostring is the script's error: raise it at the call.
+            if (Shim.mona_logtext(L, LuaApi.lua_gettop(L)) != LuaApi.LUA_OK)
+                return Shim.MONA_RAISE;
+            logger.Log(level, file, line, LuaStrings.ToText(L, -1) ?? "");
+            return 0;
+        }
+        catch (Exception e)
+        {
+            return HostFunction.Fail(L, e);
+        }
+    }
+}
