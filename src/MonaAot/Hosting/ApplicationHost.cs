@@ -97,8 +97,8 @@ public sealed unsafe class ApplicationHost : IDisposable
         }
     }
 
-    /// <summary>onManage() in every started application that defines it itself.</summary>
-    private void Manage()
+    /// <summary>onManage() in every started application that defines it itself (the 2-second tick).</summary>
+    internal void Manage()
     {
         foreach (Application app in _applications.Values)
         {

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# MonaAot build entry point (Linux).
+#   ./build.sh         install what is missing, build native/, publish out/monaaot + out/www
+#   ./build.sh run     build when needed, then run out/monaaot on out/www (extra args passed on)
+#   ./build.sh test    build, run every test, end with "N passed, N failed"
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$PWD
+OUT=$ROOT/out
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+say() { printf '==> %s\n' "$*" >&2; }
+
+# System packages the build needs: the static Lua and its headers, a C toolchain and clang
+# (the Native AOT linker driver). Installed only when missing, non-interactively.
+install_missing() {
+  local missing=()
+  [ -f /usr/include/lua5.4/lua.h ] && ls /usr/lib/*/liblua5.4.a >/dev/null 2>&1 || missing+=(liblua5.4-dev)
+  command -v cc >/dev/null || missing+=(gcc)
+  command -v make >/dev/null || missing+=(make)
+  command -v clang >/dev/null || missing+=(clang)
+  command -v ar >/dev/null || missing+=(binutils)
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "installing ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  command -v dotnet >/dev/null || { echo "build.sh: the .NET 10 SDK (dotnet) is required and is not on PATH" >&2; exit 1; }
+}
+
+build() {
+  install_missing
+  say "native/"
+  make -s -C native
+  say "publishing out/monaaot (Native AOT, linux-x64, Release)"
+  dotnet publish src/MonaAot/MonaAot.csproj -c Release -r linux-x64 -o "$OUT/publish" -nologo -v quiet -p:TreatWarningsAsErrors=true
+  cp "$OUT/publish/monaaot" "$OUT/monaaot"
+  rm -rf "$OUT/www"
+  cp -r src/MonaAot/www "$OUT/www"
+}
+
+# True when out/monaaot is older than any source it is built from.
+needs_build() {
+  [ -x "$OUT/monaaot" ] || return 0
+  [ -n "$(find src native build.sh Directory.Build.props Directory.Packages.props -newer "$OUT/monaaot" -type f \
+          -not -path '*/bin/*' -not -path '*/obj/*' -not -path 'native/build/*' -print -quit)" ]
+}
+
+run_tests() {
+  build
+  say "tests"
+  local log
+  log=$(mktemp)
+  set +e
+  MONAAOT_BINARY="$OUT/monaaot" dotnet test --project tests/MonaAot.Tests/MonaAot.Tests.csproj -c Release \
+    --no-progress 2>&1 | tee "$log"
+  local status=${PIPESTATUS[0]}
+  set -e
+  summarize "$log" "$status"
+}
+
+# Turns the test platform's summary (total/failed/succeeded/skipped) into one line.
+summarize() {
+  local log=$1 status=$2
+  local passed failed skipped
+  passed=$(sed -n 's/^ *succeeded: *\([0-9]*\).*/\1/p' "$log" | tail -n 1)
+  failed=$(sed -n 's/^ *failed: *\([0-9]*\).*/\1/p' "$log" | tail -n 1)
+  skipped=$(sed -n 's/^ *skipped: *\([0-9]*\).*/\1/p' "$log" | tail -n 1)
+  rm -f "$log"
+  if [ -z "$passed" ] || [ -z "$failed" ]; then
+    echo "0 passed, 1 failed"
+    echo "build.sh: the test run ended without a summary (exit code $status)" >&2
+    return 1
+  fi
+  if [ "${skipped:-0}" -gt 0 ]; then
+    echo "$passed passed, $failed failed, $skipped skipped"
+  else
+    echo "$passed passed, $failed failed"
+  fi
+  [ "$status" -eq 0 ] && [ "$failed" -eq 0 ]
+}
+
+case "${1:-build}" in
+  build) build ;;
+  run)
+    shift
+    if needs_build; then build; fi
+    exec "$OUT/monaaot" "$@" "$OUT/www"
+    ;;
+  test) run_tests ;;
+  *) echo "usage: ./build.sh [run [monaaot options] | test]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,76 @@
+using System;
+using System.Threading.Tasks;
+using MonaAot.Tests.Support;
+using TUnit.Assertions;
+using TUnit.Assertions.Extensions;
+using TUnit.Core;
+
+namespace MonaAot.Tests.EndToEnd;
+
+/// <summary>Command line and configuration errors: one line on stderr, exit code 2, nothing started.</summary>
+public class CommandLineProcessTests
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(15);
+
+    private static async Task ExpectUsageError(string expectedStderr, params string[] args)
+    {
+        (int code, string output, string error) = await MonaProcess.RunToEnd(Wait, args);
+
+        await Assert.That(code).IsEqualTo(2);
+        await Assert.That(error).IsEqualTo(expectedStderr);
+        await Assert.That(output).IsEqualTo("");
+    }
+
+    [Test]
+    public async Task UnknownOption_ExitsTwo() =>
+        await ExpectUsageError("monaaot: unknown option '--nope'", "--nope");
+
+    [Test]
+    public async Task BadLogLevel_ExitsTwo() =>
+        await ExpectUsageError("monaaot: --log takes a level from 0 to 8, got '12'", "--log=12");
+
+    [Test]
+    public async Task MissingNamedConfig_ExitsTwo() =>
+        await ExpectUsageError("monaaot: configuration file not found: /nonexistent/monaaot.ini", "--config=/nonexistent/monaaot.ini");
+
+    [Test]
+    public async Task MissingWww_ExitsTwo() =>
+        await ExpectUsageError("monaaot: www folder not found: /nonexistent/www", "/nonexistent/www");
+
+    [Test]
+    public async Task MalformedIni_ExitsTwoWithLine()
+    {
+        using var www = new TempWww();
+        www.WriteApp("", "NOTE('must not run')");
+        string ini = www.WriteIni("[ok]\na=1\nbroken line\n");
+
+        await ExpectUsageError($"monaaot: {ini}:3: malformed line 'broken line' (expected key=value)", "--config", ini, www.Www);
+    }
+
+    [Test]
+    public async Task BadLogsSetting_ExitsTwoWithLine()
+    {
+        using var www = new TempWww();
+        string ini = www.WriteIni("[logs]\nrotation=none\n");
+
+        await ExpectUsageError($"monaaot: {ini}:2: logs.rotation must be an integer from 1 to 1000, got 'none'", "--config", ini, www.Www);
+    }
+
+    [Test]
+    public async Task Help_PrintsUsage_ExitsZero()
+    {
+        (int code, string output, _) = await MonaProcess.RunToEnd(Wait, "--help");
+
+        await Assert.That(code).IsEqualTo(0);
+        await Assert.That(output).StartsWith("Usage: monaaot [options] [WWW_DIR]");
+    }
+
+    [Test]
+    public async Task Version_PrintsVersion_ExitsZero()
+    {
+        (int code, string output, _) = await MonaProcess.RunToEnd(Wait, "--version");
+
+        await Assert.That(code).IsEqualTo(0);
+        await Assert.That(output).StartsWith("monaaot 0.");
+    }
+}

@@ -1,0 +1,167 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Runtime.InteropServices;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace MonaAot.Tests.Support;
+
+/// <summary>
+/// The published out/monaaot started as a child process, its standard output read line by line.
+/// Tests wait for lines (events), never for time; dispose kills the process if it still runs.
+/// </summary>
+public sealed partial class MonaProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly List<string> _lines = new();
+    private readonly List<string> _errors = new();
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _outputClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private MonaProcess(Process process) => _process = process;
+
+    public static string BinaryPath
+    {
+        get
+        {
+            string? fromBuild = Environment.GetEnvironmentVariable("MONAAOT_BINARY");
+            if (!string.IsNullOrEmpty(fromBuild))
+                return fromBuild;
+            string? folder = AppContext.BaseDirectory;
+            while (folder is not null && !File.Exists(Path.Combine(folder, "MonaAot.sln")))
+                folder = Path.GetDirectoryName(folder);
+            return Path.Combine(folder ?? ".", "out", "monaaot");
+        }
+    }
+
+    public int Id => _process.Id;
+
+    public static MonaProcess Start(params string[] args)
+    {
+        var info = new ProcessStartInfo(BinaryPath)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        foreach (string arg in args)
+            info.ArgumentList.Add(arg);
+        var process = new Process { StartInfo = info, EnableRaisingEvents = true };
+        var mona = new MonaProcess(process);
+        process.OutputDataReceived += (_, e) => mona.OnLine(e.Data, mona._lines);
+        process.ErrorDataReceived += (_, e) => mona.OnLine(e.Data, mona._errors);
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return mona;
+    }
+
+    /// <summary>Runs the binary to its end and returns exit code, stdout and stderr.</summary>
+    public static async Task<(int ExitCode, string Output, string Error)> RunToEnd(TimeSpan timeout, params string[] args)
+    {
+        await using MonaProcess mona = Start(args);
+        int code = await mona.WaitForExit(timeout);
+        return (code, string.Join("\n", mona.Lines), string.Join("\n", mona.ErrorLines));
+    }
+
+    public List<string> Lines
+    {
+        get
+        {
+            lock (_lines)
+                return new List<string>(_lines);
+        }
+    }
+
+    public List<string> ErrorLines
+    {
+        get
+        {
+            lock (_lines)
+                return new List<string>(_errors);
+        }
+    }
+
+    private void OnLine(string? line, List<string> into)
+    {
+        TaskCompletionSource changed;
+        lock (_lines)
+        {
+            if (line is null)
+            {
+                if (into == _lines)
+                    _outputClosed.TrySetResult();
+            }
+            else
+            {
+                into.Add(line);
+            }
+            changed = _changed;
+            _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+        changed.TrySetResult();
+    }
+
+    /// <summary>Waits for an output line containing <paramref name="text"/> after line
+    /// <paramref name="from"/>; returns its index. Throws TimeoutException with the output so far.</summary>
+    public async Task<int> WaitForLine(string text, TimeSpan timeout, int from = 0)
+    {
+        using var cancel = new CancellationTokenSource(timeout);
+        while (true)
+        {
+            Task changed;
+            lock (_lines)
+            {
+                for (int i = from; i < _lines.Count; i++)
+                {
+                    if (_lines[i].Contains(text, StringComparison.Ordinal))
+                        return i;
+                }
+                changed = _changed.Task;
+            }
+            try
+            {
+                await changed.WaitAsync(cancel.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException($"no line with '{text}' within {timeout}; output:\n{string.Join("\n", Lines)}\nstderr:\n{string.Join("\n", ErrorLines)}");
+            }
+        }
+    }
+
+    /// <summary>Sends SIGTERM (or another signal).</summary>
+    public void Signal(int signal = SIGTERM)
+    {
+        if (kill(_process.Id, signal) != 0)
+            throw new InvalidOperationException($"kill({_process.Id}, {signal}) failed");
+    }
+
+    public const int SIGINT = 2;
+    public const int SIGTERM = 15;
+
+    /// <summary>Waits for the exit and for the end of its output; returns the exit code.</summary>
+    public async Task<int> WaitForExit(TimeSpan timeout)
+    {
+        using var cancel = new CancellationTokenSource(timeout);
+        await _process.WaitForExitAsync(cancel.Token);
+        await _outputClosed.Task.WaitAsync(cancel.Token);
+        return _process.ExitCode;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+        _process.Dispose();
+    }
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int kill(int pid, int sig);
+}
