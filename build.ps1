@@ -56,6 +56,7 @@ function Invoke-Build {
     Write-Host "==> publishing out/$exe (Native AOT, $rid, Release)"
     Invoke-Checked 'dotnet' @('publish', 'src/MonaAot/MonaAot.csproj', '-c', 'Release', '-r', $rid, '-o', (Join-Path $Out 'publish'), '-nologo', '-v', 'quiet', '-p:TreatWarningsAsErrors=true')
     Copy-Item (Join-Path $Out "publish/$exe") (Join-Path $Out $exe) -Force
+    Copy-Item 'src/MonaAot/monaaot.ini' (Join-Path $Out 'monaaot.ini') -Force
     Remove-Item (Join-Path $Out 'www') -Recurse -Force -ErrorAction SilentlyContinue
     Copy-Item 'src/MonaAot/www' (Join-Path $Out 'www') -Recurse
     return (Join-Path $Out $exe)

@@ -37,6 +37,7 @@ build() {
   say "publishing out/monaaot (Native AOT, linux-x64, Release)"
   dotnet publish src/MonaAot/MonaAot.csproj -c Release -r linux-x64 -o "$OUT/publish" -nologo -v quiet -p:TreatWarningsAsErrors=true
   cp "$OUT/publish/monaaot" "$OUT/monaaot"
+  cp src/MonaAot/monaaot.ini "$OUT/monaaot.ini"
   rm -rf "$OUT/www"
   cp -r src/MonaAot/www "$OUT/www"
 }

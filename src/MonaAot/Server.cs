@@ -5,6 +5,9 @@ using MonaAot.Diagnostics;
 using MonaAot.Hosting;
 using MonaAot.Logging;
 using MonaAot.Lua;
+using MonaAot.Lua.Modules;
+using MonaAot.Lua.Runtime;
+using MonaAot.Net;
 using MonaAot.Reactor;
 
 namespace MonaAot;
@@ -12,6 +15,9 @@ namespace MonaAot;
 /// <summary>Wires the loop, the Lua VM and the host together and runs until SIGINT/SIGTERM.</summary>
 public static class Server
 {
+    /// <summary>How long a stopping server lets closing connections deliver their queued data.</summary>
+    public const int ShutdownDrainMs = 5000;
+
     public static int Run(ServerSettings settings, ILogSink? console = null)
     {
         var logger = new Logger(settings.LogLevel);
@@ -19,16 +25,18 @@ public static class Server
         using RotatingFileLogSink? files = settings.LogFiles is null ? null : new RotatingFileLogSink(settings.LogFiles);
         if (files is not null)
             logger.AddSink(files);
+        OpenFileLimit.RaiseToHardLimit();
 
         using EventLoop loop = EventLoop.CreateDefault();
         loop.UnhandledException = e => logger.Critic($"unhandled exception on the loop: {e}");
+        using var net = new NetContext(loop, logger, settings.TcpLimits);
         using var vm = new LuaVm();
-        LogFunctions.Install(vm, logger);
-        MonaObject.Install(vm, settings.Ini, settings.WwwRoot);
-        var host = new ApplicationHost(loop, vm, logger, settings.WwwRoot);
+        var runtime = new ScriptRuntime(vm, loop, net, logger);
+        InstallGlobals(runtime, settings);
+        var host = new ApplicationHost(runtime, settings.WwwRoot);
 
         // Signals arrive on a runtime thread: hand them to the loop, which stops the applications
-        // (children first) and then returns from Run.
+        // (children first), lets closing connections drain, and then returns from Run.
         bool stopping = false;
         void OnSignal(PosixSignalContext context)
         {
@@ -40,7 +48,7 @@ public static class Server
                 stopping = true;
                 logger.Info($"{context.Signal} received, stopping");
                 host.Stop();
-                loop.Stop();
+                StopWhenDrained(loop, net, EventLoop.Now + ShutdownDrainMs);
             });
         }
         using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
@@ -51,5 +59,26 @@ public static class Server
         loop.Run();
         logger.Info("MonaAot stopped");
         return 0;
+    }
+
+    /// <summary>The global log functions and the mona table with every module.</summary>
+    public static void InstallGlobals(ScriptRuntime runtime, ServerSettings settings)
+    {
+        LogFunctions.Install(runtime.Vm, runtime.Logger);
+        MonaObject.Install(runtime.Vm, settings.Ini, settings.WwwRoot);
+        runtime.Vm.State.GetGlobal("mona");
+        TcpModule.Install(runtime);
+        StatsFunction.Install(runtime);
+        runtime.Vm.State.Pop(1);
+    }
+
+    private static void StopWhenDrained(EventLoop loop, NetContext net, long deadline)
+    {
+        if (net.OpenSockets == 0 || EventLoop.Now >= deadline)
+        {
+            loop.Stop();
+            return;
+        }
+        loop.Schedule(20, 0, () => StopWhenDrained(loop, net, deadline));
     }
 }

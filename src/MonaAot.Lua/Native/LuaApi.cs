@@ -53,6 +53,18 @@ public static unsafe partial class LuaApi
     [LibraryImport(NativeLibraries.Shim)] public static partial int lua_setmetatable(nint L, int index);
     [LibraryImport(NativeLibraries.Shim)] public static partial byte* lua_setupvalue(nint L, int funcindex, int n);
 
+    public const int LUA_NOREF = -2;
+    public const int LUA_REFNIL = -1;
+
+    [LibraryImport(NativeLibraries.Shim)] public static partial void* lua_newuserdatauv(nint L, nuint size, int nuvalue);
+    [LibraryImport(NativeLibraries.Shim)] public static partial int lua_getiuservalue(nint L, int index, int n);
+    [LibraryImport(NativeLibraries.Shim)] public static partial int lua_setiuservalue(nint L, int index, int n);
+    [LibraryImport(NativeLibraries.Shim)] public static partial int lua_getmetatable(nint L, int index);
+    [LibraryImport(NativeLibraries.Shim)] public static partial int lua_rawequal(nint L, int index1, int index2);
+    [LibraryImport(NativeLibraries.Shim)] public static partial nuint lua_rawlen(nint L, int index);
+    [LibraryImport(NativeLibraries.Shim)] public static partial int luaL_ref(nint L, int t);
+    [LibraryImport(NativeLibraries.Shim)] public static partial void luaL_unref(nint L, int t, int reference);
+
     public static void lua_pop(nint L, int n) => lua_settop(L, -n - 1);
 
     public static void lua_insert(nint L, int index) => lua_rotate(L, index, 1);

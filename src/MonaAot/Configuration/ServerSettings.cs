@@ -1,6 +1,7 @@
 using System;
 using System.IO;
 using MonaAot.Diagnostics;
+using MonaAot.Net;
 
 namespace MonaAot.Configuration;
 
@@ -11,7 +12,7 @@ public sealed record LogFileSettings(string Directory, long MaxSize, int Rotatio
 /// Everything the server needs to start, resolved and validated from the command line and the
 /// ini file before anything starts, so that a mistake costs one line and exit code 2.
 /// </summary>
-public sealed record ServerSettings(string WwwRoot, LogLevel LogLevel, IniFile Ini, LogFileSettings? LogFiles)
+public sealed record ServerSettings(string WwwRoot, LogLevel LogLevel, IniFile Ini, LogFileSettings? LogFiles, TcpLimits TcpLimits)
 {
     /// <summary>MonaServer's rule: the ini file beside the executable, named after it.</summary>
     public static string DefaultConfigPath(string executablePath) =>
@@ -31,7 +32,20 @@ public sealed record ServerSettings(string WwwRoot, LogLevel LogLevel, IniFile I
         if (!Directory.Exists(www))
             throw new ConfigurationException($"www folder not found: {www}");
 
-        return new ServerSettings(Path.TrimEndingDirectorySeparator(www), commandLine.LogLevel ?? LogLevels.Default, ini, LogFilesOf(ini, iniDirectory));
+        return new ServerSettings(Path.TrimEndingDirectorySeparator(www), commandLine.LogLevel ?? LogLevels.Default, ini,
+            LogFilesOf(ini, iniDirectory), TcpLimitsOf(ini));
+    }
+
+    /// <summary>[tcp] receiveLimit and sendLimit: bytes a connection may keep unconsumed, and
+    /// bytes it may have queued for sending (README: Limits).</summary>
+    public static TcpLimits TcpLimitsOf(IniFile ini)
+    {
+        TcpLimits defaults = TcpLimits.Default;
+        return defaults with
+        {
+            MaxUnconsumedBytes = ini.GetInteger("tcp", "receiveLimit", defaults.MaxUnconsumedBytes, 1024, int.MaxValue),
+            MaxQueuedBytes = ini.GetInteger("tcp", "sendLimit", defaults.MaxQueuedBytes, 1024, long.MaxValue),
+        };
     }
 
     private static IniFile LoadIni(string? namedPath, string executablePath)

@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using MonaAot.Lua.Runtime;
 
 namespace MonaAot.Hosting;
 
@@ -7,9 +8,9 @@ namespace MonaAot.Hosting;
 /// is a node with its own environment table, so that /a/b always inherits from /a (empty when
 /// www/a has no main.lua) and a parent's environment keeps its identity across reloads.
 /// </summary>
-public sealed class Application
+public sealed class Application : IResourceOwner
 {
-    private readonly List<IApplicationResource> _resources = new();
+    private readonly List<IOwnedResource> _resources = new();
 
     public Application(string path, Application? parent, string scriptFile, string displayFile)
     {
@@ -43,16 +44,18 @@ public sealed class Application
     /// <summary>main.lua ran without error and onStart was called; onStop is owed.</summary>
     public bool Started { get; set; }
 
-    public void Track(IApplicationResource resource) => _resources.Add(resource);
+    public void Track(IOwnedResource resource) => _resources.Add(resource);
 
-    public void Untrack(IApplicationResource resource) => _resources.Remove(resource);
+    // Linear, but resources are untracked when they close, and an application rarely owns
+    // more than a few hundred open objects at once.
+    public void Untrack(IOwnedResource resource) => _resources.Remove(resource);
 
     /// <summary>Closes every resource; a resource that closes may untrack itself meanwhile.</summary>
     public void CloseResources()
     {
-        IApplicationResource[] resources = _resources.ToArray();
+        IOwnedResource[] resources = _resources.ToArray();
         _resources.Clear();
-        foreach (IApplicationResource resource in resources)
+        foreach (IOwnedResource resource in resources)
             resource.Close();
     }
 }

@@ -5,6 +5,7 @@ using KeraLua;
 using MonaAot.Diagnostics;
 using MonaAot.Lua;
 using MonaAot.Lua.Native;
+using MonaAot.Lua.Runtime;
 using MonaAot.Reactor;
 
 namespace MonaAot.Hosting;
@@ -20,6 +21,7 @@ public sealed unsafe class ApplicationHost : IDisposable
     public static readonly TimeSpan ManageInterval = TimeSpan.FromSeconds(2);
 
     private readonly EventLoop _loop;
+    private readonly ScriptRuntime _runtime;
     private readonly LuaVm _vm;
     private readonly Logger _logger;
     private readonly string _wwwRoot;
@@ -27,16 +29,14 @@ public sealed unsafe class ApplicationHost : IDisposable
     private ApplicationScanner? _scanner;
     private LoopTimer? _manageTimer;
 
-    public ApplicationHost(EventLoop loop, LuaVm vm, Logger logger, string wwwRoot)
+    public ApplicationHost(ScriptRuntime runtime, string wwwRoot)
     {
-        _loop = loop;
-        _vm = vm;
-        _logger = logger;
+        _runtime = runtime;
+        _loop = runtime.Loop;
+        _vm = runtime.Vm;
+        _logger = runtime.Logger;
         _wwwRoot = wwwRoot;
     }
-
-    /// <summary>The application whose code runs now: new sockets and mails belong to it.</summary>
-    public Application? Current { get; private set; }
 
     /// <summary>Applications by path, parents before children.</summary>
     public IReadOnlyDictionary<string, Application> Applications => _applications;
@@ -128,10 +128,10 @@ public sealed unsafe class ApplicationHost : IDisposable
         }
         PushEnvironment(app);
         LuaApi.lua_setupvalue(L, -2, 1); // the main chunk's only upvalue is _ENV
-        Application? previous = Current;
-        Current = app;
+        IResourceOwner? previous = _runtime.CurrentOwner;
+        _runtime.CurrentOwner = app;
         bool ran = _vm.Call(0, 0, out error);
-        Current = previous;
+        _runtime.CurrentOwner = previous;
         LuaApi.lua_settop(L, top);
         if (!ran)
         {
@@ -184,10 +184,10 @@ public sealed unsafe class ApplicationHost : IDisposable
             _vm.State.PushString(argument);
             nargs = 1;
         }
-        Application? previous = Current;
-        Current = app;
+        IResourceOwner? previous = _runtime.CurrentOwner;
+        _runtime.CurrentOwner = app;
         bool ok = _vm.Call(nargs, 0, out error);
-        Current = previous;
+        _runtime.CurrentOwner = previous;
         LuaApi.lua_settop(L, top);
         if (!ok)
             LogScriptError(app, error);

@@ -1,43 +1,97 @@
 using System;
+using System.Threading;
+using System.Threading.Tasks;
 using MonaAot.Configuration;
 using MonaAot.Diagnostics;
 using MonaAot.Hosting;
 using MonaAot.Lua;
+using MonaAot.Lua.Runtime;
+using MonaAot.Net;
 using MonaAot.Reactor;
 
 namespace MonaAot.Tests.Support;
 
 /// <summary>
-/// The application host in-process, driven by the test: <see cref="Rescan"/> applies the www
-/// folder's current state the way the scanner's report would, without waiting for its timer.
+/// The application host in-process. Without <see cref="StartLoop"/>, the test drives it
+/// directly: <see cref="Rescan"/> applies the www folder's state the way the scanner's report
+/// would. With it, the loop runs on its own thread and the test reaches the host through
+/// <see cref="OnLoop{T}"/>.
 /// </summary>
 public sealed class HostHarness : IDisposable
 {
-    public HostHarness(TempWww www, string ini = "", LogLevel level = LogLevel.Trace)
+    private Thread? _loopThread;
+
+    public HostHarness(TempWww www, string ini = "", LogLevel level = LogLevel.Trace, IResolver? resolver = null)
     {
         Www = www;
         Logger = new Logger(level);
         Logger.AddSink(Log);
         Loop = EventLoop.CreateDefault();
+        IniFile iniFile = IniFile.Parse(ini, "test.ini");
+        var settings = new ServerSettings(www.Www, level, iniFile, null, ServerSettings.TcpLimitsOf(iniFile));
+        Net = new NetContext(Loop, Logger, settings.TcpLimits);
         Vm = new LuaVm();
-        LogFunctions.Install(Vm, Logger);
-        MonaObject.Install(Vm, IniFile.Parse(ini, "test.ini"), www.Www);
-        Host = new ApplicationHost(Loop, Vm, Logger, www.Www);
+        Runtime = new ScriptRuntime(Vm, Loop, Net, Logger, resolver);
+        Server.InstallGlobals(Runtime, settings);
+        Host = new ApplicationHost(Runtime, www.Www);
     }
 
     public TempWww Www { get; }
     public ListLogSink Log { get; } = new();
     public Logger Logger { get; }
     public EventLoop Loop { get; }
+    public NetContext Net { get; }
     public LuaVm Vm { get; }
+    public ScriptRuntime Runtime { get; }
     public ApplicationHost Host { get; }
 
     public void Rescan() => Host.Apply(ApplicationScanner.Scan(Www.Www));
 
+    /// <summary>Runs the loop on a thread of its own until dispose.</summary>
+    public void StartLoop()
+    {
+        _loopThread = new Thread(Loop.Run) { IsBackground = true, Name = "harness loop" };
+        _loopThread.Start();
+    }
+
+    /// <summary>Runs <paramref name="work"/> on the loop thread and returns its result.</summary>
+    public async Task<T> OnLoop<T>(Func<T> work)
+    {
+        var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Loop.Post(() =>
+        {
+            try
+            {
+                done.SetResult(work());
+            }
+            catch (Exception e)
+            {
+                done.SetException(e);
+            }
+        });
+        return await done.Task.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
     public void Dispose()
     {
-        Host.Stop();
+        if (_loopThread is not null)
+        {
+            var stopped = new ManualResetEventSlim();
+            Loop.Post(() =>
+            {
+                Host.Stop();
+                stopped.Set();
+            });
+            stopped.Wait(TimeSpan.FromSeconds(30));
+            Loop.Stop();
+            _loopThread.Join();
+        }
+        else
+        {
+            Host.Stop();
+        }
         Vm.Dispose();
+        Net.Dispose();
         Loop.Dispose();
     }
 }

@@ -1,0 +1,24 @@
+using System.Runtime.InteropServices;
+
+#pragma warning disable CS8981 // C names verbatim (rlimit)
+
+namespace MonaAot.Interop;
+
+/// <summary>sys/resource.h</summary>
+internal static unsafe partial class Libc
+{
+    public const int RLIMIT_NOFILE = 7;
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct rlimit
+    {
+        public ulong rlim_cur;
+        public ulong rlim_max;
+    }
+
+    [LibraryImport(Name, EntryPoint = "getrlimit", SetLastError = true)]
+    public static partial int getrlimit(int resource, rlimit* rlim);
+
+    [LibraryImport(Name, EntryPoint = "setrlimit", SetLastError = true)]
+    public static partial int setrlimit(int resource, rlimit* rlim);
+}

@@ -1,0 +1,76 @@
+using System;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using MonaAot.Interop;
+
+namespace MonaAot.Net;
+
+/// <summary>
+/// An IP address and port in the kernel's own form (sockaddr_in or sockaddr_in6), so that it
+/// goes to bind/connect/sendto without conversion. Formatting follows SPEC 1: "ip:port",
+/// "[v6]:port", and an IPv4-mapped IPv6 address shows as plain IPv4. The sockaddr is the only
+/// field, so a <c>NetAddress*</c> is a <c>sockaddr*</c>.
+/// </summary>
+public unsafe struct NetAddress
+{
+    private Libc.sockaddr_in6 _raw; // a sockaddr_in when Family is AF_INET
+
+    public int Family => _raw.sin6_family;
+
+    /// <summary>The size of the sockaddr for this family.</summary>
+    public uint Length => Family == Libc.AF_INET6 ? (uint)sizeof(Libc.sockaddr_in6) : (uint)sizeof(Libc.sockaddr_in);
+
+    public int Port
+    {
+        readonly get => (ushort)((_raw.sin6_port >> 8) | (_raw.sin6_port << 8));
+        set => _raw.sin6_port = (ushort)(((ushort)value >> 8) | ((ushort)value << 8));
+    }
+
+    public static NetAddress From(IPAddress ip, int port)
+    {
+        var address = default(NetAddress);
+        if (ip.AddressFamily == AddressFamily.InterNetworkV6)
+        {
+            address._raw.sin6_family = Libc.AF_INET6;
+            address._raw.sin6_scope_id = (uint)ip.ScopeId;
+            ip.TryWriteBytes(new Span<byte>(address._raw.sin6_addr, 16), out _);
+        }
+        else
+        {
+            Libc.sockaddr_in* v4 = (Libc.sockaddr_in*)&address._raw;
+            v4->sin_family = Libc.AF_INET;
+            ip.TryWriteBytes(new Span<byte>(v4->sin_addr, 4), out _);
+        }
+        address.Port = port;
+        return address;
+    }
+
+    public readonly IPAddress ToIPAddress()
+    {
+        Libc.sockaddr_in6 raw = _raw;
+        if (raw.sin6_family == Libc.AF_INET6)
+        {
+            var ip = new IPAddress(new ReadOnlySpan<byte>(raw.sin6_addr, 16), raw.sin6_scope_id);
+            return ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip;
+        }
+        return new IPAddress(new ReadOnlySpan<byte>(((Libc.sockaddr_in*)&raw)->sin_addr, 4));
+    }
+
+    /// <summary>"ip:port" or "[v6]:port" (SPEC 1).</summary>
+    public override readonly string ToString() => Format(ToIPAddress(), Port);
+
+    public static string Format(IPAddress ip, int port) =>
+        ip.AddressFamily == AddressFamily.InterNetworkV6
+            ? string.Create(CultureInfo.InvariantCulture, $"[{ip}]:{port}")
+            : string.Create(CultureInfo.InvariantCulture, $"{ip}:{port}");
+
+    /// <summary>Reads the local (or peer) address of a socket; false if the call fails.</summary>
+    public static bool OfSocket(int fd, bool peer, out NetAddress address)
+    {
+        address = default;
+        uint length = (uint)sizeof(Libc.sockaddr_in6);
+        fixed (Libc.sockaddr_in6* p = &address._raw)
+            return (peer ? Libc.getpeername(fd, p, &length) : Libc.getsockname(fd, p, &length)) == 0;
+    }
+}

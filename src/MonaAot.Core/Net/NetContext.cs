@@ -1,0 +1,74 @@
+using System;
+using System.Runtime.InteropServices;
+using MonaAot.Diagnostics;
+using MonaAot.Reactor;
+
+namespace MonaAot.Net;
+
+/// <summary>The [tcp] limits (README: "Limits").</summary>
+public sealed record TcpLimits(long MaxUnconsumedBytes, long MaxQueuedBytes, int LingerMs)
+{
+    public static TcpLimits Default { get; } = new(16L << 20, 64L << 20, 2000);
+}
+
+/// <summary>Counters read by mona:stats(); loop thread only.</summary>
+public sealed class NetStats
+{
+    public long Connections { get; internal set; }
+    public long BytesReceived { get; internal set; }
+    public long BytesSent { get; internal set; }
+}
+
+/// <summary>
+/// What every socket of one loop shares: the loop, the limits and counters, one receive buffer
+/// (a connection reads into it and hands the bytes to Lua at once, so idle connections own no
+/// buffer) and the pool of send-queue chunks. Loop thread only.
+/// </summary>
+public sealed unsafe class NetContext : IDisposable
+{
+    public const int ReadBufferSize = 64 * 1024;
+
+    public NetContext(EventLoop loop, Logger logger, TcpLimits? limits = null)
+    {
+        Loop = loop;
+        Logger = logger;
+        Limits = limits ?? TcpLimits.Default;
+        ReadBuffer = (byte*)NativeMemory.Alloc(ReadBufferSize);
+    }
+
+    public EventLoop Loop { get; }
+    public Logger Logger { get; }
+    public TcpLimits Limits { get; }
+    public NetStats Stats { get; } = new();
+    internal ChunkPool Chunks { get; } = new();
+    internal byte* ReadBuffer { get; private set; }
+
+    /// <summary>Descriptors held by sockets of this context (connections, draining ones, listeners).</summary>
+    public int OpenSockets { get; private set; }
+
+    internal ulong Attach(int fd, IIoHandler handler, IoEvents interest)
+    {
+        ulong token = Loop.Handles.Add(handler);
+        Loop.Backend.Attach(fd, token, interest);
+        OpenSockets++;
+        return token;
+    }
+
+    internal void Change(int fd, ulong token, IoEvents interest) => Loop.Backend.Change(fd, token, interest);
+
+    /// <summary>Stops watching and closes <paramref name="fd"/>.</summary>
+    internal void Close(int fd, ulong token)
+    {
+        Loop.Backend.Detach(fd);
+        Loop.Handles.Remove(token);
+        Interop.Libc.close(fd);
+        OpenSockets--;
+    }
+
+    public void Dispose()
+    {
+        NativeMemory.Free(ReadBuffer);
+        ReadBuffer = null;
+        Chunks.Dispose();
+    }
+}

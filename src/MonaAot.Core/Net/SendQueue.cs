@@ -1,0 +1,123 @@
+using System;
+using System.Collections.Generic;
+using System.Runtime.InteropServices;
+using MonaAot.Interop;
+
+namespace MonaAot.Net;
+
+/// <summary>A fixed-size block of native memory in a send queue.</summary>
+internal sealed unsafe class Chunk
+{
+    public const int Size = 16 * 1024;
+    public byte* Data = (byte*)NativeMemory.Alloc(Size);
+    public int Start;
+    public int End;
+    public Chunk? Next;
+}
+
+/// <summary>Recycles chunks so that a busy connection does not allocate per message. Keeps at
+/// most <see cref="MaxPooled"/> idle chunks (4 MiB); the rest go back to the system.</summary>
+internal sealed unsafe class ChunkPool : IDisposable
+{
+    private const int MaxPooled = 256;
+    private readonly Stack<Chunk> _free = new();
+
+    public Chunk Rent()
+    {
+        if (_free.TryPop(out Chunk? chunk))
+            return chunk;
+        return new Chunk();
+    }
+
+    public void Return(Chunk chunk)
+    {
+        chunk.Start = chunk.End = 0;
+        chunk.Next = null;
+        if (_free.Count < MaxPooled)
+            _free.Push(chunk);
+        else
+            NativeMemory.Free(chunk.Data);
+    }
+
+    public void Dispose()
+    {
+        while (_free.TryPop(out Chunk? chunk))
+            NativeMemory.Free(chunk.Data);
+    }
+}
+
+/// <summary>The bytes the kernel did not take yet, in order, in pooled native chunks.</summary>
+internal sealed unsafe class SendQueue
+{
+    private readonly ChunkPool _pool;
+    private Chunk? _head;
+    private Chunk? _tail;
+
+    public SendQueue(ChunkPool pool) => _pool = pool;
+
+    public long Length { get; private set; }
+
+    public bool IsEmpty => Length == 0;
+
+    public void Append(ReadOnlySpan<byte> data)
+    {
+        while (!data.IsEmpty)
+        {
+            if (_tail is null || _tail.End == Chunk.Size)
+            {
+                Chunk chunk = _pool.Rent();
+                if (_tail is null)
+                    _head = chunk;
+                else
+                    _tail.Next = chunk;
+                _tail = chunk;
+            }
+            int count = Math.Min(data.Length, Chunk.Size - _tail.End);
+            data[..count].CopyTo(new Span<byte>(_tail.Data + _tail.End, count));
+            _tail.End += count;
+            Length += count;
+            data = data[count..];
+        }
+    }
+
+    /// <summary>Sends what the kernel takes. Returns the bytes sent, or -errno on a hard error
+    /// (EAGAIN is not one: it just stops).</summary>
+    public long Flush(int fd)
+    {
+        long sent = 0;
+        while (_head is not null)
+        {
+            Chunk chunk = _head;
+            nint n = Libc.send(fd, chunk.Data + chunk.Start, (nuint)(chunk.End - chunk.Start), Libc.MSG_NOSIGNAL);
+            if (n < 0)
+            {
+                int errno = Libc.LastErrno;
+                if (errno == Libc.EINTR)
+                    continue;
+                return errno == Libc.EAGAIN ? sent : -errno;
+            }
+            sent += n;
+            Length -= n;
+            chunk.Start += (int)n;
+            if (chunk.Start < chunk.End)
+                return sent; // the kernel buffer is full
+            _head = chunk.Next;
+            if (_head is null)
+                _tail = null;
+            _pool.Return(chunk);
+        }
+        return sent;
+    }
+
+    public void Clear()
+    {
+        while (_head is not null)
+        {
+            Chunk chunk = _head;
+            _head = chunk.Next;
+            _pool.Return(chunk);
+        }
+        _tail = null;
+        Length = 0;
+    }
+}

@@ -1,0 +1,375 @@
+using System;
+using System.Runtime.InteropServices;
+using MonaAot.Interop;
+using MonaAot.Reactor;
+
+namespace MonaAot.Net;
+
+/// <summary>What a connection reports to its owner (the Lua TCPClient). Loop thread.</summary>
+public interface ITcpConnectionEvents
+{
+    void OnConnected(TcpConnection connection);
+
+    /// <summary>
+    /// All bytes available, preceded by what the previous call kept. Returns how many bytes to
+    /// keep, counted from the end of <paramref name="data"/> (0 to data.Length).
+    /// </summary>
+    int OnReceived(TcpConnection connection, ReadOnlySpan<byte> data);
+
+    /// <summary>Once per connection, on a later loop turn than the cause: error is null for a
+    /// normal close by either side.</summary>
+    void OnClosed(TcpConnection connection, string? error);
+}
+
+/// <summary>
+/// One TCP connection on the reactor: non-blocking connect over a list of candidate
+/// addresses, reads into the shared buffer, sends straight to the kernel and queues only what
+/// it does not take, and closes either at once (error) or gracefully (queued data delivered,
+/// then FIN, then the peer's FIN awaited for at most the linger time).
+/// </summary>
+public sealed unsafe class TcpConnection : IIoHandler
+{
+    private enum Phase { Idle, Resolving, Connecting, Connected, Draining, Closed }
+
+    private readonly NetContext _net;
+    private readonly SendQueue _queue;
+    private ITcpConnectionEvents? _events;
+    private Phase _phase;
+    private int _fd = -1;
+    private ulong _token;
+    private bool _watchingWrites;
+    private NetAddress[] _candidates = [];
+    private int _nextCandidate;
+    private string? _lastConnectError;
+    private byte* _kept;
+    private int _keptLength;
+    private int _keptCapacity;
+    private string? _localText;
+    private string? _peerText;
+
+    private TcpConnection(NetContext net, ITcpConnectionEvents events)
+    {
+        _net = net;
+        _events = events;
+        _queue = new SendQueue(net.Chunks);
+    }
+
+    /// <summary>A connection that will connect once its addresses are known (<see cref="Connect"/>).</summary>
+    public static TcpConnection ForConnect(NetContext net, ITcpConnectionEvents events) =>
+        new(net, events) { _phase = Phase.Resolving };
+
+    /// <summary>Adopts an accepted descriptor (non-blocking, TCP_NODELAY set by the listener).</summary>
+    public static TcpConnection Accepted(NetContext net, int fd, ITcpConnectionEvents events)
+    {
+        var connection = new TcpConnection(net, events) { _fd = fd, _phase = Phase.Connected };
+        connection._token = net.Attach(fd, connection, IoEvents.Readable);
+        net.Stats.Connections++;
+        return connection;
+    }
+
+    public bool IsConnected => _phase == Phase.Connected;
+
+    /// <summary>Resolving, connecting or connected: sends are accepted.</summary>
+    public bool IsOpen => _phase is Phase.Resolving or Phase.Connecting or Phase.Connected;
+
+    public string? LocalAddress => _localText ??= _phase == Phase.Connected && NetAddress.OfSocket(_fd, peer: false, out NetAddress a) ? a.ToString() : null;
+
+    public string? PeerAddress => _peerText ??= _phase == Phase.Connected && NetAddress.OfSocket(_fd, peer: true, out NetAddress a) ? a.ToString() : null;
+
+    /// <summary>Starts connecting to the first candidate, then the next on failure.</summary>
+    public void Connect(NetAddress[] candidates)
+    {
+        if (_phase != Phase.Resolving)
+            return;
+        _candidates = candidates;
+        _nextCandidate = 0;
+        TryNextCandidate();
+    }
+
+    /// <summary>Ends a connection whose addresses could not be found.</summary>
+    public void FailResolve(string error)
+    {
+        if (_phase == Phase.Resolving)
+            Close(error);
+    }
+
+    /// <summary>Sends or queues <paramref name="data"/>; returns null, or why nothing was sent.</summary>
+    public string? Send(ReadOnlySpan<byte> data)
+    {
+        if (!IsOpen)
+            return "not connected";
+        if (_queue.Length + data.Length > _net.Limits.MaxQueuedBytes)
+        {
+            string error = $"send queue limit exceeded ({_net.Limits.MaxQueuedBytes} bytes queued)";
+            Close(error);
+            return error;
+        }
+        if (_phase != Phase.Connected || !_queue.IsEmpty)
+        {
+            _queue.Append(data);
+            return null;
+        }
+        return SendDirect(data);
+    }
+
+    private string? SendDirect(ReadOnlySpan<byte> data)
+    {
+        int sent = 0;
+        while (sent < data.Length)
+        {
+            nint n;
+            fixed (byte* p = data)
+                n = Libc.send(_fd, p + sent, (nuint)(data.Length - sent), Libc.MSG_NOSIGNAL);
+            if (n >= 0)
+            {
+                sent += (int)n;
+                continue;
+            }
+            int errno = Libc.LastErrno;
+            if (errno == Libc.EINTR)
+                continue;
+            if (errno != Libc.EAGAIN)
+            {
+                _net.Stats.BytesSent += sent;
+                string error = NetError.Describe(errno, PeerAddress ?? "?");
+                Close(error);
+                return error;
+            }
+            _queue.Append(data[sent..]);
+            WatchWrites(true);
+            break;
+        }
+        _net.Stats.BytesSent += sent;
+        return null;
+    }
+
+    /// <summary>
+    /// Graceful close: nothing more is reported to the owner (it reports its own
+    /// disconnection); queued data is still delivered, then the socket shuts down.
+    /// </summary>
+    public void Disconnect()
+    {
+        _events = null;
+        if (_phase is Phase.Resolving or Phase.Connecting or Phase.Idle)
+        {
+            Close(null);
+            return;
+        }
+        if (_phase != Phase.Connected)
+            return;
+        _phase = Phase.Draining;
+        FreeKept();
+        if (_queue.IsEmpty)
+            Libc.shutdown(_fd, Libc.SHUT_WR);
+        // The peer's FIN (or an error) ends it; the linger time bounds the wait either way.
+        _net.Loop.Schedule(_net.Limits.LingerMs, 0, () => Close(null));
+    }
+
+    public void OnIo(in IoEvent ev)
+    {
+        switch (_phase)
+        {
+            case Phase.Connecting:
+                FinishConnect();
+                break;
+            case Phase.Connected:
+            case Phase.Draining:
+                if ((ev.Events & (IoEvents.Writable | IoEvents.Error)) != 0)
+                    FlushQueue();
+                if ((ev.Events & (IoEvents.Readable | IoEvents.Closed | IoEvents.Error)) != 0)
+                    Receive();
+                break;
+        }
+    }
+
+    private void TryNextCandidate()
+    {
+        while (_nextCandidate < _candidates.Length)
+        {
+            NetAddress address = _candidates[_nextCandidate++];
+            int fd = Libc.socket(address.Family, Libc.SOCK_STREAM | Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC, 0);
+            if (fd < 0)
+            {
+                _lastConnectError = NetError.Describe(Libc.LastErrno, address.ToString());
+                continue;
+            }
+            Libc.SetIntOption(fd, Libc.IPPROTO_TCP, Libc.TCP_NODELAY, 1);
+            int result = Libc.connect(fd, &address, address.Length);
+            int errno = result == 0 ? 0 : Libc.LastErrno;
+            if (result == 0 || errno == Libc.EINPROGRESS)
+            {
+                _fd = fd;
+                _phase = Phase.Connecting;
+                _token = _net.Attach(fd, this, IoEvents.Writable);
+                _lastConnectError = address.ToString(); // completes the message if this one fails
+                return;
+            }
+            Libc.close(fd);
+            _lastConnectError = NetError.Describe(errno, address.ToString());
+        }
+        Close(_lastConnectError ?? "no address to connect to");
+    }
+
+    private void FinishConnect()
+    {
+        int error = 0;
+        uint length = sizeof(int);
+        Libc.getsockopt(_fd, Libc.SOL_SOCKET, Libc.SO_ERROR, &error, &length);
+        if (error != 0)
+        {
+            string address = _lastConnectError ?? "?";
+            _net.Close(_fd, _token);
+            _fd = -1;
+            _phase = Phase.Resolving;
+            _lastConnectError = NetError.Describe(error, address);
+            TryNextCandidate();
+            return;
+        }
+        _phase = Phase.Connected;
+        _net.Stats.Connections++;
+        _watchingWrites = true;
+        WatchWrites(!_queue.IsEmpty);
+        _events?.OnConnected(this);
+        if (_phase == Phase.Connected && !_queue.IsEmpty)
+            FlushQueue();
+    }
+
+    private void FlushQueue()
+    {
+        long sent = _queue.Flush(_fd);
+        if (sent < 0)
+        {
+            Close(NetError.Describe((int)-sent, PeerAddress ?? "?"));
+            return;
+        }
+        _net.Stats.BytesSent += sent;
+        if (!_queue.IsEmpty)
+            return;
+        WatchWrites(false);
+        if (_phase == Phase.Draining)
+            Libc.shutdown(_fd, Libc.SHUT_WR);
+    }
+
+    private void Receive()
+    {
+        // A few reads per readiness event, so one busy peer cannot starve the others.
+        for (int round = 0; round < 4 && _phase is Phase.Connected or Phase.Draining; round++)
+        {
+            byte* buffer;
+            int capacity;
+            if (_keptLength > 0)
+            {
+                EnsureKeptCapacity(_keptLength + NetContext.ReadBufferSize);
+                buffer = _kept + _keptLength;
+                capacity = _keptCapacity - _keptLength;
+            }
+            else
+            {
+                buffer = _net.ReadBuffer;
+                capacity = NetContext.ReadBufferSize;
+            }
+            nint n = Libc.recv(_fd, buffer, (nuint)capacity, 0);
+            if (n > 0)
+            {
+                _net.Stats.BytesReceived += n;
+                if (_phase == Phase.Connected)
+                    Deliver(_keptLength > 0 ? _kept : buffer, _keptLength + (int)n);
+                if (n < capacity)
+                    return;
+                continue;
+            }
+            if (n == 0)
+            {
+                Close(null); // the peer closed: a normal end
+                return;
+            }
+            int errno = Libc.LastErrno;
+            if (errno == Libc.EINTR)
+                continue;
+            if (errno != Libc.EAGAIN)
+                Close(NetError.Describe(errno, PeerAddress ?? "?"));
+            return;
+        }
+    }
+
+    private void Deliver(byte* data, int length)
+    {
+        int keep = _events?.OnReceived(this, new ReadOnlySpan<byte>(data, length)) ?? 0;
+        if (_phase != Phase.Connected)
+            return; // closed or disconnected from inside the handler
+        keep = Math.Clamp(keep, 0, length);
+        if (keep == 0)
+        {
+            FreeKept();
+            return;
+        }
+        if (keep > _net.Limits.MaxUnconsumedBytes)
+        {
+            Close($"receive limit exceeded ({_net.Limits.MaxUnconsumedBytes} bytes unconsumed)");
+            return;
+        }
+        if (data == _kept)
+        {
+            Buffer.MemoryCopy(_kept + length - keep, _kept, _keptCapacity, keep);
+        }
+        else
+        {
+            EnsureKeptCapacity(keep + NetContext.ReadBufferSize);
+            Buffer.MemoryCopy(data + length - keep, _kept, _keptCapacity, keep);
+        }
+        _keptLength = keep;
+    }
+
+    private void EnsureKeptCapacity(int capacity)
+    {
+        if (_keptCapacity >= capacity)
+            return;
+        int size = Math.Max(capacity, _keptCapacity * 2);
+        _kept = (byte*)NativeMemory.Realloc(_kept, (nuint)size);
+        _keptCapacity = size;
+    }
+
+    private void FreeKept()
+    {
+        if (_kept != null)
+            NativeMemory.Free(_kept);
+        _kept = null;
+        _keptLength = _keptCapacity = 0;
+    }
+
+    private void WatchWrites(bool watch)
+    {
+        if (watch == _watchingWrites || _fd < 0)
+            return;
+        _watchingWrites = watch;
+        _net.Change(_fd, _token, watch ? IoEvents.Readable | IoEvents.Writable : IoEvents.Readable);
+    }
+
+    /// <summary>Closes now, drops the queue, and reports once to the owner on a later turn.</summary>
+    private void Close(string? error)
+    {
+        if (_phase == Phase.Closed)
+            return;
+        if (_phase is Phase.Connected or Phase.Draining)
+            _net.Stats.Connections--;
+        _phase = Phase.Closed;
+        if (_fd >= 0)
+        {
+            _net.Close(_fd, _token);
+            _fd = -1;
+        }
+        _queue.Clear();
+        FreeKept();
+        ITcpConnectionEvents? events = _events;
+        _events = null;
+        if (events is not null)
+            _net.Loop.Post(() => events.OnClosed(this, error));
+    }
+
+    /// <summary>Closes at once without telling the owner (its object is being collected).</summary>
+    public void Abort()
+    {
+        _events = null;
+        Close(null);
+    }
+}

@@ -1,0 +1,115 @@
+using MonaAot.Interop;
+using MonaAot.Reactor;
+
+namespace MonaAot.Net;
+
+/// <summary>What a listener reports: a new connection's descriptor (non-blocking, TCP_NODELAY).</summary>
+public interface ITcpListenerEvents
+{
+    void OnAccepted(int fd);
+}
+
+/// <summary>
+/// A listening socket on the reactor. Accepting survives descriptor exhaustion: on EMFILE or
+/// ENFILE it stops watching the socket, logs once, and tries again a little later, so the
+/// server keeps serving its open connections and accepts again when descriptors free up.
+/// </summary>
+public sealed unsafe class TcpListener : IIoHandler
+{
+    private const int AcceptsPerEvent = 64;
+    private const int ExhaustedRetryMs = 100;
+
+    private readonly NetContext _net;
+    private readonly ITcpListenerEvents _events;
+    private int _fd;
+    private ulong _token;
+    private bool _exhaustedLogged;
+    private LoopTimer? _retry;
+
+    private TcpListener(NetContext net, int fd, ITcpListenerEvents events)
+    {
+        _net = net;
+        _fd = fd;
+        _events = events;
+    }
+
+    public int Port { get; private set; }
+
+    /// <summary>Listens on <paramref name="address"/> (an IPv6 wildcard is made dual-stack).
+    /// Returns the listener, or null with <paramref name="error"/> set.</summary>
+    public static TcpListener? Start(NetContext net, NetAddress address, ITcpListenerEvents events, out string? error)
+    {
+        int fd = Libc.socket(address.Family, Libc.SOCK_STREAM | Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            error = NetError.Describe(Libc.LastErrno, address.ToString());
+            return null;
+        }
+        Libc.SetIntOption(fd, Libc.SOL_SOCKET, Libc.SO_REUSEADDR, 1);
+        if (address.Family == Libc.AF_INET6)
+            Libc.SetIntOption(fd, Libc.IPPROTO_IPV6, Libc.IPV6_V6ONLY, 0);
+        if (Libc.bind(fd, &address, address.Length) != 0 || Libc.listen(fd, Libc.SOMAXCONN) != 0)
+        {
+            error = NetError.Describe(Libc.LastErrno, address.ToString());
+            Libc.close(fd);
+            return null;
+        }
+        var listener = new TcpListener(net, fd, events);
+        NetAddress.OfSocket(fd, peer: false, out NetAddress bound);
+        listener.Port = bound.Port;
+        listener._token = net.Attach(fd, listener, IoEvents.Readable);
+        error = null;
+        return listener;
+    }
+
+    public void Stop()
+    {
+        if (_fd < 0)
+            return;
+        _retry?.Cancel();
+        _net.Close(_fd, _token);
+        _fd = -1;
+    }
+
+    public void OnIo(in IoEvent ev) => AcceptPending();
+
+    private void AcceptPending()
+    {
+        for (int i = 0; i < AcceptsPerEvent && _fd >= 0; i++)
+        {
+            int fd = Libc.accept4(_fd, null, null, Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC);
+            if (fd >= 0)
+            {
+                _exhaustedLogged = false;
+                Libc.SetIntOption(fd, Libc.IPPROTO_TCP, Libc.TCP_NODELAY, 1);
+                _events.OnAccepted(fd);
+                continue;
+            }
+            int errno = Libc.LastErrno;
+            if (errno is Libc.EINTR or Libc.ECONNABORTED)
+                continue;
+            if (errno is Libc.EMFILE or Libc.ENFILE or Libc.ENOBUFS or Libc.ENOMEM)
+                PauseAccepting(errno);
+            return; // EAGAIN: nothing more waiting
+        }
+    }
+
+    private void PauseAccepting(int errno)
+    {
+        if (!_exhaustedLogged)
+        {
+            _exhaustedLogged = true;
+            _net.Logger.Warn($"cannot accept on port {Port}: {NetError.Describe(errno)}; retrying while the open connections are served");
+        }
+        // Level-triggered epoll would report the pending connection again at once: stop
+        // watching until the retry.
+        _net.Change(_fd, _token, IoEvents.None);
+        _retry = _net.Loop.Schedule(ExhaustedRetryMs, 0, () =>
+        {
+            if (_fd < 0)
+                return;
+            _net.Change(_fd, _token, IoEvents.Readable);
+            AcceptPending();
+        });
+    }
+}

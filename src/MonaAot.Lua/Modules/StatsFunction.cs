@@ -1,0 +1,51 @@
+using System;
+using System.Runtime.InteropServices;
+using MonaAot.Lua.Binding;
+using MonaAot.Lua.Native;
+using MonaAot.Lua.Runtime;
+
+namespace MonaAot.Lua.Modules;
+
+/// <summary>
+/// mona:stats(): counters a script (or a test) can watch: connections, bytesReceived,
+/// bytesSent, and the managed heap's managedAllocatedBytes and gcCollections, which prove that
+/// the per-message path allocates nothing.
+/// </summary>
+public static unsafe class StatsFunction
+{
+    /// <summary>Adds stats to the table on top of the stack.</summary>
+    public static void Install(ScriptRuntime runtime)
+    {
+        GCHandle context = runtime.Vm.Pin(runtime);
+        LuaStrings.Push(runtime.Vm.L, "stats");
+        HostFunction.Push(runtime.Vm.L, &Stats, context);
+        runtime.Vm.State.RawSet(-3);
+    }
+
+    [UnmanagedCallersOnly]
+    private static int Stats(nint L)
+    {
+        try
+        {
+            var runtime = HostFunction.Context<ScriptRuntime>(L);
+            LuaApi.lua_createtable(L, 0, 5);
+            SetInteger(L, "connections"u8, runtime.Net.Stats.Connections);
+            SetInteger(L, "bytesReceived"u8, runtime.Net.Stats.BytesReceived);
+            SetInteger(L, "bytesSent"u8, runtime.Net.Stats.BytesSent);
+            SetInteger(L, "managedAllocatedBytes"u8, GC.GetTotalAllocatedBytes(precise: true));
+            SetInteger(L, "gcCollections"u8, GC.CollectionCount(0));
+            return 1;
+        }
+        catch (Exception e)
+        {
+            return HostFunction.Fail(L, e);
+        }
+    }
+
+    private static void SetInteger(nint L, ReadOnlySpan<byte> key, long value)
+    {
+        LuaStrings.Push(L, key);
+        LuaApi.lua_pushinteger(L, value);
+        LuaApi.lua_rawset(L, -3);
+    }
+}

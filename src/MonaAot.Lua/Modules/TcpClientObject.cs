@@ -1,0 +1,266 @@
+using System;
+using System.Net;
+using System.Runtime.InteropServices;
+using System.Threading.Tasks;
+using MonaAot.Diagnostics;
+using MonaAot.Lua.Binding;
+using MonaAot.Lua.Native;
+using MonaAot.Lua.Runtime;
+using MonaAot.Net;
+
+namespace MonaAot.Lua.Modules;
+
+/// <summary>
+/// TCPClient (SPEC 2): connect, send, disconnect; connected, address, peerAddress, error;
+/// onReception and onDisconnection. One object may connect again after a disconnection; each
+/// connection is a <see cref="TcpConnection"/> of its own.
+/// </summary>
+public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
+{
+    private readonly TcpModule _module;
+    private TcpConnection? _connection;
+    private string? _error;
+    private bool _clampWarned;
+
+    internal TcpClientObject(TcpModule module) : base(module.Runtime) => _module = module;
+
+    internal static ScriptType CreateType(ScriptRuntime runtime, GCHandle context) =>
+        new(runtime, "TCPClient", context,
+            [("connect", (nint)(delegate* unmanaged<nint, int>)&Connect),
+             ("send", (nint)(delegate* unmanaged<nint, int>)&Send),
+             ("disconnect", (nint)(delegate* unmanaged<nint, int>)&Disconnect)],
+            &Index, &ToText);
+
+    /// <summary>A client for a connection the server accepted; pushes it on the stack.</summary>
+    internal static TcpClientObject PushAccepted(TcpModule module, nint L, int fd)
+    {
+        var client = new TcpClientObject(module);
+        module.ClientType.Push(L, client);
+        client._connection = TcpConnection.Accepted(module.Runtime.Net, fd, client);
+        client.Retain(L, -1);
+        return client;
+    }
+
+    private string? StartConnect(nint L, string host, long port)
+    {
+        if (_connection is { IsOpen: true })
+            return "already connected";
+        if (AddressText.CheckPort(port) is { } portError)
+            return portError;
+        if (port == 0)
+            return "invalid port 0";
+        _error = null;
+        _clampWarned = false;
+        TcpConnection connection = TcpConnection.ForConnect(Runtime.Net, this);
+        _connection = connection;
+        Retain(L, 1);
+        if (IPAddress.TryParse(host, out IPAddress? ip))
+        {
+            connection.Connect([NetAddress.From(ip, (int)port)]);
+            return null;
+        }
+        ResolveThenConnect(connection, host, (int)port);
+        return null;
+    }
+
+    /// <summary>Resolves off the loop; the answer comes back as a post and is applied only if
+    /// this connection is still the one waiting for it.</summary>
+    private void ResolveThenConnect(TcpConnection connection, string host, int port)
+    {
+        Task<IPAddress[]> lookup;
+        try
+        {
+            lookup = Runtime.Resolver.ResolveAsync(host);
+        }
+        catch (Exception e)
+        {
+            lookup = Task.FromException<IPAddress[]>(e);
+        }
+        lookup.ContinueWith(task => Runtime.Loop.Post(() =>
+        {
+            if (task.IsCompletedSuccessfully && task.Result.Length > 0)
+                connection.Connect(Array.ConvertAll(task.Result, ip => NetAddress.From(ip, port)));
+            else
+                connection.FailResolve($"cannot resolve '{host}' ({task.Exception?.InnerException?.Message ?? "no address"})");
+        }), TaskScheduler.Default);
+    }
+
+    public void OnConnected(TcpConnection connection)
+    {
+    }
+
+    public int OnReceived(TcpConnection connection, ReadOnlySpan<byte> data)
+    {
+        if (!Runtime.PushEvent(this, "onReception"u8))
+            return 0;
+        nint L = Runtime.Vm.L;
+        LuaStrings.Push(L, data);
+        if (!Runtime.CallEvent(this, 1, 1))
+            return 0;
+        int keep = 0;
+        if (LuaApi.lua_type(L, -1) == LuaApi.LUA_TNUMBER)
+        {
+            double rest = LuaApi.lua_tonumberx(L, -1, null);
+            if (rest > data.Length)
+            {
+                if (!_clampWarned)
+                {
+                    _clampWarned = true;
+                    Runtime.Logger.Log(LogLevel.Warn, "TCPClient", 0, $"onReception returned {rest}, more than the {data.Length} bytes received: clamped");
+                }
+                rest = data.Length;
+            }
+            keep = rest > 0 ? (int)rest : 0;
+        }
+        LuaApi.lua_pop(L, 1);
+        return keep;
+    }
+
+    public void OnClosed(TcpConnection connection, string? error)
+    {
+        if (error is not null)
+            _error = error;
+        if (_connection == connection)
+            _connection = null;
+        if (Runtime.PushEvent(this, "onDisconnection"u8))
+            Runtime.CallEvent(this, 0, 0);
+        if (_connection is null)
+            Release();
+    }
+
+    /// <summary>Graceful disconnect; onDisconnection follows on a later loop turn.</summary>
+    private void StartDisconnect()
+    {
+        if (_connection is not { IsOpen: true } connection)
+            return;
+        connection.Disconnect();
+        Runtime.Loop.Post(() => OnClosed(connection, null));
+    }
+
+    public override void Close()
+    {
+        _connection?.Disconnect();
+        _connection = null;
+        Release();
+    }
+
+    public override void Collect()
+    {
+        _connection?.Abort();
+        _connection = null;
+    }
+
+    [UnmanagedCallersOnly]
+    private static int Connect(nint L)
+    {
+        try
+        {
+            var module = HostFunction.Context<TcpModule>(L);
+            if (!module.ClientType.Check(L, 1, out TcpClientObject client, out int error)
+                || !Args.Text(L, 2, out string host, out error)
+                || !Args.Integer(L, 3, out long port, out error))
+                return error;
+            string? failure = client.StartConnect(L, host, port);
+            if (failure is null)
+                return 0;
+            LuaStrings.Push(L, failure);
+            return 1;
+        }
+        catch (Exception e)
+        {
+            return HostFunction.Fail(L, e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static int Send(nint L)
+    {
+        try
+        {
+            var module = HostFunction.Context<TcpModule>(L);
+            if (!module.ClientType.Check(L, 1, out TcpClientObject client, out int error)
+                || !Args.String(L, 2, out ReadOnlySpan<byte> data, out error))
+                return error;
+            string? failure = client._connection is null ? "not connected" : client._connection.Send(data);
+            if (failure is null)
+                return 0;
+            LuaStrings.Push(L, failure);
+            return 1;
+        }
+        catch (Exception e)
+        {
+            return HostFunction.Fail(L, e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static int Disconnect(nint L)
+    {
+        try
+        {
+            var module = HostFunction.Context<TcpModule>(L);
+            if (!module.ClientType.Check(L, 1, out TcpClientObject client, out int error))
+                return error;
+            client.StartDisconnect();
+            return 0;
+        }
+        catch (Exception e)
+        {
+            return HostFunction.Fail(L, e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static int Index(nint L)
+    {
+        try
+        {
+            var module = HostFunction.Context<TcpModule>(L);
+            if (!module.ClientType.Check(L, 1, out TcpClientObject client, out int error))
+                return error;
+            ReadOnlySpan<byte> key = LuaApi.lua_type(L, 2) == LuaApi.LUA_TSTRING ? LuaStrings.Span(L, 2) : default;
+            if (key.SequenceEqual("connected"u8))
+                LuaApi.lua_pushboolean(L, client._connection is { IsConnected: true } ? 1 : 0);
+            else if (key.SequenceEqual("error"u8))
+                PushOptional(L, client._error);
+            else if (key.SequenceEqual("address"u8))
+                PushOptional(L, client._connection?.LocalAddress);
+            else if (key.SequenceEqual("peerAddress"u8))
+                PushOptional(L, client._connection?.PeerAddress);
+            else
+                return ScriptType.IndexMethodsAndFields(L);
+            return 1;
+        }
+        catch (Exception e)
+        {
+            return HostFunction.Fail(L, e);
+        }
+    }
+
+    internal static void PushOptional(nint L, string? text)
+    {
+        if (text is null)
+            LuaApi.lua_pushnil(L);
+        else
+            LuaStrings.Push(L, text);
+    }
+
+    [UnmanagedCallersOnly]
+    private static int ToText(nint L)
+    {
+        try
+        {
+            var module = HostFunction.Context<TcpModule>(L);
+            if (!module.ClientType.Check(L, 1, out TcpClientObject client, out int error))
+                return error;
+            TcpConnection? c = client._connection;
+            LuaStrings.Push(L, c is { IsConnected: true } ? $"TCPClient {c.LocalAddress} -> {c.PeerAddress}"
+                : c is { IsOpen: true } ? "TCPClient (connecting)" : "TCPClient (not connected)");
+            return 1;
+        }
+        catch (Exception e)
+        {
+            return HostFunction.Fail(L, e);
+        }
+    }
+}

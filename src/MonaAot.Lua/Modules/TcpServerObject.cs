@@ -1,0 +1,207 @@
+using System;
+using System.Net;
+using System.Runtime.InteropServices;
+using MonaAot.Lua.Binding;
+using MonaAot.Lua.Native;
+using MonaAot.Lua.Runtime;
+using MonaAot.Net;
+
+namespace MonaAot.Lua.Modules;
+
+/// <summary>
+/// TCPServer (SPEC 3): start(port) dual-stack, start(host, port), start("host:port"); stop();
+/// port and running; clientHandler(client), with onConnection as an alias. Accepted clients are
+/// TCPClient objects that live until they disconnect.
+/// </summary>
+public sealed unsafe class TcpServerObject : ScriptObject, ITcpListenerEvents
+{
+    private readonly TcpModule _module;
+    private TcpListener? _listener;
+    private string _boundText = "";
+
+    internal TcpServerObject(TcpModule module) : base(module.Runtime) => _module = module;
+
+    internal static ScriptType CreateType(ScriptRuntime runtime, GCHandle context) =>
+        new(runtime, "TCPServer", context,
+            [("start", (nint)(delegate* unmanaged<nint, int>)&Start),
+             ("stop", (nint)(delegate* unmanaged<nint, int>)&Stop)],
+            &Index, &ToText);
+
+    /// <summary>Reads start's arguments into an address to bind; null with a message if invalid.</summary>
+    private static string? ReadAddress(nint L, out NetAddress address, out bool wildcard, out int argError)
+    {
+        address = default;
+        wildcard = false;
+        argError = 0;
+        string host;
+        long port;
+        if (!Args.IsNoneOrNil(L, 3))
+        {
+            if (!Args.Text(L, 2, out host, out argError) || !Args.Integer(L, 3, out port, out argError))
+                return null;
+        }
+        else if (LuaApi.lua_type(L, 2) == LuaApi.LUA_TSTRING && LuaStrings.Span(L, 2).IndexOf((byte)':') >= 0)
+        {
+            string? splitError = AddressText.TrySplit(LuaStrings.ToText(L, 2)!, out host, out int parsed);
+            if (splitError is not null)
+                return splitError;
+            port = parsed;
+        }
+        else
+        {
+            if (!Args.Integer(L, 2, out port, out argError))
+                return null;
+            host = "";
+        }
+        if (AddressText.CheckPort(port) is { } portError)
+            return portError;
+        if (host.Length == 0)
+        {
+            wildcard = true;
+            address = NetAddress.From(IPAddress.IPv6Any, (int)port);
+            return null;
+        }
+        IPAddress? ip = HostsFile.Lookup(host);
+        if (ip is null)
+            return $"cannot resolve '{host}' (start takes numeric addresses and names of the hosts file)";
+        address = NetAddress.From(ip, (int)port);
+        return null;
+    }
+
+    private bool StartListening(nint L, NetAddress address, bool wildcard)
+    {
+        StopListening();
+        TcpListener? listener = TcpListener.Start(Runtime.Net, address, this, out string? error);
+        if (listener is null && wildcard)
+            listener = TcpListener.Start(Runtime.Net, NetAddress.From(IPAddress.Any, address.Port), this, out error);
+        if (listener is null)
+        {
+            Runtime.Logger.Error($"TCPServer cannot start on {(wildcard ? $"port {address.Port}" : address.ToString())}: {error}");
+            Release();
+            return false;
+        }
+        _listener = listener;
+        _boundText = wildcard ? $"*:{listener.Port}" : NetAddress.Format(address.ToIPAddress(), listener.Port);
+        Retain(L, 1);
+        return true;
+    }
+
+    private void StopListening()
+    {
+        _listener?.Stop();
+        _listener = null;
+    }
+
+    public void OnAccepted(int fd)
+    {
+        nint L = Runtime.Vm.L;
+        int top = LuaApi.lua_gettop(L);
+        bool handled = Runtime.PushEvent(this, "clientHandler"u8) || Runtime.PushEvent(this, "onConnection"u8);
+        TcpClientObject.PushAccepted(_module, L, fd);
+        if (handled)
+            Runtime.CallEvent(this, 1, 0);
+        LuaApi.lua_settop(L, top);
+    }
+
+    public override void Close()
+    {
+        StopListening();
+        Release();
+    }
+
+    public override void Collect() => StopListening();
+
+    [UnmanagedCallersOnly]
+    private static int Start(nint L)
+    {
+        try
+        {
+            var module = HostFunction.Context<TcpModule>(L);
+            if (!module.ServerType.Check(L, 1, out TcpServerObject server, out int error))
+                return error;
+            string? invalid = ReadAddress(L, out NetAddress address, out bool wildcard, out error);
+            if (error != 0)
+                return error;
+            bool started;
+            if (invalid is not null)
+            {
+                module.Runtime.Logger.Error($"TCPServer cannot start: {invalid}");
+                server.StopListening();
+                server.Release();
+                started = false;
+            }
+            else
+            {
+                started = server.StartListening(L, address, wildcard);
+            }
+            LuaApi.lua_pushboolean(L, started ? 1 : 0);
+            return 1;
+        }
+        catch (Exception e)
+        {
+            return HostFunction.Fail(L, e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static int Stop(nint L)
+    {
+        try
+        {
+            var module = HostFunction.Context<TcpModule>(L);
+            if (!module.ServerType.Check(L, 1, out TcpServerObject server, out int error))
+                return error;
+            server.Close();
+            return 0;
+        }
+        catch (Exception e)
+        {
+            return HostFunction.Fail(L, e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static int Index(nint L)
+    {
+        try
+        {
+            var module = HostFunction.Context<TcpModule>(L);
+            if (!module.ServerType.Check(L, 1, out TcpServerObject server, out int error))
+                return error;
+            ReadOnlySpan<byte> key = LuaApi.lua_type(L, 2) == LuaApi.LUA_TSTRING ? LuaStrings.Span(L, 2) : default;
+            if (key.SequenceEqual("running"u8))
+                LuaApi.lua_pushboolean(L, server._listener is null ? 0 : 1);
+            else if (key.SequenceEqual("port"u8))
+            {
+                if (server._listener is null)
+                    LuaApi.lua_pushnil(L);
+                else
+                    LuaApi.lua_pushinteger(L, server._listener.Port);
+            }
+            else
+                return ScriptType.IndexMethodsAndFields(L);
+            return 1;
+        }
+        catch (Exception e)
+        {
+            return HostFunction.Fail(L, e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static int ToText(nint L)
+    {
+        try
+        {
+            var module = HostFunction.Context<TcpModule>(L);
+            if (!module.ServerType.Check(L, 1, out TcpServerObject server, out int error))
+                return error;
+            LuaStrings.Push(L, server._listener is null ? "TCPServer (stopped)" : "TCPServer " + server._boundText);
+            return 1;
+        }
+        catch (Exception e)
+        {
+            return HostFunction.Fail(L, e);
+        }
+    }
+}

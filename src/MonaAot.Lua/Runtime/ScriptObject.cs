@@ -1,0 +1,57 @@
+using MonaAot.Lua.Native;
+
+namespace MonaAot.Lua.Runtime;
+
+/// <summary>
+/// The C# side of a Lua-visible object (TCPClient, TCPServer, ...). The Lua userdata holds only
+/// its id and generation; while the object is active (connected, listening) a registry
+/// reference keeps the userdata alive even when the script drops it (SPEC 1, Lifetime).
+/// </summary>
+public abstract class ScriptObject : IOwnedResource
+{
+    protected ScriptObject(ScriptRuntime runtime) => Runtime = runtime;
+
+    public ScriptRuntime Runtime { get; }
+    public int Id { get; internal set; }
+    public int Generation { get; internal set; }
+
+    /// <summary>Registry reference to the userdata while active, else LUA_NOREF.</summary>
+    public int SelfRef { get; private set; } = LuaApi.LUA_NOREF;
+
+    /// <summary>The application it belongs to while active.</summary>
+    public IResourceOwner? Owner { get; private set; }
+
+    /// <summary>Keeps the userdata at <paramref name="index"/> alive and ties the object to the
+    /// running application. Idempotent.</summary>
+    protected void Retain(nint L, int index)
+    {
+        if (SelfRef == LuaApi.LUA_NOREF)
+        {
+            LuaApi.lua_pushvalue(L, index);
+            SelfRef = LuaApi.luaL_ref(L, LuaApi.LUA_REGISTRYINDEX);
+        }
+        if (Owner is null)
+        {
+            Owner = Runtime.CurrentOwner;
+            Owner?.Track(this);
+        }
+    }
+
+    /// <summary>Lets the GC have the userdata again once the script drops it.</summary>
+    protected void Release()
+    {
+        if (SelfRef != LuaApi.LUA_NOREF)
+        {
+            LuaApi.luaL_unref(Runtime.Vm.L, LuaApi.LUA_REGISTRYINDEX, SelfRef);
+            SelfRef = LuaApi.LUA_NOREF;
+        }
+        Owner?.Untrack(this);
+        Owner = null;
+    }
+
+    /// <summary>The application stops or reloads: end everything, call no handler.</summary>
+    public abstract void Close();
+
+    /// <summary>The userdata is being collected (__gc): nothing refers to it any more.</summary>
+    public abstract void Collect();
+}

@@ -1,0 +1,82 @@
+using System;
+using MonaAot.Diagnostics;
+using MonaAot.Lua.Binding;
+using MonaAot.Lua.Native;
+using MonaAot.Net;
+using MonaAot.Reactor;
+
+namespace MonaAot.Lua.Runtime;
+
+/// <summary>
+/// What the Lua-visible modules share, reached by host functions through their context upvalue:
+/// the VM, the loop, the network context, the resolver, the logger, the object ids, and the
+/// application whose code runs now (new objects belong to it).
+/// </summary>
+public sealed unsafe class ScriptRuntime
+{
+    public ScriptRuntime(LuaVm vm, EventLoop loop, NetContext net, Logger logger, IResolver? resolver = null)
+    {
+        Vm = vm;
+        Loop = loop;
+        Net = net;
+        Logger = logger;
+        Resolver = resolver ?? new SystemResolver();
+    }
+
+    public LuaVm Vm { get; }
+    public EventLoop Loop { get; }
+    public NetContext Net { get; }
+    public Logger Logger { get; }
+    public IResolver Resolver { get; }
+    public ObjectTable Objects { get; } = new();
+
+    /// <summary>The application running now; set by the host and around every event.</summary>
+    public IResourceOwner? CurrentOwner { get; set; }
+
+    /// <summary>
+    /// Pushes the handler <paramref name="name"/> of <paramref name="obj"/> (a field the script
+    /// stored on it) followed by the object itself, ready for arguments and
+    /// <see cref="CallEvent"/>. Returns false, with the stack unchanged, when there is none.
+    /// </summary>
+    public bool PushEvent(ScriptObject obj, ReadOnlySpan<byte> name)
+    {
+        nint L = Vm.L;
+        if (obj.SelfRef == LuaApi.LUA_NOREF)
+            return false;
+        LuaApi.lua_rawgeti(L, LuaApi.LUA_REGISTRYINDEX, obj.SelfRef); // self
+        LuaApi.lua_getiuservalue(L, -1, 1);                           // self fields
+        LuaStrings.Push(L, name);
+        if (LuaApi.lua_rawget(L, -2) != LuaApi.LUA_TFUNCTION)         // self fields handler
+        {
+            LuaApi.lua_pop(L, 3);
+            return false;
+        }
+        LuaApi.lua_remove(L, -2);                                     // self handler
+        LuaApi.lua_insert(L, -2);                                     // handler self
+        return true;
+    }
+
+    /// <summary>Calls the handler pushed by <see cref="PushEvent"/> with self and
+    /// <paramref name="nargs"/> more arguments, as <paramref name="obj"/>'s application.
+    /// An error is logged; returns false then, with nothing left on the stack.</summary>
+    public bool CallEvent(ScriptObject obj, int nargs, int nresults)
+    {
+        IResourceOwner? previous = CurrentOwner;
+        CurrentOwner = obj.Owner ?? previous;
+        bool ok = Shim.mona_pcall(Vm.L, 1 + nargs, nresults) == LuaApi.LUA_OK;
+        CurrentOwner = previous;
+        if (!ok)
+            LogScriptError();
+        return ok;
+    }
+
+    /// <summary>Logs the error message on top of the stack (and pops it) at ERROR, with the
+    /// script file and line it names.</summary>
+    public void LogScriptError()
+    {
+        string message = LuaStrings.ToText(Vm.L, -1) ?? "(error object is not a string)";
+        LuaApi.lua_pop(Vm.L, 1);
+        ScriptError where = ScriptError.Parse(message, "?");
+        Logger.Log(LogLevel.Error, where.File, where.Line, where.Message);
+    }
+}

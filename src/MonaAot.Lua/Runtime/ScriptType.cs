@@ -1,0 +1,194 @@
+using System;
+using System.Runtime.InteropServices;
+using MonaAot.Lua.Binding;
+using MonaAot.Lua.Native;
+
+namespace MonaAot.Lua.Runtime;
+
+/// <summary>The context object of a module's host functions (upvalue 2).</summary>
+public interface IScriptModule
+{
+    ScriptRuntime Runtime { get; }
+}
+
+/// <summary>
+/// One Lua-visible type: its metatable (kept in the registry) with __index, __newindex,
+/// __gc/__close, __tostring and a protected __metatable, and its methods table. Userdata are
+/// 8 bytes (id, generation) with one user value: the table where assignments land, which is
+/// how scripts attach handlers (SPEC 1).
+/// </summary>
+public sealed unsafe class ScriptType
+{
+    [StructLayout(LayoutKind.Sequential)]
+    private struct Handle
+    {
+        public int Id;
+        public int Generation;
+    }
+
+    private readonly int _metatableRef;
+    private readonly ScriptRuntime _runtime;
+
+    /// <param name="index">__index(self, key): properties first, then <see cref="IndexMethodsAndFields"/>.</param>
+    public ScriptType(ScriptRuntime runtime, string name, GCHandle context,
+        (string Name, nint Function)[] methods,
+        delegate* unmanaged<nint, int> index, delegate* unmanaged<nint, int> toString)
+    {
+        Name = name;
+        _runtime = runtime;
+        nint L = runtime.Vm.L;
+        KeraLua.Lua lua = runtime.Vm.State;
+        lua.NewTable();                       // mt
+        SetField(lua, "__metatable", () => lua.PushString(name));
+        SetField(lua, "__name", () => lua.PushString(name));
+        lua.PushString("__index");
+        LuaApi.lua_pushlightuserdata(L, (void*)GCHandle.ToIntPtr(context));
+        lua.NewTable();                       // methods, upvalue 3 of __index
+        foreach ((string methodName, nint function) in methods)
+        {
+            lua.PushString(methodName);
+            HostFunction.Push(L, (delegate* unmanaged<nint, int>)function, context);
+            lua.RawSet(-3);
+        }
+        HostFunction.Push(L, index, 2);
+        lua.RawSet(-3);
+        lua.PushString("__newindex");
+        HostFunction.Push(L, &NewIndex, context);
+        lua.RawSet(-3);
+        lua.PushString("__gc");
+        HostFunction.Push(L, &Collect, context);
+        lua.RawSet(-3);
+        lua.PushString("__close");
+        HostFunction.Push(L, &CloseVariable, context);
+        lua.RawSet(-3);
+        lua.PushString("__tostring");
+        HostFunction.Push(L, toString, context);
+        lua.RawSet(-3);
+        _metatableRef = lua.Ref(KeraLua.LuaRegistry.Index);
+    }
+
+    public string Name { get; }
+
+    private static void SetField(KeraLua.Lua lua, string key, Action pushValue)
+    {
+        lua.PushString(key);
+        pushValue();
+        lua.RawSet(-3);
+    }
+
+    /// <summary>Pushes a new userdata for <paramref name="obj"/> (registered in the object table).</summary>
+    public void Push(nint L, ScriptObject obj)
+    {
+        obj.Runtime.Objects.Add(obj);
+        var handle = (Handle*)LuaApi.lua_newuserdatauv(L, (nuint)sizeof(Handle), 1);
+        handle->Id = obj.Id;
+        handle->Generation = obj.Generation;
+        LuaApi.lua_createtable(L, 0, 2);
+        LuaApi.lua_setiuservalue(L, -2, 1);
+        LuaApi.lua_rawgeti(L, LuaApi.LUA_REGISTRYINDEX, _metatableRef);
+        LuaApi.lua_setmetatable(L, -2);
+    }
+
+    /// <summary>The object of this type at <paramref name="arg"/>, or an argument error.</summary>
+    public bool Check<T>(nint L, int arg, out T obj, out int error) where T : ScriptObject
+    {
+        obj = null!;
+        if (LuaApi.lua_type(L, arg) == LuaApi.LUA_TUSERDATA && LuaApi.lua_getmetatable(L, arg) != 0)
+        {
+            LuaApi.lua_rawgeti(L, LuaApi.LUA_REGISTRYINDEX, _metatableRef);
+            bool same = LuaApi.lua_rawequal(L, -1, -2) != 0;
+            LuaApi.lua_pop(L, 2);
+            if (same)
+            {
+                var handle = (Handle*)LuaApi.lua_touserdata(L, arg);
+                if (_runtime.Objects.Find(handle->Id, handle->Generation) is T found)
+                {
+                    obj = found;
+                    error = 0;
+                    return true;
+                }
+            }
+        }
+        error = HostFunction.TypeError(L, arg, Name);
+        return false;
+    }
+
+    /// <summary>For __index after the properties: upvalue 3 (methods), then the fields table.</summary>
+    public static int IndexMethodsAndFields(nint L)
+    {
+        LuaApi.lua_pushvalue(L, 2);
+        if (LuaApi.lua_rawget(L, LuaApi.lua_upvalueindex(3)) != LuaApi.LUA_TNIL)
+            return 1;
+        LuaApi.lua_pop(L, 1);
+        if (LuaApi.lua_type(L, 1) != LuaApi.LUA_TUSERDATA)
+            return 0;
+        LuaApi.lua_getiuservalue(L, 1, 1);
+        LuaApi.lua_pushvalue(L, 2);
+        LuaApi.lua_rawget(L, -2);
+        return 1;
+    }
+
+    /// <summary>__newindex: every assignment lands in the object's fields table.</summary>
+    [UnmanagedCallersOnly]
+    private static int NewIndex(nint L)
+    {
+        try
+        {
+            if (LuaApi.lua_type(L, 1) != LuaApi.LUA_TUSERDATA || LuaApi.lua_type(L, 2) == LuaApi.LUA_TNIL)
+                return HostFunction.Raise(L, "invalid assignment");
+            LuaApi.lua_getiuservalue(L, 1, 1);
+            LuaApi.lua_pushvalue(L, 2);
+            LuaApi.lua_pushvalue(L, 3);
+            LuaApi.lua_rawset(L, -3);
+            return 0;
+        }
+        catch (Exception e)
+        {
+            return HostFunction.Fail(L, e);
+        }
+    }
+
+    /// <summary>__gc: an unreferenced object is closed and its id freed.</summary>
+    [UnmanagedCallersOnly]
+    private static int Collect(nint L)
+    {
+        try
+        {
+            if (Find(L) is { } obj)
+            {
+                obj.Collect();
+                obj.Runtime.Objects.Remove(obj);
+            }
+            return 0;
+        }
+        catch (Exception e)
+        {
+            return HostFunction.Fail(L, e);
+        }
+    }
+
+    /// <summary>__close (a to-be-closed variable going out of scope): closed, no handler
+    /// called, as when its application stops; the object stays usable.</summary>
+    [UnmanagedCallersOnly]
+    private static int CloseVariable(nint L)
+    {
+        try
+        {
+            Find(L)?.Close();
+            return 0;
+        }
+        catch (Exception e)
+        {
+            return HostFunction.Fail(L, e);
+        }
+    }
+
+    private static ScriptObject? Find(nint L)
+    {
+        var runtime = HostFunction.Context<IScriptModule>(L).Runtime;
+        if (LuaApi.lua_type(L, 1) != LuaApi.LUA_TUSERDATA || LuaApi.lua_rawlen(L, 1) != (nuint)sizeof(Handle))
+            return null;
+        var handle = (Handle*)LuaApi.lua_touserdata(L, 1);
+        return runtime.Objects.Find(handle->Id, handle->Generation);
+    }
+}
