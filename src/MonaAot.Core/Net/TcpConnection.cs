@@ -63,6 +63,7 @@ public sealed unsafe class TcpConnection : IIoHandler
     {
         var connection = new TcpConnection(net, events) { _fd = fd, _phase = Phase.Connected };
         connection._token = net.Attach(fd, connection, IoEvents.Readable);
+        connection.RememberPeer();
         net.Stats.Connections++;
         return connection;
     }
@@ -74,7 +75,12 @@ public sealed unsafe class TcpConnection : IIoHandler
 
     public string? LocalAddress => _localText ??= _phase == Phase.Connected && NetAddress.OfSocket(_fd, peer: false, out NetAddress a) ? a.ToString() : null;
 
-    public string? PeerAddress => _peerText ??= _phase == Phase.Connected && NetAddress.OfSocket(_fd, peer: true, out NetAddress a) ? a.ToString() : null;
+    /// <summary>Kept from the moment of connection: after a reset the kernel no longer knows it,
+    /// and the error message still names it.</summary>
+    public string? PeerAddress => _phase == Phase.Connected ? _peerText : null;
+
+    private void RememberPeer() =>
+        _peerText = NetAddress.OfSocket(_fd, peer: true, out NetAddress peer) ? peer.ToString() : "?";
 
     /// <summary>Starts connecting to the first candidate, then the next on failure.</summary>
     public void Connect(NetAddress[] candidates)
@@ -131,7 +137,7 @@ public sealed unsafe class TcpConnection : IIoHandler
             if (errno != Libc.EAGAIN)
             {
                 _net.Stats.BytesSent += sent;
-                string error = NetError.Describe(errno, PeerAddress ?? "?");
+                string error = NetError.Describe(errno, _peerText ?? "?");
                 Close(error);
                 return error;
             }
@@ -227,6 +233,7 @@ public sealed unsafe class TcpConnection : IIoHandler
         }
         _phase = Phase.Connected;
         _net.Stats.Connections++;
+        RememberPeer();
         _watchingWrites = true;
         WatchWrites(!_queue.IsEmpty);
         _events?.OnConnected(this);
@@ -239,7 +246,7 @@ public sealed unsafe class TcpConnection : IIoHandler
         long sent = _queue.Flush(_fd);
         if (sent < 0)
         {
-            Close(NetError.Describe((int)-sent, PeerAddress ?? "?"));
+            Close(NetError.Describe((int)-sent, _peerText ?? "?"));
             return;
         }
         _net.Stats.BytesSent += sent;
@@ -287,7 +294,7 @@ public sealed unsafe class TcpConnection : IIoHandler
             if (errno == Libc.EINTR)
                 continue;
             if (errno != Libc.EAGAIN)
-                Close(NetError.Describe(errno, PeerAddress ?? "?"));
+                Close(NetError.Describe(errno, _peerText ?? "?"));
             return;
         }
     }

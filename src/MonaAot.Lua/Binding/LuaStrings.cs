@@ -45,10 +45,22 @@ public static unsafe class LuaStrings
         return Encoding.UTF8.GetString(Span(L, index));
     }
 
-    /// <summary>Lua's name for the type of the value at <paramref name="index"/> ("no value" if none).</summary>
+    /// <summary>The type of the value at <paramref name="index"/> as luaL_typeerror names it: the
+    /// metatable's __name if it is a string (our objects: "TCPClient"), else Lua's type name,
+    /// "no value" if there is none.</summary>
     public static string TypeName(nint L, int index)
     {
         int type = LuaApi.lua_type(L, index);
-        return type == LuaApi.LUA_TNONE ? "no value" : new string((sbyte*)LuaApi.lua_typename(L, type));
+        if (type == LuaApi.LUA_TNONE)
+            return "no value";
+        if (LuaApi.lua_getmetatable(L, index) != 0)
+        {
+            Push(L, "__name"u8);
+            string? name = LuaApi.lua_rawget(L, -2) == LuaApi.LUA_TSTRING ? ToText(L, -1) : null;
+            LuaApi.lua_pop(L, 2);
+            if (name is not null)
+                return name;
+        }
+        return new string((sbyte*)LuaApi.lua_typename(L, type));
     }
 }

@@ -1,19 +1,27 @@
 using System;
 using System.Collections.Generic;
+using System.Threading;
 using System.Threading.Tasks;
 using MonaAot.Diagnostics;
 
 namespace MonaAot.Tests.Support;
 
-/// <summary>Keeps log entries in memory for assertions.</summary>
+/// <summary>Keeps log entries in memory for assertions; tests can wait for one to arrive.</summary>
 public sealed class ListLogSink : ILogSink
 {
     private readonly List<LogEntry> _entries = new();
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public void Write(in LogEntry entry)
     {
+        TaskCompletionSource changed;
         lock (_entries)
+        {
             _entries.Add(entry);
+            changed = _changed;
+            _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+        changed.TrySetResult();
     }
 
     public List<LogEntry> Entries
@@ -31,4 +39,33 @@ public sealed class ListLogSink : ILogSink
     /// <summary>Messages with a prefix, in order.</summary>
     public List<string> MessagesStartingWith(string prefix) =>
         Entries.FindAll(e => e.Message.StartsWith(prefix, StringComparison.Ordinal)).ConvertAll(e => e.Message);
+
+    /// <summary>Waits for a message starting with <paramref name="prefix"/> and returns it.</summary>
+    public async Task<string> WaitFor(string prefix, TimeSpan? timeout = null)
+    {
+        using var cancel = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(20));
+        while (true)
+        {
+            Task changed;
+            lock (_entries)
+            {
+                LogEntry found = _entries.Find(e => e.Message.StartsWith(prefix, StringComparison.Ordinal));
+                if (found.Message is not null)
+                    return found.Message;
+                changed = _changed.Task;
+            }
+            try
+            {
+                await changed.WaitAsync(cancel.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException($"no log message '{prefix}...'; log:\n{string.Join("\n", Messages)}");
+            }
+        }
+    }
+
+    /// <summary>Waits for the number after <paramref name="prefix"/> in a message ("port 1234").</summary>
+    public async Task<int> WaitForNumber(string prefix, TimeSpan? timeout = null) =>
+        int.Parse((await WaitFor(prefix, timeout))[prefix.Length..].Trim());
 }

@@ -1,0 +1,387 @@
+using System;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Threading.Tasks;
+using MonaAot.Tests.Support;
+using TUnit.Assertions;
+using TUnit.Assertions.Extensions;
+using TUnit.Core;
+
+namespace MonaAot.Tests.Net;
+
+/// <summary>SPEC 2-3 behaviours, one each, in-process with real sockets on 127.0.0.1.</summary>
+public class TcpBehaviourTests
+{
+    private static byte[] Ascii(string text) => Encoding.ASCII.GetBytes(text);
+
+    /// <summary>A server whose clients log what they receive and return what `keep(data)` says.</summary>
+    private static string RecordingServer(string keep = "return 0") => $$"""
+        server = mona:createTCPServer()
+        function keep(data) {{keep}} end
+        function server:onConnection(client)
+          function client:onReception(data) NOTE("got ", data) return keep(data) end
+          function client:onDisconnection() NOTE("gone ", self.error) end
+        end
+        assert(server:start("127.0.0.1", 0))
+        NOTE("port ", server.port)
+        """;
+
+    /// <summary>A port nothing listens on: bound, then closed.</summary>
+    private static int ClosedPort()
+    {
+        using var probe = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)probe.LocalEndPoint!).Port;
+    }
+
+    [Test]
+    public async Task BytesLeft_KeptTailComesBackFirst()
+    {
+        await using TcpApp app = await TcpApp.Start(RecordingServer("if data == 'abcde' then return 2 end return 0"));
+        using Socket socket = await TcpApp.Connect(await app.Log.WaitForNumber("port "));
+
+        await socket.SendAsync(Ascii("abcde"), SocketFlags.None);
+        await app.Log.WaitFor("got abcde");
+        await socket.SendAsync(Ascii("fg"), SocketFlags.None);
+
+        await app.Log.WaitFor("got defg");
+    }
+
+    [Test]
+    public async Task BytesLeft_LargerThanData_IsClampedAndWarnedOnce()
+    {
+        await using TcpApp app = await TcpApp.Start(RecordingServer("if #data < 6 then return 100 end return 0"));
+        using Socket socket = await TcpApp.Connect(await app.Log.WaitForNumber("port "));
+
+        await socket.SendAsync(Ascii("xy"), SocketFlags.None);
+        await app.Log.WaitFor("got xy");
+        await socket.SendAsync(Ascii("z"), SocketFlags.None);
+        await app.Log.WaitFor("got xyz");
+        await socket.SendAsync(Ascii("123"), SocketFlags.None);
+        await app.Log.WaitFor("got xyz123");
+
+        await Assert.That(app.Log.Messages.FindAll(m => m.Contains("clamped")).Count).IsEqualTo(1);
+    }
+
+    [Test]
+    [Arguments("return nil")]
+    [Arguments("return -5")]
+    [Arguments("return 'many'")]
+    [Arguments("error('handler failed')")]
+    public async Task BytesLeft_NilNegativeNonNumberOrError_ConsumesAll(string keep)
+    {
+        await using TcpApp app = await TcpApp.Start(RecordingServer(keep));
+        using Socket socket = await TcpApp.Connect(await app.Log.WaitForNumber("port "));
+
+        await socket.SendAsync(Ascii("first"), SocketFlags.None);
+        await app.Log.WaitFor("got first");
+        await socket.SendAsync(Ascii("second"), SocketFlags.None);
+
+        await app.Log.WaitFor("got second");
+    }
+
+    [Test]
+    public async Task HandlerError_IsLoggedWithLine_ConnectionGoesOn()
+    {
+        await using TcpApp app = await TcpApp.Start("""
+            server = mona:createTCPServer()
+            function server:onConnection(client)
+              function client:onReception(data)
+                if data == "boom" then error("exploded") end
+                self:send(data)
+              end
+            end
+            assert(server:start("127.0.0.1", 0))
+            NOTE("port ", server.port)
+            """);
+        using Socket socket = await TcpApp.Connect(await app.Log.WaitForNumber("port "));
+
+        await socket.SendAsync(Ascii("boom"), SocketFlags.None);
+        await app.Log.WaitFor("exploded");
+        await socket.SendAsync(Ascii("still here"), SocketFlags.None);
+
+        await Assert.That(Encoding.ASCII.GetString(await TcpApp.ReadExactly(socket, 10))).IsEqualTo("still here");
+        MonaAot.Diagnostics.LogEntry error = app.Log.Entries.Find(e => e.Message.StartsWith("exploded"));
+        await Assert.That(error.File).IsEqualTo("main.lua");
+        await Assert.That(error.Line).IsEqualTo(4);
+    }
+
+    [Test]
+    public async Task Connect_Refused_SetsErrorThenDisconnectionOnce()
+    {
+        int port = ClosedPort();
+        await using TcpApp app = await TcpApp.Start($$"""
+            client = mona:createTCPClient()
+            function client:onDisconnection() NOTE("disconnected ", self.error, " connected=", self.connected) end
+            NOTE("connect returned ", client:connect("127.0.0.1", {{port}}))
+            """);
+
+        await app.Log.WaitFor("disconnected ");
+
+        await Assert.That(app.Log.Messages).Contains("connect returned ");
+        await Assert.That(app.Log.MessagesStartingWith("disconnected ")).IsEquivalentTo(new[] { $"disconnected connection refused (127.0.0.1:{port}) connected=(false)" });
+    }
+
+    [Test]
+    public async Task Connect_Localhost_ResolvesAndConnects()
+    {
+        using var listener = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen();
+        int port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+        await using TcpApp app = await TcpApp.Start($$"""
+            client = mona:createTCPClient()
+            function client:onReception(data) NOTE("client got ", data, " from ", self.peerAddress) end
+            assert(client:connect("localhost", {{port}}) == nil)
+            client:send("queued before connect")
+            """);
+
+        using Socket accepted = await listener.AcceptAsync();
+        byte[] first = await TcpApp.ReadExactly(accepted, "queued before connect".Length);
+        await accepted.SendAsync(Ascii("hi"), SocketFlags.None);
+
+        await Assert.That(Encoding.ASCII.GetString(first)).IsEqualTo("queued before connect");
+        await Assert.That(await app.Log.WaitFor("client got hi")).IsEqualTo($"client got hi from 127.0.0.1:{port}");
+    }
+
+    private sealed class FailingResolver : MonaAot.Net.IResolver
+    {
+        public Task<IPAddress[]> ResolveAsync(string host) => Task.FromException<IPAddress[]>(new SocketException((int)SocketError.HostNotFound));
+    }
+
+    [Test]
+    public async Task Connect_UnresolvableName_ErrorThroughDisconnection()
+    {
+        var www = new TempWww();
+        www.WriteApp("", """
+            client = mona:createTCPClient()
+            function client:onDisconnection() NOTE("disconnected ", self.error) end
+            client:connect("no-such-host.invalid", 80)
+            """);
+        using var harness = new HostHarness(www, resolver: new FailingResolver());
+        harness.StartLoop();
+        await harness.OnLoop(() => { harness.Rescan(); return 0; });
+
+        string message = await harness.Log.WaitFor("disconnected ");
+
+        await Assert.That(message).StartsWith("disconnected cannot resolve 'no-such-host.invalid'");
+        www.Dispose();
+    }
+
+    [Test]
+    public async Task PeerReset_SetsError()
+    {
+        await using TcpApp app = await TcpApp.Start(RecordingServer());
+        Socket socket = await TcpApp.Connect(await app.Log.WaitForNumber("port "));
+        await socket.SendAsync(Ascii("hello"), SocketFlags.None);
+        await app.Log.WaitFor("got hello");
+
+        socket.LingerState = new LingerOption(true, 0); // close with RST
+        socket.Dispose();
+
+        await Assert.That(await app.Log.WaitFor("gone ")).StartsWith("gone connection reset by peer (127.0.0.1:");
+    }
+
+    [Test]
+    public async Task PeerClose_IsNormal_ErrorNil()
+    {
+        await using TcpApp app = await TcpApp.Start(RecordingServer());
+        using (Socket socket = await TcpApp.Connect(await app.Log.WaitForNumber("port ")))
+        {
+            await socket.SendAsync(Ascii("hello"), SocketFlags.None);
+            await app.Log.WaitFor("got hello");
+        }
+
+        await Assert.That(await app.Log.WaitFor("gone ")).IsEqualTo("gone (null)");
+    }
+
+    [Test]
+    public async Task Disconnect_DeliversQueuedData_ThenFiresOnceLater()
+    {
+        await using TcpApp app = await TcpApp.Start("""
+            server = mona:createTCPServer()
+            function server:onConnection(client)
+              local calls = 0
+              function client:onDisconnection() calls = calls + 1 NOTE("disconnection ", calls, " ", self.error) end
+              client:send(string.rep("0123456789abcdef", 262144)) -- 4 MiB, more than the kernel takes at once
+              client:disconnect()
+              NOTE("after disconnect connected=", client.connected, " calls=", calls)
+            end
+            assert(server:start("127.0.0.1", 0))
+            NOTE("port ", server.port)
+            """);
+        using Socket socket = await TcpApp.Connect(await app.Log.WaitForNumber("port "));
+
+        byte[] all = await TcpApp.ReadToEnd(socket);
+
+        await Assert.That(all.Length).IsEqualTo(4 << 20);
+        await Assert.That(Encoding.ASCII.GetString(all, all.Length - 16, 16)).IsEqualTo("0123456789abcdef");
+        await app.Log.WaitFor("disconnection ");
+        await Assert.That(app.Log.Messages).Contains("after disconnect connected=(false) calls=0");
+        await Assert.That(app.Log.MessagesStartingWith("disconnection ")).IsEquivalentTo(new[] { "disconnection 1 (null)" });
+        await Assert.That(await app.StopAndCountOpenSockets()).IsEqualTo(0);
+    }
+
+    [Test]
+    public async Task ServerStop_KeepsAcceptedClients_RefusesNewOnes()
+    {
+        await using TcpApp app = await TcpApp.Start(TcpEchoTests.EchoServer);
+        int port = await app.Log.WaitForNumber("port ");
+        using Socket socket = await TcpApp.Connect(port);
+
+        await app.Run("server:stop() NOTE('running ', server.running, ' port ', server.port)");
+        await app.Log.WaitFor("running (false)");
+        await socket.SendAsync(Ascii("still echoed"), SocketFlags.None);
+
+        await Assert.That(Encoding.ASCII.GetString(await TcpApp.ReadExactly(socket, 12))).IsEqualTo("still echoed");
+        await Assert.That(async () => await TcpApp.Connect(port)).Throws<SocketException>();
+    }
+
+    [Test]
+    public async Task Start_WhileRunning_RestartsOnNewAddress()
+    {
+        await using TcpApp app = await TcpApp.Start(TcpEchoTests.EchoServer);
+        int first = await app.Log.WaitForNumber("port ");
+
+        await app.Run("assert(server:start('127.0.0.1:0')) NOTE('moved to ', server.port)");
+        int second = await app.Log.WaitForNumber("moved to ");
+        using Socket socket = await TcpApp.Connect(second);
+        await socket.SendAsync(Ascii("ok"), SocketFlags.None);
+
+        await Assert.That(Encoding.ASCII.GetString(await TcpApp.ReadExactly(socket, 2))).IsEqualTo("ok");
+        await Assert.That(second).IsNotEqualTo(first);
+        await Assert.That(async () => await TcpApp.Connect(first)).Throws<SocketException>();
+    }
+
+    [Test]
+    public async Task Start_AddressInUse_ReturnsFalseAndLogs()
+    {
+        using var holder = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        holder.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        holder.Listen();
+        int port = ((IPEndPoint)holder.LocalEndPoint!).Port;
+
+        await using TcpApp app = await TcpApp.Start($"s = mona:createTCPServer() NOTE('started ', s:start('127.0.0.1', {port}), ' running ', s.running)");
+
+        await Assert.That(await app.Log.WaitFor("started ")).IsEqualTo("started (false) running (false)");
+        await Assert.That(app.Log.Entries.Exists(e => e.Level == MonaAot.Diagnostics.LogLevel.Error && e.Message.Contains("address in use"))).IsTrue();
+    }
+
+    [Test]
+    public async Task UnreferencedClients_SurviveCollectGarbage()
+    {
+        using var listener = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen();
+        int port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+        await using TcpApp app = await TcpApp.Start($$"""
+            do
+              local client = mona:createTCPClient()
+              function client:onReception(data) NOTE("orphan got ", data) end
+              client:connect("127.0.0.1", {{port}})
+            end
+            collectgarbage() collectgarbage()
+            """);
+        using Socket accepted = await listener.AcceptAsync();
+
+        await app.Run("collectgarbage() collectgarbage()");
+        await accepted.SendAsync(Ascii("ping"), SocketFlags.None);
+
+        await app.Log.WaitFor("orphan got ping");
+    }
+
+    [Test]
+    public async Task Reload_FreesThePort_NewVersionBindsIt()
+    {
+        await using TcpApp app = await TcpApp.Start(TcpEchoTests.EchoServer);
+        int port = await app.Log.WaitForNumber("port ");
+
+        app.Www.WriteApp("", $"server = mona:createTCPServer() NOTE('rebound ', server:start('127.0.0.1', {port}))");
+        await app.Harness.OnLoop(() => { app.Harness.Rescan(); return 0; });
+
+        await Assert.That(await app.Log.WaitFor("rebound ")).IsEqualTo("rebound (true)");
+    }
+
+    [Test]
+    public async Task ReceiveLimit_EndsConnectionWithError()
+    {
+        await using TcpApp app = await TcpApp.Start(RecordingServer("return #data"), ini: "[tcp]\nreceiveLimit=4096\n");
+        using Socket socket = await TcpApp.Connect(await app.Log.WaitForNumber("port "));
+
+        for (int i = 0; i < 10; i++)
+            await socket.SendAsync(new byte[1024], SocketFlags.None);
+
+        await Assert.That(await app.Log.WaitFor("gone ")).IsEqualTo("gone receive limit exceeded (4096 bytes unconsumed)");
+    }
+
+    [Test]
+    public async Task SendLimit_EndsConnectionWithError()
+    {
+        await using TcpApp app = await TcpApp.Start("""
+            server = mona:createTCPServer()
+            function server:onConnection(client)
+              function client:onDisconnection() NOTE("gone ", self.error) end
+              local chunk = string.rep("x", 65536)
+              for i = 1, 1024 do
+                local err = client:send(chunk)
+                if err then NOTE("send returned ", err) break end
+              end
+            end
+            assert(server:start("127.0.0.1", 0))
+            NOTE("port ", server.port)
+            """, ini: "[tcp]\nsendLimit=1048576\n");
+        using Socket socket = await TcpApp.Connect(await app.Log.WaitForNumber("port ")); // never reads
+
+        await Assert.That(await app.Log.WaitFor("send returned ")).IsEqualTo("send returned send queue limit exceeded (1048576 bytes queued)");
+        await Assert.That(await app.Log.WaitFor("gone ")).IsEqualTo("gone send queue limit exceeded (1048576 bytes queued)");
+    }
+
+    [Test]
+    [Arguments("return select(2, pcall(function() c:connect(nil, 80) end))", "bad argument #1 to 'connect' (string expected, got nil)")]
+    [Arguments("return select(2, pcall(function() c:connect('127.0.0.1', 'http') end))", "bad argument #2 to 'connect' (number expected, got string)")]
+    [Arguments("return select(2, pcall(function() c.connect('127.0.0.1', 80) end))", "bad argument #1 to 'connect' (TCPClient expected, got string)")]
+    [Arguments("return select(2, pcall(function() c:send({}) end))", "bad argument #1 to 'send' (string expected, got table)")]
+    [Arguments("return select(2, pcall(function() s:start({}) end))", "bad argument #1 to 'start' (number expected, got table)")]
+    [Arguments("return select(2, pcall(function() s.stop(c) end))", "bad argument #1 to 'stop' (TCPServer expected, got TCPClient)")]
+    [Arguments("return c:connect('127.0.0.1', 70000)", "invalid port 70000 (0 to 65535)")]
+    [Arguments("return c:send('x')", "not connected")]
+    [Arguments("return tostring(c)", "TCPClient (not connected)")]
+    [Arguments("return tostring(s)", "TCPServer (stopped)")]
+    [Arguments("return tostring(c.connected) .. tostring(c.error) .. tostring(c.address) .. tostring(s.running)", "falsenilnilfalse")]
+    [Arguments("return getmetatable(c)", "TCPClient")]
+    public async Task ScriptMistakes_RaiseOrReturnMessages(string code, string expected)
+    {
+        await using TcpApp app = await TcpApp.Start("c = mona:createTCPClient() s = mona:createTCPServer()");
+
+        await app.Run($"local ok, r = pcall(function() {code} end) NOTE('result ', r)");
+
+        string result = (await app.Log.WaitFor("result "))["result ".Length..];
+        await Assert.That(result.EndsWith(expected, StringComparison.Ordinal)).IsTrue().Because($"got: {result}");
+    }
+
+    [Test]
+    public async Task Connect_Twice_AlreadyConnected_ErrorClearedByNextConnect()
+    {
+        int closed = ClosedPort();
+        using var listener = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen();
+        int port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+        await using TcpApp app = await TcpApp.Start($$"""
+            c = mona:createTCPClient()
+            function c:onDisconnection()
+              NOTE("failed with ", self.error)
+              NOTE("second connect ", self:connect("127.0.0.1", {{port}}), " error now ", self.error)
+              NOTE("third connect ", self:connect("127.0.0.1", {{port}}))
+            end
+            c:connect("127.0.0.1", {{closed}})
+            """);
+
+        await app.Log.WaitFor("failed with connection refused");
+        using Socket accepted = await listener.AcceptAsync();
+
+        await Assert.That(await app.Log.WaitFor("second connect ")).IsEqualTo("second connect (null) error now (null)");
+        await Assert.That(await app.Log.WaitFor("third connect ")).IsEqualTo("third connect already connected");
+    }
+}

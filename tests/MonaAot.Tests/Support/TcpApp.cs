@@ -1,0 +1,121 @@
+using System;
+using System.Net;
+using System.Net.Sockets;
+using System.Threading.Tasks;
+
+namespace MonaAot.Tests.Support;
+
+/// <summary>
+/// A Lua application run in-process on a running loop, and a test-side client to talk to it.
+/// The test's own sockets use System.Net.Sockets: they stand for the outside world, not for
+/// MonaAot's data path.
+/// </summary>
+public sealed class TcpApp : IAsyncDisposable
+{
+    private TcpApp(TempWww www, HostHarness harness)
+    {
+        Www = www;
+        Harness = harness;
+    }
+
+    public TempWww Www { get; }
+    public HostHarness Harness { get; }
+    public ListLogSink Log => Harness.Log;
+
+    /// <summary>Starts the loop with <paramref name="rootScript"/> as www/main.lua.</summary>
+    public static async Task<TcpApp> Start(string rootScript, string ini = "")
+    {
+        var www = new TempWww();
+        www.WriteApp("", rootScript);
+        var harness = new HostHarness(www, ini);
+        harness.StartLoop();
+        var app = new TcpApp(www, harness);
+        await harness.OnLoop(() =>
+        {
+            harness.Rescan();
+            return 0;
+        });
+        return app;
+    }
+
+    /// <summary>Runs Lua code in the root application's environment, on the loop (errors throw).</summary>
+    public Task Run(string code) => Harness.OnLoop(() =>
+    {
+        KeraLua.Lua lua = Harness.Vm.State;
+        if (lua.LoadString(code) == KeraLua.LuaStatus.OK)
+        {
+            lua.RawGetInteger(KeraLua.LuaRegistry.Index, Harness.Host.Applications[""].EnvironmentRef);
+            lua.SetUpValue(-2, 1); // run as the root application's code
+        }
+        if (lua.GetTop() == 0 || lua.PCall(0, 0, 0) != KeraLua.LuaStatus.OK)
+        {
+            string error = lua.ToString(-1);
+            lua.Pop(1);
+            throw new InvalidOperationException(error);
+        }
+        return 0;
+    });
+
+    public static async Task<Socket> Connect(int port, IPAddress? address = null)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        await socket.ConnectAsync(new IPEndPoint(address ?? IPAddress.Loopback, port));
+        return socket;
+    }
+
+    /// <summary>Reads exactly <paramref name="count"/> bytes, or throws if the peer closes first.</summary>
+    public static async Task<byte[]> ReadExactly(Socket socket, int count)
+    {
+        var buffer = new byte[count];
+        int read = 0;
+        while (read < count)
+        {
+            int n = await socket.ReceiveAsync(buffer.AsMemory(read), SocketFlags.None);
+            if (n == 0)
+                throw new InvalidOperationException($"peer closed after {read} of {count} bytes");
+            read += n;
+        }
+        return buffer;
+    }
+
+    /// <summary>Reads until the peer closes.</summary>
+    public static async Task<byte[]> ReadToEnd(Socket socket)
+    {
+        var all = new System.IO.MemoryStream();
+        var buffer = new byte[65536];
+        int n;
+        while ((n = await socket.ReceiveAsync(buffer, SocketFlags.None)) > 0)
+            all.Write(buffer, 0, n);
+        return all.ToArray();
+    }
+
+    /// <summary>Stops the applications and waits (bounded) until every socket they had is
+    /// closed, graceful closes included; returns how many are still open (0 unless leaked).</summary>
+    public async Task<int> StopAndCountOpenSockets()
+    {
+        await Harness.OnLoop(() =>
+        {
+            Harness.Host.Stop();
+            return 0;
+        });
+        var drained = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        long deadline = MonaAot.Reactor.EventLoop.Now + 10_000;
+        void Check()
+        {
+            int open = Harness.Net.OpenSockets;
+            if (open == 0 || MonaAot.Reactor.EventLoop.Now > deadline)
+                drained.SetResult(open);
+            else
+                Harness.Loop.Schedule(10, 0, Check);
+        }
+        Harness.Loop.Post(Check);
+        return await drained.Task;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Harness.Dispose();
+        Www.Dispose();
+        await Task.CompletedTask;
+    }
+}
