@@ -3,6 +3,7 @@
 #   ./build.sh         install what is missing, build native/, publish out/monaaot + out/www
 #   ./build.sh run     build when needed, then run out/monaaot on out/www (extra args passed on)
 #   ./build.sh test    build, run every test, end with "N passed, N failed"
+#   ./build.sh bench   build, then compare MonaAot's TCP echo with a C reference (tests/bench/run.sh)
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
@@ -91,5 +92,9 @@ case "${1:-build}" in
     exec "$OUT/monaaot" "$@" "$OUT/www"
     ;;
   test) run_tests ;;
-  *) echo "usage: ./build.sh [run [monaaot options] | test]" >&2; exit 2 ;;
+  bench)
+    if needs_build; then build; fi
+    exec tests/bench/run.sh
+    ;;
+  *) echo "usage: ./build.sh [run [monaaot options] | test | bench]" >&2; exit 2 ;;
 esac

@@ -1,10 +1,12 @@
 /* See mona_shim.h for the contract of each function. */
+#define _POSIX_C_SOURCE 200809L /* st_mtim under -std=c11 */
 #include "mona_shim.h"
 
 #include <lauxlib.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 
 static int trampoline(lua_State *L) {
     lua_CFunction fn = (lua_CFunction)lua_touserdata(L, lua_upvalueindex(1));
@@ -108,6 +110,15 @@ int mona_where(lua_State *L, int level, const char **source, int *line) {
     *source = where;
     *line = ar.currentline;
     return 1;
+}
+
+int mona_stat(const char *path, long long *mtime_ns, long long *size) {
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return -1;
+    *mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+    *size = (long long)st.st_size;
+    return S_ISDIR(st.st_mode) ? 1 : 0;
 }
 
 int mona_sizeof_epoll_event(void) { return (int)sizeof(struct epoll_event); }

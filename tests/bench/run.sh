@@ -98,6 +98,7 @@ check_settings() {
   [[ $IDLE_CONNECTIONS =~ ^[0-9]+$ ]] && ((IDLE_CONNECTIONS <= 20000)) ||
     die "BENCH_IDLE_CONNECTIONS must be 0-20000 (got '$IDLE_CONNECTIONS')"
   [[ $CORE =~ ^[0-9]+$ ]] || die "BENCH_CORE must be a CPU number (got '$CORE')"
+  command -v taskset >/dev/null || die "taskset (util-linux) is required"
   if [ -z "${BENCH_MONAAOT_CMD:-}" ] && [ ! -x "$MONAAOT" ]; then
     die "$MONAAOT is missing: build it first (./build.sh)"
   fi
@@ -173,6 +174,8 @@ status_kb() {
   awk -v key="$2:" '$1 == key { print $2 }' "/proc/$1/status"
 }
 
+descriptor_count() { ls "/proc/$1/fd" | wc -l; }
+
 record() { printf '%s %s %s %s\n' "$1" "$2" "$3" "$4" >>"$RESULTS"; }
 
 loadgen_args() {
@@ -220,8 +223,9 @@ record_traffic() {
 
 # Server $1 holding IDLE_CONNECTIONS idle connections: its RSS once all are accepted.
 run_idle() {
-  local name=$1 out=$WORK/idle.$1.out loadgen_pid i
+  local name=$1 out=$WORK/idle.$1.out loadgen_pid i base
   start_server "$name"
+  base=$(descriptor_count "$SERVER_PID")
   taskset -c "$CORE" "$BIN/loadgen" --host 127.0.0.1 --port "$SERVER_PORT" --idle \
     --connections "$IDLE_CONNECTIONS" --duration 300 >"$out" </dev/null &
   loadgen_pid=$!
@@ -230,10 +234,10 @@ run_idle() {
     die "$IDLE_CONNECTIONS idle connections to $name were not established"
   # Established is the kernel's word; wait (bounded) until the server has accepted them too.
   for ((i = 0; i < 300; i++)); do
-    (($(ls "/proc/$SERVER_PID/fd" | wc -l) >= IDLE_CONNECTIONS)) && break
+    (($(descriptor_count "$SERVER_PID") >= base + IDLE_CONNECTIONS)) && break
     sleep 0.1
   done
-  ((i < 300)) || say "$name holds fewer than $IDLE_CONNECTIONS descriptors after 30 s"
+  ((i < 300)) || say "$name has not accepted all $IDLE_CONNECTIONS connections after 30 s"
   sleep 1 # let the server settle (buffers released, a collection run) before measuring
   record idle10k "$name" rss_kb "$(status_kb "$SERVER_PID" VmRSS)"
   say "$(printf 'idle     %-9s %s connections, VmRSS %s kB' "$name" "$IDLE_CONNECTIONS" \

@@ -18,12 +18,14 @@ public sealed unsafe class TcpListener : IIoHandler
 {
     private const int AcceptsPerEvent = 64;
     private const int ExhaustedRetryMs = 100;
+    // Exhaustion tends to come in waves while it lasts: one warning a minute says it all.
+    private const long ExhaustedLogIntervalMs = 60_000;
 
     private readonly NetContext _net;
     private readonly ITcpListenerEvents _events;
     private int _fd;
     private ulong _token;
-    private bool _exhaustedLogged;
+    private long _exhaustedLoggedAt = -ExhaustedLogIntervalMs;
     private LoopTimer? _retry;
 
     private TcpListener(NetContext net, int fd, ITcpListenerEvents events)
@@ -80,7 +82,6 @@ public sealed unsafe class TcpListener : IIoHandler
             int fd = Libc.accept4(_fd, null, null, Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC);
             if (fd >= 0)
             {
-                _exhaustedLogged = false;
                 Libc.SetIntOption(fd, Libc.IPPROTO_TCP, Libc.TCP_NODELAY, 1);
                 _events.OnAccepted(fd);
                 continue;
@@ -96,9 +97,9 @@ public sealed unsafe class TcpListener : IIoHandler
 
     private void PauseAccepting(int errno)
     {
-        if (!_exhaustedLogged)
+        if (EventLoop.Now - _exhaustedLoggedAt >= ExhaustedLogIntervalMs)
         {
-            _exhaustedLogged = true;
+            _exhaustedLoggedAt = EventLoop.Now;
             _net.Logger.Warn($"cannot accept on port {Port}: {NetError.Describe(errno)}; retrying while the open connections are served");
         }
         // Level-triggered epoll would report the pending connection again at once: stop

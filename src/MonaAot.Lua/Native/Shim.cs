@@ -24,6 +24,9 @@ public static unsafe partial class Shim
     public static partial int mona_where(nint L, int level, byte** source, int* line);
 
     [LibraryImport(NativeLibraries.Shim)]
+    public static partial int mona_stat(byte* path, long* mtimeNs, long* size);
+
+    [LibraryImport(NativeLibraries.Shim)]
     public static partial int mona_sizeof_epoll_event();
 
     [LibraryImport(NativeLibraries.Shim)]

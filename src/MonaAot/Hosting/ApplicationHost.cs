@@ -26,6 +26,9 @@ public sealed unsafe class ApplicationHost : IDisposable
     private readonly Logger _logger;
     private readonly string _wwwRoot;
     private readonly SortedDictionary<string, Application> _applications = new(StringComparer.Ordinal);
+    // The same applications as a list in path order: enumerating a SortedDictionary allocates,
+    // and the 2-second tick must not.
+    private readonly List<Application> _ordered = new();
     private ApplicationScanner? _scanner;
     private LoopTimer? _manageTimer;
 
@@ -44,9 +47,8 @@ public sealed unsafe class ApplicationHost : IDisposable
     /// <summary>Loads every application, then starts watching the folder and ticking onManage.</summary>
     public void Start()
     {
-        SortedDictionary<string, FileStamp> files = ApplicationScanner.Scan(_wwwRoot);
-        Apply(files);
-        _scanner = new ApplicationScanner(_wwwRoot, _loop, files, Apply);
+        _scanner = new ApplicationScanner(_wwwRoot, _loop, Apply);
+        Apply(_scanner.Initial);
         _scanner.Start();
         long period = (long)ManageInterval.TotalMilliseconds;
         _manageTimer = _loop.Schedule(period, period, Manage);
@@ -100,7 +102,7 @@ public sealed unsafe class ApplicationHost : IDisposable
     /// <summary>onManage() in every started application that defines it itself (the 2-second tick).</summary>
     internal void Manage()
     {
-        foreach (Application app in _applications.Values)
+        foreach (Application app in _ordered)
         {
             if (app.Started)
                 CallHandler(app, "onManage", raw: true, argument: null);
@@ -209,6 +211,8 @@ public sealed unsafe class ApplicationHost : IDisposable
         app = new Application(path, parent, Path.Combine(_wwwRoot, relative), relative);
         CreateEnvironment(app);
         _applications.Add(path, app);
+        _ordered.Clear();
+        _ordered.AddRange(_applications.Values);
         return app;
     }
 

@@ -38,9 +38,13 @@ public sealed partial class MonaProcess : IAsyncDisposable
 
     public int Id => _process.Id;
 
-    public static MonaProcess Start(params string[] args)
+    public static MonaProcess Start(params string[] args) => StartCommand(BinaryPath, args);
+
+    /// <summary>Starts another command whose output is read the same way (a shell that sets
+    /// limits, then execs the binary).</summary>
+    public static MonaProcess StartCommand(string command, params string[] args)
     {
-        var info = new ProcessStartInfo(BinaryPath)
+        var info = new ProcessStartInfo(command)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -131,6 +135,14 @@ public sealed partial class MonaProcess : IAsyncDisposable
                 throw new TimeoutException($"no line with '{text}' within {timeout}; output:\n{string.Join("\n", Lines)}\nstderr:\n{string.Join("\n", ErrorLines)}");
             }
         }
+    }
+
+    /// <summary>Like <see cref="WaitForLine"/>, returning the line itself.</summary>
+    public async Task<string> WaitForLineText(string text, TimeSpan timeout, int from = 0)
+    {
+        int index = await WaitForLine(text, timeout, from);
+        lock (_lines)
+            return _lines[index];
     }
 
     /// <summary>Sends SIGTERM (or another signal).</summary>
