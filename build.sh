@@ -37,7 +37,8 @@ build() {
   make -s -C native
   say "publishing out/monaaot (Native AOT, linux-x64, Release)"
   dotnet publish src/MonaAot/MonaAot.csproj -c Release -r linux-x64 -o "$OUT/publish" -nologo -v quiet -p:TreatWarningsAsErrors=true
-  cp "$OUT/publish/monaaot" "$OUT/monaaot"
+  # Copy then rename: a running out/monaaot keeps its old file ("Text file busy" otherwise).
+  cp "$OUT/publish/monaaot" "$OUT/monaaot.new" && mv -f "$OUT/monaaot.new" "$OUT/monaaot"
   cp src/MonaAot/monaaot.ini "$OUT/monaaot.ini"
   rm -rf "$OUT/www"
   cp -r src/MonaAot/www "$OUT/www"

@@ -112,6 +112,40 @@ int mona_where(lua_State *L, int level, const char **source, int *line) {
     return 1;
 }
 
+int mona_pushevent(lua_State *L, int ref, const char *name) {
+    int base = lua_gettop(L);
+    if (lua_rawgeti(L, LUA_REGISTRYINDEX, ref) == LUA_TUSERDATA  /* self */
+        && lua_getiuservalue(L, -1, 1) == LUA_TTABLE            /* self fields */
+        && lua_getfield(L, -1, name) == LUA_TFUNCTION) {        /* self fields handler */
+        lua_replace(L, -2);                                      /* self handler */
+        lua_insert(L, -2);                                       /* handler self */
+        return 1;
+    }
+    lua_settop(L, base);
+    return 0;
+}
+
+static int index_closure(lua_State *L) {
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
+        return 1;
+    lua_pop(L, 1);
+    lua_pushvalue(L, lua_upvalueindex(2));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1); /* the property function raises through its trampoline */
+    return 1;
+}
+
+void mona_pushindex(lua_State *L) {
+    lua_pushcclosure(L, index_closure, 2);
+}
+
+void *mona_touserdata(lua_State *L, int index, size_t size) {
+    if (lua_type(L, index) != LUA_TUSERDATA || lua_rawlen(L, index) != size)
+        return NULL;
+    return lua_touserdata(L, index);
+}
+
 int mona_stat(const char *path, long long *mtime_ns, long long *size) {
     struct stat st;
     if (stat(path, &st) != 0)

@@ -36,6 +36,23 @@ int mona_logtext(lua_State *L, int n);
  * Returns 0 when there is no such level. Never raises. */
 int mona_where(lua_State *L, int level, const char **source, int *line);
 
+/* The per-message path of Lua objects, each in one call instead of several from C#:
+ *
+ * mona_pushevent: pushes the function stored under `name` in the fields table (user value 1)
+ * of the userdata at registry[ref], then that userdata (handler, self), and returns 1; pushes
+ * nothing and returns 0 when there is no such function. Never raises (no allocation: a
+ * registry lookup, and `name` a short literal already interned by the first call).
+ *
+ * mona_pushindex: pops a methods table and a property function (a host function) and pushes
+ * an __index closure that answers method names from the table and everything else through the
+ * property function, so that `obj:send(data)` does not cross into C# to find `send`.
+ *
+ * mona_touserdata: the block of the full userdata at `index` if it is exactly `size` bytes
+ * (ours), else NULL: type, size and pointer in one call. */
+int mona_pushevent(lua_State *L, int ref, const char *name);
+void mona_pushindex(lua_State *L);
+void *mona_touserdata(lua_State *L, int index, size_t size);
+
 /* The version of a file or folder without allocating anything on either side: modification
  * time in nanoseconds and size. Returns 1 for a folder, 0 for another file, -1 if it is
  * missing. Lets the www watcher check its files every 2 seconds at no cost. */

@@ -91,7 +91,7 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
 
     public int OnReceived(TcpConnection connection, ReadOnlySpan<byte> data)
     {
-        if (!Runtime.PushEvent(this, "onReception"u8))
+        if (!Runtime.PushEvent(this, "onReception\0"u8))
             return 0;
         nint L = Runtime.Vm.L;
         LuaStrings.Push(L, data);
@@ -122,7 +122,7 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
             _error = error;
         if (_connection == connection)
             _connection = null;
-        if (Runtime.PushEvent(this, "onDisconnection"u8))
+        if (Runtime.PushEvent(this, "onDisconnection\0"u8))
             Runtime.CallEvent(this, 0, 0);
         if (_connection is null)
             Release();
@@ -228,7 +228,7 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
             else if (key.SequenceEqual("peerAddress"u8))
                 PushOptional(L, client._connection?.PeerAddress);
             else
-                return ScriptType.IndexMethodsAndFields(L);
+                return ScriptType.IndexFields(L);
             return 1;
         }
         catch (Exception e)

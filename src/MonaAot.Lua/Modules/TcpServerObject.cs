@@ -96,7 +96,7 @@ public sealed unsafe class TcpServerObject : ScriptObject, ITcpListenerEvents
     {
         nint L = Runtime.Vm.L;
         int top = LuaApi.lua_gettop(L);
-        bool handled = Runtime.PushEvent(this, "clientHandler"u8) || Runtime.PushEvent(this, "onConnection"u8);
+        bool handled = Runtime.PushEvent(this, "clientHandler\0"u8) || Runtime.PushEvent(this, "onConnection\0"u8);
         TcpClientObject.PushAccepted(_module, L, fd);
         if (handled)
             Runtime.CallEvent(this, 1, 0);
@@ -179,7 +179,7 @@ public sealed unsafe class TcpServerObject : ScriptObject, ITcpListenerEvents
                     LuaApi.lua_pushinteger(L, server._listener.Port);
             }
             else
-                return ScriptType.IndexMethodsAndFields(L);
+                return ScriptType.IndexFields(L);
             return 1;
         }
         catch (Exception e)

@@ -7,6 +7,10 @@ namespace MonaAot.Lua.Native;
 /// declared here so that no KeraLua wrapper object is needed (or allocated) on that path. Only
 /// functions that cannot raise a Lua error on valid input belong here (see STYLE: no longjmp
 /// over a C# frame). C names verbatim.
+///
+/// [SuppressGCTransition] marks the calls that are a few instructions long, never allocate in
+/// Lua (so never run a Lua collection, whose __gc could call back into C#) and never block:
+/// they skip the managed/native transition, which dominates their cost on the message path.
 /// </summary>
 public static unsafe partial class LuaApi
 {
@@ -27,27 +31,27 @@ public static unsafe partial class LuaApi
 
     public static int lua_upvalueindex(int i) => LUA_REGISTRYINDEX - i;
 
-    [LibraryImport(NativeLibraries.Shim)] public static partial int lua_gettop(nint L);
+    [LibraryImport(NativeLibraries.Shim), SuppressGCTransition] public static partial int lua_gettop(nint L);
     [LibraryImport(NativeLibraries.Shim)] public static partial void lua_settop(nint L, int index);
-    [LibraryImport(NativeLibraries.Shim)] public static partial int lua_absindex(nint L, int index);
-    [LibraryImport(NativeLibraries.Shim)] public static partial void lua_pushvalue(nint L, int index);
-    [LibraryImport(NativeLibraries.Shim)] public static partial void lua_rotate(nint L, int index, int n);
-    [LibraryImport(NativeLibraries.Shim)] public static partial int lua_type(nint L, int index);
+    [LibraryImport(NativeLibraries.Shim), SuppressGCTransition] public static partial int lua_absindex(nint L, int index);
+    [LibraryImport(NativeLibraries.Shim), SuppressGCTransition] public static partial void lua_pushvalue(nint L, int index);
+    [LibraryImport(NativeLibraries.Shim), SuppressGCTransition] public static partial void lua_rotate(nint L, int index, int n);
+    [LibraryImport(NativeLibraries.Shim), SuppressGCTransition] public static partial int lua_type(nint L, int index);
     [LibraryImport(NativeLibraries.Shim)] public static partial byte* lua_typename(nint L, int type);
     [LibraryImport(NativeLibraries.Shim)] public static partial byte* lua_tolstring(nint L, int index, nuint* len);
-    [LibraryImport(NativeLibraries.Shim)] public static partial long lua_tointegerx(nint L, int index, int* isnum);
-    [LibraryImport(NativeLibraries.Shim)] public static partial double lua_tonumberx(nint L, int index, int* isnum);
-    [LibraryImport(NativeLibraries.Shim)] public static partial int lua_toboolean(nint L, int index);
-    [LibraryImport(NativeLibraries.Shim)] public static partial void* lua_touserdata(nint L, int index);
-    [LibraryImport(NativeLibraries.Shim)] public static partial void lua_pushnil(nint L);
-    [LibraryImport(NativeLibraries.Shim)] public static partial void lua_pushinteger(nint L, long n);
-    [LibraryImport(NativeLibraries.Shim)] public static partial void lua_pushnumber(nint L, double n);
-    [LibraryImport(NativeLibraries.Shim)] public static partial void lua_pushboolean(nint L, int b);
+    [LibraryImport(NativeLibraries.Shim), SuppressGCTransition] public static partial long lua_tointegerx(nint L, int index, int* isnum);
+    [LibraryImport(NativeLibraries.Shim), SuppressGCTransition] public static partial double lua_tonumberx(nint L, int index, int* isnum);
+    [LibraryImport(NativeLibraries.Shim), SuppressGCTransition] public static partial int lua_toboolean(nint L, int index);
+    [LibraryImport(NativeLibraries.Shim), SuppressGCTransition] public static partial void* lua_touserdata(nint L, int index);
+    [LibraryImport(NativeLibraries.Shim), SuppressGCTransition] public static partial void lua_pushnil(nint L);
+    [LibraryImport(NativeLibraries.Shim), SuppressGCTransition] public static partial void lua_pushinteger(nint L, long n);
+    [LibraryImport(NativeLibraries.Shim), SuppressGCTransition] public static partial void lua_pushnumber(nint L, double n);
+    [LibraryImport(NativeLibraries.Shim), SuppressGCTransition] public static partial void lua_pushboolean(nint L, int b);
     [LibraryImport(NativeLibraries.Shim)] public static partial byte* lua_pushlstring(nint L, byte* s, nuint len);
-    [LibraryImport(NativeLibraries.Shim)] public static partial void lua_pushlightuserdata(nint L, void* p);
+    [LibraryImport(NativeLibraries.Shim), SuppressGCTransition] public static partial void lua_pushlightuserdata(nint L, void* p);
     [LibraryImport(NativeLibraries.Shim)] public static partial void lua_createtable(nint L, int narr, int nrec);
-    [LibraryImport(NativeLibraries.Shim)] public static partial int lua_rawget(nint L, int index);
-    [LibraryImport(NativeLibraries.Shim)] public static partial int lua_rawgeti(nint L, int index, long n);
+    [LibraryImport(NativeLibraries.Shim), SuppressGCTransition] public static partial int lua_rawget(nint L, int index);
+    [LibraryImport(NativeLibraries.Shim), SuppressGCTransition] public static partial int lua_rawgeti(nint L, int index, long n);
     [LibraryImport(NativeLibraries.Shim)] public static partial void lua_rawset(nint L, int index);
     [LibraryImport(NativeLibraries.Shim)] public static partial int lua_next(nint L, int index);
     [LibraryImport(NativeLibraries.Shim)] public static partial int lua_setmetatable(nint L, int index);
@@ -57,11 +61,11 @@ public static unsafe partial class LuaApi
     public const int LUA_REFNIL = -1;
 
     [LibraryImport(NativeLibraries.Shim)] public static partial void* lua_newuserdatauv(nint L, nuint size, int nuvalue);
-    [LibraryImport(NativeLibraries.Shim)] public static partial int lua_getiuservalue(nint L, int index, int n);
+    [LibraryImport(NativeLibraries.Shim), SuppressGCTransition] public static partial int lua_getiuservalue(nint L, int index, int n);
     [LibraryImport(NativeLibraries.Shim)] public static partial int lua_setiuservalue(nint L, int index, int n);
     [LibraryImport(NativeLibraries.Shim)] public static partial int lua_getmetatable(nint L, int index);
-    [LibraryImport(NativeLibraries.Shim)] public static partial int lua_rawequal(nint L, int index1, int index2);
-    [LibraryImport(NativeLibraries.Shim)] public static partial nuint lua_rawlen(nint L, int index);
+    [LibraryImport(NativeLibraries.Shim), SuppressGCTransition] public static partial int lua_rawequal(nint L, int index1, int index2);
+    [LibraryImport(NativeLibraries.Shim), SuppressGCTransition] public static partial nuint lua_rawlen(nint L, int index);
     [LibraryImport(NativeLibraries.Shim)] public static partial int luaL_ref(nint L, int t);
     [LibraryImport(NativeLibraries.Shim)] public static partial void luaL_unref(nint L, int t, int reference);
 

@@ -24,6 +24,15 @@ public static unsafe partial class Shim
     public static partial int mona_where(nint L, int level, byte** source, int* line);
 
     [LibraryImport(NativeLibraries.Shim)]
+    public static partial int mona_pushevent(nint L, int reference, byte* name);
+
+    [LibraryImport(NativeLibraries.Shim)]
+    public static partial void mona_pushindex(nint L);
+
+    [LibraryImport(NativeLibraries.Shim), SuppressGCTransition]
+    public static partial void* mona_touserdata(nint L, int index, nuint size);
+
+    [LibraryImport(NativeLibraries.Shim)]
     public static partial int mona_stat(byte* path, long* mtimeNs, long* size);
 
     [LibraryImport(NativeLibraries.Shim)]

@@ -34,26 +34,17 @@ public sealed unsafe class ScriptRuntime
     public IResourceOwner? CurrentOwner { get; set; }
 
     /// <summary>
-    /// Pushes the handler <paramref name="name"/> of <paramref name="obj"/> (a field the script
-    /// stored on it) followed by the object itself, ready for arguments and
-    /// <see cref="CallEvent"/>. Returns false, with the stack unchanged, when there is none.
+    /// Pushes the handler <paramref name="name"/> (a NUL-terminated literal such as
+    /// <c>"onReception\0"u8</c>) that the script stored on <paramref name="obj"/>, followed by
+    /// the object itself, ready for arguments and <see cref="CallEvent"/>. Returns false, with
+    /// the stack unchanged, when there is none.
     /// </summary>
     public bool PushEvent(ScriptObject obj, ReadOnlySpan<byte> name)
     {
-        nint L = Vm.L;
         if (obj.SelfRef == LuaApi.LUA_NOREF)
             return false;
-        LuaApi.lua_rawgeti(L, LuaApi.LUA_REGISTRYINDEX, obj.SelfRef); // self
-        LuaApi.lua_getiuservalue(L, -1, 1);                           // self fields
-        LuaStrings.Push(L, name);
-        if (LuaApi.lua_rawget(L, -2) != LuaApi.LUA_TFUNCTION)         // self fields handler
-        {
-            LuaApi.lua_pop(L, 3);
-            return false;
-        }
-        LuaApi.lua_remove(L, -2);                                     // self handler
-        LuaApi.lua_insert(L, -2);                                     // handler self
-        return true;
+        fixed (byte* n = name)
+            return Shim.mona_pushevent(Vm.L, obj.SelfRef, n) != 0;
     }
 
     /// <summary>Calls the handler pushed by <see cref="PushEvent"/> with self and

@@ -24,12 +24,14 @@ public sealed unsafe class ScriptType
     {
         public int Id;
         public int Generation;
+        public int Type; // which ScriptType made it: its metatable's registry reference
     }
 
     private readonly int _metatableRef;
     private readonly ScriptRuntime _runtime;
 
-    /// <param name="index">__index(self, key): properties first, then <see cref="IndexMethodsAndFields"/>.</param>
+    /// <param name="index">Called by __index for what is not a method: properties, then
+    /// <see cref="IndexFields"/>.</param>
     public ScriptType(ScriptRuntime runtime, string name, GCHandle context,
         (string Name, nint Function)[] methods,
         delegate* unmanaged<nint, int> index, delegate* unmanaged<nint, int> toString)
@@ -42,15 +44,15 @@ public sealed unsafe class ScriptType
         SetField(lua, "__metatable", () => lua.PushString(name));
         SetField(lua, "__name", () => lua.PushString(name));
         lua.PushString("__index");
-        LuaApi.lua_pushlightuserdata(L, (void*)GCHandle.ToIntPtr(context));
-        lua.NewTable();                       // methods, upvalue 3 of __index
+        lua.NewTable();                       // methods
         foreach ((string methodName, nint function) in methods)
         {
             lua.PushString(methodName);
             HostFunction.Push(L, (delegate* unmanaged<nint, int>)function, context);
             lua.RawSet(-3);
         }
-        HostFunction.Push(L, index, 2);
+        HostFunction.Push(L, index, context); // properties and fields
+        Shim.mona_pushindex(L);
         lua.RawSet(-3);
         lua.PushString("__newindex");
         HostFunction.Push(L, &NewIndex, context);
@@ -83,6 +85,7 @@ public sealed unsafe class ScriptType
         var handle = (Handle*)LuaApi.lua_newuserdatauv(L, (nuint)sizeof(Handle), 1);
         handle->Id = obj.Id;
         handle->Generation = obj.Generation;
+        handle->Type = _metatableRef;
         LuaApi.lua_createtable(L, 0, 2);
         LuaApi.lua_setiuservalue(L, -2, 1);
         LuaApi.lua_rawgeti(L, LuaApi.LUA_REGISTRYINDEX, _metatableRef);
@@ -92,34 +95,22 @@ public sealed unsafe class ScriptType
     /// <summary>The object of this type at <paramref name="arg"/>, or an argument error.</summary>
     public bool Check<T>(nint L, int arg, out T obj, out int error) where T : ScriptObject
     {
-        obj = null!;
-        if (LuaApi.lua_type(L, arg) == LuaApi.LUA_TUSERDATA && LuaApi.lua_getmetatable(L, arg) != 0)
+        var handle = (Handle*)Shim.mona_touserdata(L, arg, (nuint)sizeof(Handle));
+        if (handle != null && handle->Type == _metatableRef
+            && _runtime.Objects.Find(handle->Id, handle->Generation) is T found)
         {
-            LuaApi.lua_rawgeti(L, LuaApi.LUA_REGISTRYINDEX, _metatableRef);
-            bool same = LuaApi.lua_rawequal(L, -1, -2) != 0;
-            LuaApi.lua_pop(L, 2);
-            if (same)
-            {
-                var handle = (Handle*)LuaApi.lua_touserdata(L, arg);
-                if (_runtime.Objects.Find(handle->Id, handle->Generation) is T found)
-                {
-                    obj = found;
-                    error = 0;
-                    return true;
-                }
-            }
+            obj = found;
+            error = 0;
+            return true;
         }
+        obj = null!;
         error = HostFunction.TypeError(L, arg, Name);
         return false;
     }
 
-    /// <summary>For __index after the properties: upvalue 3 (methods), then the fields table.</summary>
-    public static int IndexMethodsAndFields(nint L)
+    /// <summary>For a property function after its properties: the object's fields table.</summary>
+    public static int IndexFields(nint L)
     {
-        LuaApi.lua_pushvalue(L, 2);
-        if (LuaApi.lua_rawget(L, LuaApi.lua_upvalueindex(3)) != LuaApi.LUA_TNIL)
-            return 1;
-        LuaApi.lua_pop(L, 1);
         if (LuaApi.lua_type(L, 1) != LuaApi.LUA_TUSERDATA)
             return 0;
         LuaApi.lua_getiuservalue(L, 1, 1);
