@@ -115,12 +115,15 @@ int mona_where(lua_State *L, int level, const char **source, int *line) {
 int mona_pushevent(lua_State *L, int ref, const char *name) {
     int base = lua_gettop(L);
     if (lua_rawgeti(L, LUA_REGISTRYINDEX, ref) == LUA_TUSERDATA  /* self */
-        && lua_getiuservalue(L, -1, 1) == LUA_TTABLE            /* self fields */
-        && lua_getfield(L, -1, name) == LUA_TFUNCTION) {        /* self fields handler */
+        && lua_getiuservalue(L, -1, 1) == LUA_TTABLE) {         /* self fields */
+        lua_pushstring(L, name);
+        if (lua_rawget(L, -2) != LUA_TFUNCTION)                  /* self fields handler */
+            goto none;
         lua_replace(L, -2);                                      /* self handler */
         lua_insert(L, -2);                                       /* handler self */
         return 1;
     }
+none:
     lua_settop(L, base);
     return 0;
 }

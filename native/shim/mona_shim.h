@@ -41,7 +41,7 @@ int mona_where(lua_State *L, int level, const char **source, int *line);
  * mona_pushevent: pushes the function stored under `name` in the fields table (user value 1)
  * of the userdata at registry[ref], then that userdata (handler, self), and returns 1; pushes
  * nothing and returns 0 when there is no such function. Never raises (no allocation: a
- * registry lookup, and `name` a short literal already interned by the first call).
+ * registry lookup and raw gets, `name` a short literal already interned by the first call).
  *
  * mona_pushindex: pops a methods table and a property function (a host function) and pushes
  * an __index closure that answers method names from the table and everything else through the

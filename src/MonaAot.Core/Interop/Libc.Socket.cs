@@ -1,5 +1,7 @@
 using System.Runtime.InteropServices;
 
+#pragma warning disable CS8981 // C names verbatim (linger)
+
 namespace MonaAot.Interop;
 
 /// <summary>sys/socket.h, netinet/in.h, netinet/tcp.h (Linux values, same on x64 and arm64).</summary>
@@ -16,6 +18,7 @@ internal static unsafe partial class Libc
     public const int SO_REUSEADDR = 2;
     public const int SO_ERROR = 4;
     public const int SO_BROADCAST = 6;
+    public const int SO_LINGER = 13;
     public const int IPPROTO_TCP = 6;
     public const int TCP_NODELAY = 1;
     public const int IPPROTO_IPV6 = 41;
@@ -81,6 +84,14 @@ internal static unsafe partial class Libc
 
     [LibraryImport(Name, EntryPoint = "getpeername", SetLastError = true)]
     public static partial int getpeername(int fd, void* addr, uint* addrlen);
+
+    /// <summary>struct linger</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct linger
+    {
+        public int l_onoff;
+        public int l_linger;
+    }
 
     public static int SetIntOption(int fd, int level, int name, int value) => setsockopt(fd, level, name, &value, sizeof(int));
 }

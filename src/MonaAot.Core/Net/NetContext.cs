@@ -5,10 +5,14 @@ using MonaAot.Reactor;
 
 namespace MonaAot.Net;
 
-/// <summary>The [tcp] limits (README: "Limits").</summary>
-public sealed record TcpLimits(long MaxUnconsumedBytes, long MaxQueuedBytes, int LingerMs)
+/// <summary>
+/// The [tcp] limits (README: "Limits"). LingerMs bounds each phase of a graceful close: a
+/// whole period without any queued byte taken by the peer aborts the connection with a reset,
+/// and after the FIN the peer's own FIN is awaited that long.
+/// </summary>
+public sealed record TcpLimits(long MaxUnconsumedBytes, long MaxQueuedBytes, int LingerMs, int ConnectTimeoutMs)
 {
-    public static TcpLimits Default { get; } = new(16L << 20, 64L << 20, 2000);
+    public static TcpLimits Default { get; } = new(16L << 20, 64L << 20, 2000, 10_000);
 }
 
 /// <summary>Counters read by mona:stats(); loop thread only.</summary>
@@ -46,10 +50,21 @@ public sealed unsafe class NetContext : IDisposable
     /// <summary>Descriptors held by sockets of this context (connections, draining ones, listeners).</summary>
     public int OpenSockets { get; private set; }
 
+    /// <summary>Watches <paramref name="fd"/>; if that fails the descriptor is closed and the
+    /// exception goes on, so that no path leaks it.</summary>
     internal ulong Attach(int fd, IIoHandler handler, IoEvents interest)
     {
         ulong token = Loop.Handles.Add(handler);
-        Loop.Backend.Attach(fd, token, interest);
+        try
+        {
+            Loop.Backend.Attach(fd, token, interest);
+        }
+        catch
+        {
+            Loop.Handles.Remove(token);
+            Interop.Libc.close(fd);
+            throw;
+        }
         OpenSockets++;
         return token;
     }

@@ -22,14 +22,17 @@ public interface ITcpConnectionEvents
 }
 
 /// <summary>
-/// One TCP connection on the reactor: non-blocking connect over a list of candidate
-/// addresses, reads into the shared buffer, sends straight to the kernel and queues only what
-/// it does not take, and closes either at once (error) or gracefully (queued data delivered,
-/// then FIN, then the peer's FIN awaited for at most the linger time).
+/// One TCP connection on the reactor: non-blocking connect over a list of candidate addresses
+/// (each bounded by the connect timeout), reads into the shared buffer, sends straight to the
+/// kernel and queues only what it does not take. It ends at once on an error, or gracefully:
+/// queued data is delivered (also after the peer's FIN, and also when disconnect() came before
+/// the connection was up), then FIN, then the peer's FIN is awaited for the linger time. A
+/// drain that makes no progress for a linger period ends with a reset, so that a truncation is
+/// never mistaken for a clean end.
 /// </summary>
 public sealed unsafe class TcpConnection : IIoHandler
 {
-    private enum Phase { Idle, Resolving, Connecting, Connected, Draining, Closed }
+    private enum Phase { Resolving, Connecting, Connected, Draining, Closed }
 
     private readonly NetContext _net;
     private readonly SendQueue _queue;
@@ -37,10 +40,17 @@ public sealed unsafe class TcpConnection : IIoHandler
     private Phase _phase;
     private int _fd = -1;
     private ulong _token;
-    private bool _watchingWrites;
+    private IoEvents _interest;
+    private LoopTimer? _timer;
     private NetAddress[] _candidates = [];
     private int _nextCandidate;
+    private string _attempt = "";
     private string? _lastConnectError;
+    private bool _peerClosed;
+    private bool _drainWhenConnected;
+    private bool _finSent;
+    private long _finSentAt;
+    private long _flushedSinceTick;
     private byte* _kept;
     private int _keptLength;
     private int _keptCapacity;
@@ -61,10 +71,10 @@ public sealed unsafe class TcpConnection : IIoHandler
     /// <summary>Adopts an accepted descriptor (non-blocking, TCP_NODELAY set by the listener).</summary>
     public static TcpConnection Accepted(NetContext net, int fd, ITcpConnectionEvents events)
     {
-        var connection = new TcpConnection(net, events) { _fd = fd, _phase = Phase.Connected };
+        var connection = new TcpConnection(net, events) { _fd = fd, _phase = Phase.Connected, _interest = IoEvents.Readable };
         connection._token = net.Attach(fd, connection, IoEvents.Readable);
-        connection.RememberPeer();
         net.Stats.Connections++;
+        connection.RememberPeer();
         return connection;
     }
 
@@ -73,7 +83,9 @@ public sealed unsafe class TcpConnection : IIoHandler
     /// <summary>Resolving, connecting or connected: sends are accepted.</summary>
     public bool IsOpen => _phase is Phase.Resolving or Phase.Connecting or Phase.Connected;
 
-    public string? LocalAddress => _localText ??= _phase == Phase.Connected && NetAddress.OfSocket(_fd, peer: false, out NetAddress a) ? a.ToString() : null;
+    public string? LocalAddress =>
+        _phase != Phase.Connected ? null
+        : _localText ??= NetAddress.OfSocket(_fd, peer: false, out NetAddress local) ? local.ToString() : null;
 
     /// <summary>Kept from the moment of connection: after a reset the kernel no longer knows it,
     /// and the error message still names it.</summary>
@@ -134,16 +146,16 @@ public sealed unsafe class TcpConnection : IIoHandler
             int errno = Libc.LastErrno;
             if (errno == Libc.EINTR)
                 continue;
+            _net.Stats.BytesSent += sent;
             if (errno != Libc.EAGAIN)
             {
-                _net.Stats.BytesSent += sent;
                 string error = NetError.Describe(errno, _peerText ?? "?");
                 Close(error);
                 return error;
             }
             _queue.Append(data[sent..]);
-            WatchWrites(true);
-            break;
+            UpdateInterest();
+            return null;
         }
         _net.Stats.BytesSent += sent;
         return null;
@@ -156,19 +168,25 @@ public sealed unsafe class TcpConnection : IIoHandler
     public void Disconnect()
     {
         _events = null;
-        if (_phase is Phase.Resolving or Phase.Connecting or Phase.Idle)
+        switch (_phase)
         {
-            Close(null);
-            return;
+            case Phase.Resolving or Phase.Connecting when !_queue.IsEmpty:
+                _drainWhenConnected = true; // deliver what was sent before the connection was up
+                break;
+            case Phase.Resolving or Phase.Connecting:
+                Close(null);
+                break;
+            case Phase.Connected:
+                BeginDrain();
+                break;
         }
-        if (_phase != Phase.Connected)
-            return;
-        _phase = Phase.Draining;
-        FreeKept();
-        if (_queue.IsEmpty)
-            Libc.shutdown(_fd, Libc.SHUT_WR);
-        // The peer's FIN (or an error) ends it; the linger time bounds the wait either way.
-        _net.Loop.Schedule(_net.Limits.LingerMs, 0, () => Close(null));
+    }
+
+    /// <summary>Closes at once without telling the owner (its object is being collected).</summary>
+    public void Abort()
+    {
+        _events = null;
+        Close(null);
     }
 
     public void OnIo(in IoEvent ev)
@@ -180,9 +198,9 @@ public sealed unsafe class TcpConnection : IIoHandler
                 break;
             case Phase.Connected:
             case Phase.Draining:
-                if ((ev.Events & (IoEvents.Writable | IoEvents.Error)) != 0)
+                if ((ev.Events & (IoEvents.Writable | IoEvents.Error)) != 0 && !_queue.IsEmpty)
                     FlushQueue();
-                if ((ev.Events & (IoEvents.Readable | IoEvents.Closed | IoEvents.Error)) != 0)
+                if ((ev.Events & (IoEvents.Readable | IoEvents.Closed | IoEvents.Error)) != 0 && !_peerClosed)
                     Receive();
                 break;
         }
@@ -206,14 +224,33 @@ public sealed unsafe class TcpConnection : IIoHandler
             {
                 _fd = fd;
                 _phase = Phase.Connecting;
+                _attempt = address.ToString();
+                _interest = IoEvents.Writable;
                 _token = _net.Attach(fd, this, IoEvents.Writable);
-                _lastConnectError = address.ToString(); // completes the message if this one fails
+                _timer = _net.Loop.Schedule(_net.Limits.ConnectTimeoutMs, 0, TimeOutAttempt);
                 return;
             }
             Libc.close(fd);
             _lastConnectError = NetError.Describe(errno, address.ToString());
         }
         Close(_lastConnectError ?? "no address to connect to");
+    }
+
+    private void TimeOutAttempt()
+    {
+        if (_phase == Phase.Connecting)
+            FailAttempt(Libc.ETIMEDOUT);
+    }
+
+    /// <summary>This address failed: close its socket and go on with the next one.</summary>
+    private void FailAttempt(int errno)
+    {
+        _timer?.Cancel();
+        _net.Close(_fd, _token);
+        _fd = -1;
+        _phase = Phase.Resolving;
+        _lastConnectError = NetError.Describe(errno, _attempt);
+        TryNextCandidate();
     }
 
     private void FinishConnect()
@@ -223,22 +260,64 @@ public sealed unsafe class TcpConnection : IIoHandler
         Libc.getsockopt(_fd, Libc.SOL_SOCKET, Libc.SO_ERROR, &error, &length);
         if (error != 0)
         {
-            string address = _lastConnectError ?? "?";
-            _net.Close(_fd, _token);
-            _fd = -1;
-            _phase = Phase.Resolving;
-            _lastConnectError = NetError.Describe(error, address);
-            TryNextCandidate();
+            FailAttempt(error);
             return;
         }
+        _timer?.Cancel();
         _phase = Phase.Connected;
         _net.Stats.Connections++;
         RememberPeer();
-        _watchingWrites = true;
-        WatchWrites(!_queue.IsEmpty);
+        UpdateInterest();
         _events?.OnConnected(this);
-        if (_phase == Phase.Connected && !_queue.IsEmpty)
+        if (_drainWhenConnected && _phase == Phase.Connected)
+            BeginDrain();
+        else if (_phase == Phase.Connected && !_queue.IsEmpty)
             FlushQueue();
+    }
+
+    private void BeginDrain()
+    {
+        _phase = Phase.Draining;
+        FreeKept();
+        _timer = _net.Loop.Schedule(_net.Limits.LingerMs, _net.Limits.LingerMs, DrainTick);
+        if (_queue.IsEmpty)
+            SendFin();
+        else
+            FlushQueue();
+    }
+
+    private void SendFin()
+    {
+        Libc.shutdown(_fd, Libc.SHUT_WR);
+        _finSent = true;
+        _finSentAt = EventLoop.Now;
+        if (_peerClosed)
+            Close(null);
+    }
+
+    /// <summary>Every linger period while draining: give up on a peer that takes nothing (with a
+    /// reset, so it cannot take the cut for a clean end), or whose FIN does not come.</summary>
+    private void DrainTick()
+    {
+        if (_phase != Phase.Draining)
+            return;
+        if (!_finSent)
+        {
+            if (_flushedSinceTick == 0)
+                CloseWithReset();
+            _flushedSinceTick = 0;
+        }
+        else if (EventLoop.Now - _finSentAt >= _net.Limits.LingerMs)
+        {
+            Close(null);
+        }
+    }
+
+    private void CloseWithReset()
+    {
+        var option = new Libc.linger { l_onoff = 1, l_linger = 0 };
+        Libc.setsockopt(_fd, Libc.SOL_SOCKET, Libc.SO_LINGER, &option, (uint)sizeof(Libc.linger));
+        Close("peer took no data for the linger time");
     }
 
     private void FlushQueue()
@@ -250,11 +329,14 @@ public sealed unsafe class TcpConnection : IIoHandler
             return;
         }
         _net.Stats.BytesSent += sent;
+        _flushedSinceTick += sent;
+        UpdateInterest();
         if (!_queue.IsEmpty)
             return;
-        WatchWrites(false);
-        if (_phase == Phase.Draining)
-            Libc.shutdown(_fd, Libc.SHUT_WR);
+        if (_phase == Phase.Draining && !_finSent)
+            SendFin();
+        else if (_phase == Phase.Connected && _peerClosed)
+            Close(null); // the peer's FIN came while data was queued: delivered, now done
     }
 
     private void Receive()
@@ -287,7 +369,7 @@ public sealed unsafe class TcpConnection : IIoHandler
             }
             if (n == 0)
             {
-                Close(null); // the peer closed: a normal end
+                OnPeerClosed();
                 return;
             }
             int errno = Libc.LastErrno;
@@ -297,6 +379,16 @@ public sealed unsafe class TcpConnection : IIoHandler
                 Close(NetError.Describe(errno, _peerText ?? "?"));
             return;
         }
+    }
+
+    /// <summary>The peer's FIN: a normal end, once whatever is still queued has been sent.</summary>
+    private void OnPeerClosed()
+    {
+        _peerClosed = true;
+        if (_queue.IsEmpty || (_phase == Phase.Draining && _finSent))
+            Close(null);
+        else
+            UpdateInterest(); // nothing more to read; keep flushing
     }
 
     private void Deliver(byte* data, int length)
@@ -344,12 +436,18 @@ public sealed unsafe class TcpConnection : IIoHandler
         _keptLength = _keptCapacity = 0;
     }
 
-    private void WatchWrites(bool watch)
+    /// <summary>Readable unless the peer has closed; writable while data is queued. One
+    /// epoll_ctl only when that changes.</summary>
+    private void UpdateInterest()
     {
-        if (watch == _watchingWrites || _fd < 0)
+        if (_fd < 0 || _phase is not (Phase.Connected or Phase.Draining))
             return;
-        _watchingWrites = watch;
-        _net.Change(_fd, _token, watch ? IoEvents.Readable | IoEvents.Writable : IoEvents.Readable);
+        IoEvents interest = (_peerClosed ? IoEvents.None : IoEvents.Readable)
+                            | (_queue.IsEmpty ? IoEvents.None : IoEvents.Writable);
+        if (interest == _interest)
+            return;
+        _interest = interest;
+        _net.Change(_fd, _token, interest);
     }
 
     /// <summary>Closes now, drops the queue, and reports once to the owner on a later turn.</summary>
@@ -360,6 +458,7 @@ public sealed unsafe class TcpConnection : IIoHandler
         if (_phase is Phase.Connected or Phase.Draining)
             _net.Stats.Connections--;
         _phase = Phase.Closed;
+        _timer?.Cancel();
         if (_fd >= 0)
         {
             _net.Close(_fd, _token);
@@ -371,12 +470,5 @@ public sealed unsafe class TcpConnection : IIoHandler
         _events = null;
         if (events is not null)
             _net.Loop.Post(() => events.OnClosed(this, error));
-    }
-
-    /// <summary>Closes at once without telling the owner (its object is being collected).</summary>
-    public void Abort()
-    {
-        _events = null;
-        Close(null);
     }
 }

@@ -91,9 +91,23 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
 
     public int OnReceived(TcpConnection connection, ReadOnlySpan<byte> data)
     {
+        nint L = Runtime.Vm.L;
+        int top = LuaApi.lua_gettop(L);
+        try
+        {
+            return CallOnReception(L, data);
+        }
+        finally
+        {
+            LuaApi.lua_settop(L, top);
+        }
+    }
+
+    /// <summary>onReception(data) and its bytes-left answer (SPEC 2).</summary>
+    private int CallOnReception(nint L, ReadOnlySpan<byte> data)
+    {
         if (!Runtime.PushEvent(this, "onReception\0"u8))
             return 0;
-        nint L = Runtime.Vm.L;
         LuaStrings.Push(L, data);
         if (!Runtime.CallEvent(this, 1, 1))
             return 0;
@@ -112,16 +126,19 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
             }
             keep = rest > 0 ? (int)rest : 0;
         }
-        LuaApi.lua_pop(L, 1);
         return keep;
     }
 
     public void OnClosed(TcpConnection connection, string? error)
     {
-        if (error is not null)
-            _error = error;
+        // A connect made since then (same turn) cleared error for the new connection: an old
+        // connection's error must not come back over it.
         if (_connection == connection)
+        {
             _connection = null;
+            if (error is not null)
+                _error = error;
+        }
         if (Runtime.PushEvent(this, "onDisconnection\0"u8))
             Runtime.CallEvent(this, 0, 0);
         if (_connection is null)
@@ -157,10 +174,20 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
         {
             var module = HostFunction.Context<TcpModule>(L);
             if (!module.ClientType.Check(L, 1, out TcpClientObject client, out int error)
-                || !Args.Text(L, 2, out string host, out error)
-                || !Args.Integer(L, 3, out long port, out error))
+                || !Args.Text(L, 2, out string host, out error))
                 return error;
-            string? failure = client.StartConnect(L, host, port);
+            long port;
+            string? failure = null;
+            if (Args.IsNoneOrNil(L, 3) && host.Contains(':'))
+            {
+                failure = AddressText.TrySplit(host, out host, out int parsed); // connect("host:port")
+                port = parsed;
+            }
+            else if (!Args.Integer(L, 3, out port, out error))
+            {
+                return error;
+            }
+            failure ??= client.StartConnect(L, host, port);
             if (failure is null)
                 return 0;
             LuaStrings.Push(L, failure);

@@ -96,11 +96,21 @@ public sealed unsafe class TcpServerObject : ScriptObject, ITcpListenerEvents
     {
         nint L = Runtime.Vm.L;
         int top = LuaApi.lua_gettop(L);
-        bool handled = Runtime.PushEvent(this, "clientHandler\0"u8) || Runtime.PushEvent(this, "onConnection\0"u8);
-        TcpClientObject.PushAccepted(_module, L, fd);
-        if (handled)
-            Runtime.CallEvent(this, 1, 0);
-        LuaApi.lua_settop(L, top);
+        IResourceOwner? previous = Runtime.CurrentOwner;
+        try
+        {
+            // The client belongs to the server's application, like everything its handlers make.
+            Runtime.CurrentOwner = Owner;
+            bool handled = Runtime.PushEvent(this, "clientHandler\0"u8) || Runtime.PushEvent(this, "onConnection\0"u8);
+            TcpClientObject.PushAccepted(_module, L, fd);
+            if (handled)
+                Runtime.CallEvent(this, 1, 0);
+        }
+        finally
+        {
+            Runtime.CurrentOwner = previous;
+            LuaApi.lua_settop(L, top);
+        }
     }
 
     public override void Close()

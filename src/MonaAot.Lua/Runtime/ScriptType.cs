@@ -125,8 +125,11 @@ public sealed unsafe class ScriptType
     {
         try
         {
+            // lua_rawset raises for a nil or NaN key: refuse them here, no longjmp over C#.
             if (LuaApi.lua_type(L, 1) != LuaApi.LUA_TUSERDATA || LuaApi.lua_type(L, 2) == LuaApi.LUA_TNIL)
-                return HostFunction.Raise(L, "invalid assignment");
+                return HostFunction.Raise(L, "index is nil");
+            if (LuaApi.lua_type(L, 2) == LuaApi.LUA_TNUMBER && double.IsNaN(LuaApi.lua_tonumberx(L, 2, null)))
+                return HostFunction.Raise(L, "index is NaN");
             LuaApi.lua_getiuservalue(L, 1, 1);
             LuaApi.lua_pushvalue(L, 2);
             LuaApi.lua_pushvalue(L, 3);

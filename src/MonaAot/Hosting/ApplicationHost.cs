@@ -31,6 +31,7 @@ public sealed unsafe class ApplicationHost : IDisposable
     private readonly List<Application> _ordered = new();
     private ApplicationScanner? _scanner;
     private LoopTimer? _manageTimer;
+    private bool _stopped;
 
     public ApplicationHost(ScriptRuntime runtime, string wwwRoot)
     {
@@ -57,6 +58,7 @@ public sealed unsafe class ApplicationHost : IDisposable
     /// <summary>Stops every application, children before parents.</summary>
     public void Stop()
     {
+        _stopped = true;
         _scanner?.Dispose();
         _scanner = null;
         _manageTimer?.Cancel();
@@ -68,6 +70,8 @@ public sealed unsafe class ApplicationHost : IDisposable
     /// <summary>Brings the loaded applications in line with the main.lua files found.</summary>
     public void Apply(SortedDictionary<string, FileStamp> files)
     {
+        if (_stopped)
+            return; // a scanner report that was already on its way when the host stopped
         // Removed files first, deepest first, so a child stops before its parent.
         var loaded = new List<Application>(_applications.Values);
         for (int i = loaded.Count - 1; i >= 0; i--)
