@@ -128,6 +128,20 @@ none:
     return 0;
 }
 
+int mona_reception(lua_State *L, int ref, const char *data, size_t length, lua_Number *rest) {
+    int top = lua_gettop(L);
+    *rest = 0;
+    if (!mona_pushevent(L, ref, "onReception"))
+        return 0;
+    lua_pushlstring(L, data, length);
+    if (mona_pcall(L, 2, 1) != LUA_OK)
+        return -1;
+    if (lua_type(L, -1) == LUA_TNUMBER)
+        *rest = lua_tonumber(L, -1);
+    lua_settop(L, top);
+    return 1;
+}
+
 static int index_closure(lua_State *L) {
     lua_pushvalue(L, 2);
     if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)

@@ -50,6 +50,12 @@ int mona_where(lua_State *L, int level, const char **source, int *line);
  * mona_touserdata: the block of the full userdata at `index` if it is exactly `size` bytes
  * (ours), else NULL: type, size and pointer in one call. */
 int mona_pushevent(lua_State *L, int ref, const char *name);
+
+/* onReception in one call: calls the handler `onReception` of the userdata at registry[ref]
+ * as handler(self, data) with a traceback; stores its first result in *rest when it is a
+ * number (else 0). Returns 1 when called, 0 when there is no handler (stack unchanged both
+ * times), -1 on error with the message on top. */
+int mona_reception(lua_State *L, int ref, const char *data, size_t length, lua_Number *rest);
 void mona_pushindex(lua_State *L);
 void *mona_touserdata(lua_State *L, int index, size_t size);
 

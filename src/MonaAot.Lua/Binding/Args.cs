@@ -21,7 +21,16 @@ public static unsafe class Args
             error = HostFunction.TypeError(L, arg, "string");
             return false;
         }
-        value = LuaStrings.Span(L, arg);
+        if (type == LuaApi.LUA_TSTRING)
+        {
+            nuint length;
+            byte* bytes = LuaApi.lua_tolstring_of_string(L, arg, &length);
+            value = new ReadOnlySpan<byte>(bytes, (int)length);
+        }
+        else
+        {
+            value = LuaStrings.Span(L, arg); // a number, converted in place
+        }
         error = 0;
         return true;
     }

@@ -89,44 +89,33 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
     {
     }
 
+    /// <summary>onReception(data) and its bytes-left answer (SPEC 2), in one shim call.</summary>
     public int OnReceived(TcpConnection connection, ReadOnlySpan<byte> data)
     {
-        nint L = Runtime.Vm.L;
-        int top = LuaApi.lua_gettop(L);
-        try
-        {
-            return CallOnReception(L, data);
-        }
-        finally
-        {
-            LuaApi.lua_settop(L, top);
-        }
-    }
-
-    /// <summary>onReception(data) and its bytes-left answer (SPEC 2).</summary>
-    private int CallOnReception(nint L, ReadOnlySpan<byte> data)
-    {
-        if (!Runtime.PushEvent(this, "onReception\0"u8))
+        if (SelfRef == LuaApi.LUA_NOREF)
             return 0;
-        LuaStrings.Push(L, data);
-        if (!Runtime.CallEvent(this, 1, 1))
-            return 0;
-        int keep = 0;
-        if (LuaApi.lua_type(L, -1) == LuaApi.LUA_TNUMBER)
+        IResourceOwner? previous = Runtime.CurrentOwner;
+        Runtime.CurrentOwner = Owner ?? previous;
+        double rest;
+        int called;
+        fixed (byte* bytes = data)
+            called = Shim.mona_reception(Runtime.Vm.L, SelfRef, bytes, (nuint)data.Length, &rest);
+        Runtime.CurrentOwner = previous;
+        if (called < 0)
         {
-            double rest = LuaApi.lua_tonumberx(L, -1, null);
-            if (rest > data.Length)
+            Runtime.LogScriptError(); // a handler that raised consumed everything
+            return 0;
+        }
+        if (rest > data.Length)
+        {
+            if (!_clampWarned)
             {
-                if (!_clampWarned)
-                {
-                    _clampWarned = true;
-                    Runtime.Logger.Log(LogLevel.Warn, "TCPClient", 0, $"onReception returned {rest}, more than the {data.Length} bytes received: clamped");
-                }
-                rest = data.Length;
+                _clampWarned = true;
+                Runtime.Logger.Log(LogLevel.Warn, "TCPClient", 0, $"onReception returned {rest}, more than the {data.Length} bytes received: clamped");
             }
-            keep = rest > 0 ? (int)rest : 0;
+            return data.Length;
         }
-        return keep;
+        return rest > 0 ? (int)rest : 0;
     }
 
     public void OnClosed(TcpConnection connection, string? error)

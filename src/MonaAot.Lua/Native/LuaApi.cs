@@ -32,13 +32,18 @@ public static unsafe partial class LuaApi
     public static int lua_upvalueindex(int i) => LUA_REGISTRYINDEX - i;
 
     [LibraryImport(NativeLibraries.Shim), SuppressGCTransition] public static partial int lua_gettop(nint L);
-    [LibraryImport(NativeLibraries.Shim)] public static partial void lua_settop(nint L, int index);
+    // lua_settop runs __close only for to-be-closed slots of a C function, which MonaAot never
+    // creates (no lua_toclose), so it never calls back into C# here.
+    [LibraryImport(NativeLibraries.Shim), SuppressGCTransition] public static partial void lua_settop(nint L, int index);
     [LibraryImport(NativeLibraries.Shim), SuppressGCTransition] public static partial int lua_absindex(nint L, int index);
     [LibraryImport(NativeLibraries.Shim), SuppressGCTransition] public static partial void lua_pushvalue(nint L, int index);
     [LibraryImport(NativeLibraries.Shim), SuppressGCTransition] public static partial void lua_rotate(nint L, int index, int n);
     [LibraryImport(NativeLibraries.Shim), SuppressGCTransition] public static partial int lua_type(nint L, int index);
     [LibraryImport(NativeLibraries.Shim)] public static partial byte* lua_typename(nint L, int type);
     [LibraryImport(NativeLibraries.Shim)] public static partial byte* lua_tolstring(nint L, int index, nuint* len);
+    /// <summary>lua_tolstring for a value that is already a string: no conversion, so no
+    /// allocation and no collection, hence no transition needed.</summary>
+    [LibraryImport(NativeLibraries.Shim, EntryPoint = "lua_tolstring"), SuppressGCTransition] public static partial byte* lua_tolstring_of_string(nint L, int index, nuint* len);
     [LibraryImport(NativeLibraries.Shim), SuppressGCTransition] public static partial long lua_tointegerx(nint L, int index, int* isnum);
     [LibraryImport(NativeLibraries.Shim), SuppressGCTransition] public static partial double lua_tonumberx(nint L, int index, int* isnum);
     [LibraryImport(NativeLibraries.Shim), SuppressGCTransition] public static partial int lua_toboolean(nint L, int index);

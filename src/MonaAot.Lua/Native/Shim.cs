@@ -27,6 +27,9 @@ public static unsafe partial class Shim
     public static partial int mona_pushevent(nint L, int reference, byte* name);
 
     [LibraryImport(NativeLibraries.Shim)]
+    public static partial int mona_reception(nint L, int reference, byte* data, nuint length, double* rest);
+
+    [LibraryImport(NativeLibraries.Shim)]
     public static partial void mona_pushindex(nint L);
 
     [LibraryImport(NativeLibraries.Shim), SuppressGCTransition]
