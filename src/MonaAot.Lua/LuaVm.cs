@@ -20,7 +20,7 @@ public sealed unsafe class LuaVm : IDisposable
     /// <summary>
     /// The collector's pause: a new cycle starts when the heap reaches this percentage of what
     /// survived the last one. A server's garbage is mostly short-lived message strings (up to
-    /// 64 KiB each) over a small live heap, so Lua's default of 200 runs a full cycle every few
+    /// 120 KiB each) over a small live heap, so Lua's default of 200 runs a full cycle every few
     /// messages; 400 halves that work for at most twice the memory (measured with
     /// ./build.sh bench, streaming: about 10% less server CPU per message). Scripts may still
     /// call collectgarbage() to choose otherwise.

@@ -30,7 +30,14 @@ public sealed class NetStats
 /// </summary>
 public sealed unsafe class NetContext : IDisposable
 {
-    public const int ReadBufferSize = 64 * 1024;
+    /// <summary>
+    /// Bytes one recv may bring, and so the largest block one onReception call sees. 120 KiB:
+    /// large enough that the per-call costs (the Lua call, the string) are spread over many
+    /// bytes (streaming measured 15% less CPU per byte than with 64 KiB), small enough that
+    /// the Lua string made of it stays under glibc's 128 KiB mmap threshold, so that each one
+    /// comes from the heap instead of a fresh mapping (128 and 256 KiB measured far worse).
+    /// </summary>
+    public const int ReadBufferSize = 120 * 1024;
 
     public NetContext(EventLoop loop, Logger logger, TcpLimits? limits = null)
     {
