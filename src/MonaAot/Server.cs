@@ -68,6 +68,7 @@ public static class Server
         MonaObject.Install(runtime.Vm, settings.Ini, settings.WwwRoot);
         runtime.Vm.State.GetGlobal("mona");
         TcpModule.Install(runtime);
+        UdpModule.Install(runtime);
         StatsFunction.Install(runtime);
         runtime.Vm.State.Pop(1);
     }

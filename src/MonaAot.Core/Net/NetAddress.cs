@@ -16,10 +16,10 @@ public unsafe struct NetAddress
 {
     private Libc.sockaddr_in6 _raw; // a sockaddr_in when Family is AF_INET
 
-    public int Family => _raw.sin6_family;
+    public readonly int Family => _raw.sin6_family;
 
     /// <summary>The size of the sockaddr for this family.</summary>
-    public uint Length => Family == Libc.AF_INET6 ? (uint)sizeof(Libc.sockaddr_in6) : (uint)sizeof(Libc.sockaddr_in);
+    public readonly uint Length => Family == Libc.AF_INET6 ? (uint)sizeof(Libc.sockaddr_in6) : (uint)sizeof(Libc.sockaddr_in);
 
     public int Port
     {
@@ -45,6 +45,27 @@ public unsafe struct NetAddress
         address.Port = port;
         return address;
     }
+
+    /// <summary>The same endpoint as an IPv6 address: IPv4 becomes ::ffff:a.b.c.d, which is how a
+    /// dual-stack (AF_INET6) socket must be given an IPv4 destination.</summary>
+    public readonly NetAddress ToIPv6()
+    {
+        if (Family == Libc.AF_INET6)
+            return this;
+        return From(ToIPAddress().MapToIPv6(), Port);
+    }
+
+    /// <summary>True when both hold the same family, address and port (byte comparison of the
+    /// used part of the sockaddr; nothing allocated).</summary>
+    public readonly bool SameAs(in NetAddress other)
+    {
+        if (Family != other.Family)
+            return false;
+        Libc.sockaddr_in6 mine = _raw, theirs = other._raw;
+        return new ReadOnlySpan<byte>(&mine, (int)Length).SequenceEqual(new ReadOnlySpan<byte>(&theirs, (int)Length));
+    }
+
+    public readonly bool IsWildcard => ToIPAddress() is var ip && (ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any));
 
     public readonly IPAddress ToIPAddress()
     {

@@ -52,6 +52,11 @@ public sealed unsafe class NetContext : IDisposable
     public TcpLimits Limits { get; }
     public NetStats Stats { get; } = new();
     internal ChunkPool Chunks { get; } = new();
+
+    private UdpBatch? _udpBatch;
+
+    /// <summary>The shared recvmmsg/sendmmsg buffers, made on first use (1 MiB, mostly untouched).</summary>
+    internal UdpBatch UdpBatch => _udpBatch ??= new UdpBatch();
     internal byte* ReadBuffer { get; private set; }
 
     /// <summary>Descriptors held by sockets of this context (connections, draining ones, listeners).</summary>
@@ -92,5 +97,6 @@ public sealed unsafe class NetContext : IDisposable
         NativeMemory.Free(ReadBuffer);
         ReadBuffer = null;
         Chunks.Dispose();
+        _udpBatch?.Dispose();
     }
 }

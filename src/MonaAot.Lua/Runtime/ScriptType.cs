@@ -34,7 +34,8 @@ public sealed unsafe class ScriptType
     /// <see cref="IndexFields"/>.</param>
     public ScriptType(ScriptRuntime runtime, string name, GCHandle context,
         (string Name, nint Function)[] methods,
-        delegate* unmanaged<nint, int> index, delegate* unmanaged<nint, int> toString)
+        delegate* unmanaged<nint, int> index, delegate* unmanaged<nint, int> toString,
+        delegate* unmanaged<nint, int> newIndex = null)
     {
         Name = name;
         _runtime = runtime;
@@ -55,7 +56,7 @@ public sealed unsafe class ScriptType
         Shim.mona_pushindex(L);
         lua.RawSet(-3);
         lua.PushString("__newindex");
-        HostFunction.Push(L, &NewIndex, context);
+        HostFunction.Push(L, newIndex != null ? newIndex : &NewIndex, context);
         lua.RawSet(-3);
         lua.PushString("__gc");
         HostFunction.Push(L, &Collect, context);
@@ -125,21 +126,28 @@ public sealed unsafe class ScriptType
     {
         try
         {
-            // lua_rawset raises for a nil or NaN key: refuse them here, no longjmp over C#.
-            if (LuaApi.lua_type(L, 1) != LuaApi.LUA_TUSERDATA || LuaApi.lua_type(L, 2) == LuaApi.LUA_TNIL)
-                return HostFunction.Raise(L, "index is nil");
-            if (LuaApi.lua_type(L, 2) == LuaApi.LUA_TNUMBER && double.IsNaN(LuaApi.lua_tonumberx(L, 2, null)))
-                return HostFunction.Raise(L, "index is NaN");
-            LuaApi.lua_getiuservalue(L, 1, 1);
-            LuaApi.lua_pushvalue(L, 2);
-            LuaApi.lua_pushvalue(L, 3);
-            LuaApi.lua_rawset(L, -3);
-            return 0;
+            return StoreField(L);
         }
         catch (Exception e)
         {
             return HostFunction.Fail(L, e);
         }
+    }
+
+    /// <summary>Stores self[key] = value (arguments 1-3) in the fields table; for a type's own
+    /// __newindex after its settable properties.</summary>
+    public static int StoreField(nint L)
+    {
+        // lua_rawset raises for a nil or NaN key: refuse them here, no longjmp over C#.
+        if (LuaApi.lua_type(L, 1) != LuaApi.LUA_TUSERDATA || LuaApi.lua_type(L, 2) == LuaApi.LUA_TNIL)
+            return HostFunction.Raise(L, "index is nil");
+        if (LuaApi.lua_type(L, 2) == LuaApi.LUA_TNUMBER && double.IsNaN(LuaApi.lua_tonumberx(L, 2, null)))
+            return HostFunction.Raise(L, "index is NaN");
+        LuaApi.lua_getiuservalue(L, 1, 1);
+        LuaApi.lua_pushvalue(L, 2);
+        LuaApi.lua_pushvalue(L, 3);
+        LuaApi.lua_rawset(L, -3);
+        return 0;
     }
 
     /// <summary>__gc: an unreferenced object is closed and its id freed.</summary>

@@ -1,0 +1,334 @@
+using System;
+using System.Collections.Generic;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using MonaAot.Interop;
+using MonaAot.Reactor;
+
+namespace MonaAot.Net;
+
+/// <summary>What a UDP socket reports to its owner (the Lua UDPSocket). Loop thread.</summary>
+public interface IUdpSocketEvents
+{
+    /// <summary>One datagram. <paramref name="from"/> is the sender's "ip:port"; the same string
+    /// instance as last time when the sender is the same.</summary>
+    void OnDatagram(UdpSocket socket, ReadOnlySpan<byte> data, string from);
+}
+
+/// <summary>
+/// A UDP socket on the reactor (SPEC 4). Receives up to <see cref="UdpBatch.Count"/> datagrams
+/// per system call (recvmmsg) into the context's shared batch buffers; sends go straight to the
+/// kernel, and only when it has no room are they queued (in native memory) and sent later,
+/// many per call (sendmmsg). The socket is created by bind, connect or the first send (which
+/// takes an ephemeral port, as the OS does), and close() makes the object reusable.
+/// </summary>
+public sealed unsafe class UdpSocket : IIoHandler
+{
+    /// <summary>The largest UDP payload over IPv4 (65,535 - 20 - 8); applied to IPv6 too.</summary>
+    public const int MaxDatagram = 65_507;
+
+    private struct Pending
+    {
+        public byte* Data;
+        public int Length;
+        public bool HasRecipient;
+        public NetAddress Recipient;
+    }
+
+    private readonly NetContext _net;
+    private readonly IUdpSocketEvents _events;
+    private readonly bool _allowBroadcast;
+    private readonly List<Pending> _pending = new();
+    private long _pendingBytes;
+    private int _fd = -1;
+    private int _family;
+    private ulong _token;
+    private bool _connected;
+    private NetAddress _lastSender;
+    private string? _lastSenderText;
+    private string? _localText;
+    private string? _peerText;
+    private bool _multicastLoop = true;
+    private int _multicastTtl = 1;
+
+    public UdpSocket(NetContext net, IUdpSocketEvents events, bool allowBroadcast)
+    {
+        _net = net;
+        _events = events;
+        _allowBroadcast = allowBroadcast;
+    }
+
+    public bool IsOpen => _fd >= 0;
+
+    public string? LocalAddress =>
+        _fd < 0 ? null : _localText ??= NetAddress.OfSocket(_fd, peer: false, out NetAddress local) ? local.ToString() : null;
+
+    public string? PeerAddress => _connected ? _peerText : null;
+
+    public string? Bind(NetAddress address)
+    {
+        if (_fd >= 0)
+            return "already bound or connected (close() first)";
+        if (Open(address.Family) is { } openError)
+            return openError;
+        if (Libc.bind(_fd, &address, address.Length) != 0)
+        {
+            string error = NetError.Describe(Libc.LastErrno, address.ToString());
+            Close();
+            return error;
+        }
+        return null;
+    }
+
+    public string? Connect(NetAddress address)
+    {
+        if (_connected)
+            return "already connected (close() first)";
+        if (_fd < 0 && Open(address.Family) is { } openError)
+            return openError;
+        NetAddress target = _family == Libc.AF_INET6 ? address.ToIPv6() : address;
+        if (Libc.connect(_fd, &target, target.Length) != 0)
+            return NetError.Describe(Libc.LastErrno, address.ToString());
+        _connected = true;
+        _peerText = address.ToString();
+        _localText = null; // connecting may bind or change the local address
+        return null;
+    }
+
+    /// <summary>Sends one datagram to <paramref name="recipient"/>, or to the connected peer when
+    /// it is null. Returns null, or why it was not sent.</summary>
+    public string? Send(ReadOnlySpan<byte> data, NetAddress* recipient)
+    {
+        if (data.Length > MaxDatagram)
+            return $"datagram too large ({data.Length} bytes, {MaxDatagram} at most)";
+        if (recipient == null && !_connected)
+            return "no recipient: give an address or connect() first";
+        if (_fd < 0 && Open(recipient->Family) is { } openError)
+            return openError;
+        NetAddress target = default;
+        if (recipient != null)
+            target = _family == Libc.AF_INET6 ? recipient->ToIPv6() : *recipient;
+        if (_pending.Count > 0)
+            return Enqueue(data, recipient != null, target);
+        nint n;
+        fixed (byte* p = data)
+            n = recipient == null
+                ? Libc.send(_fd, p, (nuint)data.Length, Libc.MSG_NOSIGNAL)
+                : Libc.sendto(_fd, p, (nuint)data.Length, Libc.MSG_NOSIGNAL, &target, target.Length);
+        if (n >= 0)
+        {
+            _net.Stats.BytesSent += n;
+            return null;
+        }
+        int errno = Libc.LastErrno;
+        if (errno == Libc.EAGAIN)
+            return Enqueue(data, recipient != null, target);
+        return Describe(errno, recipient != null ? recipient->ToString() : _peerText ?? "?");
+    }
+
+    private string Describe(int errno, string address) => errno switch
+    {
+        Libc.EACCES when !_allowBroadcast => $"broadcast not allowed ({address}): create the socket with mona:createUDPSocket(true)",
+        Libc.EMSGSIZE => $"datagram too large ({address})",
+        _ => NetError.Describe(errno, address),
+    };
+
+    public void Close()
+    {
+        if (_fd >= 0)
+            _net.Close(_fd, _token);
+        _fd = -1;
+        _connected = false;
+        _localText = _peerText = _lastSenderText = null;
+        foreach (Pending pending in _pending)
+            NativeMemory.Free(pending.Data);
+        _pending.Clear();
+        _pendingBytes = 0;
+    }
+
+    public void OnIo(in IoEvent ev)
+    {
+        if ((ev.Events & IoEvents.Writable) != 0 && _pending.Count > 0)
+            FlushPending();
+        if ((ev.Events & (IoEvents.Readable | IoEvents.Error)) != 0)
+            Receive();
+    }
+
+    /// <summary>Joins (or leaves) a multicast group, optionally on one interface: an IPv4
+    /// address for an IPv4 group, an interface name or index for an IPv6 group.</summary>
+    public string? SetMembership(IPAddress group, string? networkInterface, bool join)
+    {
+        if (_fd < 0)
+            return "bind() first";
+        int result;
+        if (group.AddressFamily == AddressFamily.InterNetwork)
+        {
+            var request = new Libc.ip_mreqn { imr_multiaddr = ToNetworkUInt(group) };
+            if (networkInterface is not null)
+            {
+                if (!IPAddress.TryParse(networkInterface, out IPAddress? local) || local.AddressFamily != AddressFamily.InterNetwork)
+                    return $"invalid interface '{networkInterface}' (an IPv4 address for an IPv4 group)";
+                request.imr_address = ToNetworkUInt(local);
+            }
+            result = Libc.setsockopt(_fd, Libc.IPPROTO_IP, join ? Libc.IP_ADD_MEMBERSHIP : Libc.IP_DROP_MEMBERSHIP, &request, (uint)sizeof(Libc.ip_mreqn));
+        }
+        else
+        {
+            if (_family != Libc.AF_INET6)
+                return "an IPv6 group needs a socket bound to an IPv6 address";
+            var request = new Libc.ipv6_mreq();
+            group.TryWriteBytes(new Span<byte>(request.ipv6mr_multiaddr, 16), out _);
+            if (networkInterface is not null)
+            {
+                request.ipv6mr_interface = uint.TryParse(networkInterface, out uint index) ? index : Libc.if_nametoindex(networkInterface);
+                if (request.ipv6mr_interface == 0)
+                    return $"unknown interface '{networkInterface}'";
+            }
+            result = Libc.setsockopt(_fd, Libc.IPPROTO_IPV6, join ? Libc.IPV6_ADD_MEMBERSHIP : Libc.IPV6_DROP_MEMBERSHIP, &request, (uint)sizeof(Libc.ipv6_mreq));
+        }
+        return result == 0 ? null : NetError.Describe(Libc.LastErrno, group.ToString());
+    }
+
+    public bool MulticastLoop
+    {
+        get => _multicastLoop;
+        set
+        {
+            _multicastLoop = value;
+            ApplyMulticastOptions();
+        }
+    }
+
+    public int MulticastTtl
+    {
+        get => _multicastTtl;
+        set
+        {
+            _multicastTtl = Math.Clamp(value, 0, 255);
+            ApplyMulticastOptions();
+        }
+    }
+
+    private static uint ToNetworkUInt(IPAddress ip)
+    {
+        uint value;
+        ip.TryWriteBytes(new Span<byte>(&value, 4), out _);
+        return value; // bytes already in network order
+    }
+
+    private string? Open(int family)
+    {
+        int fd = Libc.socket(family, Libc.SOCK_DGRAM | Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            return NetError.Describe(Libc.LastErrno);
+        if (family == Libc.AF_INET6)
+            Libc.SetIntOption(fd, Libc.IPPROTO_IPV6, Libc.IPV6_V6ONLY, 0);
+        if (_allowBroadcast)
+            Libc.SetIntOption(fd, Libc.SOL_SOCKET, Libc.SO_BROADCAST, 1);
+        _token = _net.Attach(fd, this, IoEvents.Readable);
+        _fd = fd;
+        _family = family;
+        ApplyMulticastOptions();
+        return null;
+    }
+
+    private void ApplyMulticastOptions()
+    {
+        if (_fd < 0)
+            return;
+        // A dual-stack socket sends IPv4 multicast too: set both levels, the IPv4 one always.
+        Libc.SetIntOption(_fd, Libc.IPPROTO_IP, Libc.IP_MULTICAST_LOOP, _multicastLoop ? 1 : 0);
+        Libc.SetIntOption(_fd, Libc.IPPROTO_IP, Libc.IP_MULTICAST_TTL, _multicastTtl);
+        if (_family == Libc.AF_INET6)
+        {
+            Libc.SetIntOption(_fd, Libc.IPPROTO_IPV6, Libc.IPV6_MULTICAST_LOOP, _multicastLoop ? 1 : 0);
+            Libc.SetIntOption(_fd, Libc.IPPROTO_IPV6, Libc.IPV6_MULTICAST_HOPS, _multicastTtl);
+        }
+    }
+
+    private void Receive()
+    {
+        UdpBatch batch = _net.UdpBatch;
+        // A few batches per readiness event, so one busy socket cannot starve the others.
+        for (int round = 0; round < 4 && _fd >= 0; round++)
+        {
+            batch.Reset();
+            int n = Libc.recvmmsg(_fd, batch.Headers, UdpBatch.Count, 0, null);
+            if (n <= 0)
+                return; // EAGAIN, or an ICMP error reported on a connected socket: nothing to read
+            for (int i = 0; i < n && _fd >= 0; i++)
+            {
+                int length = (int)batch.Headers[i].msg_len;
+                _net.Stats.BytesReceived += length;
+                _events.OnDatagram(this, new ReadOnlySpan<byte>(batch.Slot(i), length), SenderText(ref batch.Senders[i]));
+            }
+            if (n < UdpBatch.Count)
+                return;
+        }
+    }
+
+    /// <summary>The sender as text, built only when it differs from the previous one.</summary>
+    private string SenderText(ref NetAddress sender)
+    {
+        if (_lastSenderText is null || !sender.SameAs(_lastSender))
+        {
+            _lastSender = sender;
+            _lastSenderText = sender.ToString();
+        }
+        return _lastSenderText;
+    }
+
+    private string? Enqueue(ReadOnlySpan<byte> data, bool hasRecipient, NetAddress recipient)
+    {
+        if (_pendingBytes + data.Length > _net.Limits.MaxQueuedBytes)
+            return $"send queue full ({_net.Limits.MaxQueuedBytes} bytes queued): datagram dropped";
+        byte* copy = (byte*)NativeMemory.Alloc((nuint)Math.Max(1, data.Length));
+        data.CopyTo(new Span<byte>(copy, data.Length));
+        _pending.Add(new Pending { Data = copy, Length = data.Length, HasRecipient = hasRecipient, Recipient = recipient });
+        _pendingBytes += data.Length;
+        if (_pending.Count == 1)
+            _net.Change(_fd, _token, IoEvents.Readable | IoEvents.Writable);
+        return null;
+    }
+
+    /// <summary>Sends queued datagrams, up to <see cref="UdpBatch.Count"/> per sendmmsg.</summary>
+    private void FlushPending()
+    {
+        UdpBatch batch = _net.UdpBatch;
+        while (_pending.Count > 0)
+        {
+            int count = Math.Min(_pending.Count, UdpBatch.Count);
+            for (int i = 0; i < count; i++)
+                batch.PrepareSend(i, _pending[i].Data, _pending[i].Length, _pending[i].HasRecipient ? ToPointer(i) : null);
+            int sent = Libc.sendmmsg(_fd, batch.Headers, (uint)count, Libc.MSG_NOSIGNAL);
+            if (sent <= 0)
+            {
+                if (sent < 0 && Libc.LastErrno != Libc.EAGAIN)
+                    DropPending(1); // this datagram cannot go (e.g. unreachable): the next ones may
+                return;
+            }
+            for (int i = 0; i < sent; i++)
+                _net.Stats.BytesSent += _pending[i].Length;
+            DropPending(sent);
+        }
+        _net.Change(_fd, _token, IoEvents.Readable);
+    }
+
+    private NetAddress* ToPointer(int index)
+    {
+        Pending pending = _pending[index];
+        _net.UdpBatch.Recipients[index] = pending.Recipient;
+        return &_net.UdpBatch.Recipients[index];
+    }
+
+    private void DropPending(int count)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            _pendingBytes -= _pending[i].Length;
+            NativeMemory.Free(_pending[i].Data);
+        }
+        _pending.RemoveRange(0, count);
+    }
+}

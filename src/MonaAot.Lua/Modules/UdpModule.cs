@@ -1,0 +1,44 @@
+using System;
+using System.Runtime.InteropServices;
+using MonaAot.Lua.Binding;
+using MonaAot.Lua.Native;
+using MonaAot.Lua.Runtime;
+
+namespace MonaAot.Lua.Modules;
+
+/// <summary>mona:createUDPSocket([allowBroadcast]) (SPEC 4): installs the type and the factory on
+/// the mona table (on top of the stack). This object is the context of every UDP host function.</summary>
+public sealed unsafe class UdpModule : IScriptModule
+{
+    private UdpModule(ScriptRuntime runtime) => Runtime = runtime;
+
+    public ScriptRuntime Runtime { get; }
+    public ScriptType SocketType { get; private set; } = null!;
+
+    public static UdpModule Install(ScriptRuntime runtime)
+    {
+        var module = new UdpModule(runtime);
+        GCHandle context = runtime.Vm.Pin(module);
+        module.SocketType = UdpSocketObject.CreateType(runtime, context);
+        LuaStrings.Push(runtime.Vm.L, "createUDPSocket");
+        HostFunction.Push(runtime.Vm.L, &Create, context);
+        runtime.Vm.State.RawSet(-3);
+        return module;
+    }
+
+    [UnmanagedCallersOnly]
+    private static int Create(nint L)
+    {
+        try
+        {
+            var module = HostFunction.Context<UdpModule>(L);
+            bool allowBroadcast = LuaApi.lua_toboolean(L, 2) != 0;
+            module.SocketType.Push(L, new UdpSocketObject(module, allowBroadcast));
+            return 1;
+        }
+        catch (Exception e)
+        {
+            return HostFunction.Fail(L, e);
+        }
+    }
+}

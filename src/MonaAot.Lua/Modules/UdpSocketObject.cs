@@ -1,0 +1,344 @@
+using System;
+using System.Net;
+using System.Runtime.InteropServices;
+using System.Threading.Tasks;
+using MonaAot.Diagnostics;
+using MonaAot.Lua.Binding;
+using MonaAot.Lua.Native;
+using MonaAot.Lua.Runtime;
+using MonaAot.Net;
+
+namespace MonaAot.Lua.Modules;
+
+/// <summary>
+/// UDPSocket (SPEC 4): bind, connect, send, close; joinGroup/leaveGroup; address, peerAddress,
+/// multicastLoop and multicastTTL (settable); onReception(data, address). Alive while it has a
+/// socket open (bound, connected, or after a first send), released by close().
+/// </summary>
+public sealed unsafe class UdpSocketObject : ScriptObject, IUdpSocketEvents
+{
+    private readonly UdpModule _module;
+    private readonly UdpSocket _socket;
+    private readonly bool _allowBroadcast;
+    // The last "host:port" text send() was given, and what it parsed to: replying to the
+    // address onReception gave costs no parsing and no allocation.
+    private byte[]? _lastDestinationText;
+    private NetAddress _lastDestination;
+
+    internal UdpSocketObject(UdpModule module, bool allowBroadcast) : base(module.Runtime)
+    {
+        _module = module;
+        _allowBroadcast = allowBroadcast;
+        _socket = new UdpSocket(module.Runtime.Net, this, allowBroadcast);
+    }
+
+    internal static ScriptType CreateType(ScriptRuntime runtime, GCHandle context) =>
+        new(runtime, "UDPSocket", context,
+            [("bind", (nint)(delegate* unmanaged<nint, int>)&Bind),
+             ("connect", (nint)(delegate* unmanaged<nint, int>)&Connect),
+             ("send", (nint)(delegate* unmanaged<nint, int>)&Send),
+             ("close", (nint)(delegate* unmanaged<nint, int>)&CloseMethod),
+             ("joinGroup", (nint)(delegate* unmanaged<nint, int>)&JoinGroup),
+             ("leaveGroup", (nint)(delegate* unmanaged<nint, int>)&LeaveGroup)],
+            &Index, &ToText, &NewIndex);
+
+    public void OnDatagram(UdpSocket socket, ReadOnlySpan<byte> data, string from)
+    {
+        nint L = Runtime.Vm.L;
+        int top = LuaApi.lua_gettop(L);
+        try
+        {
+            if (!Runtime.PushEvent(this, "onReception\0"u8))
+                return;
+            LuaStrings.Push(L, data);
+            LuaStrings.Push(L, from);
+            Runtime.CallEvent(this, 2, 0);
+        }
+        finally
+        {
+            LuaApi.lua_settop(L, top);
+        }
+    }
+
+    /// <summary>Keeps the object alive once its socket is open (SPEC 1, Lifetime).</summary>
+    private void RetainIfOpen(nint L)
+    {
+        if (_socket.IsOpen)
+            Retain(L, 1);
+    }
+
+    public override void Close()
+    {
+        _socket.Close();
+        Release();
+    }
+
+    public override void Collect() => _socket.Close();
+
+    private delegate string? AddressOperation(UdpSocketObject self, NetAddress address);
+
+    /// <summary>Runs <paramref name="operation"/> on the address at <paramref name="arg"/>: at once
+    /// for a numeric address or a hosts-file name, else after resolving it off the loop (a
+    /// failure then is logged, there being no caller left to return it to).</summary>
+    private static int WithAddress(nint L, int arg, string what, AddressOperation operation)
+    {
+        var module = HostFunction.Context<UdpModule>(L);
+        if (!module.SocketType.Check(L, 1, out UdpSocketObject self, out int error)
+            || !AddressArgs.Read(L, arg, out string host, out int port, out string? invalid, out error))
+            return error;
+        string? failure = invalid;
+        if (failure is null && AddressArgs.Immediate(host, port) is { } address)
+            failure = operation(self, address);
+        else if (failure is null)
+            self.ResolveThen(host, port, what, operation);
+        self.RetainIfOpen(L);
+        if (failure is null)
+            return 0;
+        LuaStrings.Push(L, failure);
+        return 1;
+    }
+
+    private void ResolveThen(string host, int port, string what, AddressOperation operation)
+    {
+        Task<IPAddress[]> lookup;
+        try
+        {
+            lookup = Runtime.Resolver.ResolveAsync(host);
+        }
+        catch (Exception e)
+        {
+            lookup = Task.FromException<IPAddress[]>(e);
+        }
+        lookup.ContinueWith(task => Runtime.Loop.Post(() =>
+        {
+            string? failure = task.IsCompletedSuccessfully && task.Result.Length > 0
+                ? operation(this, NetAddress.From(task.Result[0], port))
+                : $"cannot resolve '{host}' ({task.Exception?.InnerException?.Message ?? "no address"})";
+            if (failure is not null)
+                Runtime.Logger.Log(LogLevel.Warn, "UDPSocket", 0, $"{what} {host}:{port}: {failure}");
+            else if (_socket.IsOpen && SelfRef == LuaApi.LUA_NOREF && Owner is null)
+                Runtime.Logger.Log(LogLevel.Debug, "UDPSocket", 0, $"{what} {host}:{port} done after the script let go of the socket");
+        }), TaskScheduler.Default);
+    }
+
+    [UnmanagedCallersOnly]
+    private static int Bind(nint L)
+    {
+        try
+        {
+            return WithAddress(L, 2, "bind", static (self, address) => self._socket.Bind(address));
+        }
+        catch (Exception e)
+        {
+            return HostFunction.Fail(L, e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static int Connect(nint L)
+    {
+        try
+        {
+            return WithAddress(L, 2, "connect", static (self, address) => self._socket.Connect(address));
+        }
+        catch (Exception e)
+        {
+            return HostFunction.Fail(L, e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static int Send(nint L)
+    {
+        try
+        {
+            var module = HostFunction.Context<UdpModule>(L);
+            if (!module.SocketType.Check(L, 1, out UdpSocketObject self, out int error)
+                || !Args.String(L, 2, out ReadOnlySpan<byte> data, out error))
+                return error;
+            string? failure;
+            if (Args.IsNoneOrNil(L, 3))
+            {
+                failure = self._socket.Send(data, null);
+            }
+            else if (self.CachedDestination(L, out NetAddress cached))
+            {
+                failure = self._socket.Send(data, &cached);
+            }
+            else if (!AddressArgs.Read(L, 3, out string host, out int port, out string? invalid, out error))
+            {
+                return error;
+            }
+            else if (invalid is null && AddressArgs.Immediate(host, port) is { } address)
+            {
+                self.RememberDestination(L, address);
+                failure = self._socket.Send(data, &address);
+            }
+            else if (invalid is null)
+            {
+                byte[] copy = data.ToArray(); // only for a name that must be resolved first
+                self.ResolveThen(host, port, "send to", (s, a) => s._socket.Send(copy, &a));
+                failure = null;
+            }
+            else
+            {
+                failure = invalid;
+            }
+            self.RetainIfOpen(L);
+            if (failure is null)
+                return 0;
+            LuaStrings.Push(L, failure);
+            return 1;
+        }
+        catch (Exception e)
+        {
+            return HostFunction.Fail(L, e);
+        }
+    }
+
+    /// <summary>True when argument 3 is the one-string address of the previous send.</summary>
+    private bool CachedDestination(nint L, out NetAddress address)
+    {
+        address = _lastDestination;
+        return _lastDestinationText is not null && LuaApi.lua_type(L, 3) == LuaApi.LUA_TSTRING && Args.IsNoneOrNil(L, 4)
+               && LuaStrings.Span(L, 3).SequenceEqual(_lastDestinationText);
+    }
+
+    private void RememberDestination(nint L, NetAddress address)
+    {
+        if (LuaApi.lua_type(L, 3) != LuaApi.LUA_TSTRING || !Args.IsNoneOrNil(L, 4))
+            return;
+        _lastDestinationText = LuaStrings.Span(L, 3).ToArray();
+        _lastDestination = address;
+    }
+
+    [UnmanagedCallersOnly]
+    private static int CloseMethod(nint L)
+    {
+        try
+        {
+            var module = HostFunction.Context<UdpModule>(L);
+            if (!module.SocketType.Check(L, 1, out UdpSocketObject self, out int error))
+                return error;
+            self.Close();
+            return 0;
+        }
+        catch (Exception e)
+        {
+            return HostFunction.Fail(L, e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static int JoinGroup(nint L) => Membership(L, join: true);
+
+    [UnmanagedCallersOnly]
+    private static int LeaveGroup(nint L) => Membership(L, join: false);
+
+    private static int Membership(nint L, bool join)
+    {
+        try
+        {
+            var module = HostFunction.Context<UdpModule>(L);
+            if (!module.SocketType.Check(L, 1, out UdpSocketObject self, out int error)
+                || !Args.Text(L, 2, out string group, out error))
+                return error;
+            string? networkInterface = null;
+            if (!Args.IsNoneOrNil(L, 3) && !Args.Text(L, 3, out networkInterface, out error))
+                return error;
+            string? failure = IPAddress.TryParse(group, out IPAddress? ip) && IsMulticast(ip)
+                ? self._socket.SetMembership(ip, networkInterface, join)
+                : $"invalid multicast group '{group}'";
+            if (failure is null)
+                return 0;
+            LuaStrings.Push(L, failure);
+            return 1;
+        }
+        catch (Exception e)
+        {
+            return HostFunction.Fail(L, e);
+        }
+    }
+
+    private static bool IsMulticast(IPAddress ip) =>
+        ip.IsIPv6Multicast || (ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork && (ip.GetAddressBytes()[0] & 0xF0) == 0xE0);
+
+    [UnmanagedCallersOnly]
+    private static int Index(nint L)
+    {
+        try
+        {
+            var module = HostFunction.Context<UdpModule>(L);
+            if (!module.SocketType.Check(L, 1, out UdpSocketObject self, out int error))
+                return error;
+            ReadOnlySpan<byte> key = LuaApi.lua_type(L, 2) == LuaApi.LUA_TSTRING ? LuaStrings.Span(L, 2) : default;
+            if (key.SequenceEqual("address"u8))
+                TcpClientObject.PushOptional(L, self._socket.LocalAddress);
+            else if (key.SequenceEqual("peerAddress"u8))
+                TcpClientObject.PushOptional(L, self._socket.PeerAddress);
+            else if (key.SequenceEqual("multicastLoop"u8))
+                LuaApi.lua_pushboolean(L, self._socket.MulticastLoop ? 1 : 0);
+            else if (key.SequenceEqual("multicastTTL"u8))
+                LuaApi.lua_pushinteger(L, self._socket.MulticastTtl);
+            else if (key.SequenceEqual("allowBroadcast"u8))
+                LuaApi.lua_pushboolean(L, self._allowBroadcast ? 1 : 0);
+            else
+                return ScriptType.IndexFields(L);
+            return 1;
+        }
+        catch (Exception e)
+        {
+            return HostFunction.Fail(L, e);
+        }
+    }
+
+    /// <summary>multicastLoop and multicastTTL are set on the socket; anything else is a field.</summary>
+    [UnmanagedCallersOnly]
+    private static int NewIndex(nint L)
+    {
+        try
+        {
+            var module = HostFunction.Context<UdpModule>(L);
+            if (!module.SocketType.Check(L, 1, out UdpSocketObject self, out int error))
+                return error;
+            ReadOnlySpan<byte> key = LuaApi.lua_type(L, 2) == LuaApi.LUA_TSTRING ? LuaStrings.Span(L, 2) : default;
+            if (key.SequenceEqual("multicastLoop"u8))
+            {
+                self._socket.MulticastLoop = LuaApi.lua_toboolean(L, 3) != 0;
+                return 0;
+            }
+            if (key.SequenceEqual("multicastTTL"u8))
+            {
+                if (!Args.Integer(L, 3, out long ttl, out error))
+                    return error;
+                if (ttl is < 0 or > 255)
+                    return HostFunction.Raise(L, $"multicastTTL must be from 0 to 255, got {ttl}");
+                self._socket.MulticastTtl = (int)ttl;
+                return 0;
+            }
+            return ScriptType.StoreField(L);
+        }
+        catch (Exception e)
+        {
+            return HostFunction.Fail(L, e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static int ToText(nint L)
+    {
+        try
+        {
+            var module = HostFunction.Context<UdpModule>(L);
+            if (!module.SocketType.Check(L, 1, out UdpSocketObject self, out int error))
+                return error;
+            string? local = self._socket.LocalAddress, peer = self._socket.PeerAddress;
+            LuaStrings.Push(L, local is null ? "UDPSocket (closed)" : peer is null ? $"UDPSocket {local}" : $"UDPSocket {local} -> {peer}");
+            return 1;
+        }
+        catch (Exception e)
+        {
+            return HostFunction.Fail(L, e);
+        }
+    }
+}
