@@ -8,10 +8,12 @@ namespace MonaAot.Interop;
 internal static unsafe partial class Libc
 {
     public const int IPPROTO_IP = 0;
+    public const int IP_MULTICAST_IF = 32;
     public const int IP_MULTICAST_TTL = 33;
     public const int IP_MULTICAST_LOOP = 34;
     public const int IP_ADD_MEMBERSHIP = 35;
     public const int IP_DROP_MEMBERSHIP = 36;
+    public const int IPV6_MULTICAST_IF = 17;
     public const int IPV6_MULTICAST_HOPS = 18;
     public const int IPV6_MULTICAST_LOOP = 19;
     public const int IPV6_ADD_MEMBERSHIP = 20;

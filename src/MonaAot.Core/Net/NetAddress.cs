@@ -65,8 +65,6 @@ public unsafe struct NetAddress
         return new ReadOnlySpan<byte>(&mine, (int)Length).SequenceEqual(new ReadOnlySpan<byte>(&theirs, (int)Length));
     }
 
-    public readonly bool IsWildcard => ToIPAddress() is var ip && (ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any));
-
     public readonly IPAddress ToIPAddress()
     {
         Libc.sockaddr_in6 raw = _raw;

@@ -156,7 +156,9 @@ public sealed unsafe class UdpSocket : IIoHandler
     }
 
     /// <summary>Joins (or leaves) a multicast group, optionally on one interface: an IPv4
-    /// address for an IPv4 group, an interface name or index for an IPv6 group.</summary>
+    /// address for an IPv4 group, an interface name or index for an IPv6 group. Joining on an
+    /// interface also makes it the one this socket sends multicast through, so that a group
+    /// joined on loopback is also sent to on loopback, never through the default route.</summary>
     public string? SetMembership(IPAddress group, string? networkInterface, bool join)
     {
         if (_fd < 0)
@@ -172,6 +174,8 @@ public sealed unsafe class UdpSocket : IIoHandler
                 request.imr_address = ToNetworkUInt(local);
             }
             result = Libc.setsockopt(_fd, Libc.IPPROTO_IP, join ? Libc.IP_ADD_MEMBERSHIP : Libc.IP_DROP_MEMBERSHIP, &request, (uint)sizeof(Libc.ip_mreqn));
+            if (result == 0 && join && networkInterface is not null)
+                result = Libc.setsockopt(_fd, Libc.IPPROTO_IP, Libc.IP_MULTICAST_IF, &request, (uint)sizeof(Libc.ip_mreqn));
         }
         else
         {
@@ -186,6 +190,8 @@ public sealed unsafe class UdpSocket : IIoHandler
                     return $"unknown interface '{networkInterface}'";
             }
             result = Libc.setsockopt(_fd, Libc.IPPROTO_IPV6, join ? Libc.IPV6_ADD_MEMBERSHIP : Libc.IPV6_DROP_MEMBERSHIP, &request, (uint)sizeof(Libc.ipv6_mreq));
+            if (result == 0 && join && networkInterface is not null)
+                result = Libc.SetIntOption(_fd, Libc.IPPROTO_IPV6, Libc.IPV6_MULTICAST_IF, (int)request.ipv6mr_interface);
         }
         return result == 0 ? null : NetError.Describe(Libc.LastErrno, group.ToString());
     }

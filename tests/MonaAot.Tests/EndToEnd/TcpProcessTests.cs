@@ -15,7 +15,7 @@ namespace MonaAot.Tests.EndToEnd;
 /// <summary>TCP through the published out/monaaot, as a user runs it.</summary>
 public class TcpProcessTests
 {
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
+    internal static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
 
     /// <summary>Echo, plus "stats?" answered with mona:stats().managedAllocatedBytes.</summary>
     private const string EchoWithStats = """
@@ -33,7 +33,7 @@ public class TcpProcessTests
         NOTE("port ", server.port)
         """;
 
-    private static async Task<int> PortOf(MonaProcess mona)
+    internal static async Task<int> PortOf(MonaProcess mona)
     {
         string line = await mona.WaitForLineText("] port ", Wait);
         return int.Parse(line[(line.LastIndexOf(' ') + 1)..]);

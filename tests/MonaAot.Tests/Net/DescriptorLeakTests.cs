@@ -147,4 +147,21 @@ public class DescriptorLeakTests
 
         await Assert.That(leaked).IsEqualTo(0);
     }
+
+    [Test]
+    public async Task UdpBindSendCloseRebind_LeaveNoDescriptor()
+    {
+        int leaked = await Leaked(UdpTests.EchoSocket, async app =>
+        {
+            int port = await app.Log.WaitForNumber("port ");
+            using var client = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            client.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            await client.SendToAsync(Encoding.ASCII.GetBytes("x"), new IPEndPoint(IPAddress.Loopback, port));
+            await client.ReceiveAsync(new byte[16], SocketFlags.None);
+            await app.Run($"udp:close() udp:bind('127.0.0.1:{port}') local e = mona:createUDPSocket() e:send('y', '127.0.0.1:{port}') e:close() NOTE('cycled')");
+            await app.Log.WaitFor("cycled");
+        });
+
+        await Assert.That(leaked).IsEqualTo(0);
+    }
 }

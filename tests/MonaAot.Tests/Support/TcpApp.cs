@@ -47,7 +47,10 @@ public sealed class TcpApp : IAsyncDisposable
             lua.RawGetInteger(KeraLua.LuaRegistry.Index, Harness.Host.Applications[""].EnvironmentRef);
             lua.SetUpValue(-2, 1); // run as the root application's code
         }
-        if (lua.GetTop() == 0 || lua.PCall(0, 0, 0) != KeraLua.LuaStatus.OK)
+        Harness.Runtime.CurrentOwner = Harness.Host.Applications[""]; // what it makes belongs to the root
+        bool ok = lua.GetTop() > 0 && lua.PCall(0, 0, 0) == KeraLua.LuaStatus.OK;
+        Harness.Runtime.CurrentOwner = null;
+        if (!ok)
         {
             string error = lua.ToString(-1);
             lua.Pop(1);

@@ -1,0 +1,260 @@
+using System;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Threading.Tasks;
+using MonaAot.Tests.Support;
+using TUnit.Assertions;
+using TUnit.Assertions.Extensions;
+using TUnit.Core;
+
+namespace MonaAot.Tests.Net;
+
+/// <summary>SPEC 4 in-process: the real reactor and Lua, real datagrams on loopback.</summary>
+public class UdpTests
+{
+    public const string EchoSocket = """
+        udp = mona:createUDPSocket()
+        function udp:onReception(data, address) self:send(data, address) end
+        assert(udp:bind("127.0.0.1:0") == nil)
+        NOTE("port ", udp.address:match(":(%d+)$"))
+        """;
+
+    private static Socket Client(AddressFamily family = AddressFamily.InterNetwork)
+    {
+        var socket = new Socket(family, SocketType.Dgram, ProtocolType.Udp);
+        socket.Bind(new IPEndPoint(family == AddressFamily.InterNetwork ? IPAddress.Loopback : IPAddress.IPv6Loopback, 0));
+        return socket;
+    }
+
+    private static async Task<byte[]> Receive(Socket socket)
+    {
+        var buffer = new byte[65536];
+        using var timeout = new System.Threading.CancellationTokenSource(TimeSpan.FromSeconds(10));
+        SocketReceiveFromResult result = await socket.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(socket.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0), timeout.Token);
+        return buffer.AsSpan(0, result.ReceivedBytes).ToArray();
+    }
+
+    [Test]
+    public async Task Echo_Unconnected_StringAddressForm()
+    {
+        await using TcpApp app = await TcpApp.Start(EchoSocket);
+        using Socket client = Client();
+        int port = await app.Log.WaitForNumber("port ");
+
+        await client.SendToAsync(Encoding.ASCII.GetBytes("hello"), new IPEndPoint(IPAddress.Loopback, port));
+
+        await Assert.That(Encoding.ASCII.GetString(await Receive(client))).IsEqualTo("hello");
+    }
+
+    [Test]
+    public async Task Echo_HostAndPortForm_AndSenderAddress()
+    {
+        using Socket peer = Client();
+        int peerPort = ((IPEndPoint)peer.LocalEndPoint!).Port;
+        await using TcpApp app = await TcpApp.Start($$"""
+            u = mona:createUDPSocket()
+            function u:onReception(data, address) NOTE("got ", data, " from ", address) end
+            NOTE("send returned ", u:send("ping", "127.0.0.1", {{peerPort}}))
+            NOTE("local ", u.address)
+            """);
+
+        byte[] ping = await Receive(peer);
+        string local = (await app.Log.WaitFor("local "))["local ".Length..];
+        int localPort = int.Parse(local[(local.LastIndexOf(':') + 1)..]);
+        await peer.SendToAsync(Encoding.ASCII.GetBytes("pong"), new IPEndPoint(IPAddress.Loopback, localPort));
+
+        await Assert.That(Encoding.ASCII.GetString(ping)).IsEqualTo("ping");
+        await Assert.That(app.Log.Messages).Contains("send returned ");
+        await Assert.That(await app.Log.WaitFor("got ")).IsEqualTo($"got pong from 127.0.0.1:{peerPort}");
+    }
+
+    [Test]
+    public async Task Connected_SendWithoutAddress_PeerAddressShown()
+    {
+        using Socket peer = Client();
+        int peerPort = ((IPEndPoint)peer.LocalEndPoint!).Port;
+        await using TcpApp app = await TcpApp.Start($$"""
+            u = mona:createUDPSocket()
+            NOTE("connect ", u:connect("127.0.0.1:{{peerPort}}"))
+            NOTE("peer ", u.peerAddress)
+            u:send("via connect")
+            """);
+
+        await Assert.That(Encoding.ASCII.GetString(await Receive(peer))).IsEqualTo("via connect");
+        await Assert.That(await app.Log.WaitFor("peer ")).IsEqualTo($"peer 127.0.0.1:{peerPort}");
+    }
+
+    [Test]
+    public async Task Echo_IPv6Loopback()
+    {
+        await using TcpApp app = await TcpApp.Start("""
+            udp = mona:createUDPSocket()
+            function udp:onReception(data, address) self:send(address, address) end
+            assert(udp:bind("[::1]:0") == nil)
+            NOTE("port ", udp.address:match(":(%d+)$"))
+            """);
+        using Socket client = Client(AddressFamily.InterNetworkV6);
+        int port = await app.Log.WaitForNumber("port ");
+
+        await client.SendToAsync(Encoding.ASCII.GetBytes("v6"), new IPEndPoint(IPAddress.IPv6Loopback, port));
+
+        int clientPort = ((IPEndPoint)client.LocalEndPoint!).Port;
+        await Assert.That(Encoding.ASCII.GetString(await Receive(client))).IsEqualTo($"[::1]:{clientPort}");
+    }
+
+    [Test]
+    public async Task LargeDatagram_60000Bytes_Intact()
+    {
+        await using TcpApp app = await TcpApp.Start(EchoSocket);
+        using Socket client = Client();
+        var payload = new byte[60_000];
+        new Random(7).NextBytes(payload);
+
+        await client.SendToAsync(payload, new IPEndPoint(IPAddress.Loopback, await app.Log.WaitForNumber("port ")));
+
+        await Assert.That((await Receive(client)).AsSpan().SequenceEqual(payload)).IsTrue();
+    }
+
+    [Test]
+    [Arguments("return u:send(string.rep('x', 65508), '127.0.0.1:9')", "datagram too large (65508 bytes, 65507 at most)")]
+    [Arguments("return u:send('x')", "no recipient: give an address or connect() first")]
+    [Arguments("return u:send('x', '127.255.255.255:9')", "broadcast not allowed (127.255.255.255:9): create the socket with mona:createUDPSocket(true)")]
+    [Arguments("return u:send('x', '127.0.0.1:70000')", "invalid port 70000 (0 to 65535)")]
+    [Arguments("return u:bind('nonsense')", "invalid address 'nonsense' (expected host:port)")]
+    [Arguments("return select(2, pcall(function() u:send(nil) end))", "bad argument #1 to 'send' (string expected, got nil)")]
+    [Arguments("return select(2, pcall(function() u:bind({}) end))", "bad argument #1 to 'bind' (string expected, got table)")]
+    [Arguments("return select(2, pcall(function() u.close('x') end))", "bad argument #1 to 'close' (UDPSocket expected, got string)")]
+    [Arguments("return select(2, pcall(function() u.multicastTTL = 300 end))", "multicastTTL must be from 0 to 255, got 300")]
+    [Arguments("return u:joinGroup('127.0.0.1')", "invalid multicast group '127.0.0.1'")]
+    [Arguments("return tostring(u.address) .. ' ' .. tostring(u.peerAddress) .. ' ' .. tostring(u)", "nil nil UDPSocket (closed)")]
+    public async Task ScriptMistakes_RaiseOrReturnMessages(string code, string expected)
+    {
+        await using TcpApp app = await TcpApp.Start("u = mona:createUDPSocket()");
+
+        await app.Run($"local ok, r = pcall(function() {code} end) NOTE('result ', r)");
+
+        string result = (await app.Log.WaitFor("result "))["result ".Length..];
+        await Assert.That(result.EndsWith(expected, StringComparison.Ordinal)).IsTrue().Because($"got: {result}");
+    }
+
+    [Test]
+    public async Task Broadcast_WithFlag_ReachesLoopbackListener()
+    {
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        listener.Bind(new IPEndPoint(IPAddress.Any, 0));
+        int port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+        await using TcpApp app = await TcpApp.Start($$"""
+            b = mona:createUDPSocket(true)
+            NOTE("broadcast returned ", b:send("to all", "127.255.255.255", {{port}}))
+            """);
+
+        await Assert.That(Encoding.ASCII.GetString(await Receive(listener))).IsEqualTo("to all");
+        await Assert.That(app.Log.Messages).Contains("broadcast returned ");
+    }
+
+    [Test]
+    public async Task Multicast_JoinOnLoopback_ReceivesGroupTraffic()
+    {
+        await using TcpApp app = await TcpApp.Start("""
+            m = mona:createUDPSocket()
+            function m:onReception(data, address) NOTE("group got ", data) end
+            assert(m:bind("0.0.0.0:0") == nil)
+            m.multicastTTL = 0        -- this host only
+            m.multicastLoop = true
+            NOTE("join ", m:joinGroup("239.255.77.1", "127.0.0.1"))
+            NOTE("ttl ", m.multicastTTL, " loop ", m.multicastLoop)
+            m:send("hello group", "239.255.77.1:" .. m.address:match(":(%d+)$"))
+            """);
+
+        await Assert.That(await app.Log.WaitFor("group got ")).IsEqualTo("group got hello group");
+        await Assert.That(app.Log.Messages).Contains("join ");
+        await Assert.That(app.Log.Messages).Contains("ttl 0 loop (true)");
+    }
+
+    [Test]
+    public async Task Close_ThenRebindSamePort_Works()
+    {
+        await using TcpApp app = await TcpApp.Start(EchoSocket);
+        int port = await app.Log.WaitForNumber("port ");
+
+        await app.Run($"udp:close() NOTE('closed ', udp.address) NOTE('rebind ', udp:bind('127.0.0.1:{port}'), udp.address)");
+        using Socket client = Client();
+        await client.SendToAsync(Encoding.ASCII.GetBytes("again"), new IPEndPoint(IPAddress.Loopback, port));
+
+        await Assert.That(await app.Log.WaitFor("closed ")).IsEqualTo("closed (null)");
+        await Assert.That(await app.Log.WaitFor("rebind ")).IsEqualTo($"rebind (null)127.0.0.1:{port}"); // bind returned nothing
+        await Assert.That(Encoding.ASCII.GetString(await Receive(client))).IsEqualTo("again");
+    }
+
+    /// <summary>10,000 datagrams, at most 64 in flight: every one sent is either echoed intact or
+    /// counted lost, and loopback loses (almost) nothing at this pace.</summary>
+    [Test]
+    public async Task TenThousandDatagrams_LossAccounted()
+    {
+        await using TcpApp app = await TcpApp.Start(EchoSocket);
+        using Socket client = Client();
+        var server = new IPEndPoint(IPAddress.Loopback, await app.Log.WaitForNumber("port "));
+        const int total = 10_000, window = 64;
+        int sent = 0, received = 0, lost = 0;
+        var buffer = new byte[64];
+
+        await Task.Run(() =>
+        {
+            client.ReceiveTimeout = 1000;
+            while (received + lost < total)
+            {
+                while (sent < total && sent - received - lost < window)
+                    client.SendTo(BitConverter.GetBytes(sent++), server);
+                try
+                {
+                    int n = client.Receive(buffer);
+                    if (n != 4 || BitConverter.ToInt32(buffer, 0) >= sent)
+                        throw new InvalidOperationException("an echoed datagram came back altered");
+                    received++;
+                }
+                catch (SocketException e) when (e.SocketErrorCode == SocketError.TimedOut)
+                {
+                    lost = sent - received; // nothing more is coming for what is in flight
+                }
+            }
+        });
+
+        await Assert.That(received + lost).IsEqualTo(total);
+        await Assert.That(lost).IsLessThan(total / 100);
+    }
+
+    [Test]
+    public async Task Reload_ClosesSockets_PortFreeForNewVersion()
+    {
+        await using TcpApp app = await TcpApp.Start(EchoSocket);
+        int port = await app.Log.WaitForNumber("port ");
+
+        app.Www.WriteApp("", $"u2 = mona:createUDPSocket() NOTE('rebound ', u2:bind('127.0.0.1:{port}'), u2.address)");
+        await app.Harness.OnLoop(() => { app.Harness.Rescan(); return 0; });
+
+        await Assert.That(await app.Log.WaitFor("rebound ")).IsEqualTo($"rebound (null)127.0.0.1:{port}"); // bind returned nothing
+        await Assert.That(await app.StopAndCountOpenSockets()).IsEqualTo(0);
+    }
+
+    [Test]
+    public async Task UnreferencedBoundSocket_SurvivesCollectGarbage()
+    {
+        await using TcpApp app = await TcpApp.Start("""
+            do
+              local u = mona:createUDPSocket()
+              function u:onReception(data) NOTE("orphan got ", data) end
+              u:bind("127.0.0.1:0")
+              NOTE("port ", u.address:match(":(%d+)$"))
+            end
+            collectgarbage() collectgarbage()
+            """);
+        int port = await app.Log.WaitForNumber("port ");
+        await app.Run("collectgarbage() collectgarbage()");
+        using Socket client = Client();
+
+        await client.SendToAsync(Encoding.ASCII.GetBytes("still here"), new IPEndPoint(IPAddress.Loopback, port));
+
+        await app.Log.WaitFor("orphan got still here");
+    }
+}
