@@ -38,8 +38,9 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "bench_util.h"
 
 enum {
   CHUNK = 64 * 1024,            /* largest single send or recv */
@@ -51,7 +52,6 @@ enum {
   CONNECT_PARALLEL = 256,       /* connects in progress at once; avoids SYN-queue overflow */
   CONNECT_TIMEOUT_S = 30,
   ERRORS_PRINTED = 5,           /* lost connections described on stderr; the rest are counted */
-  HIST_BUCKETS = 58 * 64 + 128, /* see bucket_of: every uint64 nanosecond value fits */
 };
 #define MAX_SECONDS 600.0
 #define TOKEN_SIGNAL UINT64_MAX
@@ -81,13 +81,6 @@ struct conn {
   uint64_t message_start_ns;
 };
 
-/* Log-linear latency histogram: exact below 128 ns, then 64 buckets per power of two (< 1.6 %
- * error). Fixed size whatever the duration, unlike a list of samples. */
-struct histogram {
-  uint64_t counts[HIST_BUCKETS];
-  uint64_t total;
-};
-
 struct loadgen {
   struct options opt;
   struct conn *conns;
@@ -106,21 +99,6 @@ struct loadgen {
 
 /* ---- small helpers ---------------------------------------------------------------------- */
 
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* epoll_wait timeout until deadline: at least 1 ms so the loop never spins on 0. */
-static int timeout_ms(uint64_t deadline_ns) {
-  uint64_t now = now_ns();
-  if (now >= deadline_ns)
-    return 0;
-  uint64_t ms = (deadline_ns - now) / 1000000u + 1;
-  return ms > 1000 ? 1000 : (int)ms;
-}
-
 static int fail(const char *what) {
   fprintf(stderr, "loadgen: %s: %s\n", what, strerror(errno));
   return -1;
@@ -137,15 +115,7 @@ static int make_pattern(struct loadgen *g) {
   g->pattern = malloc(PATTERN_PERIOD + CHUNK);
   if (!g->pattern)
     return fail("malloc");
-  uint32_t x = 0x9E3779B9u; /* xorshift32: cheap, and no short repeats within the period */
-  for (int i = 0; i < PATTERN_PERIOD; i++) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    g->pattern[i] = (unsigned char)(x >> 24);
-  }
-  for (int i = PATTERN_PERIOD; i < PATTERN_PERIOD + CHUNK; i++) /* CHUNK > period: no memcpy */
-    g->pattern[i] = g->pattern[i - PATTERN_PERIOD];
+  fill_pattern(g->pattern, PATTERN_PERIOD, PATTERN_PERIOD + CHUNK);
   return 0;
 }
 
@@ -170,41 +140,6 @@ static void verify(struct loadgen *g, struct conn *c, size_t len) {
   fprintf(stderr, "loadgen: connection %d: echoed byte %llu is 0x%02x, expected 0x%02x\n", c->id,
           (unsigned long long)(c->received + i), g->buffer[i], expected[i]);
   exit(2);
-}
-
-/* ---- latency histogram ------------------------------------------------------------------ */
-
-static unsigned bucket_of(uint64_t ns) {
-  if (ns < 128)
-    return (unsigned)ns;
-  int shift = 63 - __builtin_clzll(ns) - 6; /* keeps 7 significant bits: 64..127 */
-  return (unsigned)shift * 64 + (unsigned)(ns >> shift);
-}
-
-static double bucket_middle(unsigned bucket) {
-  if (bucket < 128)
-    return bucket;
-  unsigned shift = bucket / 64 - 1;
-  uint64_t low = (uint64_t)(bucket - shift * 64) << shift;
-  return (double)low + (double)((uint64_t)1 << shift) / 2;
-}
-
-static void record(struct histogram *h, uint64_t ns) {
-  h->counts[bucket_of(ns)]++;
-  h->total++;
-}
-
-static double percentile_us(const struct histogram *h, double q) {
-  if (h->total == 0)
-    return 0;
-  uint64_t rank = (uint64_t)(q * (double)h->total + 0.999999);
-  uint64_t seen = 0;
-  for (unsigned b = 0; b < HIST_BUCKETS; b++) {
-    seen += h->counts[b];
-    if (seen >= rank && h->counts[b])
-      return bucket_middle(b) / 1000.0;
-  }
-  return 0;
 }
 
 /* ---- connections -------------------------------------------------------------------------- */

@@ -1,22 +1,31 @@
 #!/usr/bin/env bash
-# MonaAot TCP echo benchmark (run by ./build.sh bench, after out/monaaot is built).
+# MonaAot TCP and UDP echo benchmark (run by ./build.sh bench, after out/monaaot is built).
 #
-# Compares MonaAot running a Lua echo application with native/bench/echo_reference, a minimal
-# C echo server on raw epoll, in the same run and on the same core, alternating the two so that
+# Compares MonaAot running a Lua echo application with a minimal C echo server on raw epoll
+# (native/bench/echo_reference for TCP, native/bench/udp_echo_reference for UDP, which batches
+# with recvmmsg/sendmmsg), in the same run and on the same core, alternating the two so that
 # drift of the machine (thermal, noisy neighbours) hits both alike. Load comes from
-# native/bench/loadgen, which verifies every echoed byte.
+# native/bench/loadgen (TCP) and native/bench/udpgen (UDP), which verify every echoed byte.
 #
 # Scenarios, BENCH_ROUNDS times each (default 2), every run on a freshly started server:
-#   pingpong  100 connections, 64-byte messages, one in flight per connection
-#   stream    10 connections, 16 KiB writes, 256 KiB in flight per connection
-#   idle      BENCH_IDLE_CONNECTIONS (default 10000) open idle connections: the server's RSS
-# Each traffic run lasts BENCH_SECONDS (default 10). Figures are medians over the rounds.
+#   pingpong      TCP: 100 connections, 64-byte messages, one in flight per connection
+#   stream        TCP: 10 connections, 16 KiB writes, 256 KiB in flight per connection
+#   idle          TCP: BENCH_IDLE_CONNECTIONS (default 10000) open idle connections: the RSS
+#   udp-pingpong  UDP: 10 sockets, 64-byte datagrams, one in flight per socket
+#   udp-stream    UDP: 4 sockets, 512-byte datagrams, 24 in flight per socket
+# Each traffic run lasts BENCH_SECONDS (default 10). Figures are medians over the rounds; UDP
+# loss (datagrams not echoed within 500 ms) is the total over the rounds, and so is the count of
+# those echoed after all (late: the machine stalled, the server did not drop them).
 #
 # Environment:
 #   BENCH_SECONDS=10  BENCH_ROUNDS=2  BENCH_IDLE_CONNECTIONS=10000  BENCH_CORE=0
-#   BENCH_MONAAOT_CMD  replaces the MonaAot command (word-split; the server must print a line
-#                      containing "listening on <port>"), e.g. to test this script against the
-#                      reference alone: BENCH_MONAAOT_CMD="native/build/bench/echo_reference 0"
+#   BENCH_SCENARIOS="tcp udp"  the protocols to run: "tcp", "udp" or both
+#   BENCH_MONAAOT_CMD  replaces the MonaAot command of the TCP scenarios (word-split; the server
+#                      must print a line containing "listening on <port>"), e.g. to test this
+#                      script against the reference alone:
+#                      BENCH_MONAAOT_CMD="native/build/bench/echo_reference 0"
+#   BENCH_MONAAOT_UDP_CMD  the same for the UDP scenarios, e.g.
+#                      BENCH_MONAAOT_UDP_CMD="native/build/bench/udp_echo_reference 0"
 #   BENCH_STRICT=1     exit 1 when a target is missed (default: targets are reported only)
 # Exit code: 0 when every run completed and every echoed byte was right; 1 otherwise.
 set -euo pipefail
@@ -28,6 +37,7 @@ RUN_SECONDS=${BENCH_SECONDS:-10}
 ROUNDS=${BENCH_ROUNDS:-2}
 IDLE_CONNECTIONS=${BENCH_IDLE_CONNECTIONS:-10000}
 CORE=${BENCH_CORE:-0}
+SCENARIOS=${BENCH_SCENARIOS:-tcp udp}
 CLK_TCK=$(getconf CLK_TCK)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/monaaot-bench.XXXXXX")
 RESULTS=$WORK/results # one line per measurement: scenario server figure value
@@ -98,11 +108,33 @@ check_settings() {
   [[ $IDLE_CONNECTIONS =~ ^[0-9]+$ ]] && ((IDLE_CONNECTIONS <= 20000)) ||
     die "BENCH_IDLE_CONNECTIONS must be 0-20000 (got '$IDLE_CONNECTIONS')"
   [[ $CORE =~ ^[0-9]+$ ]] || die "BENCH_CORE must be a CPU number (got '$CORE')"
+  [[ $SCENARIOS =~ ^\ *(tcp|udp)(\ +(tcp|udp))*\ *$ ]] ||
+    die "BENCH_SCENARIOS must be 'tcp', 'udp' or 'tcp udp' (got '$SCENARIOS')"
   command -v taskset >/dev/null || die "taskset (util-linux) is required"
-  if [ -z "${BENCH_MONAAOT_CMD:-}" ] && [ ! -x "$MONAAOT" ]; then
+  if needs_monaaot && [ ! -x "$MONAAOT" ]; then
     die "$MONAAOT is missing: build it first (./build.sh)"
   fi
 }
+
+# True when protocol $1 (tcp, udp) is among BENCH_SCENARIOS.
+selected() { [[ " $SCENARIOS " == *" $1 "* ]]; }
+
+# The command override of the MonaAot slot for protocol $1 (empty: the real MonaAot).
+override_of() {
+  if [ "$1" = udp ]; then echo "${BENCH_MONAAOT_UDP_CMD:-}"; else echo "${BENCH_MONAAOT_CMD:-}"; fi
+}
+
+# True when a selected protocol runs the real out/monaaot (no override).
+needs_monaaot() {
+  local p
+  for p in tcp udp; do
+    if selected "$p" && [ -z "$(override_of "$p")" ]; then return 0; fi
+  done
+  return 1
+}
+
+# udp-pingpong and udp-stream are UDP; every other scenario is TCP.
+protocol_of() { if [[ $1 == udp-* ]]; then echo udp; else echo tcp; fi; }
 
 # Idle connections need a descriptor each, in the server and in the load generator.
 raise_descriptor_limit() {
@@ -116,8 +148,9 @@ raise_descriptor_limit() {
   fi
 }
 
-# The MonaAot side: an echo application and an ini that asks for port 0 (the kernel picks one
-# and the application logs it, so no port can be taken between choosing and binding).
+# The MonaAot side: an echo application per protocol, each in its own www folder, and an ini
+# that asks for port 0 (the kernel picks one and the application logs it, so no port can be
+# taken between choosing and binding; the UDP application binds port 0 itself).
 write_application() {
   mkdir -p "$WORK/www"
   cat >"$WORK/www/main.lua" <<'LUA'
@@ -130,28 +163,44 @@ end
 local ok = server:start("127.0.0.1", mona.configs["bench.port"])
 NOTE("listening on ", server.port)
 LUA
+  mkdir -p "$WORK/www-udp"
+  cat >"$WORK/www-udp/main.lua" <<'LUA'
+local udp = mona:createUDPSocket()
+function udp:onReception(data, address)
+  self:send(data, address)
+end
+local err = udp:bind("127.0.0.1:0")
+if err then ERROR(err) end
+NOTE("listening on ", udp.address:match(":(%d+)$"))
+LUA
   printf '[bench]\nport=0\n' >"$WORK/bench.ini"
   # A private copy of the binary: a rebuild while the benchmark runs would otherwise fail to
   # overwrite a running executable (ETXTBSY), or swap the binary between rounds.
-  if [ -z "${BENCH_MONAAOT_CMD:-}" ]; then cp "$MONAAOT" "$WORK/monaaot"; fi
+  if needs_monaaot; then cp "$MONAAOT" "$WORK/monaaot"; fi
 }
 
-# Sets CMD to the command line of server $1.
+# Sets CMD to the command line of server $1 for protocol $2.
 server_command() {
-  if [ "$1" = reference ]; then
+  local override www=$WORK/www
+  override=$(override_of "$2")
+  if [ "$2" = udp ]; then www=$WORK/www-udp; fi
+  if [ "$1" = reference ] && [ "$2" = udp ]; then
+    CMD=("$BIN/udp_echo_reference" 0)
+  elif [ "$1" = reference ]; then
     CMD=("$BIN/echo_reference" 0)
-  elif [ -n "${BENCH_MONAAOT_CMD:-}" ]; then
-    read -ra CMD <<<"$BENCH_MONAAOT_CMD"
+  elif [ -n "$override" ]; then
+    read -ra CMD <<<"$override"
   else
-    CMD=("$WORK/monaaot" --log=5 "--config=$WORK/bench.ini" "$WORK/www")
+    CMD=("$WORK/monaaot" --log=5 "--config=$WORK/bench.ini" "$www")
   fi
 }
 
-# Starts server $1 pinned to the benchmark core; sets SERVER_PID and SERVER_PORT.
+# Starts server $1 for protocol $2 (default tcp) pinned to the benchmark core; sets SERVER_PID
+# and SERVER_PORT.
 start_server() {
   local name=$1 log
   log=$WORK/$name.$RANDOM.log
-  server_command "$name"
+  server_command "$name" "${2:-tcp}"
   taskset -c "$CORE" "${CMD[@]}" >"$log" 2>&1 </dev/null &
   SERVER_PID=$!
   STARTED+=("$SERVER_PID")
@@ -178,23 +227,34 @@ descriptor_count() { ls "/proc/$1/fd" | wc -l; }
 
 record() { printf '%s %s %s %s\n' "$1" "$2" "$3" "$4" >>"$RESULTS"; }
 
+# The load generator of scenario $1 and its arguments.
+# udp-stream keeps 24 datagrams in flight per socket, 96 in all: what Linux's default receive
+# buffer (rmem_default, 212992 bytes) holds of 512-byte datagrams is about 166 (1283 bytes of
+# accounting each), less the quarter UDP may leave unreleased while the reader drains; more in
+# flight makes the kernel drop datagrams whenever the server is descheduled, which measures
+# the scheduler. With 96, a loss is the server's doing.
 loadgen_args() {
   case $1 in
-    pingpong) echo "--connections 100 --size 64 --mode pingpong" ;;
-    stream) echo "--connections 10 --size 16384 --mode stream" ;;
+    pingpong) echo "loadgen --connections 100 --size 64 --mode pingpong" ;;
+    stream) echo "loadgen --connections 10 --size 16384 --mode stream" ;;
+    udp-pingpong) echo "udpgen --connections 10 --size 64 --mode pingpong" ;;
+    udp-stream) echo "udpgen --connections 4 --size 512 --mode stream --window 24" ;;
   esac
 }
 
 # One traffic run of scenario $1 against a fresh server $2.
 run_traffic() {
-  local scenario=$1 name=$2 out cpu_before cpu_after args
-  start_server "$name"
+  local scenario=$1 name=$2 out cpu_before cpu_after args protocol
+  protocol=$(protocol_of "$scenario")
+  start_server "$name" "$protocol"
   sleep 1 # idle RSS is taken 1 s after start, once start-up work has settled
-  record idle "$name" idle_rss_kb "$(status_kb "$SERVER_PID" VmRSS)"
+  if [ "$protocol" = tcp ]; then # the memory targets are the TCP server's
+    record idle "$name" idle_rss_kb "$(status_kb "$SERVER_PID" VmRSS)"
+  fi
   read -ra args <<<"$(loadgen_args "$scenario")"
   cpu_before=$(cpu_ticks "$SERVER_PID")
-  if ! out=$(taskset -c "$CORE" "$BIN/loadgen" --host 127.0.0.1 --port "$SERVER_PORT" \
-    "${args[@]}" --duration "$RUN_SECONDS" </dev/null); then
+  if ! out=$(taskset -c "$CORE" "$BIN/${args[0]}" --host 127.0.0.1 --port "$SERVER_PORT" \
+    "${args[@]:1}" --duration "$RUN_SECONDS" </dev/null); then
     die "$scenario against $name failed (the load generator's message is above)${out:+: $out}"
   fi
   cpu_after=$(cpu_ticks "$SERVER_PID")
@@ -218,6 +278,7 @@ record_traffic() {
       printf "%s %s mb_per_s %.3f\n", s, n, f["bytes"] / f["seconds"] / 1e6
       printf "%s %s p50_us %s\n%s %s p99_us %s\n", s, n, f["p50_us"], s, n, f["p99_us"]
       printf "%s %s cpu_us_per_msg %.4f\n", s, n, ticks / hz * 1e6 / f["messages"]
+      if ("lost" in f) printf "%s %s lost %d\n%s %s late %d\n", s, n, f["lost"], s, n, f["late"]
     }' >>"$RESULTS" || die "$scenario against $name echoed no message: $line"
 }
 
@@ -248,6 +309,12 @@ run_idle() {
 
 # ---- report --------------------------------------------------------------------------------
 
+# Sum of figure $3 of server $2 in scenario $1 over the rounds.
+total() {
+  awk -v s="$1" -v n="$2" -v f="$3" '$1 == s && $2 == n && $3 == f { t += $4; c++ }
+    END { if (c) print t; else print "-" }' "$RESULTS"
+}
+
 # Median of figure $3 of server $2 in scenario $1 (mean of the middle two for an even count).
 median() {
   awk -v s="$1" -v n="$2" -v f="$3" '$1 == s && $2 == n && $3 == f { print $4 }' "$RESULTS" |
@@ -256,27 +323,44 @@ median() {
       if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-# One table row: label, scenario, figure, divisor (kB -> MiB), printf format, target.
+# One table row: label, scenario, figure, divisor (kB -> MiB), printf format, target. The
+# rounds are summarised by their median, or by the function AGG names (AGG=total row ...:
+# counts, which get no ratio).
 row() {
-  local label=$1 scenario=$2 figure=$3 scale=$4 format=$5 target=${6:-}
+  local label=$1 scenario=$2 figure=$3 scale=$4 format=$5 target=${6:-} agg=${AGG:-median}
   local mine ref
-  mine=$(median "$scenario" monaaot "$figure")
-  ref=$(median "$scenario" reference "$figure")
-  awk -v l="$label" -v a="$mine" -v b="$ref" -v k="$scale" -v fmt="$format" -v t="$target" '
+  mine=$("$agg" "$scenario" monaaot "$figure")
+  ref=$("$agg" "$scenario" reference "$figure")
+  awk -v l="$label" -v a="$mine" -v b="$ref" -v k="$scale" -v fmt="$format" -v t="$target" \
+    -v agg="$agg" '
     function show(v) { return v == "-" ? "-" : sprintf(fmt, v / k) }
     BEGIN {
-      ratio = (a == "-" || b == "-" || b + 0 == 0) ? "-" : sprintf("%.2f", a / b)
+      no_ratio = agg != "median" || a == "-" || b == "-" || b + 0 == 0
+      ratio = no_ratio ? "-" : sprintf("%.2f", a / b)
       printf "  %-26s %14s %14s %9s   %s\n", l, show(a), show(b), ratio, t
     }'
 }
 
 print_table() {
-  local label=MonaAot
-  [ -n "${BENCH_MONAAOT_CMD:-}" ] && label="MonaAot slot"
+  local label=MonaAot p
+  for p in tcp udp; do
+    if selected "$p" && [ -n "$(override_of "$p")" ]; then label="MonaAot slot"; fi
+  done
   printf '\nMedians of %s round(s), %s s per run, server and load generator on core %s\n' \
     "$ROUNDS" "$RUN_SECONDS" "$CORE"
-  [ -n "${BENCH_MONAAOT_CMD:-}" ] && printf '(MonaAot slot ran: %s)\n' "$BENCH_MONAAOT_CMD"
+  if selected tcp && [ -n "$(override_of tcp)" ]; then
+    printf '(MonaAot slot ran: %s)\n' "$(override_of tcp)"
+  fi
+  if selected udp && [ -n "$(override_of udp)" ]; then
+    printf '(MonaAot slot ran for UDP: %s)\n' "$(override_of udp)"
+  fi
   printf '\n  %-26s %14s %14s %9s   %s\n' figure "$label" reference ratio target
+  if selected tcp; then print_tcp_rows; fi
+  if selected udp; then print_udp_rows; fi
+  echo
+}
+
+print_tcp_rows() {
   traffic_rows pingpong "ping-pong 64 B x 100" "ratio <= 1.2"
   traffic_rows stream "stream 16 KiB x 10" "ratio <= 1.3"
   printf ' memory\n'
@@ -284,30 +368,50 @@ print_table() {
   if ((IDLE_CONNECTIONS > 0)); then
     row "RSS, $IDLE_CONNECTIONS idle conns, MiB" idle10k rss_kb 1024 %.1f "MonaAot <= 64 MiB"
   fi
-  echo
 }
 
+print_udp_rows() {
+  traffic_rows udp-pingpong "UDP ping-pong 64 B x 10 sockets" "ratio <= 1.3" datagram
+  loss_rows udp-pingpong
+  traffic_rows udp-stream "UDP stream 512 B x 4 sockets, 24 in flight" "ratio <= 1.3" datagram
+  loss_rows udp-stream
+}
+
+loss_rows() {
+  AGG=total row "datagrams lost, all rounds" "$1" lost 1 %.0f
+  AGG=total row "  of which echoed late" "$1" late 1 %.0f
+}
+
+# Rows of traffic scenario $1 titled $2, CPU target $3; $4 names the unit (default message).
 traffic_rows() {
-  local s=$1
+  local s=$1 unit=${4:-message}
   printf ' %s\n' "$2"
-  row "messages/s" "$s" msgs_per_s 1 %.0f
+  row "${unit}s/s" "$s" msgs_per_s 1 %.0f
   row "MB/s (echoed)" "$s" mb_per_s 1 %.2f
-  if [ "$s" = pingpong ]; then # streaming has no round trips to time
+  if [[ $s == *pingpong ]]; then # streaming has no round trips to time
     row "round trip p50, us" "$s" p50_us 1 %.1f
     row "round trip p99, us" "$s" p99_us 1 %.1f
   fi
-  row "server CPU per message, us" "$s" cpu_us_per_msg 1 %.3f "$3"
+  row "server CPU per $unit, us" "$s" cpu_us_per_msg 1 %.3f "$3"
   row "server peak RSS, MiB" "$s" peak_rss_kb 1024 %.1f
 }
 
 # Prints one verdict per target; returns 1 when any was missed.
 check_targets() {
   local missed=0
-  verdict "ping-pong CPU/message ratio" "$(ratio_of pingpong cpu_us_per_msg)" 1.2 || missed=1
-  verdict "streaming CPU/message ratio" "$(ratio_of stream cpu_us_per_msg)" 1.3 || missed=1
-  verdict "idle RSS (MiB)" "$(mib_of idle idle_rss_kb)" 8 || missed=1
-  if ((IDLE_CONNECTIONS > 0)); then
-    verdict "RSS with $IDLE_CONNECTIONS idle connections (MiB)" "$(mib_of idle10k rss_kb)" 64 ||
+  if selected tcp; then
+    verdict "ping-pong CPU/message ratio" "$(ratio_of pingpong cpu_us_per_msg)" 1.2 || missed=1
+    verdict "streaming CPU/message ratio" "$(ratio_of stream cpu_us_per_msg)" 1.3 || missed=1
+    verdict "idle RSS (MiB)" "$(mib_of idle idle_rss_kb)" 8 || missed=1
+    if ((IDLE_CONNECTIONS > 0)); then
+      verdict "RSS with $IDLE_CONNECTIONS idle connections (MiB)" "$(mib_of idle10k rss_kb)" 64 ||
+        missed=1
+    fi
+  fi
+  if selected udp; then
+    verdict "UDP ping-pong CPU/datagram ratio" "$(ratio_of udp-pingpong cpu_us_per_msg)" 1.3 ||
+      missed=1
+    verdict "UDP streaming CPU/datagram ratio" "$(ratio_of udp-stream cpu_us_per_msg)" 1.3 ||
       missed=1
   fi
   return "$missed"
@@ -341,15 +445,17 @@ main() {
   raise_descriptor_limit
   write_application
   : >"$RESULTS"
-  local round scenario name order
+  local round scenario name order traffic=()
+  if selected tcp; then traffic+=(pingpong stream); fi
+  if selected udp; then traffic+=(udp-pingpong udp-stream); fi
   for ((round = 1; round <= ROUNDS; round++)); do
     order=("${SERVERS[@]}")
     ((round % 2)) || order=("${SERVERS[1]}" "${SERVERS[0]}") # alternate who goes first
     say "round $round of $ROUNDS"
-    for scenario in pingpong stream; do
+    for scenario in "${traffic[@]}"; do
       for name in "${order[@]}"; do run_traffic "$scenario" "$name"; done
     done
-    if ((IDLE_CONNECTIONS > 0)); then
+    if selected tcp && ((IDLE_CONNECTIONS > 0)); then
       for name in "${order[@]}"; do run_idle "$name"; done
     fi
   done
