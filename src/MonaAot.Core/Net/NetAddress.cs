@@ -12,7 +12,7 @@ namespace MonaAot.Net;
 /// "[v6]:port", and an IPv4-mapped IPv6 address shows as plain IPv4. The sockaddr is the only
 /// field, so a <c>NetAddress*</c> is a <c>sockaddr*</c>.
 /// </summary>
-public unsafe struct NetAddress
+public unsafe struct NetAddress : IEquatable<NetAddress>
 {
     private Libc.sockaddr_in6 _raw; // a sockaddr_in when Family is AF_INET
 
@@ -63,6 +63,19 @@ public unsafe struct NetAddress
             return false;
         Libc.sockaddr_in6 mine = _raw, theirs = other._raw;
         return new ReadOnlySpan<byte>(&mine, (int)Length).SequenceEqual(new ReadOnlySpan<byte>(&theirs, (int)Length));
+    }
+
+    public readonly bool Equals(NetAddress other) => SameAs(other);
+
+    public override readonly bool Equals(object? obj) => obj is NetAddress other && SameAs(other);
+
+    /// <summary>A hash of port and address bytes, for caches keyed by endpoint.</summary>
+    public override readonly int GetHashCode()
+    {
+        Libc.sockaddr_in6 raw = _raw;
+        var hash = new HashCode();
+        hash.AddBytes(new ReadOnlySpan<byte>(&raw, (int)Length));
+        return hash.ToHashCode();
     }
 
     public readonly IPAddress ToIPAddress()

@@ -18,9 +18,10 @@ public interface IUdpSocketEvents
 
 /// <summary>
 /// A UDP socket on the reactor (SPEC 4). Receives up to <see cref="UdpBatch.Count"/> datagrams
-/// per system call (recvmmsg) into the context's shared batch buffers; sends go straight to the
-/// kernel, and only when it has no room are they queued (in native memory) and sent later,
-/// many per call (sendmmsg). The socket is created by bind, connect or the first send (which
+/// per system call (recvmmsg) into the context's shared batch buffers. Replies sent by the
+/// handlers of one such batch are gathered and leave together at its end, many per call
+/// (sendmmsg), as a batching C server does; other sends go straight to the kernel. What the
+/// kernel has no room for is queued in native memory and sent when it has. The socket is created by bind, connect or the first send (which
 /// takes an ephemeral port, as the OS does), and close() makes the object reusable.
 /// </summary>
 public sealed unsafe class UdpSocket : IIoHandler
@@ -39,14 +40,23 @@ public sealed unsafe class UdpSocket : IIoHandler
     private readonly NetContext _net;
     private readonly IUdpSocketEvents _events;
     private readonly bool _allowBroadcast;
+    /// <summary>Replies up to this size, sent while a received batch is being handled, wait for
+    /// the end of the batch (one sendmmsg for all); larger ones go at once.</summary>
+    public const int GatherLimit = 2048;
+
+    // Enough for the peers of a busy socket; past it the cache starts again (bounded memory).
+    private const int SenderCacheLimit = 1024;
+
     private readonly List<Pending> _pending = new();
     private long _pendingBytes;
+    private bool _handlingBatch;
+    private bool _watchingWrites;
+    // Senders' address texts: a datagram from a peer seen before costs no string.
+    private readonly Dictionary<NetAddress, string> _senderTexts = new();
     private int _fd = -1;
     private int _family;
     private ulong _token;
     private bool _connected;
-    private NetAddress _lastSender;
-    private string? _lastSenderText;
     private string? _localText;
     private string? _peerText;
     private bool _multicastLoop = true;
@@ -109,7 +119,7 @@ public sealed unsafe class UdpSocket : IIoHandler
         NetAddress target = default;
         if (recipient != null)
             target = _family == Libc.AF_INET6 ? recipient->ToIPv6() : *recipient;
-        if (_pending.Count > 0)
+        if (_pending.Count > 0 || (_handlingBatch && data.Length <= GatherLimit))
             return Enqueue(data, recipient != null, target);
         nint n;
         fixed (byte* p = data)
@@ -140,7 +150,9 @@ public sealed unsafe class UdpSocket : IIoHandler
             _net.Close(_fd, _token);
         _fd = -1;
         _connected = false;
-        _localText = _peerText = _lastSenderText = null;
+        _localText = _peerText = null;
+        _senderTexts.Clear();
+        _watchingWrites = false;
         foreach (Pending pending in _pending)
             NativeMemory.Free(pending.Data);
         _pending.Clear();
@@ -255,34 +267,52 @@ public sealed unsafe class UdpSocket : IIoHandler
 
     private void Receive()
     {
-        UdpBatch batch = _net.UdpBatch;
         // A few batches per readiness event, so one busy socket cannot starve the others.
         for (int round = 0; round < 4 && _fd >= 0; round++)
         {
-            batch.Reset();
-            int n = Libc.recvmmsg(_fd, batch.Headers, UdpBatch.Count, 0, null);
-            if (n <= 0)
-                return; // EAGAIN, or an ICMP error reported on a connected socket: nothing to read
+            int n = ReceiveBatch();
+            if (_pending.Count > 0 && _fd >= 0)
+                FlushPending(); // the batch's replies, together
+            if (n < UdpBatch.Count)
+                return;
+        }
+    }
+
+    /// <summary>One recvmmsg and a handler call per datagram; returns how many came.</summary>
+    private int ReceiveBatch()
+    {
+        UdpBatch batch = _net.UdpBatch;
+        batch.Reset();
+        int n = Libc.recvmmsg(_fd, batch.Headers, UdpBatch.Count, 0, null);
+        if (n <= 0)
+            return 0; // EAGAIN, or an ICMP error reported on a connected socket: nothing to read
+        _handlingBatch = true;
+        try
+        {
             for (int i = 0; i < n && _fd >= 0; i++)
             {
                 int length = (int)batch.Headers[i].msg_len;
                 _net.Stats.BytesReceived += length;
                 _events.OnDatagram(this, new ReadOnlySpan<byte>(batch.Slot(i), length), SenderText(ref batch.Senders[i]));
             }
-            if (n < UdpBatch.Count)
-                return;
         }
+        finally
+        {
+            _handlingBatch = false;
+        }
+        return n;
     }
 
-    /// <summary>The sender as text, built only when it differs from the previous one.</summary>
+    /// <summary>The sender as text, built only the first time that sender is seen.</summary>
     private string SenderText(ref NetAddress sender)
     {
-        if (_lastSenderText is null || !sender.SameAs(_lastSender))
-        {
-            _lastSender = sender;
-            _lastSenderText = sender.ToString();
-        }
-        return _lastSenderText;
+        if (_senderTexts.TryGetValue(sender, out string? text))
+            return text;
+        if (_senderTexts.Count >= SenderCacheLimit)
+            _senderTexts.Clear();
+        text = sender.ToString();
+        _senderTexts.Add(sender, text);
+        return text;
     }
 
     private string? Enqueue(ReadOnlySpan<byte> data, bool hasRecipient, NetAddress recipient)
@@ -293,8 +323,8 @@ public sealed unsafe class UdpSocket : IIoHandler
         data.CopyTo(new Span<byte>(copy, data.Length));
         _pending.Add(new Pending { Data = copy, Length = data.Length, HasRecipient = hasRecipient, Recipient = recipient });
         _pendingBytes += data.Length;
-        if (_pending.Count == 1)
-            _net.Change(_fd, _token, IoEvents.Readable | IoEvents.Writable);
+        if (!_handlingBatch)
+            WatchWrites(true); // a batch's replies are flushed at its end instead
         return null;
     }
 
@@ -310,15 +340,31 @@ public sealed unsafe class UdpSocket : IIoHandler
             int sent = Libc.sendmmsg(_fd, batch.Headers, (uint)count, Libc.MSG_NOSIGNAL);
             if (sent <= 0)
             {
-                if (sent < 0 && Libc.LastErrno != Libc.EAGAIN)
-                    DropPending(1); // this datagram cannot go (e.g. unreachable): the next ones may
-                return;
+                int errno = sent < 0 ? Libc.LastErrno : Libc.EAGAIN;
+                if (errno == Libc.EAGAIN)
+                {
+                    WatchWrites(true); // the rest when the kernel has room
+                    return;
+                }
+                // This datagram cannot go (e.g. unreachable); send() returned long ago, so say
+                // it here. The next ones may go.
+                _net.Logger.Debug($"UDP datagram to {(_pending[0].HasRecipient ? _pending[0].Recipient.ToString() : _peerText)} dropped: {Describe(errno, "")}");
+                DropPending(1);
+                continue;
             }
             for (int i = 0; i < sent; i++)
                 _net.Stats.BytesSent += _pending[i].Length;
             DropPending(sent);
         }
-        _net.Change(_fd, _token, IoEvents.Readable);
+        WatchWrites(false);
+    }
+
+    private void WatchWrites(bool watch)
+    {
+        if (watch == _watchingWrites || _fd < 0)
+            return;
+        _watchingWrites = watch;
+        _net.Change(_fd, _token, watch ? IoEvents.Readable | IoEvents.Writable : IoEvents.Readable);
     }
 
     private NetAddress* ToPointer(int index)

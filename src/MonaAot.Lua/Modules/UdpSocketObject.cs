@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Net;
 using System.Runtime.InteropServices;
 using System.Threading.Tasks;
@@ -20,10 +21,17 @@ public sealed unsafe class UdpSocketObject : ScriptObject, IUdpSocketEvents
     private readonly UdpModule _module;
     private readonly UdpSocket _socket;
     private readonly bool _allowBroadcast;
-    // The last "host:port" text send() was given, and what it parsed to: replying to the
-    // address onReception gave costs no parsing and no allocation.
-    private byte[]? _lastDestinationText;
-    private NetAddress _lastDestination;
+    // "host:port" strings send() was given and what they parsed to, keyed by the Lua string's
+    // address (short strings are interned, so the text onReception gave for a sender is the
+    // same string each time) and checked against a copy of the text, in case that string was
+    // collected and its memory reused. Replying costs no parsing and no allocation.
+    private const int DestinationCacheLimit = 1024;
+    // The Lua string of each sender's address, held in the registry: pushed without encoding,
+    // and kept alive, so that the same sender always gives the same string (and so the
+    // destination cache above hits when the script replies). Keyed by the C# text instance,
+    // which UdpSocket gives once per sender.
+    private readonly Dictionary<string, int> _senderRefs = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<nint, (byte[] Text, NetAddress Address)> _destinations = new();
 
     internal UdpSocketObject(UdpModule module, bool allowBroadcast) : base(module.Runtime)
     {
@@ -51,13 +59,35 @@ public sealed unsafe class UdpSocketObject : ScriptObject, IUdpSocketEvents
             if (!Runtime.PushEvent(this, "onReception\0"u8))
                 return;
             LuaStrings.Push(L, data);
-            LuaStrings.Push(L, from);
+            PushSender(L, from);
             Runtime.CallEvent(this, 2, 0);
         }
         finally
         {
             LuaApi.lua_settop(L, top);
         }
+    }
+
+    private void PushSender(nint L, string from)
+    {
+        if (_senderRefs.TryGetValue(from, out int reference))
+        {
+            LuaApi.lua_rawgeti(L, LuaApi.LUA_REGISTRYINDEX, reference);
+            return;
+        }
+        if (_senderRefs.Count >= DestinationCacheLimit)
+            ForgetSenders();
+        LuaStrings.Push(L, from);
+        LuaApi.lua_pushvalue(L, -1);
+        _senderRefs.Add(from, LuaApi.luaL_ref(L, LuaApi.LUA_REGISTRYINDEX));
+    }
+
+    private void ForgetSenders()
+    {
+        foreach (int reference in _senderRefs.Values)
+            LuaApi.luaL_unref(Runtime.Vm.L, LuaApi.LUA_REGISTRYINDEX, reference);
+        _senderRefs.Clear();
+        _destinations.Clear();
     }
 
     /// <summary>Keeps the object alive once its socket is open (SPEC 1, Lifetime).</summary>
@@ -70,10 +100,15 @@ public sealed unsafe class UdpSocketObject : ScriptObject, IUdpSocketEvents
     public override void Close()
     {
         _socket.Close();
+        ForgetSenders();
         Release();
     }
 
-    public override void Collect() => _socket.Close();
+    public override void Collect()
+    {
+        _socket.Close();
+        ForgetSenders();
+    }
 
     private delegate string? AddressOperation(UdpSocketObject self, NetAddress address);
 
@@ -196,20 +231,31 @@ public sealed unsafe class UdpSocketObject : ScriptObject, IUdpSocketEvents
         }
     }
 
-    /// <summary>True when argument 3 is the one-string address of the previous send.</summary>
+    /// <summary>True when argument 3 is a one-string address sent to before (and still cached).</summary>
     private bool CachedDestination(nint L, out NetAddress address)
     {
-        address = _lastDestination;
-        return _lastDestinationText is not null && LuaApi.lua_type(L, 3) == LuaApi.LUA_TSTRING && Args.IsNoneOrNil(L, 4)
-               && LuaStrings.Span(L, 3).SequenceEqual(_lastDestinationText);
+        address = default;
+        if (LuaApi.lua_type(L, 3) != LuaApi.LUA_TSTRING || !Args.IsNoneOrNil(L, 4))
+            return false;
+        ReadOnlySpan<byte> text = LuaStrings.Span(L, 3);
+        fixed (byte* key = text)
+        {
+            if (!_destinations.TryGetValue((nint)key, out var cached) || !text.SequenceEqual(cached.Text))
+                return false;
+            address = cached.Address;
+        }
+        return true;
     }
 
     private void RememberDestination(nint L, NetAddress address)
     {
         if (LuaApi.lua_type(L, 3) != LuaApi.LUA_TSTRING || !Args.IsNoneOrNil(L, 4))
             return;
-        _lastDestinationText = LuaStrings.Span(L, 3).ToArray();
-        _lastDestination = address;
+        ReadOnlySpan<byte> text = LuaStrings.Span(L, 3);
+        if (_destinations.Count >= DestinationCacheLimit)
+            _destinations.Clear();
+        fixed (byte* key = text)
+            _destinations[(nint)key] = (text.ToArray(), address);
     }
 
     [UnmanagedCallersOnly]
