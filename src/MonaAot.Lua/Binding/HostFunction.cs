@@ -56,6 +56,16 @@ public static unsafe class HostFunction
     public static int TypeError(nint L, int arg, string expected) =>
         ArgError(L, arg, $"{expected} expected, got {LuaStrings.TypeName(L, arg)}");
 
+    /// <summary>The seed's rule for a method's result: nothing on success, else the message
+    /// (SPEC 1). Returns the host function's result count.</summary>
+    public static int MessageOrNothing(nint L, string? failure)
+    {
+        if (failure is null)
+            return 0;
+        LuaStrings.Push(L, failure);
+        return 1;
+    }
+
     /// <summary>What every host function returns from its catch-all.</summary>
     public static int Fail(nint L, Exception e) => Raise(L, $"internal error: {e.Message}");
 }

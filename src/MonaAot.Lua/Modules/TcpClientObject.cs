@@ -177,10 +177,7 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
                 return error;
             }
             failure ??= client.StartConnect(L, host, port);
-            if (failure is null)
-                return 0;
-            LuaStrings.Push(L, failure);
-            return 1;
+            return HostFunction.MessageOrNothing(L, failure);
         }
         catch (Exception e)
         {
@@ -198,10 +195,7 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
                 || !Args.String(L, 2, out ReadOnlySpan<byte> data, out error))
                 return error;
             string? failure = client._connection is null ? "not connected" : client._connection.Send(data);
-            if (failure is null)
-                return 0;
-            LuaStrings.Push(L, failure);
-            return 1;
+            return HostFunction.MessageOrNothing(L, failure);
         }
         catch (Exception e)
         {

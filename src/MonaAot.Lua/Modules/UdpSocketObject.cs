@@ -127,10 +127,7 @@ public sealed unsafe class UdpSocketObject : ScriptObject, IUdpSocketEvents
         else if (failure is null)
             self.ResolveThen(host, port, what, operation);
         self.RetainIfOpen(L);
-        if (failure is null)
-            return 0;
-        LuaStrings.Push(L, failure);
-        return 1;
+        return HostFunction.MessageOrNothing(L, failure);
     }
 
     private void ResolveThen(string host, int port, string what, AddressOperation operation)
@@ -220,10 +217,7 @@ public sealed unsafe class UdpSocketObject : ScriptObject, IUdpSocketEvents
                 failure = invalid;
             }
             self.RetainIfOpen(L);
-            if (failure is null)
-                return 0;
-            LuaStrings.Push(L, failure);
-            return 1;
+            return HostFunction.MessageOrNothing(L, failure);
         }
         catch (Exception e)
         {
@@ -295,10 +289,7 @@ public sealed unsafe class UdpSocketObject : ScriptObject, IUdpSocketEvents
             string? failure = IPAddress.TryParse(group, out IPAddress? ip) && IsMulticast(ip)
                 ? self._socket.SetMembership(ip, networkInterface, join)
                 : $"invalid multicast group '{group}'";
-            if (failure is null)
-                return 0;
-            LuaStrings.Push(L, failure);
-            return 1;
+            return HostFunction.MessageOrNothing(L, failure);
         }
         catch (Exception e)
         {
