@@ -32,6 +32,7 @@ public sealed unsafe class UdpSocket : IIoHandler
     private struct Pending
     {
         public byte* Data;
+        public bool OwnsData; // NativeMemory.Alloc'd, else in the gather arena
         public int Length;
         public bool HasRecipient;
         public NetAddress Recipient;
@@ -50,6 +51,11 @@ public sealed unsafe class UdpSocket : IIoHandler
     private readonly List<Pending> _pending = new();
     private long _pendingBytes;
     private bool _handlingBatch;
+    // Gathered replies are copied here, one after the other, instead of one allocation each;
+    // the arena is reused once everything in it has been sent.
+    private const int ArenaSize = 64 * 1024;
+    private byte* _arena;
+    private int _arenaUsed;
     private bool _watchingWrites;
     // Senders' address texts: a datagram from a peer seen before costs no string.
     private readonly Dictionary<NetAddress, string> _senderTexts = new();
@@ -153,10 +159,10 @@ public sealed unsafe class UdpSocket : IIoHandler
         _localText = _peerText = null;
         _senderTexts.Clear();
         _watchingWrites = false;
-        foreach (Pending pending in _pending)
-            NativeMemory.Free(pending.Data);
-        _pending.Clear();
-        _pendingBytes = 0;
+        DropPending(_pending.Count);
+        if (_arena != null)
+            NativeMemory.Free(_arena);
+        _arena = null;
     }
 
     public void OnIo(in IoEvent ev)
@@ -319,9 +325,21 @@ public sealed unsafe class UdpSocket : IIoHandler
     {
         if (_pendingBytes + data.Length > _net.Limits.MaxQueuedBytes)
             return $"send queue full ({_net.Limits.MaxQueuedBytes} bytes queued): datagram dropped";
-        byte* copy = (byte*)NativeMemory.Alloc((nuint)Math.Max(1, data.Length));
+        byte* copy;
+        bool owns = !_handlingBatch || _arenaUsed + data.Length > ArenaSize;
+        if (owns)
+        {
+            copy = (byte*)NativeMemory.Alloc((nuint)Math.Max(1, data.Length));
+        }
+        else
+        {
+            if (_arena == null)
+                _arena = (byte*)NativeMemory.Alloc(ArenaSize);
+            copy = _arena + _arenaUsed;
+            _arenaUsed += data.Length;
+        }
         data.CopyTo(new Span<byte>(copy, data.Length));
-        _pending.Add(new Pending { Data = copy, Length = data.Length, HasRecipient = hasRecipient, Recipient = recipient });
+        _pending.Add(new Pending { Data = copy, OwnsData = owns, Length = data.Length, HasRecipient = hasRecipient, Recipient = recipient });
         _pendingBytes += data.Length;
         if (!_handlingBatch)
             WatchWrites(true); // a batch's replies are flushed at its end instead
@@ -379,8 +397,11 @@ public sealed unsafe class UdpSocket : IIoHandler
         for (int i = 0; i < count; i++)
         {
             _pendingBytes -= _pending[i].Length;
-            NativeMemory.Free(_pending[i].Data);
+            if (_pending[i].OwnsData)
+                NativeMemory.Free(_pending[i].Data);
         }
         _pending.RemoveRange(0, count);
+        if (_pending.Count == 0)
+            _arenaUsed = 0;
     }
 }
