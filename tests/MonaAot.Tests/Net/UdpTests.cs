@@ -257,4 +257,38 @@ public class UdpTests
 
         await app.Log.WaitFor("orphan got still here");
     }
+
+    [Test]
+    public async Task Bind_BusyAddress_ReturnsMessage_WildcardShownAsZeros()
+    {
+        using var holder = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        holder.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        int port = ((IPEndPoint)holder.LocalEndPoint!).Port;
+        await using TcpApp app = await TcpApp.Start($$"""
+            u = mona:createUDPSocket()
+            NOTE("busy ", u:bind("127.0.0.1", {{port}}), " address ", u.address)
+            w = mona:createUDPSocket()
+            w:bind("0.0.0.0:0")
+            NOTE("wildcard ", w.address)
+            """);
+
+        await Assert.That(await app.Log.WaitFor("busy ")).IsEqualTo($"busy address in use (127.0.0.1:{port}) address (null)");
+        await Assert.That(await app.Log.WaitFor("wildcard ")).StartsWith("wildcard 0.0.0.0:");
+    }
+
+    /// <summary>IPv6 groups are joined and left on an interface by name. Whether their traffic
+    /// flows cannot be shown here: the loopback interface has no IPv6 multicast route on these
+    /// machines (a send gives "network unreachable"), and no test sends beyond loopback.</summary>
+    [Test]
+    public async Task MulticastIPv6_JoinAndLeaveOnLoopbackInterface()
+    {
+        await using TcpApp app = await TcpApp.Start("""
+            m = mona:createUDPSocket()
+            m:bind("[::]:0")
+            NOTE("join ", m:joinGroup("ff12::7777", "lo"), "|leave ", m:leaveGroup("ff12::7777", "lo"),
+                 "|unknown ", m:joinGroup("ff12::7777", "nosuchif0"))
+            """);
+
+        await Assert.That(await app.Log.WaitFor("join ")).IsEqualTo("join (null)|leave (null)|unknown unknown interface 'nosuchif0'");
+    }
 }
