@@ -29,10 +29,6 @@ public static class NetError
 
     public static string Describe(int errno, string address) => $"{Describe(errno)} ({address})";
 
-    /// <summary>Resets, broken pipes and aborts: the ordinary ways a peer goes away.</summary>
-    public static bool IsDisconnect(int errno) =>
-        errno is Libc.ECONNRESET or Libc.EPIPE or Libc.ECONNABORTED or Libc.ETIMEDOUT;
-
     private static string LowerFirst(string text) =>
         text.Length > 0 && char.IsUpper(text[0]) ? char.ToLowerInvariant(text[0]) + text[1..] : text;
 }

@@ -63,7 +63,6 @@ public static unsafe partial class LuaApi
     [LibraryImport(NativeLibraries.Shim)] public static partial byte* lua_setupvalue(nint L, int funcindex, int n);
 
     public const int LUA_NOREF = -2;
-    public const int LUA_REFNIL = -1;
 
     [LibraryImport(NativeLibraries.Shim)] public static partial void* lua_newuserdatauv(nint L, nuint size, int nuvalue);
     [LibraryImport(NativeLibraries.Shim), SuppressGCTransition] public static partial int lua_getiuservalue(nint L, int index, int n);
