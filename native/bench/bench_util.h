@@ -6,7 +6,10 @@
 #ifndef MONAAOT_BENCH_UTIL_H
 #define MONAAOT_BENCH_UTIL_H
 
+#include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -82,6 +85,35 @@ static inline double percentile_us(const struct histogram *h, double q) {
     if (seen >= rank && h->counts[b])
       return bucket_middle(b) / 1000.0;
   }
+  return 0;
+}
+
+/* ---- options ------------------------------------------------------------------------------ */
+
+/* An integer option in [min, max]; a bad one is reported as "<program>: --<name> must be ..." */
+static inline int parse_long_option(const char *program, const char *text, const char *name,
+                                    long min, long max, long *out) {
+  char *end;
+  errno = 0;
+  long value = strtol(text, &end, 10);
+  if (errno || end == text || *end || value < min || value > max) {
+    fprintf(stderr, "%s: --%s must be an integer from %ld to %ld\n", program, name, min, max);
+    return -1;
+  }
+  *out = value;
+  return 0;
+}
+
+/* --duration: a number of seconds in (0, max]. */
+static inline int parse_seconds_option(const char *program, const char *text, double max, double *out) {
+  char *end;
+  errno = 0;
+  double value = strtod(text, &end);
+  if (errno || end == text || *end || !(value > 0 && value <= max)) {
+    fprintf(stderr, "%s: --duration must be a number of seconds in (0, %g]\n", program, max);
+    return -1;
+  }
+  *out = value;
   return 0;
 }
 

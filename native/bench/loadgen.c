@@ -370,27 +370,11 @@ static int hold_idle(struct loadgen *g) {
 /* ---- set-up ------------------------------------------------------------------------------- */
 
 static int parse_long(const char *text, const char *name, long min, long max, long *out) {
-  char *end;
-  errno = 0;
-  long value = strtol(text, &end, 10);
-  if (errno || end == text || *end || value < min || value > max) {
-    fprintf(stderr, "loadgen: --%s must be an integer from %ld to %ld\n", name, min, max);
-    return -1;
-  }
-  *out = value;
-  return 0;
+  return parse_long_option("loadgen", text, name, min, max, out);
 }
 
 static int parse_seconds(const char *text, double *out) {
-  char *end;
-  errno = 0;
-  double value = strtod(text, &end);
-  if (errno || end == text || *end || !(value > 0 && value <= MAX_SECONDS)) {
-    fprintf(stderr, "loadgen: --duration must be a number of seconds in (0, %g]\n", MAX_SECONDS);
-    return -1;
-  }
-  *out = value;
-  return 0;
+  return parse_seconds_option("loadgen", text, MAX_SECONDS, out);
 }
 
 static int parse_mode(const char *text, enum mode *out) {
