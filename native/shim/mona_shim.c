@@ -131,11 +131,18 @@ none:
 int mona_reception(lua_State *L, int ref, const char *data, size_t length, lua_Number *rest) {
     int top = lua_gettop(L);
     *rest = 0;
-    if (!mona_pushevent(L, ref, "onReception"))
+    /* The message handler goes in first, so the call needs no rotation of the stack (as
+     * mona_pcall does); it is removed only on the error path. */
+    lua_pushcfunction(L, traceback);
+    if (!mona_pushevent(L, ref, "onReception")) {
+        lua_settop(L, top);
         return 0;
+    }
     lua_pushlstring(L, data, length);
-    if (mona_pcall(L, 2, 1) != LUA_OK)
+    if (lua_pcall(L, 2, 1, top + 1) != LUA_OK) {
+        lua_remove(L, top + 1);
         return -1;
+    }
     if (lua_type(L, -1) == LUA_TNUMBER)
         *rest = lua_tonumber(L, -1);
     lua_settop(L, top);

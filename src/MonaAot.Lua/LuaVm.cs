@@ -16,6 +16,7 @@ namespace MonaAot.Lua;
 public sealed unsafe class LuaVm : IDisposable
 {
     private readonly List<GCHandle> _pinned = new();
+    private void* _heap; // mona_alloc.h: the state's allocator
 
     /// <summary>
     /// The collector's pause: a new cycle starts when the heap reaches this percentage of what
@@ -31,8 +32,12 @@ public sealed unsafe class LuaVm : IDisposable
     {
         NativeLibraries.Install();
         State = new KeraLua.Lua(openLibs: true) { Encoding = Encoding.UTF8 };
+        _heap = Shim.mona_setalloc(L);
         State.DoString($"collectgarbage('incremental', {GcPause})");
     }
+
+    /// <summary>The bytes the Lua heap holds (what collectgarbage("count") reports, in bytes).</summary>
+    public long MemoryInUse => _heap == null ? 0 : (long)Shim.mona_heapused(_heap);
 
     /// <summary>KeraLua's view of the state.</summary>
     public KeraLua.Lua State { get; }
@@ -113,6 +118,8 @@ public sealed unsafe class LuaVm : IDisposable
     public void Dispose()
     {
         State.Dispose();
+        Shim.mona_freeheap(_heap); // after lua_close, which returned every block through it
+        _heap = null;
         foreach (GCHandle handle in _pinned)
             handle.Free();
         _pinned.Clear();

@@ -29,12 +29,12 @@ internal static unsafe partial class Libc
         public ulong data;
     }
 
-    [LibraryImport(Name, EntryPoint = "epoll_create1", SetLastError = true)]
+    [LibraryImport(Name, EntryPoint = "epoll_create1")]
     public static partial int epoll_create1(int flags);
 
-    [LibraryImport(Name, EntryPoint = "epoll_ctl", SetLastError = true)]
+    [LibraryImport(Name, EntryPoint = "epoll_ctl")]
     public static partial int epoll_ctl(int epfd, int op, int fd, epoll_event* ev);
 
-    [LibraryImport(Name, EntryPoint = "epoll_wait", SetLastError = true)]
+    [LibraryImport(Name, EntryPoint = "epoll_wait")]
     public static partial int epoll_wait(int epfd, epoll_event* events, int maxevents, int timeout);
 }

@@ -8,6 +8,6 @@ internal static partial class Libc
     public const int EFD_CLOEXEC = 0x80000;
     public const int EFD_NONBLOCK = 0x800;
 
-    [LibraryImport(Name, EntryPoint = "eventfd", SetLastError = true)]
+    [LibraryImport(Name, EntryPoint = "eventfd")]
     public static partial int eventfd(uint initval, int flags);
 }

@@ -16,9 +16,9 @@ internal static unsafe partial class Libc
         public ulong rlim_max;
     }
 
-    [LibraryImport(Name, EntryPoint = "getrlimit", SetLastError = true)]
+    [LibraryImport(Name, EntryPoint = "getrlimit")]
     public static partial int getrlimit(int resource, rlimit* rlim);
 
-    [LibraryImport(Name, EntryPoint = "setrlimit", SetLastError = true)]
+    [LibraryImport(Name, EntryPoint = "setrlimit")]
     public static partial int setrlimit(int resource, rlimit* rlim);
 }

@@ -49,40 +49,40 @@ internal static unsafe partial class Libc
         public fixed byte sin_zero[8];
     }
 
-    [LibraryImport(Name, EntryPoint = "socket", SetLastError = true)]
+    [LibraryImport(Name, EntryPoint = "socket")]
     public static partial int socket(int domain, int type, int protocol);
 
-    [LibraryImport(Name, EntryPoint = "bind", SetLastError = true)]
+    [LibraryImport(Name, EntryPoint = "bind")]
     public static partial int bind(int fd, void* addr, uint addrlen);
 
-    [LibraryImport(Name, EntryPoint = "listen", SetLastError = true)]
+    [LibraryImport(Name, EntryPoint = "listen")]
     public static partial int listen(int fd, int backlog);
 
-    [LibraryImport(Name, EntryPoint = "accept4", SetLastError = true)]
+    [LibraryImport(Name, EntryPoint = "accept4")]
     public static partial int accept4(int fd, void* addr, uint* addrlen, int flags);
 
-    [LibraryImport(Name, EntryPoint = "connect", SetLastError = true)]
+    [LibraryImport(Name, EntryPoint = "connect")]
     public static partial int connect(int fd, void* addr, uint addrlen);
 
-    [LibraryImport(Name, EntryPoint = "send", SetLastError = true)]
+    [LibraryImport(Name, EntryPoint = "send")]
     public static partial nint send(int fd, void* buf, nuint len, int flags);
 
-    [LibraryImport(Name, EntryPoint = "recv", SetLastError = true)]
+    [LibraryImport(Name, EntryPoint = "recv")]
     public static partial nint recv(int fd, void* buf, nuint len, int flags);
 
-    [LibraryImport(Name, EntryPoint = "shutdown", SetLastError = true)]
+    [LibraryImport(Name, EntryPoint = "shutdown")]
     public static partial int shutdown(int fd, int how);
 
-    [LibraryImport(Name, EntryPoint = "getsockopt", SetLastError = true)]
+    [LibraryImport(Name, EntryPoint = "getsockopt")]
     public static partial int getsockopt(int fd, int level, int optname, void* optval, uint* optlen);
 
-    [LibraryImport(Name, EntryPoint = "setsockopt", SetLastError = true)]
+    [LibraryImport(Name, EntryPoint = "setsockopt")]
     public static partial int setsockopt(int fd, int level, int optname, void* optval, uint optlen);
 
-    [LibraryImport(Name, EntryPoint = "getsockname", SetLastError = true)]
+    [LibraryImport(Name, EntryPoint = "getsockname")]
     public static partial int getsockname(int fd, void* addr, uint* addrlen);
 
-    [LibraryImport(Name, EntryPoint = "getpeername", SetLastError = true)]
+    [LibraryImport(Name, EntryPoint = "getpeername")]
     public static partial int getpeername(int fd, void* addr, uint* addrlen);
 
     /// <summary>struct linger</summary>

@@ -64,15 +64,15 @@ internal static unsafe partial class Libc
         public uint ipv6mr_interface;
     }
 
-    [LibraryImport(Name, EntryPoint = "sendto", SetLastError = true)]
+    [LibraryImport(Name, EntryPoint = "sendto")]
     public static partial nint sendto(int fd, void* buf, nuint len, int flags, void* addr, uint addrlen);
 
-    [LibraryImport(Name, EntryPoint = "recvmmsg", SetLastError = true)]
+    [LibraryImport(Name, EntryPoint = "recvmmsg")]
     public static partial int recvmmsg(int fd, mmsghdr* msgvec, uint vlen, int flags, void* timeout);
 
-    [LibraryImport(Name, EntryPoint = "sendmmsg", SetLastError = true)]
+    [LibraryImport(Name, EntryPoint = "sendmmsg")]
     public static partial int sendmmsg(int fd, mmsghdr* msgvec, uint vlen, int flags);
 
-    [LibraryImport(Name, EntryPoint = "if_nametoindex", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    [LibraryImport(Name, EntryPoint = "if_nametoindex", StringMarshalling = StringMarshalling.Utf8)]
     public static partial uint if_nametoindex(string name);
 }

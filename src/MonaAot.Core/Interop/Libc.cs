@@ -27,5 +27,10 @@ internal static partial class Libc
     public const int EHOSTUNREACH = 113;
     public const int EINPROGRESS = 115;
 
-    public static int LastErrno => Marshal.GetLastPInvokeError();
+    /// <summary>
+    /// errno, read straight from libc. The imports do not use SetLastError: its stub clears errno
+    /// before and copies it after every call, four extra calls on each send and recv, where only a
+    /// failure needs it. So read this right after the call that failed, before any other call.
+    /// </summary>
+    public static int LastErrno => Marshal.GetLastSystemError();
 }

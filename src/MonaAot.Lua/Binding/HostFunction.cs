@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using MonaAot.Lua.Native;
 
@@ -31,10 +32,13 @@ public static unsafe class HostFunction
     }
 
     /// <summary>The C# object behind upvalue 2 of the running host function.</summary>
+    /// <remarks>Unchecked: only <see cref="Push"/> sets that upvalue, with the module the function
+    /// was registered for. A checked cast would cost a generic-dictionary lookup on every call
+    /// (shared generic code), which shows in the per-message profile.</remarks>
     public static T Context<T>(nint L) where T : class
     {
         nint handle = (nint)LuaApi.lua_touserdata(L, ContextUpvalue);
-        return (T)GCHandle.FromIntPtr(handle).Target!;
+        return Unsafe.As<T>(GCHandle.FromIntPtr(handle).Target!);
     }
 
     /// <summary>Asks the trampoline to raise <paramref name="message"/> as a Lua error.</summary>

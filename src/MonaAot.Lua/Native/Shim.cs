@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace MonaAot.Lua.Native;
 
-/// <summary>native/shim/mona_shim.h, C names verbatim.</summary>
+/// <summary>native/shim/mona_shim.h and mona_alloc.h, C names verbatim.</summary>
 public static unsafe partial class Shim
 {
     /// <summary>A host function returns this to have the value on top of the stack raised.</summary>
@@ -37,6 +37,15 @@ public static unsafe partial class Shim
 
     [LibraryImport(NativeLibraries.Shim)]
     public static partial int mona_stat(byte* path, long* mtimeNs, long* size);
+
+    [LibraryImport(NativeLibraries.Shim)]
+    public static partial void* mona_setalloc(nint L);
+
+    [LibraryImport(NativeLibraries.Shim), SuppressGCTransition]
+    public static partial nuint mona_heapused(void* heap);
+
+    [LibraryImport(NativeLibraries.Shim)]
+    public static partial void mona_freeheap(void* heap);
 
     [LibraryImport(NativeLibraries.Shim)]
     public static partial int mona_sizeof_epoll_event();

@@ -1,4 +1,6 @@
 using System;
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using MonaAot.Lua.Binding;
 using MonaAot.Lua.Native;
@@ -29,6 +31,7 @@ public sealed unsafe class ScriptType
 
     private readonly int _metatableRef;
     private readonly ScriptRuntime _runtime;
+    private Type? _class; // the one C# class of this type's objects, so Check needs no cast
 
     /// <param name="index">Called by __index for what is not a method: properties, then
     /// <see cref="IndexFields"/>.</param>
@@ -82,6 +85,9 @@ public sealed unsafe class ScriptType
     /// <summary>Pushes a new userdata for <paramref name="obj"/> (registered in the object table).</summary>
     public void Push(nint L, ScriptObject obj)
     {
+        _class ??= obj.GetType();
+        if (obj.GetType() != _class)
+            throw new InvalidOperationException($"{Name} holds {_class.Name} objects, not {obj.GetType().Name}");
         obj.Runtime.Objects.Add(obj);
         var handle = (Handle*)LuaApi.lua_newuserdatauv(L, (nuint)sizeof(Handle), 1);
         handle->Id = obj.Id;
@@ -98,9 +104,12 @@ public sealed unsafe class ScriptType
     {
         var handle = (Handle*)Shim.mona_touserdata(L, arg, (nuint)sizeof(Handle));
         if (handle != null && handle->Type == _metatableRef
-            && _runtime.Objects.Find(handle->Id, handle->Generation) is T found)
+            && _runtime.Objects.Find(handle->Id, handle->Generation) is { } found)
         {
-            obj = found;
+            // Push admits one class per type: no checked cast, which in shared generic code
+            // costs a dictionary lookup per call.
+            Debug.Assert(found is T);
+            obj = Unsafe.As<T>(found);
             error = 0;
             return true;
         }

@@ -1,0 +1,113 @@
+/* The Lua state's allocator: see mona_alloc.h. */
+#define _GNU_SOURCE /* malloc_usable_size */
+#include "mona_alloc.h"
+
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Blocks up to SMALL_MAX bytes are kept on per-size free lists in steps of GRAIN bytes: list c
+ * holds blocks of at least c * GRAIN usable bytes. A 64-byte message string is a 89-byte block;
+ * Lua makes and frees one per message, and glibc's malloc spends more on that (tcache refills,
+ * fastbin consolidation after each GC sweep) than a list pop and push. */
+#define GRAIN 16
+#define SMALL_MAX 256
+#define CLASSES (SMALL_MAX / GRAIN + 1)
+/* What the lists may keep in all; beyond it freed blocks go back to malloc. */
+#define CACHE_MAX (1 << 20)
+
+typedef struct Block {
+    struct Block *next;
+} Block;
+
+struct mona_heap {
+    Block *free[CLASSES];
+    size_t cached; /* bytes on the lists */
+    size_t used;   /* bytes Lua holds, as Lua counts them */
+};
+
+/* A block freed by Lua: onto the list its usable size allows, whoever allocated it (blocks
+ * made before mona_setalloc came from plain malloc, with sizes that are not multiples of
+ * GRAIN, which is why the list is chosen by malloc_usable_size and not by Lua's size). */
+static void release(mona_heap *heap, void *ptr) {
+    size_t usable = malloc_usable_size(ptr);
+    if (usable < GRAIN || heap->cached + usable > CACHE_MAX) {
+        free(ptr);
+        return;
+    }
+    size_t c = (usable > SMALL_MAX ? SMALL_MAX : usable) / GRAIN;
+    Block *block = ptr;
+    block->next = heap->free[c];
+    heap->free[c] = block;
+    heap->cached += usable;
+}
+
+static void *take(mona_heap *heap, size_t size) {
+    if (size > SMALL_MAX)
+        return malloc(size);
+    size_t c = (size + GRAIN - 1) / GRAIN;
+    Block *block = heap->free[c];
+    if (block == NULL)
+        return malloc(c * GRAIN);
+    heap->free[c] = block->next;
+    heap->cached -= malloc_usable_size(block);
+    return block;
+}
+
+static void *mona_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    mona_heap *heap = ud;
+    if (ptr == NULL)
+        osize = 0; /* Lua passes the kind of object being made, not a size */
+    if (nsize == 0) {
+        if (ptr != NULL) {
+            heap->used -= osize;
+            if (osize <= SMALL_MAX)
+                release(heap, ptr);
+            else
+                free(ptr);
+        }
+        return NULL;
+    }
+    void *block;
+    if (ptr == NULL) {
+        block = take(heap, nsize);
+    } else if (osize > SMALL_MAX && nsize > SMALL_MAX) {
+        block = realloc(ptr, nsize);
+    } else if (nsize <= malloc_usable_size(ptr)) {
+        block = ptr; /* still fits */
+    } else {
+        block = take(heap, nsize);
+        if (block != NULL) {
+            memcpy(block, ptr, osize < nsize ? osize : nsize);
+            release(heap, ptr);
+        }
+    }
+    if (block != NULL)
+        heap->used += nsize - osize;
+    return block;
+}
+
+mona_heap *mona_setalloc(lua_State *L) {
+    mona_heap *heap = calloc(1, sizeof *heap);
+    if (heap == NULL)
+        return NULL;
+    /* What the state already holds, so that the count stays right as those blocks go. */
+    heap->used = (size_t)lua_gc(L, LUA_GCCOUNT) * 1024 + (size_t)lua_gc(L, LUA_GCCOUNTB);
+    lua_setallocf(L, mona_alloc, heap);
+    return heap;
+}
+
+size_t mona_heapused(const mona_heap *heap) { return heap->used; }
+
+void mona_freeheap(mona_heap *heap) {
+    if (heap == NULL)
+        return;
+    for (size_t c = 0; c < CLASSES; c++) {
+        while (heap->free[c] != NULL) {
+            Block *block = heap->free[c];
+            heap->free[c] = block->next;
+            free(block);
+        }
+    }
+    free(heap);
+}
