@@ -51,8 +51,31 @@ needs_build() {
           -not -path '*/bin/*' -not -path '*/obj/*' -not -path 'native/build/*' -print -quit)" ]
 }
 
+# The mail tests' real SMTP server: OpenSMTPD on loopback (tests/smtp/opensmtpd.sh), stopped
+# when this script exits. Its port and Maildir reach the tests through the environment; where
+# it cannot start (not root), the tests that need it fail and say why.
+SMTPD_DIR=""
+start_smtpd() {
+  SMTPD_DIR=$(mktemp -d "${TMPDIR:-/tmp}/monaaot-smtpd.XXXXXX")
+  local started
+  if started=$(tests/smtp/opensmtpd.sh start "$SMTPD_DIR"); then
+    trap stop_smtpd EXIT
+    export MONAAOT_SMTPD_PORT=${started#* } MONAAOT_SMTPD_MAILDIR=$SMTPD_DIR/Maildir
+    say "OpenSMTPD on 127.0.0.1:$MONAAOT_SMTPD_PORT (PID ${started% *})"
+  else
+    say "OpenSMTPD did not start: the tests that deliver through it will fail"
+    rm -rf "$SMTPD_DIR"
+  fi
+}
+
+stop_smtpd() {
+  tests/smtp/opensmtpd.sh stop "$SMTPD_DIR" || true
+  rm -rf "$SMTPD_DIR"
+}
+
 run_tests() {
   build
+  start_smtpd
   say "tests"
   local log
   log=$(mktemp)

@@ -7,6 +7,7 @@ using MonaAot.Logging;
 using MonaAot.Lua;
 using MonaAot.Lua.Modules;
 using MonaAot.Lua.Runtime;
+using MonaAot.Mail;
 using MonaAot.Net;
 using MonaAot.Reactor;
 
@@ -15,7 +16,8 @@ namespace MonaAot;
 /// <summary>Wires the loop, the Lua VM and the host together and runs until SIGINT/SIGTERM.</summary>
 public static class Server
 {
-    /// <summary>How long a stopping server lets closing connections deliver their queued data.</summary>
+    /// <summary>How long a stopping server lets closing connections deliver their queued data
+    /// and pending mails finish.</summary>
     public const int ShutdownDrainMs = 5000;
 
     public static int Run(ServerSettings settings, ILogSink? console = null)
@@ -31,8 +33,9 @@ public static class Server
         loop.UnhandledException = e => logger.Critic($"unhandled exception on the loop: {e}");
         using var net = new NetContext(loop, logger, settings.TcpLimits);
         using var vm = new LuaVm();
+        using var mail = new MailQueue(settings.Smtp, loop.Post);
         var runtime = new ScriptRuntime(vm, loop, net, logger);
-        InstallGlobals(runtime, settings);
+        InstallGlobals(runtime, settings, mail);
         var host = new ApplicationHost(runtime, settings.WwwRoot);
 
         // Signals arrive on a runtime thread: hand them to the loop, which stops the applications
@@ -48,7 +51,7 @@ public static class Server
                 stopping = true;
                 logger.Info($"{context.Signal} received, stopping");
                 host.Stop();
-                StopWhenDrained(loop, net, EventLoop.Now + ShutdownDrainMs);
+                StopWhenDrained(loop, net, mail, EventLoop.Now + ShutdownDrainMs);
             });
         }
         using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
@@ -62,24 +65,27 @@ public static class Server
     }
 
     /// <summary>The global log functions and the mona table with every module.</summary>
-    public static void InstallGlobals(ScriptRuntime runtime, ServerSettings settings)
+    public static void InstallGlobals(ScriptRuntime runtime, ServerSettings settings, MailQueue mail)
     {
         LogFunctions.Install(runtime.Vm, runtime.Logger);
         MonaObject.Install(runtime.Vm, settings.Ini, settings.WwwRoot);
         runtime.Vm.State.GetGlobal("mona");
         TcpModule.Install(runtime);
         UdpModule.Install(runtime);
+        MailModule.Install(runtime, mail);
         StatsFunction.Install(runtime);
         runtime.Vm.State.Pop(1);
     }
 
-    private static void StopWhenDrained(EventLoop loop, NetContext net, long deadline)
+    private static void StopWhenDrained(EventLoop loop, NetContext net, MailQueue mail, long deadline)
     {
-        if (net.OpenSockets == 0 || EventLoop.Now >= deadline)
+        if ((net.OpenSockets == 0 && mail.Pending == 0) || EventLoop.Now >= deadline)
         {
+            // Mails still out get onSent now, while the loop (and Lua) still run.
+            mail.Abandon("mail not sent: the server stopped before the SMTP server accepted it");
             loop.Stop();
             return;
         }
-        loop.Schedule(20, 0, () => StopWhenDrained(loop, net, deadline));
+        loop.Schedule(20, 0, () => StopWhenDrained(loop, net, mail, deadline));
     }
 }

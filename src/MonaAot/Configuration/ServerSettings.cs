@@ -1,6 +1,7 @@
 using System;
 using System.IO;
 using MonaAot.Diagnostics;
+using MonaAot.Mail;
 using MonaAot.Net;
 
 namespace MonaAot.Configuration;
@@ -14,6 +15,9 @@ public sealed record LogFileSettings(string Directory, long MaxSize, int Rotatio
 /// </summary>
 public sealed record ServerSettings(string WwwRoot, LogLevel LogLevel, IniFile Ini, LogFileSettings? LogFiles, TcpLimits TcpLimits)
 {
+    /// <summary>[smtp]: the server mona:sendMail goes through.</summary>
+    public SmtpSettings Smtp { get; init; } = SmtpSettings.Default;
+
     /// <summary>MonaServer's rule: the ini file beside the executable, named after it.</summary>
     public static string DefaultConfigPath(string executablePath) =>
         Path.Combine(Path.GetDirectoryName(executablePath) ?? ".", Path.GetFileNameWithoutExtension(executablePath) + ".ini");
@@ -33,7 +37,25 @@ public sealed record ServerSettings(string WwwRoot, LogLevel LogLevel, IniFile I
             throw new ConfigurationException($"www folder not found: {www}");
 
         return new ServerSettings(Path.TrimEndingDirectorySeparator(www), commandLine.LogLevel ?? LogLevels.Default, ini,
-            LogFilesOf(ini, iniDirectory), TcpLimitsOf(ini));
+            LogFilesOf(ini, iniDirectory), TcpLimitsOf(ini)) { Smtp = SmtpOf(ini) };
+    }
+
+    /// <summary>[smtp] host, port, timeout (seconds), user, password, tls (README: Mail).</summary>
+    public static SmtpSettings SmtpOf(IniFile ini)
+    {
+        SmtpSettings defaults = SmtpSettings.Default;
+        SmtpTls tls = defaults.Tls;
+        if (ini.Find("smtp", "tls") is { } entry && !SmtpSettings.TryParseTls(entry.Value, out tls))
+            throw new ConfigurationException($"{ini.Source}:{entry.Line}: smtp.tls must be auto, starttls, ssl or none, got '{entry.Value}'");
+        string host = ini.Find("smtp", "host")?.Value.Trim() is { Length: > 0 } h ? h : defaults.Host;
+        string? user = ini.Find("smtp", "user")?.Value is { Length: > 0 } u ? u : null;
+        return new SmtpSettings(
+            host,
+            (int)ini.GetInteger("smtp", "port", defaults.Port, 1, 65535),
+            TimeSpan.FromSeconds(ini.GetInteger("smtp", "timeout", (long)defaults.Timeout.TotalSeconds, 1, 3600)),
+            user,
+            ini.Find("smtp", "password")?.Value,
+            tls);
     }
 
     /// <summary>[tcp] receiveLimit and sendLimit: bytes a connection may keep unconsumed, and

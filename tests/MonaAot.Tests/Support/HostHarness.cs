@@ -6,6 +6,7 @@ using MonaAot.Diagnostics;
 using MonaAot.Hosting;
 using MonaAot.Lua;
 using MonaAot.Lua.Runtime;
+using MonaAot.Mail;
 using MonaAot.Net;
 using MonaAot.Reactor;
 
@@ -28,11 +29,12 @@ public sealed class HostHarness : IDisposable
         Logger.AddSink(Log);
         Loop = EventLoop.CreateDefault();
         IniFile iniFile = IniFile.Parse(ini, "test.ini");
-        var settings = new ServerSettings(www.Www, level, iniFile, null, ServerSettings.TcpLimitsOf(iniFile));
+        var settings = new ServerSettings(www.Www, level, iniFile, null, ServerSettings.TcpLimitsOf(iniFile)) { Smtp = ServerSettings.SmtpOf(iniFile) };
         Net = new NetContext(Loop, Logger, settings.TcpLimits);
         Vm = new LuaVm();
         Runtime = new ScriptRuntime(Vm, Loop, Net, Logger, resolver);
-        Server.InstallGlobals(Runtime, settings);
+        Mail = new MailQueue(settings.Smtp, Loop.Post);
+        Server.InstallGlobals(Runtime, settings, Mail);
         Host = new ApplicationHost(Runtime, www.Www);
     }
 
@@ -43,6 +45,7 @@ public sealed class HostHarness : IDisposable
     public NetContext Net { get; }
     public LuaVm Vm { get; }
     public ScriptRuntime Runtime { get; }
+    public MailQueue Mail { get; }
     public ApplicationHost Host { get; }
 
     public void Rescan() => Host.Apply(ApplicationScanner.Scan(Www.Www));
@@ -80,6 +83,7 @@ public sealed class HostHarness : IDisposable
             Loop.Post(() =>
             {
                 Host.Stop();
+                Mail.Abandon("mail not sent: the test harness stopped");
                 stopped.Set();
             });
             stopped.Wait(TimeSpan.FromSeconds(30));
@@ -89,7 +93,9 @@ public sealed class HostHarness : IDisposable
         else
         {
             Host.Stop();
+            Mail.Abandon("mail not sent: the test harness stopped");
         }
+        Mail.Dispose();
         Vm.Dispose();
         Net.Dispose();
         Loop.Dispose();

@@ -1,0 +1,99 @@
+using System;
+using System.Runtime.InteropServices;
+using MimeKit;
+using MonaAot.Lua.Binding;
+using MonaAot.Lua.Native;
+using MonaAot.Lua.Runtime;
+
+namespace MonaAot.Lua.Modules;
+
+/// <summary>
+/// The object mona:sendMail returns (SPEC 5). Its one event, onSent(error), fires once on the
+/// loop thread, always on a later turn than the call; until then a registry reference keeps it
+/// alive, whatever the script does with it.
+///
+/// A mail once handed over is not withdrawn when its application reloads or stops: it is still
+/// sent and onSent still runs (the handler of the script that sent it). Only the server's
+/// shutdown ends it early, through <see cref="Mail.MailQueue.Abandon"/>, and onSent says so.
+/// </summary>
+public sealed unsafe class MailObject : ScriptObject
+{
+    private readonly MailModule _module;
+    private readonly string _recipients;
+    private string _state = "pending";
+
+    public MailObject(MailModule module, string recipients) : base(module.Runtime)
+    {
+        _module = module;
+        _recipients = recipients;
+    }
+
+    internal static ScriptType CreateType(ScriptRuntime runtime, GCHandle context) =>
+        new(runtime, "Mail", context, [], &Index, &ToText);
+
+    /// <summary>Queues the message; the userdata is at the top of the stack.</summary>
+    public void Start(nint L, MimeMessage message)
+    {
+        Retain(L, -1);
+        _module.Queue.Send(message, OnSent);
+    }
+
+    private void OnSent(string? error)
+    {
+        _state = error is null ? "sent" : "failed";
+        nint L = Runtime.Vm.L;
+        int top = LuaApi.lua_gettop(L);
+        if (Runtime.PushEvent(this, "onSent\0"u8))
+        {
+            if (error is null)
+                LuaApi.lua_pushnil(L);
+            else
+                LuaStrings.Push(L, error);
+            Runtime.CallEvent(this, 1, 0);
+        }
+        LuaApi.lua_settop(L, top);
+        Release();
+    }
+
+    /// <summary>Its application stops or reloads: the mail goes on (see the class comment).</summary>
+    public override void Close()
+    {
+    }
+
+    public override void Collect()
+    {
+    }
+
+    [UnmanagedCallersOnly]
+    private static int Index(nint L)
+    {
+        try
+        {
+            var module = HostFunction.Context<MailModule>(L);
+            if (!module.MailType.Check(L, 1, out MailObject _, out int error))
+                return error;
+            return ScriptType.IndexFields(L);
+        }
+        catch (Exception e)
+        {
+            return HostFunction.Fail(L, e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static int ToText(nint L)
+    {
+        try
+        {
+            var module = HostFunction.Context<MailModule>(L);
+            if (!module.MailType.Check(L, 1, out MailObject self, out int error))
+                return error;
+            LuaStrings.Push(L, $"Mail to {self._recipients} ({self._state})");
+            return 1;
+        }
+        catch (Exception e)
+        {
+            return HostFunction.Fail(L, e);
+        }
+    }
+}
