@@ -57,6 +57,18 @@ public class CommandLineProcessTests
     }
 
     [Test]
+    [Arguments("[smtp]\ntls=sometimes\n", "2: smtp.tls must be auto, starttls, ssl or none, got 'sometimes'")]
+    [Arguments("[smtp]\nport=0\n", "2: smtp.port must be an integer from 1 to 65535, got '0'")]
+    [Arguments("[smtp]\n\ntimeout=forever\n", "3: smtp.timeout must be an integer from 1 to 3600, got 'forever'")]
+    public async Task BadSmtpSetting_ExitsTwoWithLine(string text, string expected)
+    {
+        using var www = new TempWww();
+        string ini = www.WriteIni(text);
+
+        await ExpectUsageError($"monaaot: {ini}:{expected}", "--config", ini, www.Www);
+    }
+
+    [Test]
     public async Task Help_PrintsUsage_ExitsZero()
     {
         (int code, string output, _) = await MonaProcess.RunToEnd(Wait, "--help");

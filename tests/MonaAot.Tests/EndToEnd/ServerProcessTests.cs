@@ -156,9 +156,12 @@ public class ServerProcessTests
     [Test]
     public async Task DefaultIni_BesideExecutable_IsNotRequired()
     {
+        // A copy of the binary in a folder with no monaaot.ini (out/ has one).
         using var www = new TempWww();
+        string binary = Path.Combine(www.Root, "monaaot");
+        File.Copy(MonaProcess.BinaryPath, binary);
         www.WriteApp("", "NOTE('smtp port is ', mona.configs['smtp.port'])");
-        await using MonaProcess mona = MonaProcess.Start(www.Www);
+        await using MonaProcess mona = MonaProcess.StartCommand(binary, www.Www);
 
         await mona.WaitForLine("smtp port is (null)", Wait);
     }

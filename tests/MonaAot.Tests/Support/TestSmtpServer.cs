@@ -52,7 +52,11 @@ public sealed class TestSmtpServer : IAsyncDisposable
         if (user is not null)
             services.Add(new Authenticator(user, password ?? ""));
         _server = new SmtpServer.SmtpServer(options, services);
-        _server.SessionCreated += (_, _) => Interlocked.Increment(ref _sessions);
+        _server.SessionCreated += (_, _) =>
+        {
+            Interlocked.Increment(ref _sessions);
+            SessionStarted.TrySetResult();
+        };
         _server.SessionCompleted += (_, _) => SessionEnded.TrySetResult();
         _running = _server.StartAsync(_stop.Token);
         Started = started.Task;
@@ -64,6 +68,9 @@ public sealed class TestSmtpServer : IAsyncDisposable
 
     /// <summary>SMTP sessions (connections) the server has seen.</summary>
     public int Sessions => Volatile.Read(ref _sessions);
+
+    /// <summary>Completed when the first session starts.</summary>
+    public TaskCompletionSource SessionStarted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>Completed when the first session ends (the client quit or went away).</summary>
     public TaskCompletionSource SessionEnded { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
