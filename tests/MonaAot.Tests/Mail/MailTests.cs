@@ -215,6 +215,31 @@ public class MailTests
     }
 
     [Test]
+    [Arguments("starttls", "does not support the STARTTLS extension")]
+    [Arguments("ssl", "TLS handshake with 127.0.0.1:")]
+    public async Task TlsRequired_ByAPlainServer_FailsWithTheReason(string tls, string expected)
+    {
+        // The test server speaks plain SMTP only: "starttls" must refuse to go on without it,
+        // and "ssl" must attempt a handshake from the first byte.
+        await using TestSmtpServer smtp = await TestSmtpServer.Start();
+        await using TcpApp app = await TcpApp.Start(Sender + "\n" + """send("tls", "a@example.com")""",
+            smtp.Ini().Replace("tls=none", $"tls={tls}"));
+
+        await Assert.That(await Outcome(app, "tls")).Contains(expected);
+        await Assert.That(smtp.Messages).IsEmpty();
+    }
+
+    [Test]
+    public async Task TlsAuto_WithAPlainServer_SendsInPlain()
+    {
+        await using TestSmtpServer smtp = await TestSmtpServer.Start();
+        await using TcpApp app = await TcpApp.Start(Sender + "\n" + """send("auto", "a@example.com")""",
+            smtp.Ini().Replace("tls=none", "tls=auto"));
+
+        await Assert.That(await Outcome(app, "auto")).IsEqualTo("nil");
+    }
+
+    [Test]
     [Arguments("mona:sendMail({}, 's', 'b', 'x@example.com')", "bad argument #1 to 'sendMail' (string expected, got table)")]
     [Arguments("mona:sendMail('a@example.com', nil, 'b', 'x@example.com')", "bad argument #2 to 'sendMail' (string expected, got nil)")]
     [Arguments("mona:sendMail('a@example.com', 's', true, 'x@example.com')", "bad argument #3 to 'sendMail' (string expected, got boolean)")]
