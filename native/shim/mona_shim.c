@@ -2,10 +2,12 @@
 #define _POSIX_C_SOURCE 200809L /* st_mtim under -std=c11 */
 #include "mona_shim.h"
 
+#include <errno.h>
 #include <lauxlib.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 static int trampoline(lua_State *L) {
@@ -23,6 +25,37 @@ void mona_pushhostfunction(lua_State *L, lua_CFunction fn, int n) {
     lua_pushlightuserdata(L, (void *)fn);
     lua_insert(L, -(n + 1));
     lua_pushcclosure(L, trampoline, n + 1);
+}
+
+/* Upvalues: 1 the host function, 2 its context, 3 the type's tag, 4 the bytes-sent counter. */
+static int direct_send(lua_State *L) {
+    if (lua_gettop(L) == 2 && lua_type(L, 1) == LUA_TUSERDATA && lua_type(L, 2) == LUA_TSTRING
+        && lua_rawlen(L, 1) == sizeof(mona_handle)) {
+        mona_handle *self = lua_touserdata(L, 1);
+        if (self->direct && self->type == (int)lua_tointeger(L, lua_upvalueindex(3))) {
+            size_t length;
+            const char *data = lua_tolstring(L, 2, &length);
+            ssize_t sent;
+            do
+                sent = send(self->fd, data, length, MSG_NOSIGNAL);
+            while (sent < 0 && errno == EINTR);
+            if (sent > 0)
+                *(long long *)lua_touserdata(L, lua_upvalueindex(4)) += sent;
+            if (sent == (ssize_t)length)
+                return 0;
+            if (sent > 0)
+                self->partial = (int)sent; /* the host function queues the rest */
+        }
+    }
+    return trampoline(L); /* everything else: the host function, with its full checks */
+}
+
+void mona_pushdirectsend(lua_State *L, lua_CFunction fn, int tag, long long *bytes_sent) {
+    lua_pushlightuserdata(L, (void *)fn);
+    lua_insert(L, -2);
+    lua_pushinteger(L, tag);
+    lua_pushlightuserdata(L, bytes_sent);
+    lua_pushcclosure(L, direct_send, 4);
 }
 
 static int traceback(lua_State *L) {

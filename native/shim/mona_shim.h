@@ -19,6 +19,21 @@
  * so host functions read their own upvalues from index 2. */
 void mona_pushhostfunction(lua_State *L, lua_CFunction fn, int n);
 
+/* The block of every MonaAot userdata (ScriptType.Handle in C#, same layout). fd, direct and
+ * partial serve a TCPClient's send fast path: while `direct` is 1 (connected, nothing queued,
+ * kept so by the C# connection) send(data) goes straight to send(2) on `fd`; `partial` tells
+ * the host function how many bytes of a short send already went. */
+typedef struct {
+    int id, generation, type;
+    int fd, direct, partial;
+} mona_handle;
+
+/* Pushes TCPClient's send: with the context (upvalue 2 of host functions) on top of the stack,
+ * pops it and pushes a closure that sends a string directly when the userdata at 1 carries
+ * `tag` as its type and is direct, adding the bytes to *bytes_sent, and otherwise (a short or
+ * failed send, anything unusual) calls host function `fn` as the trampoline does. */
+void mona_pushdirectsend(lua_State *L, lua_CFunction fn, int tag, long long *bytes_sent);
+
 /* lua_pcall with a traceback message handler. On error the message (with traceback) is on
  * top of the stack. Never raises. */
 int mona_pcall(lua_State *L, int nargs, int nresults);

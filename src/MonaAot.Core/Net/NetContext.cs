@@ -15,12 +15,26 @@ public sealed record TcpLimits(long MaxUnconsumedBytes, long MaxQueuedBytes, int
     public static TcpLimits Default { get; } = new(16L << 20, 64L << 20, 2000, 10_000);
 }
 
-/// <summary>Counters read by mona:stats(); loop thread only.</summary>
-public sealed class NetStats
+/// <summary>Counters read by mona:stats(); loop thread only. BytesSent lives in native memory,
+/// where TCPClient's direct send (<see cref="SendState"/>) adds to it as well.</summary>
+public sealed unsafe class NetStats : IDisposable
 {
     public long Connections { get; internal set; }
     public long BytesReceived { get; internal set; }
-    public long BytesSent { get; internal set; }
+
+    public long BytesSent
+    {
+        get => *BytesSentCounter;
+        internal set => *BytesSentCounter = value;
+    }
+
+    public long* BytesSentCounter { get; private set; } = (long*)NativeMemory.AllocZeroed((nuint)sizeof(long));
+
+    public void Dispose()
+    {
+        NativeMemory.Free(BytesSentCounter);
+        BytesSentCounter = null;
+    }
 }
 
 /// <summary>
@@ -97,6 +111,7 @@ public sealed unsafe class NetContext : IDisposable
         NativeMemory.Free(ReadBuffer);
         ReadBuffer = null;
         Chunks.Dispose();
+        Stats.Dispose();
         _udpBatch?.Dispose();
     }
 }

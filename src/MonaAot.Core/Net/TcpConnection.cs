@@ -56,6 +56,7 @@ public sealed unsafe class TcpConnection : IIoHandler
     private int _keptCapacity;
     private string? _localText;
     private string? _peerText;
+    private SendState* _sendState;
 
     private TcpConnection(NetContext net, ITcpConnectionEvents events)
     {
@@ -94,6 +95,35 @@ public sealed unsafe class TcpConnection : IIoHandler
     private void RememberPeer() =>
         _peerText = NetAddress.OfSocket(_fd, peer: true, out NetAddress peer) ? peer.ToString() : "?";
 
+    /// <summary>Lets native code send on this connection while it may (see
+    /// <see cref="SendState"/>); kept up to date until the connection closes or is handed back
+    /// by <see cref="Disconnect"/> or <see cref="Abort"/>.</summary>
+    public void ShareSendState(SendState* state)
+    {
+        _sendState = state;
+        PublishSendState();
+    }
+
+    /// <summary>Direct sends only while connected with nothing queued: they can then never
+    /// overtake queued bytes, nor reach a connection that is draining or closed.</summary>
+    private void PublishSendState()
+    {
+        if (_sendState == null)
+            return;
+        bool direct = _phase == Phase.Connected && _queue.IsEmpty;
+        _sendState->Fd = direct ? _fd : -1;
+        _sendState->Direct = direct ? 1 : 0;
+    }
+
+    private void DropSendState()
+    {
+        if (_sendState == null)
+            return;
+        _sendState->Fd = -1;
+        _sendState->Direct = 0;
+        _sendState = null;
+    }
+
     /// <summary>Starts connecting to the first candidate, then the next on failure.</summary>
     public void Connect(NetAddress[] candidates)
     {
@@ -125,6 +155,7 @@ public sealed unsafe class TcpConnection : IIoHandler
         if (_phase != Phase.Connected || !_queue.IsEmpty)
         {
             _queue.Append(data);
+            PublishSendState();
             return null;
         }
         return SendDirect(data);
@@ -154,6 +185,7 @@ public sealed unsafe class TcpConnection : IIoHandler
                 return error;
             }
             _queue.Append(data[sent..]);
+            PublishSendState();
             UpdateInterest();
             return null;
         }
@@ -168,6 +200,7 @@ public sealed unsafe class TcpConnection : IIoHandler
     public void Disconnect()
     {
         _events = null;
+        DropSendState();
         switch (_phase)
         {
             case Phase.Resolving or Phase.Connecting when !_queue.IsEmpty:
@@ -186,6 +219,7 @@ public sealed unsafe class TcpConnection : IIoHandler
     public void Abort()
     {
         _events = null;
+        DropSendState();
         Close(null);
     }
 
@@ -268,6 +302,7 @@ public sealed unsafe class TcpConnection : IIoHandler
         _net.Stats.Connections++;
         RememberPeer();
         UpdateInterest();
+        PublishSendState();
         _events?.OnConnected(this);
         if (_drainWhenConnected && _phase == Phase.Connected)
             BeginDrain();
@@ -278,6 +313,7 @@ public sealed unsafe class TcpConnection : IIoHandler
     private void BeginDrain()
     {
         _phase = Phase.Draining;
+        PublishSendState();
         FreeKept();
         _timer = _net.Loop.Schedule(_net.Limits.LingerMs, _net.Limits.LingerMs, DrainTick);
         if (_queue.IsEmpty)
@@ -331,6 +367,7 @@ public sealed unsafe class TcpConnection : IIoHandler
         _net.Stats.BytesSent += sent;
         _flushedSinceTick += sent;
         UpdateInterest();
+        PublishSendState();
         if (!_queue.IsEmpty)
             return;
         if (_phase == Phase.Draining && !_finSent)
@@ -458,6 +495,7 @@ public sealed unsafe class TcpConnection : IIoHandler
         if (_phase is Phase.Connected or Phase.Draining)
             _net.Stats.Connections--;
         _phase = Phase.Closed;
+        DropSendState();
         _timer?.Cancel();
         if (_fd >= 0)
         {

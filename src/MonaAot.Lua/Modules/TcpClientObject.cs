@@ -29,7 +29,7 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
             [("connect", (nint)(delegate* unmanaged<nint, int>)&Connect),
              ("send", (nint)(delegate* unmanaged<nint, int>)&Send),
              ("disconnect", (nint)(delegate* unmanaged<nint, int>)&Disconnect)],
-            &Index, &ToText);
+            &Index, &ToText, directSend: "send", directSendCounter: runtime.Net.Stats.BytesSentCounter);
 
     /// <summary>A client for a connection the server accepted; pushes it on the stack.</summary>
     internal static TcpClientObject PushAccepted(TcpModule module, nint L, int fd)
@@ -37,6 +37,7 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
         var client = new TcpClientObject(module);
         module.ClientType.Push(L, client);
         client._connection = TcpConnection.Accepted(module.Runtime.Net, fd, client);
+        client._connection.ShareSendState(client.SendState);
         client.Retain(L, -1);
         return client;
     }
@@ -53,6 +54,7 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
         _clampWarned = false;
         TcpConnection connection = TcpConnection.ForConnect(Runtime.Net, this);
         _connection = connection;
+        connection.ShareSendState(SendState);
         Retain(L, 1);
         if (IPAddress.TryParse(host, out IPAddress? ip))
         {
@@ -194,6 +196,13 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
             if (!module.ClientType.Check(L, 1, out TcpClientObject client, out int error)
                 || !Args.String(L, 2, out ReadOnlySpan<byte> data, out error))
                 return error;
+            // The direct path (mona_pushdirectsend) may have sent the start of it already.
+            SendState* state = client.SendState;
+            if (state != null && state->Partial > 0)
+            {
+                data = data[Math.Min(state->Partial, data.Length)..];
+                state->Partial = 0;
+            }
             string? failure = client._connection is null ? "not connected" : client._connection.Send(data);
             return HostFunction.MessageOrNothing(L, failure);
         }

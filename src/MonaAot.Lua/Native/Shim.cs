@@ -12,6 +12,9 @@ public static unsafe partial class Shim
     public static partial void mona_pushhostfunction(nint L, delegate* unmanaged<nint, int> fn, int n);
 
     [LibraryImport(NativeLibraries.Shim)]
+    public static partial void mona_pushdirectsend(nint L, delegate* unmanaged<nint, int> fn, int tag, long* bytesSent);
+
+    [LibraryImport(NativeLibraries.Shim)]
     public static partial int mona_pcall(nint L, int nargs, int nresults);
 
     [LibraryImport(NativeLibraries.Shim)]

@@ -1,4 +1,5 @@
 using MonaAot.Lua.Native;
+using MonaAot.Net;
 
 namespace MonaAot.Lua.Runtime;
 
@@ -7,13 +8,16 @@ namespace MonaAot.Lua.Runtime;
 /// its id and generation; while the object is active (connected, listening) a registry
 /// reference keeps the userdata alive even when the script drops it (SPEC 1, Lifetime).
 /// </summary>
-public abstract class ScriptObject : IOwnedResource
+public abstract unsafe class ScriptObject : IOwnedResource
 {
     protected ScriptObject(ScriptRuntime runtime) => Runtime = runtime;
 
     public ScriptRuntime Runtime { get; }
     public int Id { get; internal set; }
     public int Generation { get; internal set; }
+
+    /// <summary>The send fields of its userdata's block, from creation until __gc.</summary>
+    public SendState* SendState { get; internal set; }
 
     /// <summary>Registry reference to the userdata while active, else LUA_NOREF.</summary>
     public int SelfRef { get; private set; } = LuaApi.LUA_NOREF;

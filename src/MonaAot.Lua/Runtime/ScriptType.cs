@@ -4,6 +4,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using MonaAot.Lua.Binding;
 using MonaAot.Lua.Native;
+using MonaAot.Net;
 
 namespace MonaAot.Lua.Runtime;
 
@@ -21,12 +22,14 @@ public interface IScriptModule
 /// </summary>
 public sealed unsafe class ScriptType
 {
+    /// <summary>The userdata's block: mona_handle in native/shim/mona_shim.h.</summary>
     [StructLayout(LayoutKind.Sequential)]
     private struct Handle
     {
         public int Id;
         public int Generation;
         public int Type; // which ScriptType made it: its metatable's registry reference
+        public SendState Send;
     }
 
     private readonly int _metatableRef;
@@ -35,16 +38,21 @@ public sealed unsafe class ScriptType
 
     /// <param name="index">Called by __index for what is not a method: properties, then
     /// <see cref="IndexFields"/>.</param>
+    /// <param name="directSend">The method that may send without entering C# (TCPClient's
+    /// send, see <see cref="SendState"/>)...</param>
+    /// <param name="directSendCounter">...and the counter it adds the bytes to.</param>
     public ScriptType(ScriptRuntime runtime, string name, GCHandle context,
         (string Name, nint Function)[] methods,
         delegate* unmanaged<nint, int> index, delegate* unmanaged<nint, int> toString,
-        delegate* unmanaged<nint, int> newIndex = null)
+        delegate* unmanaged<nint, int> newIndex = null, string? directSend = null, long* directSendCounter = null)
     {
         Name = name;
         _runtime = runtime;
         nint L = runtime.Vm.L;
         KeraLua.Lua lua = runtime.Vm.State;
-        lua.NewTable();                       // mt
+        lua.NewTable();                       // mt, referenced first: its reference is the type's tag
+        lua.PushCopy(-1);
+        _metatableRef = lua.Ref(KeraLua.LuaRegistry.Index);
         SetField(lua, "__metatable", () => lua.PushString(name));
         SetField(lua, "__name", () => lua.PushString(name));
         lua.PushString("__index");
@@ -52,7 +60,15 @@ public sealed unsafe class ScriptType
         foreach ((string methodName, nint function) in methods)
         {
             lua.PushString(methodName);
-            HostFunction.Push(L, (delegate* unmanaged<nint, int>)function, context);
+            if (methodName == directSend)
+            {
+                LuaApi.lua_pushlightuserdata(L, (void*)GCHandle.ToIntPtr(context));
+                Shim.mona_pushdirectsend(L, (delegate* unmanaged<nint, int>)function, _metatableRef, directSendCounter);
+            }
+            else
+            {
+                HostFunction.Push(L, (delegate* unmanaged<nint, int>)function, context);
+            }
             lua.RawSet(-3);
         }
         HostFunction.Push(L, index, context); // properties and fields
@@ -70,7 +86,7 @@ public sealed unsafe class ScriptType
         lua.PushString("__tostring");
         HostFunction.Push(L, toString, context);
         lua.RawSet(-3);
-        _metatableRef = lua.Ref(KeraLua.LuaRegistry.Index);
+        lua.Pop(1);
     }
 
     public string Name { get; }
@@ -93,6 +109,9 @@ public sealed unsafe class ScriptType
         handle->Id = obj.Id;
         handle->Generation = obj.Generation;
         handle->Type = _metatableRef;
+        handle->Send = default;
+        handle->Send.Fd = -1;
+        obj.SendState = &handle->Send;
         LuaApi.lua_createtable(L, 0, 2);
         LuaApi.lua_setiuservalue(L, -2, 1);
         LuaApi.lua_rawgeti(L, LuaApi.LUA_REGISTRYINDEX, _metatableRef);
@@ -168,6 +187,7 @@ public sealed unsafe class ScriptType
             if (Find(L) is { } obj)
             {
                 obj.Collect();
+                obj.SendState = null; // the block goes with the userdata
                 obj.Runtime.Objects.Remove(obj);
             }
             return 0;

@@ -223,6 +223,61 @@ public class TcpBehaviourTests
         await Assert.That(await app.StopAndCountOpenSockets()).IsEqualTo(0);
     }
 
+    /// <summary>send() goes straight to send(2) from C when nothing is queued (SendState); when
+    /// the kernel takes only part, C# must queue exactly the rest, and later sends must follow
+    /// the queue, never overtake it. Every 4-byte word differs, so a byte lost, doubled or out
+    /// of place shows.</summary>
+    [Test]
+    public async Task ShortDirectSend_QueuesExactlyTheRest_InOrder()
+    {
+        await using TcpApp app = await TcpApp.Start("""
+            server = mona:createTCPServer()
+            function server:onConnection(client)
+              local chunks = {}
+              for c = 0, 63 do
+                local words = {}
+                for i = 0, 65535 do words[i + 1] = string.pack("<I4", c * 65536 + i) end
+                chunks[c + 1] = table.concat(words)
+              end
+              client:send(table.concat(chunks, "", 1, 48))  -- 12 MiB: more than the kernel takes at once
+              client:send(table.concat(chunks, "", 49, 64)) -- 4 MiB, queued behind it
+              client:send(string.pack("<I4", 4194304))      -- and one more word
+              client:disconnect()
+            end
+            assert(server:start("127.0.0.1", 0))
+            NOTE("port ", server.port)
+            """);
+        using Socket socket = await TcpApp.Connect(await app.Log.WaitForNumber("port "));
+
+        byte[] all = await TcpApp.ReadToEnd(socket);
+
+        await Assert.That(all.Length).IsEqualTo(4 * 4194305);
+        int wrong = -1;
+        for (int i = 0; i <= 4194304 && wrong < 0; i++)
+        {
+            if (BitConverter.ToInt32(all, 4 * i) != i)
+                wrong = i;
+        }
+        await Assert.That(wrong).IsEqualTo(-1);
+    }
+
+    /// <summary>The direct path counts what it sends in mona:stats() like the C# path does.</summary>
+    [Test]
+    public async Task DirectSends_AreCountedInStats()
+    {
+        await using TcpApp app = await TcpApp.Start(TcpEchoTests.EchoServer);
+        using Socket socket = await TcpApp.Connect(await app.Log.WaitForNumber("port "));
+        for (int i = 0; i < 10; i++)
+        {
+            await socket.SendAsync(Ascii("0123456789"), SocketFlags.None);
+            await TcpApp.ReadExactly(socket, 10);
+        }
+
+        await app.Run("NOTE('sent ', mona:stats().bytesSent)");
+
+        await Assert.That(await app.Log.WaitFor("sent ")).IsEqualTo("sent 100");
+    }
+
     [Test]
     public async Task ServerStop_KeepsAcceptedClients_RefusesNewOnes()
     {
