@@ -225,6 +225,9 @@ status_kb() {
 
 descriptor_count() { ls "/proc/$1/fd" | wc -l; }
 
+# Times PID was preempted (taken off the CPU while it could still run).
+preemptions() { status_kb "$1" nonvoluntary_ctxt_switches; }
+
 record() { printf '%s %s %s %s\n' "$1" "$2" "$3" "$4" >>"$RESULTS"; }
 
 # The load generator of scenario $1 and its arguments.
@@ -244,7 +247,7 @@ loadgen_args() {
 
 # One traffic run of scenario $1 against a fresh server $2.
 run_traffic() {
-  local scenario=$1 name=$2 out cpu_before cpu_after args protocol
+  local scenario=$1 name=$2 out cpu_before cpu_after preempted_before preempted_after args protocol
   protocol=$(protocol_of "$scenario")
   start_server "$name" "$protocol"
   sleep 1 # idle RSS is taken 1 s after start, once start-up work has settled
@@ -253,14 +256,16 @@ run_traffic() {
   fi
   read -ra args <<<"$(loadgen_args "$scenario")"
   cpu_before=$(cpu_ticks "$SERVER_PID")
+  preempted_before=$(preemptions "$SERVER_PID")
   if ! out=$(taskset -c "$CORE" "$BIN/${args[0]}" --host 127.0.0.1 --port "$SERVER_PORT" \
     "${args[@]:1}" --duration "$RUN_SECONDS" </dev/null); then
     die "$scenario against $name failed (the load generator's message is above)${out:+: $out}"
   fi
   cpu_after=$(cpu_ticks "$SERVER_PID")
+  preempted_after=$(preemptions "$SERVER_PID")
   record "$scenario" "$name" peak_rss_kb "$(status_kb "$SERVER_PID" VmHWM)"
   stop_server
-  record_traffic "$scenario" "$name" "$out" $((cpu_after - cpu_before))
+  record_traffic "$scenario" "$name" "$out" $((cpu_after - cpu_before)) $((preempted_after - preempted_before))
   say "$(printf '%-8s %-9s %s cpu_ticks=%s' "$scenario" "$name" "$out" $((cpu_after - cpu_before)))"
 }
 
@@ -268,8 +273,8 @@ stop_server() { stop_pid "$SERVER_PID"; }
 
 # Turns the load generator's line and the CPU ticks into the figures of the table.
 record_traffic() {
-  local scenario=$1 name=$2 line=$3 ticks=$4
-  awk -v line="$line" -v ticks="$ticks" -v hz="$CLK_TCK" -v s="$scenario" -v n="$name" '
+  local scenario=$1 name=$2 line=$3 ticks=$4 preempted=$5
+  awk -v line="$line" -v ticks="$ticks" -v preempted="$preempted" -v hz="$CLK_TCK" -v s="$scenario" -v n="$name" '
     BEGIN {
       split(line, pairs, " ")
       for (i in pairs) { split(pairs[i], kv, "="); f[kv[1]] = kv[2] }
@@ -278,6 +283,7 @@ record_traffic() {
       printf "%s %s mb_per_s %.3f\n", s, n, f["bytes"] / f["seconds"] / 1e6
       printf "%s %s p50_us %s\n%s %s p99_us %s\n", s, n, f["p50_us"], s, n, f["p99_us"]
       printf "%s %s cpu_us_per_msg %.4f\n", s, n, ticks / hz * 1e6 / f["messages"]
+      printf "%s %s preempted_per_kmsg %.2f\n", s, n, preempted * 1000 / f["messages"]
       if ("lost" in f) printf "%s %s lost %d\n%s %s late %d\n", s, n, f["lost"], s, n, f["late"]
     }' >>"$RESULTS" || die "$scenario against $name echoed no message: $line"
 }
@@ -393,6 +399,7 @@ traffic_rows() {
     row "round trip p99, us" "$s" p99_us 1 %.1f
   fi
   row "server CPU per $unit, us" "$s" cpu_us_per_msg 1 %.3f "$3"
+  row "server preempted per 1000" "$s" preempted_per_kmsg 1 %.1f
   row "server peak RSS, MiB" "$s" peak_rss_kb 1024 %.1f
 }
 
