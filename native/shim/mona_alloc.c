@@ -24,6 +24,8 @@ struct mona_heap {
     Block *free[CLASSES];
     size_t cached; /* bytes on the lists */
     size_t used;   /* bytes Lua holds, as Lua counts them */
+    size_t limit;  /* 0: none */
+    mona_scripts scripts;
 };
 
 /* A block freed by Lua: onto the list its usable size allows, whoever allocated it (blocks
@@ -68,6 +70,9 @@ static void *mona_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
         }
         return NULL;
     }
+    if (nsize > osize && heap->limit != 0 && heap->scripts.depth > 0
+        && heap->used + (nsize - osize) > heap->limit)
+        return NULL;
     void *block;
     if (ptr == NULL) {
         block = take(heap, nsize);
@@ -98,6 +103,15 @@ mona_heap *mona_setalloc(lua_State *L) {
 }
 
 size_t mona_heapused(const mona_heap *heap) { return heap->used; }
+
+void mona_setlimit(mona_heap *heap, size_t limit) { heap->limit = limit; }
+
+mona_heap *mona_heapof(lua_State *L) {
+    void *ud;
+    return lua_getallocf(L, &ud) == mona_alloc ? ud : NULL;
+}
+
+mona_scripts *mona_scriptsof(mona_heap *heap) { return &heap->scripts; }
 
 void mona_freeheap(mona_heap *heap) {
     if (heap == NULL)

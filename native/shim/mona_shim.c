@@ -2,6 +2,8 @@
 #define _POSIX_C_SOURCE 200809L /* st_mtim under -std=c11 */
 #include "mona_shim.h"
 
+#include "mona_guard.h"
+
 #include <errno.h>
 #include <lauxlib.h>
 #include <stddef.h>
@@ -73,7 +75,7 @@ int mona_pcall(lua_State *L, int nargs, int nresults) {
     int base = lua_gettop(L) - nargs; /* index of the function */
     lua_pushcfunction(L, traceback);
     lua_insert(L, base);
-    int status = lua_pcall(L, nargs, nresults, base);
+    int status = mona_protectedcall(L, nargs, nresults, base);
     lua_remove(L, base);
     return status;
 }
@@ -98,7 +100,7 @@ int mona_pgetfield(lua_State *L, int index, const char *name, int raw) {
     lua_pushvalue(L, index);
     lua_pushlightuserdata(L, (void *)name);
     lua_pushboolean(L, raw);
-    return lua_pcall(L, 3, 1, 0);
+    return mona_protectedcall(L, 3, 1, 0);
 }
 
 static int logtext(lua_State *L) {
@@ -126,7 +128,7 @@ static int logtext(lua_State *L) {
 int mona_logtext(lua_State *L, int n) {
     lua_pushcfunction(L, logtext);
     lua_insert(L, -(n + 1));
-    return lua_pcall(L, n, 1, 0);
+    return mona_protectedcall(L, n, 1, 0);
 }
 
 int mona_where(lua_State *L, int level, const char **source, int *line) {
@@ -172,7 +174,7 @@ int mona_reception(lua_State *L, int ref, const char *data, size_t length, lua_N
         return 0;
     }
     lua_pushlstring(L, data, length);
-    if (lua_pcall(L, 2, 1, top + 1) != LUA_OK) {
+    if (mona_protectedcall(L, 2, 1, top + 1) != LUA_OK) {
         lua_remove(L, top + 1);
         return -1;
     }

@@ -39,6 +39,14 @@ public sealed unsafe class LuaVm : IDisposable
     /// <summary>The bytes the Lua heap holds (what collectgarbage("count") reports, in bytes).</summary>
     public long MemoryInUse => _heap == null ? 0 : (long)Shim.mona_heapused(_heap);
 
+    /// <summary>[lua] memoryLimit: the bytes the Lua heap may hold while scripts run (0: no
+    /// limit); past it the script gets Lua's "not enough memory" error.</summary>
+    public void SetMemoryLimit(long bytes)
+    {
+        if (_heap != null)
+            Shim.mona_setlimit(_heap, (nuint)Math.Max(0, bytes));
+    }
+
     /// <summary>KeraLua's view of the state.</summary>
     public KeraLua.Lua State { get; }
 

@@ -33,6 +33,7 @@ public static class Server
         loop.UnhandledException = e => logger.Critic($"unhandled exception on the loop: {e}");
         using var net = new NetContext(loop, logger, settings.TcpLimits);
         using var vm = new LuaVm();
+        using HandlerWatchdog? watchdog = ApplyLuaLimits(vm, settings.Lua);
         using var mail = new MailQueue(settings.Smtp, loop.Post);
         var runtime = new ScriptRuntime(vm, loop, net, logger);
         InstallGlobals(runtime, settings, mail);
@@ -62,6 +63,14 @@ public static class Server
         loop.Run();
         logger.Info("MonaAot stopped");
         return 0;
+    }
+
+    /// <summary>[lua] memoryLimit and handlerTimeout on <paramref name="vm"/>; the watchdog (if
+    /// any) must be disposed before the VM.</summary>
+    public static HandlerWatchdog? ApplyLuaLimits(LuaVm vm, LuaLimits limits)
+    {
+        vm.SetMemoryLimit(limits.MemoryLimit);
+        return limits.HandlerTimeoutSeconds > 0 ? new HandlerWatchdog(vm, limits.HandlerTimeoutSeconds) : null;
     }
 
     /// <summary>The global log functions and the mona table with every module.</summary>

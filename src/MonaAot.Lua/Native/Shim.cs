@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace MonaAot.Lua.Native;
 
-/// <summary>native/shim/mona_shim.h and mona_alloc.h, C names verbatim.</summary>
+/// <summary>native/shim/mona_shim.h, mona_alloc.h and mona_guard.h, C names verbatim.</summary>
 public static unsafe partial class Shim
 {
     /// <summary>A host function returns this to have the value on top of the stack raised.</summary>
@@ -49,6 +49,12 @@ public static unsafe partial class Shim
 
     [LibraryImport(NativeLibraries.Shim)]
     public static partial void mona_freeheap(void* heap);
+
+    [LibraryImport(NativeLibraries.Shim), SuppressGCTransition]
+    public static partial void mona_setlimit(void* heap, nuint limit);
+
+    [LibraryImport(NativeLibraries.Shim)]
+    public static partial int mona_watchdog_tick(nint L, ulong* seen, int* ticks, int limit, int timeoutSeconds);
 
     [LibraryImport(NativeLibraries.Shim)]
     public static partial int mona_sizeof_epoll_event();

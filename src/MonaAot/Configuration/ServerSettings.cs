@@ -6,6 +6,14 @@ using MonaAot.Net;
 
 namespace MonaAot.Configuration;
 
+/// <summary>[lua]: bounds on what scripts may take (README: Limits).</summary>
+/// <param name="MemoryLimit">Bytes the Lua heap may hold while scripts run; 0: no limit.</param>
+/// <param name="HandlerTimeoutSeconds">Seconds one call into a script may run; 0: no limit.</param>
+public sealed record LuaLimits(long MemoryLimit, int HandlerTimeoutSeconds)
+{
+    public static LuaLimits Default { get; } = new(0, 10);
+}
+
 /// <summary>Where rotated log files go ([logs] section); null settings mean console only.</summary>
 public sealed record LogFileSettings(string Directory, long MaxSize, int Rotation);
 
@@ -17,6 +25,9 @@ public sealed record ServerSettings(string WwwRoot, LogLevel LogLevel, IniFile I
 {
     /// <summary>[smtp]: the server mona:sendMail goes through.</summary>
     public SmtpSettings Smtp { get; init; } = SmtpSettings.Default;
+
+    /// <summary>[lua]: memoryLimit and handlerTimeout.</summary>
+    public LuaLimits Lua { get; init; } = LuaLimits.Default;
 
     /// <summary>MonaServer's rule: the ini file beside the executable, named after it.</summary>
     public static string DefaultConfigPath(string executablePath) =>
@@ -37,7 +48,18 @@ public sealed record ServerSettings(string WwwRoot, LogLevel LogLevel, IniFile I
             throw new ConfigurationException($"www folder not found: {www}");
 
         return new ServerSettings(Path.TrimEndingDirectorySeparator(www), commandLine.LogLevel ?? LogLevels.Default, ini,
-            LogFilesOf(ini, iniDirectory), TcpLimitsOf(ini)) { Smtp = SmtpOf(ini) };
+            LogFilesOf(ini, iniDirectory), TcpLimitsOf(ini)) { Smtp = SmtpOf(ini), Lua = LuaLimitsOf(ini) };
+    }
+
+    /// <summary>[lua] memoryLimit (bytes, 0 for none; at least 1 MiB otherwise) and
+    /// handlerTimeout (seconds, 0 for none).</summary>
+    public static LuaLimits LuaLimitsOf(IniFile ini)
+    {
+        LuaLimits defaults = LuaLimits.Default;
+        long memory = ini.GetInteger("lua", "memoryLimit", defaults.MemoryLimit, 0, long.MaxValue);
+        if (memory is > 0 and < 1 << 20 && ini.Find("lua", "memoryLimit") is { } entry)
+            throw new ConfigurationException($"{ini.Source}:{entry.Line}: lua.memoryLimit must be 0 (no limit) or at least 1048576 bytes, got '{entry.Value}'");
+        return new LuaLimits(memory, (int)ini.GetInteger("lua", "handlerTimeout", defaults.HandlerTimeoutSeconds, 0, 3600));
     }
 
     /// <summary>[smtp] host, port, timeout (seconds), user, password, tls (README: Mail).</summary>

@@ -21,6 +21,7 @@ namespace MonaAot.Tests.Support;
 public sealed class HostHarness : IDisposable
 {
     private Thread? _loopThread;
+    private readonly HandlerWatchdog? _watchdog;
 
     public HostHarness(TempWww www, string ini = "", LogLevel level = LogLevel.Trace, IResolver? resolver = null)
     {
@@ -29,9 +30,10 @@ public sealed class HostHarness : IDisposable
         Logger.AddSink(Log);
         Loop = EventLoop.CreateDefault();
         IniFile iniFile = IniFile.Parse(ini, "test.ini");
-        var settings = new ServerSettings(www.Www, level, iniFile, null, ServerSettings.TcpLimitsOf(iniFile)) { Smtp = ServerSettings.SmtpOf(iniFile) };
+        var settings = new ServerSettings(www.Www, level, iniFile, null, ServerSettings.TcpLimitsOf(iniFile)) { Smtp = ServerSettings.SmtpOf(iniFile), Lua = ServerSettings.LuaLimitsOf(iniFile) };
         Net = new NetContext(Loop, Logger, settings.TcpLimits);
         Vm = new LuaVm();
+        _watchdog = Server.ApplyLuaLimits(Vm, settings.Lua);
         Runtime = new ScriptRuntime(Vm, Loop, Net, Logger, resolver);
         Mail = new MailQueue(settings.Smtp, Loop.Post);
         Server.InstallGlobals(Runtime, settings, Mail);
@@ -96,6 +98,7 @@ public sealed class HostHarness : IDisposable
             Mail.Abandon("mail not sent: the test harness stopped");
         }
         Mail.Dispose();
+        _watchdog?.Dispose();
         Vm.Dispose();
         Net.Dispose();
         Loop.Dispose();

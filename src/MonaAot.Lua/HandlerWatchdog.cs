@@ -1,0 +1,50 @@
+using System;
+using System.Threading;
+using MonaAot.Lua.Native;
+
+namespace MonaAot.Lua;
+
+/// <summary>
+/// [lua] handlerTimeout: a timer thread that looks at the loop's script calls every quarter of
+/// the timeout and, when one call has been running the whole timeout, has the shim stop it with
+/// a Lua error (mona_watchdog_tick). Costs nothing on the loop thread until then: no hook is
+/// installed while scripts behave.
+/// </summary>
+public sealed unsafe class HandlerWatchdog : IDisposable
+{
+    private const int TicksPerTimeout = 4;
+    private readonly nint _L;
+    private readonly int _timeoutSeconds;
+    private readonly Timer _timer;
+    private readonly object _gate = new();
+    private ulong _seen;
+    private int _ticks;
+    private bool _disposed;
+
+    public HandlerWatchdog(LuaVm vm, int timeoutSeconds)
+    {
+        _L = vm.L;
+        _timeoutSeconds = timeoutSeconds;
+        int period = timeoutSeconds * 1000 / TicksPerTimeout;
+        _timer = new Timer(_ => Tick(), null, period, period);
+    }
+
+    private void Tick()
+    {
+        lock (_gate) // never after Dispose: the state may be closed by then
+        {
+            if (_disposed)
+                return;
+            fixed (ulong* seen = &_seen)
+            fixed (int* ticks = &_ticks)
+                Shim.mona_watchdog_tick(_L, seen, ticks, TicksPerTimeout, _timeoutSeconds);
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+            _disposed = true;
+        _timer.Dispose();
+    }
+}
