@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Text;
 using MimeKit;
 using MimeKit.Utils;
+using MonaAot.Net;
 
 namespace MonaAot.Mail;
 
@@ -37,12 +38,12 @@ public static class MailComposer
         address = null!;
         if (!MailboxAddress.TryParse(ParserOptions.Default, text, out MailboxAddress? parsed) || parsed is null)
         {
-            error = $"malformed address '{text}'";
+            error = $"malformed address {AddressText.Quote(text)}";
             return false;
         }
         if (parsed.LocalPart.Length == 0 || parsed.Domain.Length == 0)
         {
-            error = $"malformed address '{text}' (user@domain expected)";
+            error = $"malformed address {AddressText.Quote(text)} (user@domain expected)";
             return false;
         }
         address = parsed;

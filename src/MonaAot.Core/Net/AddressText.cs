@@ -1,5 +1,6 @@
 using System;
 using System.Globalization;
+using System.Text;
 
 namespace MonaAot.Net;
 
@@ -16,17 +17,17 @@ public static class AddressText
         port = 0;
         int colon = text.LastIndexOf(':');
         if (colon < 0)
-            return $"invalid address '{text}' (expected host:port)";
+            return $"invalid address {Quote(text)} (expected host:port)";
         string hostPart = text[..colon];
         if (hostPart.StartsWith('['))
         {
             if (!hostPart.EndsWith(']'))
-                return $"invalid address '{text}' (expected [ipv6]:port)";
+                return $"invalid address {Quote(text)} (expected [ipv6]:port)";
             hostPart = hostPart[1..^1];
         }
         else if (hostPart.Contains(':'))
         {
-            return $"invalid address '{text}' (write an IPv6 address as [ipv6]:port)";
+            return $"invalid address {Quote(text)} (write an IPv6 address as [ipv6]:port)";
         }
         string? error = TryParsePort(text[(colon + 1)..], out port);
         if (error is not null)
@@ -39,8 +40,27 @@ public static class AddressText
     public static string? TryParsePort(string text, out int port)
     {
         if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out port))
-            return $"invalid port '{text}'";
+            return $"invalid port {Quote(text)}";
         return CheckPort(port);
+    }
+
+    /// <summary>Script text inside an error message: quoted, control characters escaped and
+    /// long text cut, so that the message stays one readable line whatever the script passed.</summary>
+    public static string Quote(string text)
+    {
+        const int Shown = 80;
+        var quoted = new StringBuilder(Math.Min(text.Length, Shown) + 8).Append('\'');
+        foreach (char c in text.Length > Shown ? text[..Shown] : text)
+        {
+            if (char.IsControl(c))
+                quoted.Append(c switch { '\n' => "\\n", '\r' => "\\r", '\t' => "\\t", _ => $"\\x{(int)c:x2}" });
+            else
+                quoted.Append(c);
+        }
+        quoted.Append('\'');
+        if (text.Length > Shown)
+            quoted.Append($"... ({text.Length} characters)");
+        return quoted.ToString();
     }
 
     public static string? CheckPort(long port) =>

@@ -188,7 +188,7 @@ public sealed unsafe class UdpSocket : IIoHandler
             if (networkInterface is not null)
             {
                 if (!IPAddress.TryParse(networkInterface, out IPAddress? local) || local.AddressFamily != AddressFamily.InterNetwork)
-                    return $"invalid interface '{networkInterface}' (an IPv4 address for an IPv4 group)";
+                    return $"invalid interface {AddressText.Quote(networkInterface)} (an IPv4 address for an IPv4 group)";
                 request.imr_address = ToNetworkUInt(local);
             }
             result = Libc.setsockopt(_fd, Libc.IPPROTO_IP, join ? Libc.IP_ADD_MEMBERSHIP : Libc.IP_DROP_MEMBERSHIP, &request, (uint)sizeof(Libc.ip_mreqn));
@@ -205,7 +205,7 @@ public sealed unsafe class UdpSocket : IIoHandler
             {
                 request.ipv6mr_interface = uint.TryParse(networkInterface, out uint index) ? index : Libc.if_nametoindex(networkInterface);
                 if (request.ipv6mr_interface == 0)
-                    return $"unknown interface '{networkInterface}'";
+                    return $"unknown interface {AddressText.Quote(networkInterface)}";
             }
             result = Libc.setsockopt(_fd, Libc.IPPROTO_IPV6, join ? Libc.IPV6_ADD_MEMBERSHIP : Libc.IPV6_DROP_MEMBERSHIP, &request, (uint)sizeof(Libc.ipv6_mreq));
             if (result == 0 && join && networkInterface is not null)

@@ -83,7 +83,7 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
             if (task.IsCompletedSuccessfully && task.Result.Length > 0)
                 connection.Connect(Array.ConvertAll(task.Result, ip => NetAddress.From(ip, port)));
             else
-                connection.FailResolve($"cannot resolve '{host}' ({task.Exception?.InnerException?.Message ?? "no address"})");
+                connection.FailResolve($"cannot resolve {AddressText.Quote(host)} ({task.Exception?.InnerException?.Message ?? "no address"})");
         }), TaskScheduler.Default);
     }
 

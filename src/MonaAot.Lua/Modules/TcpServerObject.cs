@@ -63,7 +63,7 @@ public sealed unsafe class TcpServerObject : ScriptObject, ITcpListenerEvents
         }
         IPAddress? ip = HostsFile.Lookup(host);
         if (ip is null)
-            return $"cannot resolve '{host}' (start takes numeric addresses and names of the hosts file)";
+            return $"cannot resolve {AddressText.Quote(host)} (start takes numeric addresses and names of the hosts file)";
         address = NetAddress.From(ip, (int)port);
         return null;
     }

@@ -145,7 +145,7 @@ public sealed unsafe class UdpSocketObject : ScriptObject, IUdpSocketEvents
         {
             string? failure = task.IsCompletedSuccessfully && task.Result.Length > 0
                 ? operation(this, NetAddress.From(task.Result[0], port))
-                : $"cannot resolve '{host}' ({task.Exception?.InnerException?.Message ?? "no address"})";
+                : $"cannot resolve {AddressText.Quote(host)} ({task.Exception?.InnerException?.Message ?? "no address"})";
             if (failure is not null)
                 Runtime.Logger.Log(LogLevel.Warn, "UDPSocket", 0, $"{what} {host}:{port}: {failure}");
             else if (_socket.IsOpen && SelfRef == LuaApi.LUA_NOREF && Owner is null)
@@ -288,7 +288,7 @@ public sealed unsafe class UdpSocketObject : ScriptObject, IUdpSocketEvents
                 return error;
             string? failure = IPAddress.TryParse(group, out IPAddress? ip) && IsMulticast(ip)
                 ? self._socket.SetMembership(ip, networkInterface, join)
-                : $"invalid multicast group '{group}'";
+                : $"invalid multicast group {AddressText.Quote(group)}";
             return HostFunction.MessageOrNothing(L, failure);
         }
         catch (Exception e)
