@@ -41,8 +41,10 @@ static int direct_send(lua_State *L) {
             do
                 sent = send(self->fd, data, length, MSG_NOSIGNAL);
             while (sent < 0 && errno == EINTR);
-            if (sent > 0)
+            if (sent > 0) {
                 *(long long *)lua_touserdata(L, lua_upvalueindex(4)) += sent;
+                self->sends++;
+            }
             if (sent == (ssize_t)length)
                 return 0;
             if (sent > 0)
@@ -215,4 +217,6 @@ int mona_stat(const char *path, long long *mtime_ns, long long *size) {
 }
 
 int mona_sizeof_epoll_event(void) { return (int)sizeof(struct epoll_event); }
+int mona_sizeof_handle(void) { return (int)sizeof(mona_handle); }
+int mona_offsetof_handle_sends(void) { return (int)offsetof(mona_handle, sends); }
 int mona_offsetof_epoll_event_data(void) { return (int)offsetof(struct epoll_event, data); }

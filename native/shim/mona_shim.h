@@ -22,10 +22,11 @@ void mona_pushhostfunction(lua_State *L, lua_CFunction fn, int n);
 /* The block of every MonaAot userdata (ScriptType.Handle in C#, same layout). fd, direct and
  * partial serve a TCPClient's send fast path: while `direct` is 1 (connected, nothing queued,
  * kept so by the C# connection) send(data) goes straight to send(2) on `fd`; `partial` tells
- * the host function how many bytes of a short send already went. */
+ * the host function how many bytes of a short send already went; `sends` counts direct sends,
+ * for the idle-connection sweeper. */
 typedef struct {
     int id, generation, type;
-    int fd, direct, partial;
+    int fd, direct, partial, sends;
 } mona_handle;
 
 /* Pushes TCPClient's send: with the context (upvalue 2 of host functions) on top of the stack,
@@ -81,6 +82,8 @@ int mona_stat(const char *path, long long *mtime_ns, long long *size);
 
 /* Layout probes: the C compiler's answer, checked by the tests against the C# structs. */
 int mona_sizeof_epoll_event(void);
+int mona_sizeof_handle(void);
+int mona_offsetof_handle_sends(void);
 int mona_offsetof_epoll_event_data(void);
 
 #endif

@@ -13,6 +13,9 @@ namespace MonaAot.Net;
 public sealed record TcpLimits(long MaxUnconsumedBytes, long MaxQueuedBytes, int LingerMs, int ConnectTimeoutMs)
 {
     public static TcpLimits Default { get; } = new(16L << 20, 64L << 20, 2000, 10_000);
+
+    /// <summary>Seconds without a byte either way after which a connection is ended; 0: never.</summary>
+    public int IdleTimeoutSeconds { get; init; }
 }
 
 /// <summary>Counters read by mona:stats(); loop thread only. BytesSent lives in native memory,
@@ -59,7 +62,12 @@ public sealed unsafe class NetContext : IDisposable
         Logger = logger;
         Limits = limits ?? TcpLimits.Default;
         ReadBuffer = (byte*)NativeMemory.Alloc(ReadBufferSize);
+        if (Limits.IdleTimeoutSeconds > 0)
+            Idle = new IdleSweeper(loop, Limits.IdleTimeoutSeconds);
     }
+
+    /// <summary>The idle-connection sweeper, when [tcp] idleTimeout is set.</summary>
+    internal IdleSweeper? Idle { get; }
 
     public EventLoop Loop { get; }
     public Logger Logger { get; }

@@ -57,6 +57,9 @@ public sealed unsafe class TcpConnection : IIoHandler
     private string? _localText;
     private string? _peerText;
     private SendState* _sendState;
+    private long _activity;     // bumped by every byte moved through C#
+    private long _activitySeen; // what the idle sweeper saw last
+    private int _idleTicks;
 
     private TcpConnection(NetContext net, ITcpConnectionEvents events)
     {
@@ -76,10 +79,32 @@ public sealed unsafe class TcpConnection : IIoHandler
         connection._token = net.Attach(fd, connection, IoEvents.Readable);
         net.Stats.Connections++;
         connection.RememberPeer();
+        net.Idle?.Add(connection);
         return connection;
     }
 
     public bool IsConnected => _phase == Phase.Connected;
+
+    /// <summary>Its place in the idle sweeper's list; -1 when not in it.</summary>
+    internal int SweepIndex { get; set; } = -1;
+
+    /// <summary>One look by the idle sweeper: how many looks in a row found no traffic.</summary>
+    internal int TickIdle()
+    {
+        long activity = _activity + (_sendState != null ? _sendState->Sends : 0);
+        if (activity != _activitySeen || _phase != Phase.Connected)
+        {
+            _activitySeen = activity;
+            _idleTicks = 0;
+        }
+        else
+        {
+            _idleTicks++;
+        }
+        return _idleTicks;
+    }
+
+    internal void CloseIdle(int seconds) => Close($"idle for {seconds} s ([tcp] idleTimeout)");
 
     /// <summary>Resolving, connecting or connected: sends are accepted.</summary>
     public bool IsOpen => _phase is Phase.Resolving or Phase.Connecting or Phase.Connected;
@@ -178,6 +203,7 @@ public sealed unsafe class TcpConnection : IIoHandler
             if (errno == Libc.EINTR)
                 continue;
             _net.Stats.BytesSent += sent;
+            _activity++;
             if (errno != Libc.EAGAIN)
             {
                 string error = NetError.Describe(errno, _peerText ?? "?");
@@ -190,6 +216,7 @@ public sealed unsafe class TcpConnection : IIoHandler
             return null;
         }
         _net.Stats.BytesSent += sent;
+        _activity++;
         return null;
     }
 
@@ -301,6 +328,7 @@ public sealed unsafe class TcpConnection : IIoHandler
         _phase = Phase.Connected;
         _net.Stats.Connections++;
         RememberPeer();
+        _net.Idle?.Add(this);
         UpdateInterest();
         PublishSendState();
         _events?.OnConnected(this);
@@ -366,6 +394,7 @@ public sealed unsafe class TcpConnection : IIoHandler
         }
         _net.Stats.BytesSent += sent;
         _flushedSinceTick += sent;
+        _activity += sent > 0 ? 1 : 0;
         UpdateInterest();
         PublishSendState();
         if (!_queue.IsEmpty)
@@ -398,6 +427,7 @@ public sealed unsafe class TcpConnection : IIoHandler
             if (n > 0)
             {
                 _net.Stats.BytesReceived += n;
+                _activity++;
                 if (_phase == Phase.Connected)
                     Deliver(_keptLength > 0 ? _kept : buffer, _keptLength + (int)n);
                 if (n < capacity)
@@ -495,6 +525,7 @@ public sealed unsafe class TcpConnection : IIoHandler
         if (_phase is Phase.Connected or Phase.Draining)
             _net.Stats.Connections--;
         _phase = Phase.Closed;
+        _net.Idle?.Remove(this);
         DropSendState();
         _timer?.Cancel();
         if (_fd >= 0)

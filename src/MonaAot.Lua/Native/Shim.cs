@@ -60,5 +60,11 @@ public static unsafe partial class Shim
     public static partial int mona_sizeof_epoll_event();
 
     [LibraryImport(NativeLibraries.Shim)]
+    public static partial int mona_sizeof_handle();
+
+    [LibraryImport(NativeLibraries.Shim)]
+    public static partial int mona_offsetof_handle_sends();
+
+    [LibraryImport(NativeLibraries.Shim)]
     public static partial int mona_offsetof_epoll_event_data();
 }

@@ -82,7 +82,8 @@ public sealed record ServerSettings(string WwwRoot, LogLevel LogLevel, IniFile I
 
     /// <summary>[tcp] receiveLimit and sendLimit: bytes a connection may keep unconsumed, and
     /// bytes it may have queued for sending; connectTimeout: seconds for each address a
-    /// connect tries (README: Limits).</summary>
+    /// connect tries; idleTimeout: seconds of silence after which a connection ends, 0 for
+    /// never (README: Limits).</summary>
     public static TcpLimits TcpLimitsOf(IniFile ini)
     {
         TcpLimits defaults = TcpLimits.Default;
@@ -91,6 +92,7 @@ public sealed record ServerSettings(string WwwRoot, LogLevel LogLevel, IniFile I
             MaxUnconsumedBytes = ini.GetInteger("tcp", "receiveLimit", defaults.MaxUnconsumedBytes, 1024, int.MaxValue),
             MaxQueuedBytes = ini.GetInteger("tcp", "sendLimit", defaults.MaxQueuedBytes, 1024, long.MaxValue),
             ConnectTimeoutMs = (int)ini.GetInteger("tcp", "connectTimeout", defaults.ConnectTimeoutMs / 1000, 1, 3600) * 1000,
+            IdleTimeoutSeconds = (int)ini.GetInteger("tcp", "idleTimeout", defaults.IdleTimeoutSeconds, 0, 86400),
         };
     }
 
