@@ -28,12 +28,14 @@ public static unsafe class StatsFunction
         try
         {
             var runtime = HostFunction.Context<ScriptRuntime>(L);
-            LuaApi.lua_createtable(L, 0, 5);
+            LuaApi.lua_createtable(L, 0, 7);
             SetInteger(L, "connections"u8, runtime.Net.Stats.Connections);
             SetInteger(L, "bytesReceived"u8, runtime.Net.Stats.BytesReceived);
             SetInteger(L, "bytesSent"u8, runtime.Net.Stats.BytesSent);
             SetInteger(L, "managedAllocatedBytes"u8, GC.GetTotalAllocatedBytes(precise: true));
             SetInteger(L, "gcCollections"u8, GC.CollectionCount(0));
+            SetInteger(L, "managedHeapBytes"u8, GC.GetTotalMemory(forceFullCollection: false));
+            SetInteger(L, "luaMemoryBytes"u8, runtime.Vm.MemoryInUse);
             return 1;
         }
         catch (Exception e)
