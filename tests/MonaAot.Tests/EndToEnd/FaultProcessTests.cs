@@ -1,0 +1,166 @@
+using System;
+using System.IO;
+using System.Linq;
+using System.Net.Sockets;
+using System.Text;
+using System.Threading;
+using System.Threading.Tasks;
+using MonaAot.Tests.Support;
+using TUnit.Assertions;
+using TUnit.Assertions.Extensions;
+using TUnit.Core;
+
+namespace MonaAot.Tests.EndToEnd;
+
+/// <summary>
+/// Misbehaving peers all at once against the published binary, beside a healthy connection
+/// streaming 8 MiB: a reset in the middle of a stream, a half-close, a peer that never reads
+/// (send-queue limit), one that sends a byte at a time, one that connects and stays silent
+/// (idle timeout). The healthy stream comes back intact and in order, every faulty connection
+/// ends with its own reason, no descriptor is left behind, and SIGTERM then runs onStop and
+/// exits 0.
+/// </summary>
+[NotInParallel]
+public class FaultProcessTests
+{
+    private const string Server = """
+        server = mona:createTCPServer()
+        function server:onConnection(client)
+          function client:onReception(data) self:send(data) end
+          function client:onDisconnection() NOTE("gone ", self.error) end
+        end
+        assert(server:start("127.0.0.1", 0))
+        function onStop() NOTE("onStop ran") end
+        NOTE("port ", server.port)
+        """;
+
+    [Test]
+    [Timeout(120_000)]
+    public async Task FaultyPeers_LeaveTheHealthyStreamAndTheDescriptorsIntact(CancellationToken cancel)
+    {
+        using var www = new TempWww();
+        string ini = www.WriteIni("[tcp]\nidleTimeout=2\nsendLimit=1048576\n");
+        www.WriteApp("", Server);
+        await using MonaProcess mona = MonaProcess.Start("--config", ini, www.Www);
+        int port = await TcpProcessTests.PortOf(mona);
+        int descriptorsBefore = Directory.GetFiles($"/proc/{mona.Id}/fd").Length;
+
+        Task healthy = Task.Run(() => Stream(port, 8 << 20));
+        Task reset = Task.Run(() => ResetMidStream(port));
+        Task half = Task.Run(() => HalfClose(port));
+        Task neverReads = Task.Run(() => NeverReads(port, cancel));
+        Task byteByByte = Task.Run(() => OneByteAtATime(port));
+        Task silent = Task.Run(() => Silent(port));
+        await Task.WhenAll(healthy, reset, half, neverReads, byteByByte, silent);
+
+        // Six connections ended: each said why (or nothing, for the clean ones).
+        await WaitUntil(() => mona.Lines.Count(l => l.Contains("gone ")) == 6);
+        string[] gone = mona.Lines.Where(l => l.Contains("gone ")).Select(l => l[(l.IndexOf("gone ") + 5)..]).ToArray();
+        await Assert.That(gone.Length).IsEqualTo(6);
+        await Assert.That(gone.Count(g => g.StartsWith("send queue limit exceeded"))).IsEqualTo(1);
+        await Assert.That(gone.Count(g => g.StartsWith("idle for 2 s"))).IsEqualTo(1);
+        await Assert.That(gone.Count(g => g == "(null)")).IsGreaterThanOrEqualTo(3); // healthy, half-close, byte by byte
+        await WaitUntil(() => Directory.GetFiles($"/proc/{mona.Id}/fd").Length == descriptorsBefore);
+
+        mona.Signal(MonaProcess.SIGTERM);
+        await Assert.That(await mona.WaitForExit(TcpProcessTests.Wait)).IsEqualTo(0);
+        await Assert.That(mona.Lines.Any(l => l.Contains("onStop ran"))).IsTrue();
+    }
+
+    /// <summary>Sends <paramref name="size"/> bytes of a counting pattern in random pieces while
+    /// reading the echo, and checks every byte.</summary>
+    private static async Task Stream(int port, int size)
+    {
+        using Socket socket = await TcpApp.Connect(port);
+        var data = new byte[size];
+        for (int i = 0; i < size; i += 4)
+            BitConverter.TryWriteBytes(data.AsSpan(i), i / 4);
+        Task<byte[]> echo = TcpApp.ReadExactly(socket, size);
+        var random = new Random(3);
+        for (int sent = 0; sent < size;)
+        {
+            int piece = Math.Min(size - sent, random.Next(1, 100_000));
+            await socket.SendAsync(data.AsMemory(sent, piece), SocketFlags.None);
+            sent += piece;
+        }
+        byte[] back = await echo;
+        int wrong = FirstDifference(back, data);
+        if (wrong >= 0)
+            throw new InvalidOperationException($"healthy stream differs at byte {wrong}");
+        socket.Shutdown(SocketShutdown.Both);
+    }
+
+    private static int FirstDifference(byte[] a, byte[] b)
+    {
+        int common = a.AsSpan().CommonPrefixLength(b);
+        return common == a.Length && a.Length == b.Length ? -1 : common;
+    }
+
+    /// <summary>Sends, reads a little of the echo, then closes with a reset (SO_LINGER 0)
+    /// while the server is still sending to it.</summary>
+    private static async Task ResetMidStream(int port)
+    {
+        using Socket socket = await TcpApp.Connect(port);
+        await socket.SendAsync(new byte[512 * 1024], SocketFlags.None);
+        await TcpApp.ReadExactly(socket, 1000);
+        socket.LingerState = new LingerOption(true, 0);
+        socket.Close();
+    }
+
+    private static async Task HalfClose(int port)
+    {
+        using Socket socket = await TcpApp.Connect(port);
+        await socket.SendAsync(Encoding.ASCII.GetBytes("half-closed"), SocketFlags.None);
+        socket.Shutdown(SocketShutdown.Send);
+        byte[] back = await TcpApp.ReadToEnd(socket);
+        if (Encoding.ASCII.GetString(back) != "half-closed")
+            throw new InvalidOperationException($"half-close got '{Encoding.ASCII.GetString(back)}'");
+    }
+
+    /// <summary>Sends far more than the send limit and reads nothing: the server must end it.</summary>
+    private static async Task NeverReads(int port, CancellationToken cancel)
+    {
+        using Socket socket = await TcpApp.Connect(port);
+        socket.ReceiveBufferSize = 64 * 1024;
+        var chunk = new byte[256 * 1024];
+        try
+        {
+            for (int i = 0; i < 256 && !cancel.IsCancellationRequested; i++) // 64 MiB at most
+                await socket.SendAsync(chunk, SocketFlags.None, cancel);
+        }
+        catch (SocketException)
+        {
+            return; // the server ended the connection, as it must
+        }
+        throw new InvalidOperationException("a peer that never reads was not cut off");
+    }
+
+    private static async Task OneByteAtATime(int port)
+    {
+        using Socket socket = await TcpApp.Connect(port);
+        for (int i = 0; i < 300; i++)
+        {
+            await socket.SendAsync(new[] { (byte)i }, SocketFlags.None);
+            if ((await TcpApp.ReadExactly(socket, 1))[0] != (byte)i)
+                throw new InvalidOperationException($"byte {i} came back changed");
+        }
+        socket.Shutdown(SocketShutdown.Both);
+    }
+
+    /// <summary>Connects and says nothing: the idle timeout must end it (the read sees the end).</summary>
+    private static async Task Silent(int port)
+    {
+        using Socket socket = await TcpApp.Connect(port);
+        byte[] rest = await TcpApp.ReadToEnd(socket);
+        if (rest.Length != 0)
+            throw new InvalidOperationException("a silent peer got data");
+    }
+
+    /// <summary>Polls what the test cannot be told about (the process's output count, its
+    /// descriptor table), for 20 s at most.</summary>
+    private static async Task WaitUntil(Func<bool> condition)
+    {
+        for (int i = 0; i < 400 && !condition(); i++)
+            await Task.Delay(50);
+    }
+}
