@@ -23,16 +23,7 @@ namespace MonaAot.Tests.EndToEnd;
 [NotInParallel]
 public class FaultProcessTests
 {
-    private const string Server = """
-        server = mona:createTCPServer()
-        function server:onConnection(client)
-          function client:onReception(data) self:send(data) end
-          function client:onDisconnection() NOTE("gone ", self.error) end
-        end
-        assert(server:start("127.0.0.1", 0))
-        function onStop() NOTE("onStop ran") end
-        NOTE("port ", server.port)
-        """;
+    private const string Server = Net.TcpFaultTests.EchoWithGoodbye + "\nfunction onStop() NOTE(\"onStop ran\") end\n";
 
     [Test]
     [Timeout(120_000)]

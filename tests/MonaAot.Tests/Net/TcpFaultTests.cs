@@ -13,7 +13,8 @@ namespace MonaAot.Tests.Net;
 /// a healthy connection beside them is not affected.</summary>
 public class TcpFaultTests
 {
-    private const string EchoWithGoodbye = """
+    /// <summary>An echo server that logs each connection's end with its error.</summary>
+    internal const string EchoWithGoodbye = """
         server = mona:createTCPServer()
         function server:onConnection(client)
           function client:onReception(data) self:send(data) end
