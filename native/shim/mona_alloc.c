@@ -33,7 +33,9 @@ struct mona_heap {
  * GRAIN, which is why the list is chosen by malloc_usable_size and not by Lua's size). */
 static void release(mona_heap *heap, void *ptr) {
     size_t usable = malloc_usable_size(ptr);
-    if (usable < GRAIN || heap->cached + usable > CACHE_MAX) {
+    /* Not kept: blocks too small for a list, blocks much larger than any list's (a
+     * pre-switch block, say), and anything past the cache's size. */
+    if (usable < GRAIN || usable > SMALL_MAX + GRAIN || heap->cached + usable > CACHE_MAX) {
         free(ptr);
         return;
     }
@@ -70,7 +72,9 @@ static void *mona_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
         }
         return NULL;
     }
-    if (nsize > osize && heap->limit != 0 && heap->scripts.depth > 0
+    /* The limit holds while script code runs, not while a host function does: a failed
+     * allocation there would raise through C# frames (mona_scripts). */
+    if (nsize > osize && heap->limit != 0 && heap->scripts.depth > 0 && heap->scripts.in_host == 0
         && heap->used + (nsize - osize) > heap->limit)
         return NULL;
     void *block;
@@ -78,13 +82,20 @@ static void *mona_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
         block = take(heap, nsize);
     } else if (osize > SMALL_MAX && nsize > SMALL_MAX) {
         block = realloc(ptr, nsize);
-    } else if (nsize <= malloc_usable_size(ptr)) {
-        block = ptr; /* still fits */
+    } else if (osize <= SMALL_MAX && nsize <= malloc_usable_size(ptr)) {
+        block = ptr; /* a small block that still fits */
     } else {
+        /* Small to large, small past its block, or large to small (a large block is not kept
+         * for a small size: it would hold memory Lua no longer counts). */
         block = take(heap, nsize);
         if (block != NULL) {
             memcpy(block, ptr, osize < nsize ? osize : nsize);
-            release(heap, ptr);
+            if (osize <= SMALL_MAX)
+                release(heap, ptr);
+            else
+                free(ptr);
+        } else if (nsize <= osize) {
+            block = ptr; /* Lua counts on a shrink never failing: keep the larger block */
         }
     }
     if (block != NULL)

@@ -9,13 +9,15 @@
 typedef struct mona_heap mona_heap;
 
 /* Where the loop thread is with respect to script code, kept by mona_guard.c: the allocator
- * enforces the memory limit only while `depth` > 0 (inside a protected call, where running
- * out of memory is a Lua error; outside, a failed allocation would be a panic), and the
- * watchdog thread reads `calls` to tell a call that runs on from a new one. */
+ * enforces the memory limit only while `depth` > 0 and `in_host` is 0 (script code inside a
+ * protected call, where running out of memory is a Lua error; outside, a failed allocation
+ * would be a panic, and inside a host function it would raise through C# frames), and the
+ * watchdog reads `calls` to tell a call that runs on from a new one. */
 typedef struct {
     volatile int depth;                 /* protected calls into Lua in progress */
+    int in_host;                        /* host functions running within the innermost one */
     volatile unsigned long long calls;  /* outermost protected calls started so far */
-    volatile unsigned long long armed;  /* the call the stop hook is for (0: none) */
+    volatile unsigned long long armed;  /* the call to stop (0: none), set by the watchdog */
     int timeout_s;                      /* [lua] handlerTimeout, for the message */
 } mona_scripts;
 

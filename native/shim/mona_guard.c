@@ -1,43 +1,68 @@
 /* See mona_guard.h. */
 #include "mona_guard.h"
 
-#include "mona_alloc.h"
-
 #include <lauxlib.h>
 
-int mona_protectedcall(lua_State *L, int nargs, int nresults, int msgh) {
+/* Instructions between two looks of the stop hook while nothing is armed. */
+#define BASE_COUNT 1000
+
+mona_scripts *mona_scriptsofstate(lua_State *L) {
     mona_heap *heap = mona_heapof(L);
-    mona_scripts *scripts = heap != NULL ? mona_scriptsof(heap) : NULL;
-    if (scripts != NULL && scripts->depth++ == 0)
-        scripts->calls++;
+    return heap != NULL ? mona_scriptsof(heap) : NULL;
+}
+
+int mona_protectedcall(lua_State *L, int nargs, int nresults, int msgh) {
+    mona_scripts *scripts = mona_scriptsofstate(L);
+    int in_host = 0;
+    if (scripts != NULL) {
+        if (scripts->depth++ == 0)
+            scripts->calls++;
+        in_host = scripts->in_host; /* a host function calling back into scripts */
+        scripts->in_host = 0;
+    }
     int status = lua_pcall(L, nargs, nresults, msgh);
-    if (scripts != NULL)
+    if (scripts != NULL) {
+        scripts->in_host = in_host;
         scripts->depth--;
+    }
     return status;
 }
 
 static void stop_hook(lua_State *L, lua_Debug *ar) {
     (void)ar;
-    mona_heap *heap = mona_heapof(L);
-    mona_scripts *scripts = heap != NULL ? mona_scriptsof(heap) : NULL;
+    mona_scripts *scripts = mona_scriptsofstate(L);
     if (scripts == NULL || scripts->depth == 0 || scripts->armed != scripts->calls) {
-        lua_sethook(L, NULL, 0, 0); /* that call is over: this one is innocent */
+        if (lua_gethookcount(L) != BASE_COUNT) /* back from stopping an earlier call */
+            lua_sethook(L, stop_hook, LUA_MASKCOUNT, BASE_COUNT);
         return;
     }
-    /* From now on at every instruction: a script that catches the error gets it again at the
-     * first instruction after its pcall, so each catching level unwinds in turn. */
+    /* From now on at every instruction, in this thread and the main one: a script that catches
+     * the error gets it again at its first instruction after the catch, so each catching
+     * level unwinds in turn. */
     lua_sethook(L, stop_hook, LUA_MASKCOUNT, 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+    lua_State *main = lua_tothread(L, -1);
+    lua_pop(L, 1);
+    if (main != NULL && main != L)
+        lua_sethook(main, stop_hook, LUA_MASKCOUNT, 1);
     luaL_where(L, 0); /* the function that was running */
     lua_pushfstring(L, "handler stopped after running %d s ([lua] handlerTimeout)", scripts->timeout_s);
     lua_concat(L, 2);
     lua_error(L);
 }
 
-int mona_watchdog_tick(lua_State *L, unsigned long long *seen, int *ticks, int limit, int timeout_s) {
-    mona_heap *heap = mona_heapof(L);
-    if (heap == NULL)
+void mona_guard_install(lua_State *L, int timeout_s) {
+    mona_scripts *scripts = mona_scriptsofstate(L);
+    if (scripts == NULL)
+        return;
+    scripts->timeout_s = timeout_s;
+    lua_sethook(L, stop_hook, LUA_MASKCOUNT, BASE_COUNT);
+}
+
+int mona_watchdog_tick(lua_State *L, unsigned long long *seen, int *ticks, int limit) {
+    mona_scripts *scripts = mona_scriptsofstate(L);
+    if (scripts == NULL)
         return 0;
-    mona_scripts *scripts = mona_scriptsof(heap);
     unsigned long long calls = scripts->calls;
     if (scripts->depth == 0 || calls != *seen) {
         *seen = calls;
@@ -46,8 +71,6 @@ int mona_watchdog_tick(lua_State *L, unsigned long long *seen, int *ticks, int l
     }
     if (++*ticks < limit || scripts->armed == calls)
         return 0;
-    scripts->timeout_s = timeout_s;
     scripts->armed = calls;
-    lua_sethook(L, stop_hook, LUA_MASKCOUNT, 1000);
     return 1;
 }

@@ -14,7 +14,14 @@
 
 static int trampoline(lua_State *L) {
     lua_CFunction fn = (lua_CFunction)lua_touserdata(L, lua_upvalueindex(1));
+    /* While C# runs, no allocation may fail (mona_scripts.in_host): a Lua error raised there
+     * would unwind through C# frames. */
+    mona_scripts *scripts = mona_scriptsofstate(L);
+    if (scripts != NULL)
+        scripts->in_host++;
     int results = fn(L);
+    if (scripts != NULL)
+        scripts->in_host--;
     /* C# has returned: from here a longjmp crosses only C frames. */
     if (results == MONA_RAISE)
         return lua_error(L);

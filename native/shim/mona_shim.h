@@ -26,7 +26,8 @@ void mona_pushhostfunction(lua_State *L, lua_CFunction fn, int n);
  * for the idle-connection sweeper. */
 typedef struct {
     int id, generation, type;
-    int fd, direct, partial, sends;
+    int fd, direct, partial;
+    unsigned sends;
 } mona_handle;
 
 /* Pushes TCPClient's send: with the context (upvalue 2 of host functions) on top of the stack,

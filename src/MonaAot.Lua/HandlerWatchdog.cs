@@ -6,15 +6,14 @@ namespace MonaAot.Lua;
 
 /// <summary>
 /// [lua] handlerTimeout: a timer thread that looks at the loop's script calls every quarter of
-/// the timeout and, when one call has been running the whole timeout, has the shim stop it with
-/// a Lua error (mona_watchdog_tick). Costs nothing on the loop thread until then: no hook is
-/// installed while scripts behave.
+/// the timeout and, when one call has been running the whole timeout, arms the shim's stop
+/// hook for it (mona_guard.h), which raises the error on the loop thread. The timer thread
+/// touches no Lua state: it reads two counters and writes one.
 /// </summary>
 public sealed unsafe class HandlerWatchdog : IDisposable
 {
     private const int TicksPerTimeout = 4;
     private readonly nint _L;
-    private readonly int _timeoutSeconds;
     private readonly Timer _timer;
     private readonly object _gate = new();
     private ulong _seen;
@@ -24,7 +23,7 @@ public sealed unsafe class HandlerWatchdog : IDisposable
     public HandlerWatchdog(LuaVm vm, int timeoutSeconds)
     {
         _L = vm.L;
-        _timeoutSeconds = timeoutSeconds;
+        Shim.mona_guard_install(_L, timeoutSeconds); // before any script runs, so coroutines inherit it
         int period = timeoutSeconds * 1000 / TicksPerTimeout;
         _timer = new Timer(_ => Tick(), null, period, period);
     }
@@ -37,7 +36,7 @@ public sealed unsafe class HandlerWatchdog : IDisposable
                 return;
             fixed (ulong* seen = &_seen)
             fixed (int* ticks = &_ticks)
-                Shim.mona_watchdog_tick(_L, seen, ticks, TicksPerTimeout, _timeoutSeconds);
+                Shim.mona_watchdog_tick(_L, seen, ticks, TicksPerTimeout);
         }
     }
 

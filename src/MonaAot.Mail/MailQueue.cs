@@ -48,21 +48,27 @@ public sealed class MailQueue : IDisposable
     {
         var job = new Job(message, completed);
         _outstanding.Add(job);
+        if (_stop.IsCancellationRequested)
+            return; // stopping: Abandon completes it
         _worker ??= Task.Run(RunAsync);
-        if (_stop.IsCancellationRequested || !_jobs.Writer.TryWrite(job))
-            Finish(job, "mail not sent: the server is stopping");
+        _jobs.Writer.TryWrite(job);
     }
 
     /// <summary>Shutdown: completes every outstanding mail now, on the calling (loop) thread,
-    /// with <paramref name="reason"/>, and stops the worker.</summary>
+    /// with <paramref name="reason"/>, and stops the worker. That includes mails whose result
+    /// the worker has posted but the loop has not run (it will not run them once stopped), and
+    /// mails sent by the onSent handlers this runs.</summary>
     public void Abandon(string reason)
     {
         _stop.Cancel();
         _jobs.Writer.TryComplete();
-        foreach (Job job in new List<Job>(_outstanding))
+        while (_outstanding.Count > 0)
         {
-            if (Interlocked.Exchange(ref job.Finished, 1) == 0)
+            foreach (Job job in new List<Job>(_outstanding))
+            {
+                Interlocked.Exchange(ref job.Finished, 1);
                 Run(job, reason);
+            }
         }
     }
 
@@ -88,10 +94,12 @@ public sealed class MailQueue : IDisposable
             _post(() => Run(job, error));
     }
 
+    /// <summary>Loop thread: the completion, once; a second call (a posted result arriving
+    /// after Abandon completed the mail) does nothing.</summary>
     private void Run(Job job, string? error)
     {
-        _outstanding.Remove(job);
-        job.Completed(error);
+        if (_outstanding.Remove(job))
+            job.Completed(error);
     }
 
     private async Task RunAsync()
@@ -114,6 +122,13 @@ public sealed class MailQueue : IDisposable
                     continue; // abandoned while queued
                 try
                 {
+                    // A kept session may have been closed by the server meanwhile (its own idle
+                    // timeout can be shorter than ours): check it, rather than fail the mail.
+                    if (session is not null && !await session.IsAliveAsync(_stop.Token).ConfigureAwait(false))
+                    {
+                        session.Dispose();
+                        session = null;
+                    }
                     session ??= await OpenAsync().ConfigureAwait(false);
                     await session.SendAsync(job.Message, _stop.Token).ConfigureAwait(false);
                     Finish(job, null);

@@ -26,6 +26,26 @@ internal sealed class SmtpSession : IDisposable
 
     public Task SendAsync(MimeMessage message, CancellationToken cancel) => _client.SendAsync(message, cancel);
 
+    /// <summary>NOOP on a kept session: false when the server is gone or does not answer.</summary>
+    public async Task<bool> IsAliveAsync(CancellationToken cancel)
+    {
+        if (!_client.IsConnected)
+            return false;
+        try
+        {
+            await _client.NoOpAsync(cancel).ConfigureAwait(false);
+            return true;
+        }
+        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception)
+        {
+            return false;
+        }
+    }
+
     public Task QuitAsync() => _client.DisconnectAsync(quit: true);
 
     public void Dispose() => _client.Dispose();

@@ -17,5 +17,5 @@ public struct SendState
     /// <summary>Bytes of the current send that a short direct send(2) already delivered.</summary>
     public int Partial;
     /// <summary>Direct sends made (wrapping): activity the idle sweeper can see.</summary>
-    public int Sends;
+    public uint Sends;
 }

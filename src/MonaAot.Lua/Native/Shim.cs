@@ -54,7 +54,10 @@ public static unsafe partial class Shim
     public static partial void mona_setlimit(void* heap, nuint limit);
 
     [LibraryImport(NativeLibraries.Shim)]
-    public static partial int mona_watchdog_tick(nint L, ulong* seen, int* ticks, int limit, int timeoutSeconds);
+    public static partial void mona_guard_install(nint L, int timeoutSeconds);
+
+    [LibraryImport(NativeLibraries.Shim)]
+    public static partial int mona_watchdog_tick(nint L, ulong* seen, int* ticks, int limit);
 
     [LibraryImport(NativeLibraries.Shim)]
     public static partial int mona_sizeof_epoll_event();

@@ -24,6 +24,23 @@ public class ScriptLimitsTests
             if data == "stubborn" then
               while true do pcall(function() while true do end end) end
             end
+            if data == "coroutine" then coroutine.wrap(function() while true do end end)() end
+            if data == "coroutine-stubborn" then
+              while true do pcall(coroutine.wrap(function() while true do end end)) end
+            end
+            if data == "eat-then-host" then
+              hog = {}
+              pcall(function() for i = 1, 1e9 do hog[i] = string.rep("x", 200) .. i end end)
+              -- at the limit: host functions that allocate must answer, not raise through C#
+              local made = 0
+              for i = 1, 200 do
+                local s, c = mona:stats(), mona:createTCPClient()
+                if s and c and c:send("x") then made = made + 1 end
+              end
+              hog = nil
+              collectgarbage()
+              NOTE("host calls at the limit: ", made)
+            end
             if data == "eat" then
               local t = {}
               for i = 1, 1e9 do t[i] = string.rep("x", 200) .. i end
@@ -52,6 +69,8 @@ public class ScriptLimitsTests
     [Test]
     [Arguments("loop")]
     [Arguments("stubborn")]
+    [Arguments("coroutine")]
+    [Arguments("coroutine-stubborn")]
     public async Task HandlerTimeout_StopsARunawayHandler_WithWhereItWas(string command)
     {
         await using TcpApp app = await TcpApp.Start(Server, "[lua]\nhandlerTimeout=1\n");
@@ -59,14 +78,20 @@ public class ScriptLimitsTests
         using Socket looping = await TcpApp.Connect(port);
 
         await looping.SendAsync(Encoding.ASCII.GetBytes(command), SocketFlags.None);
-        string error = await app.Log.WaitFor("handler stopped");
+        // (A coroutine.wrap adds the caller's position in front: "main.lua:8: handler stopped...".)
+        LogEntry entry = await app.Log.WaitForEntry(e => e.Message.Contains("handler stopped"), "'handler stopped'");
 
-        await Assert.That(error).StartsWith("handler stopped after running 1 s ([lua] handlerTimeout)");
-        await Assert.That(error).Contains("stack traceback:");
-        LogEntry entry = app.Log.Entries.First(e => e.Message.StartsWith("handler stopped"));
+        await Assert.That(entry.Message).Contains("handler stopped after running 1 s ([lua] handlerTimeout)");
+        await Assert.That(entry.Message).Contains("stack traceback:");
         await Assert.That(entry.Level).IsEqualTo(LogLevel.Error);
         await Assert.That(entry.File).IsEqualTo("main.lua");
-        await Assert.That(entry.Line).IsEqualTo(command == "loop" ? 4 : 6); // the looping line
+        await Assert.That(entry.Line).IsEqualTo(command switch // the looping line
+        {
+            "loop" => 4,
+            "stubborn" => 6,
+            "coroutine" => 8,
+            _ => 10,
+        });
         // The same connection and a new one are served as before.
         await Assert.That(await Echo(looping, "after")).IsEqualTo("after");
         using Socket other = await TcpApp.Connect(port);
@@ -87,6 +112,19 @@ public class ScriptLimitsTests
         await Assert.That(await Echo(socket, "after")).IsEqualTo("after");
         await Assert.That(app.Harness.Vm.MemoryInUse).IsLessThanOrEqualTo(32L << 20);
         await Assert.That(error).IsNotEmpty();
+    }
+
+    [Test]
+    public async Task MemoryLimit_HostFunctionsAtTheLimit_AnswerInsteadOfRaisingThroughCSharp()
+    {
+        await using TcpApp app = await TcpApp.Start(Server, "[lua]\nmemoryLimit=33554432\nhandlerTimeout=0\n");
+        using Socket socket = await TcpApp.Connect(await app.Log.WaitForNumber("port "));
+
+        await socket.SendAsync(Encoding.ASCII.GetBytes("eat-then-host"), SocketFlags.None);
+
+        await Assert.That(await app.Log.WaitFor("host calls at the limit: ")).IsEqualTo("host calls at the limit: 200");
+        await Assert.That(Encoding.ASCII.GetString(await TcpApp.ReadExactly(socket, 13))).IsEqualTo("eat-then-host");
+        await Assert.That(await Echo(socket, "after")).IsEqualTo("after");
     }
 
     [Test]

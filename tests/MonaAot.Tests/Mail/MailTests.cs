@@ -63,6 +63,21 @@ public class MailTests
     }
 
     [Test]
+    public async Task SessionDroppedByTheServerWhileKept_NextMailOpensANewOne()
+    {
+        // The server drops sessions idle for 0.5 s; MonaAot would keep one for 30 s.
+        await using TestSmtpServer smtp = await TestSmtpServer.Start(idleLimit: TimeSpan.FromMilliseconds(500));
+        await using TcpApp app = await TcpApp.Start(Sender + "\n" + """send("first", "a@example.com")""", smtp.Ini(timeoutSeconds: 30));
+        await Assert.That(await Outcome(app, "first")).IsEqualTo("nil");
+
+        await smtp.SessionEnded.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        await app.Run("""send("second", "a@example.com")""");
+
+        await Assert.That(await Outcome(app, "second")).IsEqualTo("nil");
+        await Assert.That(smtp.Sessions).IsEqualTo(2);
+    }
+
+    [Test]
     public async Task NonAsciiSubjectAndBody_ArriveIntact_WithDateAndMessageId()
     {
         const string subject = "Grüße, привет, 日本語 ✓";

@@ -41,7 +41,11 @@ public sealed class ListLogSink : ILogSink
         Entries.FindAll(e => e.Message.StartsWith(prefix, StringComparison.Ordinal)).ConvertAll(e => e.Message);
 
     /// <summary>Waits for a message starting with <paramref name="prefix"/> and returns it.</summary>
-    public async Task<string> WaitFor(string prefix, TimeSpan? timeout = null)
+    public async Task<string> WaitFor(string prefix, TimeSpan? timeout = null) =>
+        (await WaitForEntry(e => e.Message.StartsWith(prefix, StringComparison.Ordinal), $"'{prefix}...'", timeout)).Message;
+
+    /// <summary>Waits for the first entry <paramref name="match"/> accepts and returns it.</summary>
+    public async Task<LogEntry> WaitForEntry(Predicate<LogEntry> match, string what, TimeSpan? timeout = null)
     {
         using var cancel = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(20));
         while (true)
@@ -49,9 +53,9 @@ public sealed class ListLogSink : ILogSink
             Task changed;
             lock (_entries)
             {
-                LogEntry found = _entries.Find(e => e.Message.StartsWith(prefix, StringComparison.Ordinal));
+                LogEntry found = _entries.Find(match);
                 if (found.Message is not null)
-                    return found.Message;
+                    return found;
                 changed = _changed.Task;
             }
             try
@@ -60,7 +64,7 @@ public sealed class ListLogSink : ILogSink
             }
             catch (OperationCanceledException)
             {
-                throw new TimeoutException($"no log message '{prefix}...'; log:\n{string.Join("\n", Messages)}");
+                throw new TimeoutException($"no log message {what}; log:\n{string.Join("\n", Messages)}");
             }
         }
     }

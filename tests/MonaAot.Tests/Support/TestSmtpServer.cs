@@ -31,10 +31,12 @@ public sealed class TestSmtpServer : IAsyncDisposable
     private readonly Task _running;
     private int _sessions;
 
-    private TestSmtpServer(string? user, string? password)
+    private TestSmtpServer(string? user, string? password, TimeSpan? idleLimit)
     {
-        var options = new SmtpServerOptionsBuilder()
-            .ServerName("localhost")
+        var builder = new SmtpServerOptionsBuilder().ServerName("localhost");
+        if (idleLimit is { } limit)
+            builder = builder.CommandWaitTimeout(limit);
+        var options = builder
             .Endpoint(endpoint =>
             {
                 endpoint.Endpoint(new IPEndPoint(IPAddress.Loopback, 0));
@@ -81,10 +83,11 @@ public sealed class TestSmtpServer : IAsyncDisposable
     /// <summary>Released by the test to end every stall.</summary>
     public CancellationTokenSource Unstall { get; } = new();
 
-    /// <summary>Starts a server; with <paramref name="user"/>, it requires AUTH with that user and password.</summary>
-    public static async Task<TestSmtpServer> Start(string? user = null, string? password = null)
+    /// <summary>Starts a server; with <paramref name="user"/>, it requires AUTH with that user and
+    /// password; with <paramref name="idleLimit"/>, it drops a session idle that long.</summary>
+    public static async Task<TestSmtpServer> Start(string? user = null, string? password = null, TimeSpan? idleLimit = null)
     {
-        var server = new TestSmtpServer(user, password);
+        var server = new TestSmtpServer(user, password, idleLimit);
         server.Port = await server.Started.WaitAsync(TimeSpan.FromSeconds(10));
         return server;
     }
