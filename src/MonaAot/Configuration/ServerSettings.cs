@@ -11,7 +11,7 @@ namespace MonaAot.Configuration;
 /// <param name="HandlerTimeoutSeconds">Seconds one call into a script may run; 0: no limit.</param>
 public sealed record LuaLimits(long MemoryLimit, int HandlerTimeoutSeconds)
 {
-    public static LuaLimits Default { get; } = new(0, 10);
+    public static LuaLimits Default { get; } = new(0, 0);
 }
 
 /// <summary>Where rotated log files go ([logs] section); null settings mean console only.</summary>
