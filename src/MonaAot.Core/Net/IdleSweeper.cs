@@ -43,10 +43,11 @@ internal sealed class IdleSweeper
 
     private void Sweep()
     {
-        // Backwards: a connection closed here removes itself by swapping in one already seen.
+        // Backwards: a connection closed here removes only itself, swapping in the last one,
+        // which has been seen already.
         for (int i = _connections.Count - 1; i >= 0; i--)
         {
-            if (i < _connections.Count && _connections[i].TickIdle() >= TicksPerTimeout)
+            if (_connections[i].TickIdle() >= TicksPerTimeout)
                 _connections[i].CloseIdle(_timeoutSeconds);
         }
     }

@@ -93,6 +93,7 @@ public class SoakProcessTests
         // Every client has gone: the server gives back every descriptor.
         Stats last = await WaitForConnections(statsSocket, 1);
         int descriptorsAfter = Descriptors(mona.Id);
+        await Assert.That(last.Connections).IsEqualTo(1); // the stats connection only
         await Assert.That(descriptorsAfter).IsEqualTo(descriptorsBefore);
         await Assert.That(tcpBytes).IsGreaterThan(10L << 20);
         await Assert.That(datagrams).IsGreaterThan(1000);

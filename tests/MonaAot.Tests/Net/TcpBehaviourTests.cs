@@ -414,11 +414,8 @@ public class TcpBehaviourTests
     [Arguments("return getmetatable(c)", "TCPClient")]
     public async Task ScriptMistakes_RaiseOrReturnMessages(string code, string expected)
     {
-        await using TcpApp app = await TcpApp.Start("c = mona:createTCPClient() s = mona:createTCPServer()");
+        string result = await TcpApp.ResultOf("c = mona:createTCPClient() s = mona:createTCPServer()", code);
 
-        await app.Run($"local ok, r = pcall(function() {code} end) NOTE('result ', r)");
-
-        string result = (await app.Log.WaitFor("result "))["result ".Length..];
         await Assert.That(result.EndsWith(expected, StringComparison.Ordinal)).IsTrue().Because($"got: {result}");
     }
 

@@ -130,11 +130,8 @@ public class UdpTests
     [Arguments("return tostring(u.address) .. ' ' .. tostring(u.peerAddress) .. ' ' .. tostring(u)", "nil nil UDPSocket (closed)")]
     public async Task ScriptMistakes_RaiseOrReturnMessages(string code, string expected)
     {
-        await using TcpApp app = await TcpApp.Start("u = mona:createUDPSocket()");
+        string result = await TcpApp.ResultOf("u = mona:createUDPSocket()", code);
 
-        await app.Run($"local ok, r = pcall(function() {code} end) NOTE('result ', r)");
-
-        string result = (await app.Log.WaitFor("result "))["result ".Length..];
         await Assert.That(result.EndsWith(expected, StringComparison.Ordinal)).IsTrue().Because($"got: {result}");
     }
 

@@ -59,6 +59,16 @@ public sealed class TcpApp : IAsyncDisposable
         return 0;
     });
 
+    /// <summary>Runs <paramref name="code"/> (a chunk that returns a value) under pcall in an
+    /// application started with <paramref name="setup"/>; returns what it returned or raised,
+    /// as text.</summary>
+    public static async Task<string> ResultOf(string setup, string code)
+    {
+        await using TcpApp app = await Start(setup);
+        await app.Run($"local ok, r = pcall(function() {code} end) NOTE('result ', r)");
+        return (await app.Log.WaitFor("result "))["result ".Length..];
+    }
+
     public static async Task<Socket> Connect(int port, IPAddress? address = null)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };

@@ -22,7 +22,7 @@ namespace MonaAot.Tests.Support;
 /// chosen per mail by the recipient's local part:
 ///   reject@...   the recipient is refused (550)
 ///   stall@...    the server never answers the end of the data
-///   drop@...     the server breaks the session at the end of the data
+///   drop@...     the server closes the connection at the end of the data, without a reply
 /// </summary>
 public sealed class TestSmtpServer : IAsyncDisposable
 {
@@ -123,7 +123,13 @@ public sealed class TestSmtpServer : IAsyncDisposable
                 return SmtpResponse.TransactionFailed;
             }
             if (to == "drop")
+            {
+                // Gone in the middle of the mail: the connection closes with no reply to the data.
+                await context.Pipe.Input.CompleteAsync();
+                await context.Pipe.Output.CompleteAsync();
+                (context.Pipe as IDisposable)?.Dispose();
                 throw new IOException("test server drops the session");
+            }
             using var stream = new MemoryStream(buffer.ToArray());
             owner.Messages.Enqueue(await MimeMessage.LoadAsync(stream, cancellationToken));
             return SmtpResponse.Ok;
