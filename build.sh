@@ -4,6 +4,7 @@
 #   ./build.sh run     build when needed, then run out/monaaot on out/www (extra args passed on)
 #   ./build.sh test    build, run every test, end with "N passed, N failed"
 #   ./build.sh bench   build, then compare MonaAot's TCP echo with a C reference (tests/bench/run.sh)
+#   ./build.sh order   profile the server and rewrite the method order file (tests/bench/method-order.sh)
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
@@ -120,5 +121,9 @@ case "${1:-build}" in
     if needs_build; then build; fi
     exec tests/bench/run.sh
     ;;
-  *) echo "usage: ./build.sh [run [monaaot options] | test | bench]" >&2; exit 2 ;;
+  order)
+    install_missing
+    exec tests/bench/method-order.sh
+    ;;
+  *) echo "usage: ./build.sh [run [monaaot options] | test | bench | order]" >&2; exit 2 ;;
 esac
