@@ -19,7 +19,7 @@ public unsafe struct NetAddress : IEquatable<NetAddress>
     public readonly int Family => _raw.sin6_family;
 
     /// <summary>The size of the sockaddr for this family.</summary>
-    public readonly uint Length => Family == Libc.AF_INET6 ? (uint)sizeof(Libc.sockaddr_in6) : (uint)sizeof(Libc.sockaddr_in);
+    public readonly uint Length => Family == SocketCalls.AF_INET6 ? (uint)sizeof(Libc.sockaddr_in6) : (uint)sizeof(Libc.sockaddr_in);
 
     public int Port
     {
@@ -32,14 +32,14 @@ public unsafe struct NetAddress : IEquatable<NetAddress>
         var address = default(NetAddress);
         if (ip.AddressFamily == AddressFamily.InterNetworkV6)
         {
-            address._raw.sin6_family = Libc.AF_INET6;
+            address._raw.sin6_family = (ushort)SocketCalls.AF_INET6;
             address._raw.sin6_scope_id = (uint)ip.ScopeId;
             ip.TryWriteBytes(new Span<byte>(address._raw.sin6_addr, 16), out _);
         }
         else
         {
             Libc.sockaddr_in* v4 = (Libc.sockaddr_in*)&address._raw;
-            v4->sin_family = Libc.AF_INET;
+            v4->sin_family = (ushort)SocketCalls.AF_INET;
             ip.TryWriteBytes(new Span<byte>(v4->sin_addr, 4), out _);
         }
         address.Port = port;
@@ -50,7 +50,7 @@ public unsafe struct NetAddress : IEquatable<NetAddress>
     /// dual-stack (AF_INET6) socket must be given an IPv4 destination.</summary>
     public readonly NetAddress ToIPv6()
     {
-        if (Family == Libc.AF_INET6)
+        if (Family == SocketCalls.AF_INET6)
             return this;
         return From(ToIPAddress().MapToIPv6(), Port);
     }
@@ -81,7 +81,7 @@ public unsafe struct NetAddress : IEquatable<NetAddress>
     public readonly IPAddress ToIPAddress()
     {
         Libc.sockaddr_in6 raw = _raw;
-        if (raw.sin6_family == Libc.AF_INET6)
+        if (raw.sin6_family == SocketCalls.AF_INET6)
         {
             var ip = new IPAddress(new ReadOnlySpan<byte>(raw.sin6_addr, 16), raw.sin6_scope_id);
             return ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip;
@@ -97,12 +97,15 @@ public unsafe struct NetAddress : IEquatable<NetAddress>
             ? string.Create(CultureInfo.InvariantCulture, $"[{ip}]:{port}")
             : string.Create(CultureInfo.InvariantCulture, $"{ip}:{port}");
 
+    /// <summary>The wildcard address of <paramref name="family"/>, port 0.</summary>
+    public static NetAddress Any(int family) =>
+        From(family == SocketCalls.AF_INET6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
+
     /// <summary>Reads the local (or peer) address of a socket; false if the call fails.</summary>
-    public static bool OfSocket(int fd, bool peer, out NetAddress address)
+    public static bool OfSocket(nint socket, bool peer, out NetAddress address)
     {
         address = default;
-        uint length = (uint)sizeof(Libc.sockaddr_in6);
-        fixed (Libc.sockaddr_in6* p = &address._raw)
-            return (peer ? Libc.getpeername(fd, p, &length) : Libc.getsockname(fd, p, &length)) == 0;
+        fixed (NetAddress* p = &address)
+            return SocketCalls.GetName(socket, peer, p);
     }
 }

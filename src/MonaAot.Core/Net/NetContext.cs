@@ -86,7 +86,7 @@ public sealed unsafe class NetContext : IDisposable
 
     /// <summary>Watches <paramref name="fd"/>; if that fails the descriptor is closed and the
     /// exception goes on, so that no path leaks it.</summary>
-    internal ulong Attach(int fd, IIoHandler handler, IoEvents interest)
+    internal ulong Attach(nint fd, IIoHandler handler, IoEvents interest)
     {
         ulong token = Loop.Handles.Add(handler);
         try
@@ -96,21 +96,21 @@ public sealed unsafe class NetContext : IDisposable
         catch
         {
             Loop.Handles.Remove(token);
-            Interop.Libc.close(fd);
+            SocketCalls.Close(fd);
             throw;
         }
         OpenSockets++;
         return token;
     }
 
-    internal void Change(int fd, ulong token, IoEvents interest) => Loop.Backend.Change(fd, token, interest);
+    internal void Change(nint fd, ulong token, IoEvents interest) => Loop.Backend.Change(fd, token, interest);
 
     /// <summary>Stops watching and closes <paramref name="fd"/>.</summary>
-    internal void Close(int fd, ulong token)
+    internal void Close(nint fd, ulong token)
     {
         Loop.Backend.Detach(fd);
         Loop.Handles.Remove(token);
-        Interop.Libc.close(fd);
+        SocketCalls.Close(fd);
         OpenSockets--;
     }
 

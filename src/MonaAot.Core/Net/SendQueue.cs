@@ -82,31 +82,53 @@ internal sealed unsafe class SendQueue
 
     /// <summary>Sends what the kernel takes. Returns the bytes sent, or -errno on a hard error
     /// (EAGAIN is not one: it just stops).</summary>
-    public long Flush(int fd)
+    public long Flush(nint fd)
     {
         long sent = 0;
-        while (_head is not null)
+        while (TryPeek(out byte* data, out int length))
         {
-            Chunk chunk = _head;
-            nint n = Libc.send(fd, chunk.Data + chunk.Start, (nuint)(chunk.End - chunk.Start), Libc.MSG_NOSIGNAL);
+            nint n = SocketCalls.Send(fd, data, length);
             if (n < 0)
             {
-                int errno = Libc.LastErrno;
+                int errno = SocketCalls.LastError;
                 if (errno == Libc.EINTR)
                     continue;
                 return errno == Libc.EAGAIN ? sent : -errno;
             }
             sent += n;
-            Length -= n;
-            chunk.Start += (int)n;
-            if (chunk.Start < chunk.End)
+            Consume((int)n);
+            if (n < length)
                 return sent; // the kernel buffer is full
-            _head = chunk.Next;
-            if (_head is null)
-                _tail = null;
-            _pool.Return(chunk);
         }
         return sent;
+    }
+
+    /// <summary>The first queued bytes, up to the end of their chunk.</summary>
+    public bool TryPeek(out byte* data, out int length)
+    {
+        if (_head is null)
+        {
+            data = null;
+            length = 0;
+            return false;
+        }
+        data = _head.Data + _head.Start;
+        length = _head.End - _head.Start;
+        return true;
+    }
+
+    /// <summary>Drops <paramref name="count"/> bytes (at most the first chunk's) from the front.</summary>
+    public void Consume(int count)
+    {
+        Chunk chunk = _head!;
+        chunk.Start += count;
+        Length -= count;
+        if (chunk.Start < chunk.End)
+            return;
+        _head = chunk.Next;
+        if (_head is null)
+            _tail = null;
+        _pool.Return(chunk);
     }
 
     public void Clear()

@@ -30,7 +30,7 @@ public interface ITcpConnectionEvents
 /// drain that makes no progress for a linger period ends with a reset, so that a truncation is
 /// never mistaken for a clean end.
 /// </summary>
-public sealed unsafe class TcpConnection : IIoHandler
+public sealed unsafe partial class TcpConnection : IIoHandler
 {
     private enum Phase { Resolving, Connecting, Connected, Draining, Closed }
 
@@ -38,7 +38,7 @@ public sealed unsafe class TcpConnection : IIoHandler
     private readonly SendQueue _queue;
     private ITcpConnectionEvents? _events;
     private Phase _phase;
-    private int _fd = -1;
+    private nint _fd = -1;
     private ulong _token;
     private IoEvents _interest;
     private LoopTimer? _timer;
@@ -60,6 +60,10 @@ public sealed unsafe class TcpConnection : IIoHandler
     private long _activity;     // bumped by every byte moved through C#
     private long _activitySeen; // what the idle sweeper saw last
     private int _idleTicks;
+    // Windows: sends posted to the completion port and not completed yet (always 0 on Linux,
+    // where what the kernel does not take waits in the queue).
+    private int _sendsInFlight;
+    private long _inFlightBytes;
 
     private TcpConnection(NetContext net, ITcpConnectionEvents events)
     {
@@ -73,7 +77,7 @@ public sealed unsafe class TcpConnection : IIoHandler
         new(net, events) { _phase = Phase.Resolving };
 
     /// <summary>Adopts an accepted descriptor (non-blocking, TCP_NODELAY set by the listener).</summary>
-    public static TcpConnection Accepted(NetContext net, int fd, ITcpConnectionEvents events)
+    public static TcpConnection Accepted(NetContext net, nint fd, ITcpConnectionEvents events)
     {
         var connection = new TcpConnection(net, events) { _fd = fd, _phase = Phase.Connected, _interest = IoEvents.Readable };
         connection._token = net.Attach(fd, connection, IoEvents.Readable);
@@ -84,6 +88,11 @@ public sealed unsafe class TcpConnection : IIoHandler
     }
 
     public bool IsConnected => _phase == Phase.Connected;
+
+    /// <summary>Every byte sent so far has been handed to the kernel.</summary>
+    private bool NothingToSend => _queue.IsEmpty && _sendsInFlight == 0;
+
+    private long InFlightBytes => _inFlightBytes;
 
     /// <summary>Its place in the idle sweeper's list; -1 when not in it.</summary>
     internal int SweepIndex { get; set; } = -1;
@@ -130,13 +139,14 @@ public sealed unsafe class TcpConnection : IIoHandler
     }
 
     /// <summary>Direct sends only while connected with nothing queued: they can then never
-    /// overtake queued bytes, nor reach a connection that is draining or closed.</summary>
+    /// overtake queued bytes, nor reach a connection that is draining or closed. Linux only:
+    /// the native direct send speaks descriptors.</summary>
     private void PublishSendState()
     {
         if (_sendState == null)
             return;
-        bool direct = _phase == Phase.Connected && _queue.IsEmpty;
-        _sendState->Fd = direct ? _fd : -1;
+        bool direct = !OperatingSystem.IsWindows() && _phase == Phase.Connected && NothingToSend;
+        _sendState->Fd = direct ? (int)_fd : -1;
         _sendState->Direct = direct ? 1 : 0;
     }
 
@@ -171,16 +181,18 @@ public sealed unsafe class TcpConnection : IIoHandler
     {
         if (!IsOpen)
             return "not connected";
-        if (_queue.Length + data.Length > _net.Limits.MaxQueuedBytes)
+        if (_queue.Length + InFlightBytes + data.Length > _net.Limits.MaxQueuedBytes)
         {
             string error = $"send queue limit exceeded ({_net.Limits.MaxQueuedBytes} bytes queued)";
             Close(error);
             return error;
         }
-        if (_phase != Phase.Connected || !_queue.IsEmpty)
+        if (_phase != Phase.Connected || !NothingToSend)
         {
             _queue.Append(data);
             PublishSendState();
+            if (OperatingSystem.IsWindows() && _phase == Phase.Connected)
+                PostQueued();
             return null;
         }
         return SendDirect(data);
@@ -193,13 +205,13 @@ public sealed unsafe class TcpConnection : IIoHandler
         {
             nint n;
             fixed (byte* p = data)
-                n = Libc.send(_fd, p + sent, (nuint)(data.Length - sent), Libc.MSG_NOSIGNAL);
+                n = SocketCalls.Send(_fd, p + sent, data.Length - sent);
             if (n >= 0)
             {
                 sent += (int)n;
                 continue;
             }
-            int errno = Libc.LastErrno;
+            int errno = SocketCalls.LastError;
             if (errno == Libc.EINTR)
                 continue;
             _net.Stats.BytesSent += sent;
@@ -212,7 +224,10 @@ public sealed unsafe class TcpConnection : IIoHandler
             }
             _queue.Append(data[sent..]);
             PublishSendState();
-            UpdateInterest();
+            if (OperatingSystem.IsWindows())
+                PostQueued();
+            else
+                UpdateInterest();
             return null;
         }
         _net.Stats.BytesSent += sent;
@@ -255,7 +270,13 @@ public sealed unsafe class TcpConnection : IIoHandler
         switch (_phase)
         {
             case Phase.Connecting:
-                FinishConnect();
+                // Linux reports a finished connect as writable, with the outcome in SO_ERROR;
+                // the IOCP backend reports ConnectEx's completion with the outcome in Result.
+                FinishConnect(OperatingSystem.IsWindows() ? -ev.Result : SocketCalls.PendingError(_fd));
+                break;
+            case Phase.Connected when OperatingSystem.IsWindows() && (ev.Events & IoEvents.Completed) != 0:
+            case Phase.Draining when OperatingSystem.IsWindows() && (ev.Events & IoEvents.Completed) != 0:
+                OnSendCompleted(ev.Result);
                 break;
             case Phase.Connected:
             case Phase.Draining:
@@ -272,15 +293,20 @@ public sealed unsafe class TcpConnection : IIoHandler
         while (_nextCandidate < _candidates.Length)
         {
             NetAddress address = _candidates[_nextCandidate++];
-            int fd = Libc.socket(address.Family, Libc.SOCK_STREAM | Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC, 0);
-            if (fd < 0)
+            nint fd = SocketCalls.OpenStream(address.Family);
+            if (fd == -1)
             {
-                _lastConnectError = NetError.Describe(Libc.LastErrno, address.ToString());
+                _lastConnectError = NetError.Describe(SocketCalls.LastError, address.ToString());
                 continue;
             }
-            Libc.SetIntOption(fd, Libc.IPPROTO_TCP, Libc.TCP_NODELAY, 1);
-            int result = Libc.connect(fd, &address, address.Length);
-            int errno = result == 0 ? 0 : Libc.LastErrno;
+            SocketCalls.SetNoDelay(fd);
+            if (OperatingSystem.IsWindows())
+            {
+                StartConnectEx(fd, address);
+                return;
+            }
+            int result = SocketCalls.Connect(fd, &address);
+            int errno = result == 0 ? 0 : SocketCalls.LastError;
             if (result == 0 || errno == Libc.EINPROGRESS)
             {
                 _fd = fd;
@@ -291,7 +317,7 @@ public sealed unsafe class TcpConnection : IIoHandler
                 _timer = _net.Loop.Schedule(_net.Limits.ConnectTimeoutMs, 0, TimeOutAttempt);
                 return;
             }
-            Libc.close(fd);
+            SocketCalls.Close(fd);
             _lastConnectError = NetError.Describe(errno, address.ToString());
         }
         Close(_lastConnectError ?? "no address to connect to");
@@ -314,11 +340,8 @@ public sealed unsafe class TcpConnection : IIoHandler
         TryNextCandidate();
     }
 
-    private void FinishConnect()
+    private void FinishConnect(int error)
     {
-        int error = 0;
-        uint length = sizeof(int);
-        Libc.getsockopt(_fd, Libc.SOL_SOCKET, Libc.SO_ERROR, &error, &length);
         if (error != 0)
         {
             FailAttempt(error);
@@ -344,7 +367,7 @@ public sealed unsafe class TcpConnection : IIoHandler
         PublishSendState();
         FreeKept();
         _timer = _net.Loop.Schedule(_net.Limits.LingerMs, _net.Limits.LingerMs, DrainTick);
-        if (_queue.IsEmpty)
+        if (NothingToSend)
             SendFin();
         else
             FlushQueue();
@@ -352,7 +375,7 @@ public sealed unsafe class TcpConnection : IIoHandler
 
     private void SendFin()
     {
-        Libc.shutdown(_fd, Libc.SHUT_WR);
+        SocketCalls.ShutdownSend(_fd);
         _finSent = true;
         _finSentAt = EventLoop.Now;
         if (_peerClosed)
@@ -379,13 +402,17 @@ public sealed unsafe class TcpConnection : IIoHandler
 
     private void CloseWithReset()
     {
-        var option = new Libc.linger { l_onoff = 1, l_linger = 0 };
-        Libc.setsockopt(_fd, Libc.SOL_SOCKET, Libc.SO_LINGER, &option, (uint)sizeof(Libc.linger));
+        SocketCalls.SetAbortiveClose(_fd);
         Close("peer took no data for the linger time");
     }
 
     private void FlushQueue()
     {
+        if (OperatingSystem.IsWindows())
+        {
+            PostQueued();
+            return;
+        }
         long sent = _queue.Flush(_fd);
         if (sent < 0)
         {
@@ -397,8 +424,13 @@ public sealed unsafe class TcpConnection : IIoHandler
         _activity += sent > 0 ? 1 : 0;
         UpdateInterest();
         PublishSendState();
-        if (!_queue.IsEmpty)
-            return;
+        if (NothingToSend)
+            AllSent();
+    }
+
+    /// <summary>The last queued byte has gone to the kernel.</summary>
+    private void AllSent()
+    {
         if (_phase == Phase.Draining && !_finSent)
             SendFin();
         else if (_phase == Phase.Connected && _peerClosed)
@@ -423,7 +455,7 @@ public sealed unsafe class TcpConnection : IIoHandler
                 buffer = _net.ReadBuffer;
                 capacity = NetContext.ReadBufferSize;
             }
-            nint n = Libc.recv(_fd, buffer, (nuint)capacity, 0);
+            nint n = SocketCalls.Receive(_fd, buffer, capacity);
             if (n > 0)
             {
                 _net.Stats.BytesReceived += n;
@@ -439,7 +471,7 @@ public sealed unsafe class TcpConnection : IIoHandler
                 OnPeerClosed();
                 return;
             }
-            int errno = Libc.LastErrno;
+            int errno = SocketCalls.LastError;
             if (errno == Libc.EINTR)
                 continue;
             if (errno != Libc.EAGAIN)
@@ -452,7 +484,7 @@ public sealed unsafe class TcpConnection : IIoHandler
     private void OnPeerClosed()
     {
         _peerClosed = true;
-        if (_queue.IsEmpty || (_phase == Phase.Draining && _finSent))
+        if (NothingToSend || (_phase == Phase.Draining && _finSent))
             Close(null);
         else
             UpdateInterest(); // nothing more to read; keep flushing

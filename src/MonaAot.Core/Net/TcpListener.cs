@@ -1,3 +1,4 @@
+using System;
 using MonaAot.Interop;
 using MonaAot.Reactor;
 
@@ -6,7 +7,7 @@ namespace MonaAot.Net;
 /// <summary>What a listener reports: a new connection's descriptor (non-blocking, TCP_NODELAY).</summary>
 public interface ITcpListenerEvents
 {
-    void OnAccepted(int fd);
+    void OnAccepted(nint fd);
 }
 
 /// <summary>
@@ -14,7 +15,7 @@ public interface ITcpListenerEvents
 /// ENFILE it stops watching the socket, logs once, and tries again a little later, so the
 /// server keeps serving its open connections and accepts again when descriptors free up.
 /// </summary>
-public sealed unsafe class TcpListener : IIoHandler
+public sealed unsafe partial class TcpListener : IIoHandler
 {
     private const int AcceptsPerEvent = 64;
     private const int ExhaustedRetryMs = 100;
@@ -23,15 +24,17 @@ public sealed unsafe class TcpListener : IIoHandler
 
     private readonly NetContext _net;
     private readonly ITcpListenerEvents _events;
-    private int _fd;
+    private nint _fd;
+    private int _family;
     private ulong _token;
     private long _exhaustedLoggedAt = -ExhaustedLogIntervalMs;
     private LoopTimer? _retry;
 
-    private TcpListener(NetContext net, int fd, ITcpListenerEvents events)
+    private TcpListener(NetContext net, nint fd, int family, ITcpListenerEvents events)
     {
         _net = net;
         _fd = fd;
+        _family = family;
         _events = events;
     }
 
@@ -41,48 +44,57 @@ public sealed unsafe class TcpListener : IIoHandler
     /// Returns the listener, or null with <paramref name="error"/> set.</summary>
     public static TcpListener? Start(NetContext net, NetAddress address, ITcpListenerEvents events, out string? error)
     {
-        int fd = Libc.socket(address.Family, Libc.SOCK_STREAM | Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC, 0);
-        if (fd < 0)
+        nint fd = SocketCalls.OpenStream(address.Family);
+        if (fd == -1)
         {
-            error = NetError.Describe(Libc.LastErrno, address.ToString());
+            error = NetError.Describe(SocketCalls.LastError, address.ToString());
             return null;
         }
-        Libc.SetIntOption(fd, Libc.SOL_SOCKET, Libc.SO_REUSEADDR, 1);
-        if (address.Family == Libc.AF_INET6)
-            Libc.SetIntOption(fd, Libc.IPPROTO_IPV6, Libc.IPV6_V6ONLY, 0);
-        if (Libc.bind(fd, &address, address.Length) != 0 || Libc.listen(fd, Libc.SOMAXCONN) != 0)
+        SocketCalls.SetReuseAddress(fd);
+        if (address.Family == SocketCalls.AF_INET6)
+            SocketCalls.SetDualStack(fd);
+        if (SocketCalls.Bind(fd, &address) != 0 || SocketCalls.Listen(fd) != 0)
         {
-            error = NetError.Describe(Libc.LastErrno, address.ToString());
-            Libc.close(fd);
+            error = NetError.Describe(SocketCalls.LastError, address.ToString());
+            SocketCalls.Close(fd);
             return null;
         }
-        var listener = new TcpListener(net, fd, events);
+        var listener = new TcpListener(net, fd, address.Family, events);
         NetAddress.OfSocket(fd, peer: false, out NetAddress bound);
         listener.Port = bound.Port;
-        listener._token = net.Attach(fd, listener, IoEvents.Readable);
+        // Linux: readiness of the listening socket; Windows: AcceptEx operations kept posted.
+        listener._token = net.Attach(fd, listener, OperatingSystem.IsWindows() ? IoEvents.None : IoEvents.Readable);
+        if (OperatingSystem.IsWindows())
+            listener.PostAccepts();
         error = null;
         return listener;
     }
 
     public void Stop()
     {
-        if (_fd < 0)
+        if (_fd == -1)
             return;
         _retry?.Cancel();
         _net.Close(_fd, _token);
         _fd = -1;
     }
 
-    public void OnIo(in IoEvent ev) => AcceptPending();
+    public void OnIo(in IoEvent ev)
+    {
+        if (OperatingSystem.IsWindows())
+            OnAcceptCompleted(in ev);
+        else
+            AcceptPending();
+    }
 
     private void AcceptPending()
     {
-        for (int i = 0; i < AcceptsPerEvent && _fd >= 0; i++)
+        for (int i = 0; i < AcceptsPerEvent && _fd != -1; i++)
         {
-            int fd = Libc.accept4(_fd, null, null, Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC);
+            int fd = Libc.accept4((int)_fd, null, null, Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC);
             if (fd >= 0)
             {
-                Libc.SetIntOption(fd, Libc.IPPROTO_TCP, Libc.TCP_NODELAY, 1);
+                SocketCalls.SetNoDelay(fd);
                 _events.OnAccepted(fd);
                 continue;
             }
@@ -102,12 +114,21 @@ public sealed unsafe class TcpListener : IIoHandler
             _exhaustedLoggedAt = EventLoop.Now;
             _net.Logger.Warn($"cannot accept on port {Port}: {NetError.Describe(errno)}; retrying while the open connections are served");
         }
+        if (OperatingSystem.IsWindows())
+        {
+            _retry = _net.Loop.Schedule(ExhaustedRetryMs, 0, () =>
+            {
+                if (_fd != -1 && OperatingSystem.IsWindows())
+                    PostAccepts();
+            });
+            return;
+        }
         // Level-triggered epoll would report the pending connection again at once: stop
         // watching until the retry.
         _net.Change(_fd, _token, IoEvents.None);
         _retry = _net.Loop.Schedule(ExhaustedRetryMs, 0, () =>
         {
-            if (_fd < 0)
+            if (_fd == -1)
                 return;
             _net.Change(_fd, _token, IoEvents.Readable);
             AcceptPending();

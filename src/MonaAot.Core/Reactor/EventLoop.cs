@@ -29,6 +29,8 @@ public sealed class EventLoop : IDisposable
     {
         if (OperatingSystem.IsLinux())
             return new EventLoop(new EpollBackend());
+        if (OperatingSystem.IsWindows())
+            return new EventLoop(new Iocp.IocpBackend());
         throw new PlatformNotSupportedException("MonaAot's reactor has no backend for this OS yet");
     }
 

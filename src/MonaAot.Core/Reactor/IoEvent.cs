@@ -24,9 +24,12 @@ public enum IoEvents : uint
 /// puts the bytes transferred (or a negative error) in <see cref="Result"/>. The token is the
 /// integer the handle was attached with, never an object reference.
 /// </summary>
-public readonly struct IoEvent(ulong token, IoEvents events, int result = 0)
+public readonly struct IoEvent(ulong token, IoEvents events, int result = 0, nint data = 0)
 {
     public ulong Token { get; } = token;
     public IoEvents Events { get; } = events;
     public int Result { get; } = result;
+
+    /// <summary>What a completion brought besides a count: the accepted socket of an accept.</summary>
+    public nint Data { get; } = data;
 }

@@ -32,7 +32,7 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
             &Index, &ToText, directSend: "send", directSendCounter: runtime.Net.Stats.BytesSentCounter);
 
     /// <summary>A client for a connection the server accepted; pushes it on the stack.</summary>
-    internal static TcpClientObject PushAccepted(TcpModule module, nint L, int fd)
+    internal static TcpClientObject PushAccepted(TcpModule module, nint L, nint fd)
     {
         var client = new TcpClientObject(module);
         module.ClientType.Push(L, client);

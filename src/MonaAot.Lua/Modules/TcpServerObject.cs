@@ -92,7 +92,7 @@ public sealed unsafe class TcpServerObject : ScriptObject, ITcpListenerEvents
         _listener = null;
     }
 
-    public void OnAccepted(int fd)
+    public void OnAccepted(nint fd)
     {
         nint L = Runtime.Vm.L;
         int top = LuaApi.lua_gettop(L);

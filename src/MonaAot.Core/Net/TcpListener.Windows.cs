@@ -1,0 +1,54 @@
+using System.Runtime.Versioning;
+using MonaAot.Interop;
+using MonaAot.Reactor;
+using MonaAot.Reactor.Iocp;
+
+namespace MonaAot.Net;
+
+/// <summary>
+/// The Windows half of a listener: a few AcceptEx operations are kept posted, each with its
+/// socket made in advance, so connections arriving together are taken without waiting for a
+/// turn of the loop each. When no socket can be made (descriptor exhaustion), accepting pauses
+/// and retries as on Linux.
+/// </summary>
+public sealed unsafe partial class TcpListener
+{
+    private const int AcceptsPosted = 8;
+    private int _acceptsInFlight;
+
+    [SupportedOSPlatform("windows")]
+    private void PostAccepts()
+    {
+        var iocp = (IocpBackend)_net.Loop.Backend;
+        while (_acceptsInFlight < AcceptsPosted)
+        {
+            if (!iocp.PostAccept(_fd, _family))
+            {
+                PauseAccepting(SocketCalls.LastError);
+                return;
+            }
+            _acceptsInFlight++;
+        }
+    }
+
+    [SupportedOSPlatform("windows")]
+    private void OnAcceptCompleted(in IoEvent ev)
+    {
+        _acceptsInFlight--;
+        if (ev.Result >= 0)
+        {
+            nint accepted = ev.Data;
+            SocketCalls.MakeNonBlocking(accepted);
+            SocketCalls.SetNoDelay(accepted);
+            _events.OnAccepted(accepted);
+        }
+        else if (-ev.Result is Libc.EMFILE or Libc.ENFILE or Libc.ENOBUFS or Libc.ENOMEM)
+        {
+            PauseAccepting(-ev.Result);
+            return;
+        }
+        // Other failures (a peer that reset before being accepted) concern that one connection.
+        if (_fd != -1)
+            PostAccepts();
+    }
+}

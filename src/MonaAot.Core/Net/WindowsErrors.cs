@@ -1,0 +1,33 @@
+using System.Runtime.Versioning;
+using MonaAot.Interop;
+
+namespace MonaAot.Net;
+
+/// <summary>
+/// Windows socket errors (the WSA codes of calls and the system codes of completions) as the
+/// Linux errno values the rest of the code and <see cref="NetError"/> speak. A code without an
+/// equivalent is kept as it is: NetError then describes it with the system's own message.
+/// </summary>
+[SupportedOSPlatform("windows")]
+internal static class WindowsErrors
+{
+    public static int ToErrno(int code) => code switch
+    {
+        0 => 0,
+        Winsock.WSAEWOULDBLOCK or Winsock.WSAEINPROGRESS => Libc.EAGAIN,
+        Winsock.WSAEINTR => Libc.EINTR,
+        Winsock.WSAEACCES => Libc.EACCES,
+        Winsock.WSAEMFILE => Libc.EMFILE,
+        Winsock.WSAENOBUFS => Libc.ENOBUFS,
+        Winsock.WSAEAFNOSUPPORT => Libc.EAFNOSUPPORT,
+        Winsock.WSAEADDRINUSE => Libc.EADDRINUSE,
+        Winsock.WSAEADDRNOTAVAIL => Libc.EADDRNOTAVAIL,
+        Winsock.WSAENETUNREACH or Winsock.ERROR_NETWORK_UNREACHABLE => Libc.ENETUNREACH,
+        Winsock.WSAEHOSTUNREACH or Winsock.ERROR_HOST_UNREACHABLE => Libc.EHOSTUNREACH,
+        Winsock.WSAECONNABORTED or Winsock.ERROR_CONNECTION_ABORTED => Libc.ECONNABORTED,
+        Winsock.WSAECONNRESET or Winsock.ERROR_NETNAME_DELETED or Winsock.WSAESHUTDOWN => Libc.ECONNRESET,
+        Winsock.WSAETIMEDOUT or Winsock.ERROR_SEM_TIMEOUT => Libc.ETIMEDOUT,
+        Winsock.WSAECONNREFUSED or Winsock.ERROR_CONNECTION_REFUSED or Winsock.ERROR_PORT_UNREACHABLE => Libc.ECONNREFUSED,
+        _ => code,
+    };
+}

@@ -1,0 +1,303 @@
+using System;
+using System.Collections.Generic;
+using System.Runtime.Versioning;
+using MonaAot.Interop;
+using MonaAot.Net;
+
+namespace MonaAot.Reactor.Iocp;
+
+/// <summary>
+/// The Windows backend: one I/O completion port. Readiness to read is a zero-byte WSARecv per
+/// socket, posted again before each wait once its handler has run (so a handler that read
+/// everything is not woken for nothing); the handler then reads with non-blocking recv into the
+/// shared buffer, exactly as on Linux, and idle connections own no buffer. What cannot be
+/// expressed as readiness is posted as a completion: sends the kernel did not take at once
+/// (<see cref="PostSend"/>), connects (ConnectEx) and accepts (AcceptEx). Sockets are set to
+/// skip the port on inline success; such results are queued here and returned by the next
+/// <see cref="Wait"/>, never delivered from inside the call that posted them. The cross-thread
+/// wake is PostQueuedCompletionStatus with a key no socket uses.
+/// </summary>
+[SupportedOSPlatform("windows")]
+public sealed unsafe class IocpBackend : IIoBackend
+{
+    private const nuint WakeKey = 1;
+    private const int MaxEntries = 256;
+
+    private sealed class SocketState(ulong token, IoEvents interest)
+    {
+        public ulong Token = token;
+        public IoEvents Interest = interest;
+        public IocpOperation* Readiness;
+        public bool ReadinessPosted;
+        public readonly List<nint> InFlight = new(); // every posted operation but the readiness one
+    }
+
+    private readonly nint _port;
+    private readonly Dictionary<nint, SocketState> _sockets = new();
+    private readonly Queue<IoEvent> _inline = new();
+    private List<nint> _toArm = new();
+    private List<nint> _arming = new();
+    private readonly Kernel32.OVERLAPPED_ENTRY[] _entries = new Kernel32.OVERLAPPED_ENTRY[MaxEntries];
+    private void* _connectEx;
+
+    static IocpBackend()
+    {
+        Winsock.WSADATA data;
+        int error = Winsock.WSAStartup(0x0202, &data);
+        if (error != 0)
+            throw new InvalidOperationException($"WSAStartup failed (error {error})");
+    }
+
+    public IocpBackend()
+    {
+        _port = Kernel32.CreateIoCompletionPort(-1, 0, 0, 1);
+        if (_port == 0)
+            throw new InvalidOperationException($"CreateIoCompletionPort failed (error {Winsock.LastError})");
+    }
+
+    public void Attach(nint handle, ulong token, IoEvents interest)
+    {
+        if (Kernel32.CreateIoCompletionPort(handle, _port, 0, 0) == 0)
+            throw new InvalidOperationException($"CreateIoCompletionPort(socket) failed (error {Winsock.LastError})");
+        Kernel32.SetFileCompletionNotificationModes(handle,
+            Kernel32.FILE_SKIP_COMPLETION_PORT_ON_SUCCESS | Kernel32.FILE_SKIP_SET_EVENT_ON_HANDLE);
+        var state = new SocketState(token, interest)
+        {
+            Readiness = IocpOperation.Allocate(IocpOperationKind.Readiness, token, handle, 0),
+        };
+        _sockets[handle] = state;
+        if ((interest & IoEvents.Readable) != 0)
+            _toArm.Add(handle);
+    }
+
+    /// <summary>Only the interest in reading matters here: writes, connects and accepts are
+    /// posted as operations instead of being waited for.</summary>
+    public void Change(nint handle, ulong token, IoEvents interest)
+    {
+        if (!_sockets.TryGetValue(handle, out SocketState? state))
+            return;
+        state.Interest = interest;
+        if ((interest & IoEvents.Readable) != 0 && !state.ReadinessPosted)
+            _toArm.Add(handle);
+    }
+
+    /// <summary>Cancels what is in flight; the blocks are freed when their completions come.</summary>
+    public void Detach(nint handle)
+    {
+        if (!_sockets.Remove(handle, out SocketState? state))
+            return;
+        bool cancel = state.InFlight.Count > 0 || state.ReadinessPosted;
+        foreach (nint op in state.InFlight)
+            ((IocpOperation*)op)->Orphaned = 1;
+        if (state.ReadinessPosted)
+            state.Readiness->Orphaned = 1;
+        else
+            IocpOperation.Free(state.Readiness);
+        if (cancel)
+            Kernel32.CancelIoEx(handle, null);
+    }
+
+    public int Wait(Span<IoEvent> events, int timeoutMs)
+    {
+        ArmReadiness();
+        int count = 0;
+        while (count < events.Length && _inline.TryDequeue(out IoEvent ready))
+            events[count++] = ready;
+        int room = Math.Min(events.Length - count, MaxEntries);
+        if (room == 0)
+            return count;
+        uint removed;
+        uint wait = count > 0 || _inline.Count > 0 ? 0 : timeoutMs < 0 ? Kernel32.INFINITE : (uint)timeoutMs;
+        int ok;
+        fixed (Kernel32.OVERLAPPED_ENTRY* entries = _entries)
+            ok = Kernel32.GetQueuedCompletionStatusEx(_port, entries, (uint)room, &removed, wait, 0);
+        if (ok == 0)
+        {
+            int error = Winsock.LastError;
+            if (error == Kernel32.WAIT_TIMEOUT)
+                return count;
+            // The loop cannot go on without its port: a broken invariant, not a runtime error.
+            Environment.FailFast($"GetQueuedCompletionStatusEx failed (error {error})");
+        }
+        for (int i = 0; i < removed; i++)
+        {
+            ref Kernel32.OVERLAPPED_ENTRY entry = ref _entries[i];
+            if (entry.lpOverlapped == null)
+                continue; // the wake
+            if (Complete((IocpOperation*)entry.lpOverlapped, entry.Internal != 0, (int)entry.dwNumberOfBytesTransferred, out IoEvent ev))
+                events[count++] = ev;
+        }
+        return count;
+    }
+
+    public void Wake() => Kernel32.PostQueuedCompletionStatus(_port, 0, WakeKey, null);
+
+    public void Dispose() => Kernel32.CloseHandle(_port);
+
+    /// <summary>
+    /// Posts a send of <paramref name="data"/>, copied into the operation's block: the caller's
+    /// buffers may change or go away before the send completes. The completion comes as
+    /// Completed|Writable with the bytes sent, or a negative errno.
+    /// </summary>
+    public void PostSend(nint socket, ReadOnlySpan<byte> data)
+    {
+        SocketState state = _sockets[socket];
+        IocpOperation* op = IocpOperation.Allocate(IocpOperationKind.Send, state.Token, socket, data.Length);
+        data.CopyTo(new Span<byte>(op->Payload, data.Length));
+        op->Buffer = new Winsock.WSABUF { len = (uint)data.Length, buf = op->Payload };
+        uint sent;
+        int result = Winsock.WSASend(socket, &op->Buffer, 1, &sent, 0, &op->Overlapped, null);
+        Posted(state, op, result == 0, result == 0 ? (int)sent : 0);
+    }
+
+    /// <summary>Connects with ConnectEx (the socket is bound to the wildcard first, as ConnectEx
+    /// requires). The completion comes as Writable with 0, or a negative errno.</summary>
+    public void PostConnect(nint socket, NetAddress* address)
+    {
+        SocketState state = _sockets[socket];
+        IocpOperation* op = IocpOperation.Allocate(IocpOperationKind.Connect, state.Token, socket, 0);
+        NetAddress any = NetAddress.Any(address->Family);
+        _connectEx = _connectEx != null ? _connectEx : Winsock.ExtensionFunction(socket, Winsock.WSAID_CONNECTEX);
+        if (SocketCalls.Bind(socket, &any) != 0 || _connectEx == null)
+        {
+            Posted(state, op, false, 0, Winsock.LastError);
+            return;
+        }
+        var connectEx = (delegate* unmanaged<nint, void*, int, void*, uint, uint*, System.Threading.NativeOverlapped*, int>)_connectEx;
+        int ok = connectEx(socket, address, (int)address->Length, null, 0, null, &op->Overlapped);
+        Posted(state, op, ok != 0, 0);
+    }
+
+    /// <summary>Posts an AcceptEx on a listening socket into a new socket of
+    /// <paramref name="family"/>. The completion comes as Completed|Readable with the accepted
+    /// socket in <see cref="IoEvent.Data"/> (non-blocking, its context updated), or a negative
+    /// errno. Returns false, with nothing posted, when no socket could be made for it.</summary>
+    public bool PostAccept(nint listener, int family)
+    {
+        SocketState state = _sockets[listener];
+        nint accepted = SocketCalls.OpenStream(family);
+        if (accepted == -1)
+            return false;
+        IocpOperation* op = IocpOperation.Allocate(IocpOperationKind.Accept, state.Token, listener, 2 * IocpOperation.AcceptAddressLength);
+        op->AcceptSocket = accepted;
+        void* acceptEx = Winsock.ExtensionFunction(listener, Winsock.WSAID_ACCEPTEX);
+        if (acceptEx == null)
+        {
+            Posted(state, op, false, 0, Winsock.LastError);
+            return true;
+        }
+        uint received;
+        var call = (delegate* unmanaged<nint, nint, void*, uint, uint, uint, uint*, System.Threading.NativeOverlapped*, int>)acceptEx;
+        int ok = call(listener, accepted, op->Payload, 0, IocpOperation.AcceptAddressLength, IocpOperation.AcceptAddressLength,
+            &received, &op->Overlapped);
+        Posted(state, op, ok != 0, 0);
+        return true;
+    }
+
+    /// <summary>After a post: an inline success (no packet will come, the socket skips the port
+    /// on success) or an immediate failure is queued for the next wait; a pending one is tracked.</summary>
+    private void Posted(SocketState state, IocpOperation* op, bool succeeded, int bytes, int error = -1)
+    {
+        if (!succeeded)
+        {
+            if (error == -1)
+                error = Winsock.LastError;
+            if (error == Winsock.ERROR_IO_PENDING)
+            {
+                if (op->Kind == IocpOperationKind.Readiness)
+                    state.ReadinessPosted = true;
+                else
+                    state.InFlight.Add((nint)op);
+                return;
+            }
+        }
+        if (op->Kind != IocpOperationKind.Readiness)
+            state.InFlight.Add((nint)op);
+        else
+            state.ReadinessPosted = true;
+        if (Finish(op, succeeded ? 0 : WindowsErrors.ToErrno(error), bytes, out IoEvent ev))
+            _inline.Enqueue(ev);
+    }
+
+    /// <summary>A completion from the port; false when it belongs to a closed socket.</summary>
+    private bool Complete(IocpOperation* op, bool failed, int bytes, out IoEvent ev)
+    {
+        int errno = 0;
+        if (failed && op->Orphaned == 0)
+        {
+            uint transferred, flags;
+            Winsock.WSAGetOverlappedResult(op->Socket, &op->Overlapped, &transferred, 0, &flags);
+            errno = WindowsErrors.ToErrno(Winsock.LastError);
+            if (errno == 0)
+                errno = Libc.ECONNRESET;
+        }
+        return Finish(op, errno, bytes, out ev);
+    }
+
+    private bool Finish(IocpOperation* op, int errno, int bytes, out IoEvent ev)
+    {
+        ev = default;
+        if (op->Orphaned != 0)
+        {
+            IocpOperation.Free(op);
+            return false;
+        }
+        SocketState state = _sockets[op->Socket];
+        switch (op->Kind)
+        {
+            case IocpOperationKind.Readiness:
+                state.ReadinessPosted = false;
+                if (errno == 0)
+                    _toArm.Add(op->Socket); // again before the next wait, after the handler ran
+                ev = new IoEvent(op->Token, errno == 0 ? IoEvents.Readable : IoEvents.Readable | IoEvents.Error, -errno);
+                return true;
+            case IocpOperationKind.Send:
+                state.InFlight.Remove((nint)op);
+                ev = new IoEvent(op->Token, IoEvents.Completed | IoEvents.Writable, errno == 0 ? bytes : -errno);
+                IocpOperation.Free(op);
+                return true;
+            case IocpOperationKind.Connect:
+                state.InFlight.Remove((nint)op);
+                if (errno == 0)
+                    Winsock.setsockopt(op->Socket, Winsock.SOL_SOCKET, Winsock.SO_UPDATE_CONNECT_CONTEXT, null, 0);
+                ev = new IoEvent(op->Token, IoEvents.Writable, -errno);
+                IocpOperation.Free(op);
+                return true;
+            default:
+                state.InFlight.Remove((nint)op);
+                nint accepted = -1;
+                if (errno == 0)
+                {
+                    nint listener = op->Socket;
+                    accepted = op->AcceptSocket;
+                    op->AcceptSocket = -1; // handed over
+                    Winsock.setsockopt(accepted, Winsock.SOL_SOCKET, Winsock.SO_UPDATE_ACCEPT_CONTEXT, &listener, sizeof(nint));
+                }
+                ev = new IoEvent(op->Token, errno == 0 ? IoEvents.Completed | IoEvents.Readable : IoEvents.Completed | IoEvents.Error,
+                    -errno, accepted);
+                IocpOperation.Free(op);
+                return true;
+        }
+    }
+
+    /// <summary>Posts the zero-byte reads asked for since the last wait.</summary>
+    private void ArmReadiness()
+    {
+        if (_toArm.Count == 0)
+            return;
+        (_arming, _toArm) = (_toArm, _arming);
+        foreach (nint socket in _arming)
+        {
+            if (!_sockets.TryGetValue(socket, out SocketState? state) || state.ReadinessPosted
+                || (state.Interest & IoEvents.Readable) == 0)
+                continue;
+            IocpOperation* op = state.Readiness;
+            op->Reset();
+            op->Buffer = default;
+            uint received, flags = 0;
+            int result = Winsock.WSARecv(socket, &op->Buffer, 1, &received, &flags, &op->Overlapped, null);
+            Posted(state, op, result == 0, 0);
+        }
+        _arming.Clear();
+    }
+}
