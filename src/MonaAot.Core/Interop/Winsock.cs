@@ -31,12 +31,36 @@ internal static unsafe partial class Winsock
     public const int SO_BROADCAST = 0x0020;
     public const int SO_LINGER = 0x0080;
     public const int SO_ERROR = 0x1007;
+    public const int SO_TYPE = 0x1008;
     public const int SO_UPDATE_ACCEPT_CONTEXT = 0x700B;
     public const int SO_UPDATE_CONNECT_CONTEXT = 0x7010;
     public const int TCP_NODELAY = 1;
     public const int IPV6_V6ONLY = 27;
     public const int SOMAXCONN = 0x7fffffff;
     public const int SD_SEND = 1;
+    public const int MSG_PEEK = 0x2;
+    public const uint SIO_UDP_CONNRESET = 0x9800000C;
+
+    // Multicast (ws2ipdef.h): the option numbers differ from Linux, the request layouts too.
+    public const int IPPROTO_IP = 0;
+    public const int IP_MULTICAST_IF = 9;
+    public const int IP_MULTICAST_TTL = 10;
+    public const int IP_MULTICAST_LOOP = 11;
+    public const int IP_ADD_MEMBERSHIP = 12;
+    public const int IP_DROP_MEMBERSHIP = 13;
+    public const int IPV6_MULTICAST_IF = 9;
+    public const int IPV6_MULTICAST_HOPS = 10;
+    public const int IPV6_MULTICAST_LOOP = 11;
+    public const int IPV6_ADD_MEMBERSHIP = 12;
+    public const int IPV6_DROP_MEMBERSHIP = 13;
+
+    /// <summary>struct ip_mreq: group and local interface address, both in network order.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct ip_mreq
+    {
+        public uint imr_multiaddr;
+        public uint imr_interface;
+    }
     public const uint FIONBIO = 0x8004667E;
     public const uint SIO_GET_EXTENSION_FUNCTION_POINTER = 0xC8000006;
     public const uint WSA_FLAG_OVERLAPPED = 0x01;
@@ -124,6 +148,9 @@ internal static unsafe partial class Winsock
 
     [LibraryImport(Name, SetLastError = true)]
     public static partial int getpeername(nint s, void* addr, int* addrlen);
+
+    [LibraryImport(Name, SetLastError = true)]
+    public static partial int connect(nint s, void* addr, int addrlen);
 
     [LibraryImport(Name, SetLastError = true)]
     public static partial int recv(nint s, void* buf, int len, int flags);

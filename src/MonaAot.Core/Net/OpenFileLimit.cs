@@ -1,3 +1,4 @@
+using System;
 using MonaAot.Interop;
 
 namespace MonaAot.Net;
@@ -6,9 +7,12 @@ namespace MonaAot.Net;
 /// limit allows far more; every connection needs one, so the soft limit is raised at start.</summary>
 public static unsafe class OpenFileLimit
 {
-    /// <summary>Raises the soft limit to the hard limit; returns the limit now in force.</summary>
+    /// <summary>Raises the soft limit to the hard limit; returns the limit now in force, or -1
+    /// where there is no such limit (Windows: sockets are handles, bounded by memory only).</summary>
     public static long RaiseToHardLimit()
     {
+        if (OperatingSystem.IsWindows())
+            return -1;
         Libc.rlimit limit;
         if (Libc.getrlimit(Libc.RLIMIT_NOFILE, &limit) != 0)
             return -1;

@@ -67,8 +67,10 @@ internal static unsafe class SocketCalls
     public static int Listen(nint s) =>
         OperatingSystem.IsWindows() ? Winsock.listen(s, Winsock.SOMAXCONN) : Libc.listen((int)s, Libc.SOMAXCONN);
 
-    /// <summary>Starts a connect (Linux; Windows connects with ConnectEx through the backend).</summary>
-    public static int Connect(nint s, NetAddress* address) => Libc.connect((int)s, address, address->Length);
+    /// <summary>Starts a TCP connect (Linux only: on Windows TCP connects with ConnectEx through
+    /// the backend), or sets a UDP socket's peer (both systems).</summary>
+    public static int Connect(nint s, NetAddress* address) =>
+        OperatingSystem.IsWindows() ? Winsock.connect(s, address, (int)address->Length) : Libc.connect((int)s, address, address->Length);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static nint Receive(nint s, byte* buffer, int length) =>

@@ -24,7 +24,7 @@ public interface IUdpSocketEvents
 /// kernel has no room for is queued in native memory and sent when it has. The socket is created by bind, connect or the first send (which
 /// takes an ephemeral port, as the OS does), and close() makes the object reusable.
 /// </summary>
-public sealed unsafe class UdpSocket : IIoHandler
+public sealed unsafe partial class UdpSocket : IIoHandler
 {
     /// <summary>The largest UDP payload over IPv4 (65,535 - 20 - 8); applied to IPv6 too.</summary>
     public const int MaxDatagram = 65_507;
@@ -59,7 +59,7 @@ public sealed unsafe class UdpSocket : IIoHandler
     private bool _watchingWrites;
     // Senders' address texts: a datagram from a peer seen before costs no string.
     private readonly Dictionary<NetAddress, string> _senderTexts = new();
-    private int _fd = -1;
+    private nint _fd = -1;
     private int _family;
     private ulong _token;
     private bool _connected;
@@ -75,22 +75,22 @@ public sealed unsafe class UdpSocket : IIoHandler
         _allowBroadcast = allowBroadcast;
     }
 
-    public bool IsOpen => _fd >= 0;
+    public bool IsOpen => _fd != -1;
 
     public string? LocalAddress =>
-        _fd < 0 ? null : _localText ??= NetAddress.OfSocket(_fd, peer: false, out NetAddress local) ? local.ToString() : null;
+        _fd == -1 ? null : _localText ??= NetAddress.OfSocket(_fd, peer: false, out NetAddress local) ? local.ToString() : null;
 
     public string? PeerAddress => _connected ? _peerText : null;
 
     public string? Bind(NetAddress address)
     {
-        if (_fd >= 0)
+        if (_fd != -1)
             return "already bound or connected (close() first)";
         if (Open(address.Family) is { } openError)
             return openError;
-        if (Libc.bind(_fd, &address, address.Length) != 0)
+        if (SocketCalls.Bind(_fd, &address) != 0)
         {
-            string error = NetError.Describe(Libc.LastErrno, address.ToString());
+            string error = NetError.Describe(SocketCalls.LastError, address.ToString());
             Close();
             return error;
         }
@@ -101,11 +101,11 @@ public sealed unsafe class UdpSocket : IIoHandler
     {
         if (_connected)
             return "already connected (close() first)";
-        if (_fd < 0 && Open(address.Family) is { } openError)
+        if (_fd == -1 && Open(address.Family) is { } openError)
             return openError;
-        NetAddress target = _family == Libc.AF_INET6 ? address.ToIPv6() : address;
-        if (Libc.connect(_fd, &target, target.Length) != 0)
-            return NetError.Describe(Libc.LastErrno, address.ToString());
+        NetAddress target = _family == SocketCalls.AF_INET6 ? address.ToIPv6() : address;
+        if (SocketCalls.Connect(_fd, &target) != 0)
+            return NetError.Describe(SocketCalls.LastError, address.ToString());
         _connected = true;
         _peerText = address.ToString();
         _localText = null; // connecting may bind or change the local address
@@ -120,18 +120,20 @@ public sealed unsafe class UdpSocket : IIoHandler
             return $"datagram too large ({data.Length} bytes, {MaxDatagram} at most)";
         if (recipient == null && !_connected)
             return "no recipient: give an address or connect() first";
-        if (_fd < 0 && Open(recipient->Family) is { } openError)
+        if (_fd == -1 && Open(recipient->Family) is { } openError)
             return openError;
         NetAddress target = default;
         if (recipient != null)
-            target = _family == Libc.AF_INET6 ? recipient->ToIPv6() : *recipient;
+            target = _family == SocketCalls.AF_INET6 ? recipient->ToIPv6() : *recipient;
+        if (OperatingSystem.IsWindows())
+            return SendOrPost(data, recipient != null ? &target : null, recipient);
         if (_pending.Count > 0 || (_handlingBatch && data.Length <= GatherLimit))
             return Enqueue(data, recipient != null, target);
         nint n;
         fixed (byte* p = data)
             n = recipient == null
-                ? Libc.send(_fd, p, (nuint)data.Length, Libc.MSG_NOSIGNAL)
-                : Libc.sendto(_fd, p, (nuint)data.Length, Libc.MSG_NOSIGNAL, &target, target.Length);
+                ? Libc.send((int)_fd, p, (nuint)data.Length, Libc.MSG_NOSIGNAL)
+                : Libc.sendto((int)_fd, p, (nuint)data.Length, Libc.MSG_NOSIGNAL, &target, target.Length);
         if (n >= 0)
         {
             _net.Stats.BytesSent += n;
@@ -152,7 +154,7 @@ public sealed unsafe class UdpSocket : IIoHandler
 
     public void Close()
     {
-        if (_fd >= 0)
+        if (_fd != -1)
             _net.Close(_fd, _token);
         _fd = -1;
         _connected = false;
@@ -167,6 +169,11 @@ public sealed unsafe class UdpSocket : IIoHandler
 
     public void OnIo(in IoEvent ev)
     {
+        if (OperatingSystem.IsWindows())
+        {
+            OnIoWindows(in ev);
+            return;
+        }
         if ((ev.Events & IoEvents.Writable) != 0 && _pending.Count > 0)
             FlushPending();
         if ((ev.Events & (IoEvents.Readable | IoEvents.Error)) != 0)
@@ -179,8 +186,10 @@ public sealed unsafe class UdpSocket : IIoHandler
     /// joined on loopback is also sent to on loopback, never through the default route.</summary>
     public string? SetMembership(IPAddress group, string? networkInterface, bool join)
     {
-        if (_fd < 0)
+        if (_fd == -1)
             return "bind() first";
+        if (OperatingSystem.IsWindows())
+            return SetMembershipWindows(group, networkInterface, join);
         int result;
         if (group.AddressFamily == AddressFamily.InterNetwork)
         {
@@ -191,13 +200,13 @@ public sealed unsafe class UdpSocket : IIoHandler
                     return $"invalid interface {AddressText.Quote(networkInterface)} (an IPv4 address for an IPv4 group)";
                 request.imr_address = ToNetworkUInt(local);
             }
-            result = Libc.setsockopt(_fd, Libc.IPPROTO_IP, join ? Libc.IP_ADD_MEMBERSHIP : Libc.IP_DROP_MEMBERSHIP, &request, (uint)sizeof(Libc.ip_mreqn));
+            result = Libc.setsockopt((int)_fd, Libc.IPPROTO_IP, join ? Libc.IP_ADD_MEMBERSHIP : Libc.IP_DROP_MEMBERSHIP, &request, (uint)sizeof(Libc.ip_mreqn));
             if (result == 0 && join && networkInterface is not null)
-                result = Libc.setsockopt(_fd, Libc.IPPROTO_IP, Libc.IP_MULTICAST_IF, &request, (uint)sizeof(Libc.ip_mreqn));
+                result = Libc.setsockopt((int)_fd, Libc.IPPROTO_IP, Libc.IP_MULTICAST_IF, &request, (uint)sizeof(Libc.ip_mreqn));
         }
         else
         {
-            if (_family != Libc.AF_INET6)
+            if (_family != SocketCalls.AF_INET6)
                 return "an IPv6 group needs a socket bound to an IPv6 address";
             var request = new Libc.ipv6_mreq();
             group.TryWriteBytes(new Span<byte>(request.ipv6mr_multiaddr, 16), out _);
@@ -207,9 +216,9 @@ public sealed unsafe class UdpSocket : IIoHandler
                 if (request.ipv6mr_interface == 0)
                     return $"unknown interface {AddressText.Quote(networkInterface)}";
             }
-            result = Libc.setsockopt(_fd, Libc.IPPROTO_IPV6, join ? Libc.IPV6_ADD_MEMBERSHIP : Libc.IPV6_DROP_MEMBERSHIP, &request, (uint)sizeof(Libc.ipv6_mreq));
+            result = Libc.setsockopt((int)_fd, Libc.IPPROTO_IPV6, join ? Libc.IPV6_ADD_MEMBERSHIP : Libc.IPV6_DROP_MEMBERSHIP, &request, (uint)sizeof(Libc.ipv6_mreq));
             if (result == 0 && join && networkInterface is not null)
-                result = Libc.SetIntOption(_fd, Libc.IPPROTO_IPV6, Libc.IPV6_MULTICAST_IF, (int)request.ipv6mr_interface);
+                result = Libc.SetIntOption((int)_fd, Libc.IPPROTO_IPV6, Libc.IPV6_MULTICAST_IF, (int)request.ipv6mr_interface);
         }
         return result == 0 ? null : NetError.Describe(Libc.LastErrno, group.ToString());
     }
@@ -243,13 +252,15 @@ public sealed unsafe class UdpSocket : IIoHandler
 
     private string? Open(int family)
     {
-        int fd = Libc.socket(family, Libc.SOCK_DGRAM | Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC, 0);
-        if (fd < 0)
-            return NetError.Describe(Libc.LastErrno);
-        if (family == Libc.AF_INET6)
-            Libc.SetIntOption(fd, Libc.IPPROTO_IPV6, Libc.IPV6_V6ONLY, 0);
+        nint fd = SocketCalls.OpenDatagram(family);
+        if (fd == -1)
+            return NetError.Describe(SocketCalls.LastError);
+        if (family == SocketCalls.AF_INET6)
+            SocketCalls.SetDualStack(fd);
         if (_allowBroadcast)
-            Libc.SetIntOption(fd, Libc.SOL_SOCKET, Libc.SO_BROADCAST, 1);
+            SocketCalls.SetBroadcast(fd, true);
+        if (OperatingSystem.IsWindows())
+            IgnoreUnreachableReports(fd);
         _token = _net.Attach(fd, this, IoEvents.Readable);
         _fd = fd;
         _family = family;
@@ -259,25 +270,30 @@ public sealed unsafe class UdpSocket : IIoHandler
 
     private void ApplyMulticastOptions()
     {
-        if (_fd < 0)
+        if (_fd == -1)
             return;
-        // A dual-stack socket sends IPv4 multicast too: set both levels, the IPv4 one always.
-        Libc.SetIntOption(_fd, Libc.IPPROTO_IP, Libc.IP_MULTICAST_LOOP, _multicastLoop ? 1 : 0);
-        Libc.SetIntOption(_fd, Libc.IPPROTO_IP, Libc.IP_MULTICAST_TTL, _multicastTtl);
-        if (_family == Libc.AF_INET6)
+        if (OperatingSystem.IsWindows())
         {
-            Libc.SetIntOption(_fd, Libc.IPPROTO_IPV6, Libc.IPV6_MULTICAST_LOOP, _multicastLoop ? 1 : 0);
-            Libc.SetIntOption(_fd, Libc.IPPROTO_IPV6, Libc.IPV6_MULTICAST_HOPS, _multicastTtl);
+            ApplyMulticastOptionsWindows();
+            return;
+        }
+        // A dual-stack socket sends IPv4 multicast too: set both levels, the IPv4 one always.
+        Libc.SetIntOption((int)_fd, Libc.IPPROTO_IP, Libc.IP_MULTICAST_LOOP, _multicastLoop ? 1 : 0);
+        Libc.SetIntOption((int)_fd, Libc.IPPROTO_IP, Libc.IP_MULTICAST_TTL, _multicastTtl);
+        if (_family == SocketCalls.AF_INET6)
+        {
+            Libc.SetIntOption((int)_fd, Libc.IPPROTO_IPV6, Libc.IPV6_MULTICAST_LOOP, _multicastLoop ? 1 : 0);
+            Libc.SetIntOption((int)_fd, Libc.IPPROTO_IPV6, Libc.IPV6_MULTICAST_HOPS, _multicastTtl);
         }
     }
 
     private void Receive()
     {
         // A few batches per readiness event, so one busy socket cannot starve the others.
-        for (int round = 0; round < 4 && _fd >= 0; round++)
+        for (int round = 0; round < 4 && _fd != -1; round++)
         {
             int n = ReceiveBatch();
-            if (_pending.Count > 0 && _fd >= 0)
+            if (_pending.Count > 0 && _fd != -1)
                 FlushPending(); // the batch's replies, together
             if (n < UdpBatch.Count)
                 return;
@@ -289,13 +305,13 @@ public sealed unsafe class UdpSocket : IIoHandler
     {
         UdpBatch batch = _net.UdpBatch;
         batch.Reset();
-        int n = Libc.recvmmsg(_fd, batch.Headers, UdpBatch.Count, 0, null);
+        int n = Libc.recvmmsg((int)_fd, batch.Headers, UdpBatch.Count, 0, null);
         if (n <= 0)
             return 0; // EAGAIN, or an ICMP error reported on a connected socket: nothing to read
         _handlingBatch = true;
         try
         {
-            for (int i = 0; i < n && _fd >= 0; i++)
+            for (int i = 0; i < n && _fd != -1; i++)
             {
                 int length = (int)batch.Headers[i].msg_len;
                 _net.Stats.BytesReceived += length;
@@ -355,7 +371,7 @@ public sealed unsafe class UdpSocket : IIoHandler
             int count = Math.Min(_pending.Count, UdpBatch.Count);
             for (int i = 0; i < count; i++)
                 batch.PrepareSend(i, _pending[i].Data, _pending[i].Length, _pending[i].HasRecipient ? ToPointer(i) : null);
-            int sent = Libc.sendmmsg(_fd, batch.Headers, (uint)count, Libc.MSG_NOSIGNAL);
+            int sent = Libc.sendmmsg((int)_fd, batch.Headers, (uint)count, Libc.MSG_NOSIGNAL);
             if (sent <= 0)
             {
                 int errno = sent < 0 ? Libc.LastErrno : Libc.EAGAIN;
@@ -379,7 +395,7 @@ public sealed unsafe class UdpSocket : IIoHandler
 
     private void WatchWrites(bool watch)
     {
-        if (watch == _watchingWrites || _fd < 0)
+        if (watch == _watchingWrites || _fd == -1)
             return;
         _watchingWrites = watch;
         _net.Change(_fd, _token, watch ? IoEvents.Readable | IoEvents.Writable : IoEvents.Readable);

@@ -19,6 +19,7 @@ internal static class WindowsErrors
         Winsock.WSAEACCES => Libc.EACCES,
         Winsock.WSAEMFILE => Libc.EMFILE,
         Winsock.WSAENOBUFS => Libc.ENOBUFS,
+        Winsock.WSAEMSGSIZE => Libc.EMSGSIZE,
         Winsock.WSAEAFNOSUPPORT => Libc.EAFNOSUPPORT,
         Winsock.WSAEADDRINUSE => Libc.EADDRINUSE,
         Winsock.WSAEADDRNOTAVAIL => Libc.EADDRNOTAVAIL,

@@ -29,6 +29,8 @@ public sealed unsafe class IocpBackend : IIoBackend
         public IoEvents Interest = interest;
         public IocpOperation* Readiness;
         public bool ReadinessPosted;
+        /// <summary>A UDP socket: its zero-byte read peeks, or it would consume a datagram.</summary>
+        public bool Datagram;
         public readonly List<nint> InFlight = new(); // every posted operation but the readiness one
     }
 
@@ -61,9 +63,12 @@ public sealed unsafe class IocpBackend : IIoBackend
             throw new InvalidOperationException($"CreateIoCompletionPort(socket) failed (error {Winsock.LastError})");
         Kernel32.SetFileCompletionNotificationModes(handle,
             Kernel32.FILE_SKIP_COMPLETION_PORT_ON_SUCCESS | Kernel32.FILE_SKIP_SET_EVENT_ON_HANDLE);
+        int type = 0, length = sizeof(int);
+        Winsock.getsockopt(handle, Winsock.SOL_SOCKET, Winsock.SO_TYPE, &type, &length);
         var state = new SocketState(token, interest)
         {
             Readiness = IocpOperation.Allocate(IocpOperationKind.Readiness, token, handle, 0),
+            Datagram = type == Winsock.SOCK_DGRAM,
         };
         _sockets[handle] = state;
         if ((interest & IoEvents.Readable) != 0)
@@ -147,6 +152,30 @@ public sealed unsafe class IocpBackend : IIoBackend
         op->Buffer = new Winsock.WSABUF { len = (uint)data.Length, buf = op->Payload };
         uint sent;
         int result = Winsock.WSASend(socket, &op->Buffer, 1, &sent, 0, &op->Overlapped, null);
+        Posted(state, op, result == 0, result == 0 ? (int)sent : 0);
+    }
+
+    /// <summary>Posts one datagram to <paramref name="recipient"/> (null: the connected peer),
+    /// copied into the operation's block like <see cref="PostSend"/>.</summary>
+    public void PostSendTo(nint socket, ReadOnlySpan<byte> data, NetAddress* recipient)
+    {
+        SocketState state = _sockets[socket];
+        IocpOperation* op = IocpOperation.Allocate(IocpOperationKind.Send, state.Token, socket, sizeof(NetAddress) + data.Length);
+        byte* bytes = op->Payload + sizeof(NetAddress);
+        data.CopyTo(new Span<byte>(bytes, data.Length));
+        op->Buffer = new Winsock.WSABUF { len = (uint)data.Length, buf = bytes };
+        uint sent;
+        int result;
+        if (recipient == null)
+        {
+            result = Winsock.WSASend(socket, &op->Buffer, 1, &sent, 0, &op->Overlapped, null);
+        }
+        else
+        {
+            var to = (NetAddress*)op->Payload;
+            *to = *recipient;
+            result = Winsock.WSASendTo(socket, &op->Buffer, 1, &sent, 0, to, (int)to->Length, &op->Overlapped, null);
+        }
         Posted(state, op, result == 0, result == 0 ? (int)sent : 0);
     }
 
@@ -294,7 +323,7 @@ public sealed unsafe class IocpBackend : IIoBackend
             IocpOperation* op = state.Readiness;
             op->Reset();
             op->Buffer = default;
-            uint received, flags = 0;
+            uint received, flags = state.Datagram ? (uint)Winsock.MSG_PEEK : 0;
             int result = Winsock.WSARecv(socket, &op->Buffer, 1, &received, &flags, &op->Overlapped, null);
             Posted(state, op, result == 0, 0);
         }

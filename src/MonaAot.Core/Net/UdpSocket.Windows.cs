@@ -1,0 +1,142 @@
+using System;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.Versioning;
+using MonaAot.Interop;
+using MonaAot.Reactor;
+using MonaAot.Reactor.Iocp;
+
+namespace MonaAot.Net;
+
+/// <summary>
+/// The Windows half of a UDP socket: one recvfrom per datagram (Winsock has no recvmmsg) into
+/// the shared read buffer when the port reports the socket readable, and sendto straight to the
+/// kernel; a datagram the kernel has no room for is posted to the completion port with its own
+/// copy, within the same send-queue limit. Multicast uses Winsock's option numbers and layouts.
+/// </summary>
+public sealed unsafe partial class UdpSocket
+{
+    private const int DatagramsPerEvent = 64;
+    private long _postedBytes;
+
+    [SupportedOSPlatform("windows")]
+    private IocpBackend Iocp => (IocpBackend)_net.Loop.Backend;
+
+    /// <summary>A connectionless socket must not fail its next receive because an earlier
+    /// datagram drew an ICMP port unreachable (Windows' default; Linux reports it only on a
+    /// connected socket).</summary>
+    [SupportedOSPlatform("windows")]
+    private static void IgnoreUnreachableReports(nint fd)
+    {
+        int off = 0;
+        uint returned;
+        Winsock.WSAIoctl(fd, Winsock.SIO_UDP_CONNRESET, &off, sizeof(int), null, 0, &returned, null, null);
+    }
+
+    [SupportedOSPlatform("windows")]
+    private string? SendOrPost(ReadOnlySpan<byte> data, NetAddress* target, NetAddress* recipient)
+    {
+        int n;
+        fixed (byte* p = data)
+            n = target == null
+                ? Winsock.send(_fd, p, data.Length, 0)
+                : Winsock.sendto(_fd, p, data.Length, 0, target, (int)target->Length);
+        if (n >= 0)
+        {
+            _net.Stats.BytesSent += n;
+            return null;
+        }
+        int errno = SocketCalls.LastError;
+        if (errno != Libc.EAGAIN)
+            return Describe(errno, recipient != null ? recipient->ToString() : _peerText ?? "?");
+        if (_postedBytes + data.Length > _net.Limits.MaxQueuedBytes)
+            return $"send queue full ({_net.Limits.MaxQueuedBytes} bytes queued): datagram dropped";
+        Iocp.PostSendTo(_fd, data, target);
+        _postedBytes += data.Length;
+        return null;
+    }
+
+    [SupportedOSPlatform("windows")]
+    private void OnIoWindows(in IoEvent ev)
+    {
+        if ((ev.Events & IoEvents.Completed) != 0)
+        {
+            // A posted datagram went (Result: its size) or could not (a negative errno); send()
+            // returned long ago, so a failure is only logged, as on Linux.
+            if (ev.Result < 0)
+                _net.Logger.Debug($"UDP datagram dropped: {Describe(-ev.Result, "")}");
+            else
+                _net.Stats.BytesSent += ev.Result;
+            _postedBytes = Math.Max(0, _postedBytes - Math.Max(0, ev.Result));
+            return;
+        }
+        for (int i = 0; i < DatagramsPerEvent && _fd != -1; i++)
+        {
+            NetAddress sender;
+            int length = sizeof(NetAddress);
+            int n = Winsock.recvfrom(_fd, _net.ReadBuffer, NetContext.ReadBufferSize, 0, &sender, &length);
+            if (n < 0)
+            {
+                int errno = SocketCalls.LastError;
+                if (errno is Libc.EAGAIN)
+                    return;
+                continue; // one datagram's trouble (too large, a late unreachable report)
+            }
+            _net.Stats.BytesReceived += n;
+            _events.OnDatagram(this, new ReadOnlySpan<byte>(_net.ReadBuffer, n), SenderText(ref sender));
+        }
+    }
+
+    [SupportedOSPlatform("windows")]
+    private string? SetMembershipWindows(IPAddress group, string? networkInterface, bool join)
+    {
+        int result;
+        if (group.AddressFamily == AddressFamily.InterNetwork)
+        {
+            var request = new Winsock.ip_mreq { imr_multiaddr = ToNetworkUInt(group) };
+            if (networkInterface is not null)
+            {
+                if (!IPAddress.TryParse(networkInterface, out IPAddress? local) || local.AddressFamily != AddressFamily.InterNetwork)
+                    return $"invalid interface {AddressText.Quote(networkInterface)} (an IPv4 address for an IPv4 group)";
+                request.imr_interface = ToNetworkUInt(local);
+            }
+            result = Winsock.setsockopt(_fd, Winsock.IPPROTO_IP, join ? Winsock.IP_ADD_MEMBERSHIP : Winsock.IP_DROP_MEMBERSHIP,
+                &request, sizeof(Winsock.ip_mreq));
+            if (result == 0 && join && networkInterface is not null)
+            {
+                uint address = request.imr_interface;
+                result = Winsock.setsockopt(_fd, Winsock.IPPROTO_IP, Winsock.IP_MULTICAST_IF, &address, sizeof(uint));
+            }
+        }
+        else
+        {
+            if (_family != SocketCalls.AF_INET6)
+                return "an IPv6 group needs a socket bound to an IPv6 address";
+            var request = new Libc.ipv6_mreq(); // the same layout on Windows
+            group.TryWriteBytes(new Span<byte>(request.ipv6mr_multiaddr, 16), out _);
+            if (networkInterface is not null)
+            {
+                if (!uint.TryParse(networkInterface, out uint index))
+                    return $"unknown interface {AddressText.Quote(networkInterface)} (an interface index on Windows)";
+                request.ipv6mr_interface = index;
+            }
+            result = Winsock.setsockopt(_fd, Winsock.IPPROTO_IPV6, join ? Winsock.IPV6_ADD_MEMBERSHIP : Winsock.IPV6_DROP_MEMBERSHIP,
+                &request, sizeof(Libc.ipv6_mreq));
+            if (result == 0 && join && networkInterface is not null)
+                result = Winsock.SetIntOption(_fd, Winsock.IPPROTO_IPV6, Winsock.IPV6_MULTICAST_IF, (int)request.ipv6mr_interface);
+        }
+        return result == 0 ? null : NetError.Describe(SocketCalls.LastError, group.ToString());
+    }
+
+    [SupportedOSPlatform("windows")]
+    private void ApplyMulticastOptionsWindows()
+    {
+        Winsock.SetIntOption(_fd, Winsock.IPPROTO_IP, Winsock.IP_MULTICAST_LOOP, _multicastLoop ? 1 : 0);
+        Winsock.SetIntOption(_fd, Winsock.IPPROTO_IP, Winsock.IP_MULTICAST_TTL, _multicastTtl);
+        if (_family == SocketCalls.AF_INET6)
+        {
+            Winsock.SetIntOption(_fd, Winsock.IPPROTO_IPV6, Winsock.IPV6_MULTICAST_LOOP, _multicastLoop ? 1 : 0);
+            Winsock.SetIntOption(_fd, Winsock.IPPROTO_IPV6, Winsock.IPV6_MULTICAST_HOPS, _multicastTtl);
+        }
+    }
+}
