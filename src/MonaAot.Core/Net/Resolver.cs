@@ -28,7 +28,9 @@ public sealed class SystemResolver : IResolver
 /// </summary>
 public static class HostsFile
 {
-    public static string Path { get; set; } = "/etc/hosts";
+    public static string Path { get; set; } = OperatingSystem.IsWindows()
+        ? System.IO.Path.Combine(Environment.SystemDirectory, "drivers", "etc", "hosts")
+        : "/etc/hosts";
 
     /// <summary>Numeric address, or a name of the hosts file; null when neither.</summary>
     public static IPAddress? Lookup(string host, bool preferIPv6 = false)
