@@ -6,6 +6,7 @@ using MonaAot.Tests.Support;
 using TUnit.Assertions;
 using TUnit.Assertions.Extensions;
 using TUnit.Core;
+using TUnit.Core.Enums;
 
 namespace MonaAot.Tests.EndToEnd;
 
@@ -15,6 +16,8 @@ namespace MonaAot.Tests.EndToEnd;
 /// nothing), and the process must stay up and keep serving. Addresses in the battery are
 /// loopback or malformed only, and no name but localhost is ever resolved.
 /// </summary>
+// Linux only: it runs the published Linux binary (out/monaaot) as a child process.
+[RunOn(OS.Linux)]
 public class BadInputProcessTests
 {
     // The battery: runs in main.lua, then serves a TCP echo to show it is still alive.

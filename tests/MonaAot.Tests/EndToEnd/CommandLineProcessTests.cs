@@ -4,10 +4,13 @@ using MonaAot.Tests.Support;
 using TUnit.Assertions;
 using TUnit.Assertions.Extensions;
 using TUnit.Core;
+using TUnit.Core.Enums;
 
 namespace MonaAot.Tests.EndToEnd;
 
 /// <summary>Command line and configuration errors: one line on stderr, exit code 2, nothing started.</summary>
+// Linux only: it runs the published Linux binary (out/monaaot) as a child process.
+[RunOn(OS.Linux)]
 public class CommandLineProcessTests
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(15);

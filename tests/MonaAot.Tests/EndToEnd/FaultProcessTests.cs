@@ -9,6 +9,7 @@ using MonaAot.Tests.Support;
 using TUnit.Assertions;
 using TUnit.Assertions.Extensions;
 using TUnit.Core;
+using TUnit.Core.Enums;
 
 namespace MonaAot.Tests.EndToEnd;
 
@@ -20,6 +21,8 @@ namespace MonaAot.Tests.EndToEnd;
 /// ends with its own reason, no descriptor is left behind, and SIGTERM then runs onStop and
 /// exits 0.
 /// </summary>
+// Linux only: it runs the published Linux binary (out/monaaot) as a child process.
+[RunOn(OS.Linux)]
 [NotInParallel]
 public class FaultProcessTests
 {

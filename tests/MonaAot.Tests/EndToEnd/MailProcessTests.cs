@@ -9,11 +9,14 @@ using MonaAot.Tests.Support;
 using TUnit.Assertions;
 using TUnit.Assertions.Extensions;
 using TUnit.Core;
+using TUnit.Core.Enums;
 
 namespace MonaAot.Tests.EndToEnd;
 
 /// <summary>Mail through the published out/monaaot: delivered by a real OpenSMTPD (started by
 /// ./build.sh test, tests/smtp/opensmtpd.sh) into a Maildir, and cut short by a shutdown.</summary>
+// Linux only: it runs the published Linux binary (out/monaaot) as a child process.
+[RunOn(OS.Linux)]
 public class MailProcessTests
 {
     private static (int Port, string Maildir) OpenSmtpd()

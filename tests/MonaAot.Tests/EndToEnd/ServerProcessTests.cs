@@ -5,10 +5,13 @@ using MonaAot.Tests.Support;
 using TUnit.Assertions;
 using TUnit.Assertions.Extensions;
 using TUnit.Core;
+using TUnit.Core.Enums;
 
 namespace MonaAot.Tests.EndToEnd;
 
 /// <summary>The published out/monaaot as a child process on a temporary www folder.</summary>
+// Linux only: it runs the published Linux binary (out/monaaot) as a child process.
+[RunOn(OS.Linux)]
 public class ServerProcessTests
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(15);

@@ -11,6 +11,7 @@ using MonaAot.Tests.Support;
 using TUnit.Assertions;
 using TUnit.Assertions.Extensions;
 using TUnit.Core;
+using TUnit.Core.Enums;
 
 namespace MonaAot.Tests.EndToEnd;
 
@@ -22,6 +23,8 @@ namespace MonaAot.Tests.EndToEnd;
 /// heap and Lua heap must not have kept growing. About 100 s by default;
 /// MONAAOT_SOAK_SECONDS runs it longer.
 /// </summary>
+// Linux only: it runs the published Linux binary (out/monaaot) as a child process.
+[RunOn(OS.Linux)]
 [NotInParallel]
 public class SoakProcessTests
 {

@@ -9,10 +9,13 @@ using MonaAot.Tests.Support;
 using TUnit.Assertions;
 using TUnit.Assertions.Extensions;
 using TUnit.Core;
+using TUnit.Core.Enums;
 
 namespace MonaAot.Tests.EndToEnd;
 
 /// <summary>TCP through the published out/monaaot, as a user runs it.</summary>
+// Linux only: it runs the published Linux binary (out/monaaot) as a child process.
+[RunOn(OS.Linux)]
 public class TcpProcessTests
 {
     internal static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);

@@ -8,10 +8,13 @@ using MonaAot.Tests.Support;
 using TUnit.Assertions;
 using TUnit.Assertions.Extensions;
 using TUnit.Core;
+using TUnit.Core.Enums;
 
 namespace MonaAot.Tests.EndToEnd;
 
 /// <summary>UDP through the published out/monaaot.</summary>
+// Linux only: it runs the published Linux binary (out/monaaot) as a child process.
+[RunOn(OS.Linux)]
 public class UdpProcessTests
 {
     /// <summary>The per-datagram path allocates nothing managed either (UDP echo, same method

@@ -8,6 +8,7 @@ using MonaAot.Tests.Support;
 using TUnit.Assertions;
 using TUnit.Assertions.Extensions;
 using TUnit.Core;
+using TUnit.Core.Enums;
 
 namespace MonaAot.Tests.Net;
 
@@ -17,6 +18,8 @@ namespace MonaAot.Tests.Net;
 /// counted: the runtime maps assemblies as a test first needs them. These tests run alone
 /// ([NotInParallel]), since another test's sockets would blur the count.
 /// </summary>
+// Linux only: it counts descriptors in /proc/self/fd.
+[RunOn(OS.Linux)]
 [NotInParallel]
 public class DescriptorLeakTests
 {

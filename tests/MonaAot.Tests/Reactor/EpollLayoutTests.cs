@@ -6,9 +6,12 @@ using MonaAot.Lua.Native;
 using TUnit.Assertions;
 using TUnit.Assertions.Extensions;
 using TUnit.Core;
+using TUnit.Core.Enums;
 
 namespace MonaAot.Tests.Reactor;
 
+// Linux only: epoll.
+[RunOn(OS.Linux)]
 public class EpollLayoutTests
 {
     [Test]
