@@ -40,7 +40,9 @@ public sealed unsafe class IocpBackend : IIoBackend
     private List<nint> _toArm = new();
     private List<nint> _arming = new();
     private readonly Kernel32.OVERLAPPED_ENTRY[] _entries = new Kernel32.OVERLAPPED_ENTRY[MaxEntries];
+    // Extension functions, looked up once: every TCP provider here is the same one.
     private void* _connectEx;
+    private void* _acceptEx;
 
     static IocpBackend()
     {
@@ -209,7 +211,7 @@ public sealed unsafe class IocpBackend : IIoBackend
             return false;
         IocpOperation* op = IocpOperation.Allocate(IocpOperationKind.Accept, state.Token, listener, 2 * IocpOperation.AcceptAddressLength);
         op->AcceptSocket = accepted;
-        void* acceptEx = Winsock.ExtensionFunction(listener, Winsock.WSAID_ACCEPTEX);
+        void* acceptEx = _acceptEx = _acceptEx != null ? _acceptEx : Winsock.ExtensionFunction(listener, Winsock.WSAID_ACCEPTEX);
         if (acceptEx == null)
         {
             Posted(state, op, false, 0, Winsock.LastError);
@@ -276,6 +278,10 @@ public sealed unsafe class IocpBackend : IIoBackend
         {
             case IocpOperationKind.Readiness:
                 state.ReadinessPosted = false;
+                // A zero-byte peek at a datagram reports it as too large for the buffer: that
+                // is the datagram being there.
+                if (state.Datagram && errno == Libc.EMSGSIZE)
+                    errno = 0;
                 if (errno == 0)
                     _toArm.Add(op->Socket); // again before the next wait, after the handler ran
                 ev = new IoEvent(op->Token, errno == 0 ? IoEvents.Readable : IoEvents.Readable | IoEvents.Error, -errno);
