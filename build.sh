@@ -5,6 +5,7 @@
 #   ./build.sh test    build, run every test, end with "N passed, N failed"
 #   ./build.sh bench   build, then compare MonaAot's TCP echo with a C reference (tests/bench/run.sh)
 #   ./build.sh order   profile the server and rewrite the method order file (tests/bench/method-order.sh)
+#   ./build.sh wine-test  the tests as a win-x64 build under Wine (tests/wine/wine.sh; options passed on)
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
@@ -125,5 +126,9 @@ case "${1:-build}" in
     install_missing
     exec tests/bench/method-order.sh
     ;;
-  *) echo "usage: ./build.sh [run [monaaot options] | test | bench | order]" >&2; exit 2 ;;
+  wine-test)
+    shift
+    exec tests/wine/wine.sh "$@"
+    ;;
+  *) echo "usage: ./build.sh [run [monaaot options] | test | bench | order | wine-test [test options]]" >&2; exit 2 ;;
 esac

@@ -1,10 +1,34 @@
 /* The Lua state's allocator: see mona_alloc.h. */
+#ifndef _WIN32
 #define _GNU_SOURCE /* malloc_usable_size */
+#endif
 #include "mona_alloc.h"
 
-#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Where Lua's blocks come from: the heap of the allocator the state had before mona_setalloc,
+ * because the blocks made then are freed and resized here too. On Linux that is glibc's
+ * malloc, shared by everything in the process. On Windows each C runtime may keep a heap of
+ * its own: the test build's lua54.dll (KeraLua's, MSVC-built) carries a static UCRT, while this
+ * DLL (MinGW) calls msvcrt.dll, another runtime, whose free and _msize are not promised to know
+ * the UCRT's blocks. The UCRT's malloc, realloc, free and _msize are HeapAlloc, HeapReAlloc,
+ * HeapFree and HeapSize on the process heap (for a static UCRT too, and for an MSVC build of
+ * this file), so on Windows the blocks go to and come from that heap directly. */
+#ifdef _WIN32
+#include <windows.h>
+static void *block_alloc(size_t size) { return HeapAlloc(GetProcessHeap(), 0, size); }
+static void *block_resize(void *ptr, size_t size) { return HeapReAlloc(GetProcessHeap(), 0, ptr, size); }
+static void block_free(void *ptr) { HeapFree(GetProcessHeap(), 0, ptr); }
+/* The size asked for at allocation: what HeapAlloc guarantees, as malloc_usable_size does. */
+static size_t block_size(void *ptr) { return HeapSize(GetProcessHeap(), 0, ptr); }
+#else
+#include <malloc.h>
+#define block_alloc malloc
+#define block_resize realloc
+#define block_free free
+#define block_size malloc_usable_size
+#endif
 
 /* Blocks up to SMALL_MAX bytes are kept on per-size free lists in steps of GRAIN bytes: list c
  * holds blocks of at least c * GRAIN usable bytes. A 64-byte message string is a 89-byte block;
@@ -30,13 +54,13 @@ struct mona_heap {
 
 /* A block freed by Lua: onto the list its usable size allows, whoever allocated it (blocks
  * made before mona_setalloc came from plain malloc, with sizes that are not multiples of
- * GRAIN, which is why the list is chosen by malloc_usable_size and not by Lua's size). */
+ * GRAIN, which is why the list is chosen by block_size and not by Lua's size). */
 static void release(mona_heap *heap, void *ptr) {
-    size_t usable = malloc_usable_size(ptr);
+    size_t usable = block_size(ptr);
     /* Not kept: blocks too small for a list, blocks much larger than any list's (a
      * pre-switch block, say), and anything past the cache's size. */
     if (usable < GRAIN || usable > SMALL_MAX + GRAIN || heap->cached + usable > CACHE_MAX) {
-        free(ptr);
+        block_free(ptr);
         return;
     }
     size_t c = (usable > SMALL_MAX ? SMALL_MAX : usable) / GRAIN;
@@ -48,13 +72,13 @@ static void release(mona_heap *heap, void *ptr) {
 
 static void *take(mona_heap *heap, size_t size) {
     if (size > SMALL_MAX)
-        return malloc(size);
+        return block_alloc(size);
     size_t c = (size + GRAIN - 1) / GRAIN;
     Block *block = heap->free[c];
     if (block == NULL)
-        return malloc(c * GRAIN);
+        return block_alloc(c * GRAIN);
     heap->free[c] = block->next;
-    heap->cached -= malloc_usable_size(block);
+    heap->cached -= block_size(block);
     return block;
 }
 
@@ -68,7 +92,7 @@ static void *mona_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
             if (osize <= SMALL_MAX)
                 release(heap, ptr);
             else
-                free(ptr);
+                block_free(ptr);
         }
         return NULL;
     }
@@ -81,8 +105,8 @@ static void *mona_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     if (ptr == NULL) {
         block = take(heap, nsize);
     } else if (osize > SMALL_MAX && nsize > SMALL_MAX) {
-        block = realloc(ptr, nsize);
-    } else if (osize <= SMALL_MAX && nsize <= malloc_usable_size(ptr)) {
+        block = block_resize(ptr, nsize);
+    } else if (osize <= SMALL_MAX && nsize <= block_size(ptr)) {
         block = ptr; /* a small block that still fits */
     } else {
         /* Small to large, small past its block, or large to small (a large block is not kept
@@ -93,7 +117,7 @@ static void *mona_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
             if (osize <= SMALL_MAX)
                 release(heap, ptr);
             else
-                free(ptr);
+                block_free(ptr);
         } else if (nsize <= osize) {
             block = ptr; /* Lua counts on a shrink never failing: keep the larger block */
         }
@@ -131,7 +155,7 @@ void mona_freeheap(mona_heap *heap) {
         while (heap->free[c] != NULL) {
             Block *block = heap->free[c];
             heap->free[c] = block->next;
-            free(block);
+            block_free(block);
         }
     }
     free(heap);

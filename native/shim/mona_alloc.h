@@ -6,6 +6,8 @@
 #include <lua.h>
 #include <stddef.h>
 
+#include "mona_api.h"
+
 typedef struct mona_heap mona_heap;
 
 /* Where the loop thread is with respect to script code, kept by mona_guard.c: the allocator
@@ -24,23 +26,23 @@ typedef struct {
 /* Makes the state allocate through a new heap from now on; blocks it already holds may be
  * freed through it as well. Returns the heap (NULL when out of memory: the state keeps its
  * allocator). Free the heap with mona_freeheap after lua_close. */
-mona_heap *mona_setalloc(lua_State *L);
+MONA_API mona_heap *mona_setalloc(lua_State *L);
 
 /* The bytes Lua holds (the sizes Lua asked for, as lua_gc's count). */
-size_t mona_heapused(const mona_heap *heap);
+MONA_API size_t mona_heapused(const mona_heap *heap);
 
 /* Caps the bytes Lua may hold while script code runs ([lua] memoryLimit; 0: no cap). Past it
  * an allocation fails and Lua raises "not enough memory" in the script, after a full
  * collection has tried to make room. */
-void mona_setlimit(mona_heap *heap, size_t limit);
+MONA_API void mona_setlimit(mona_heap *heap, size_t limit);
 
 /* The state's heap, or NULL when its allocator is not mona_setalloc's. */
-mona_heap *mona_heapof(lua_State *L);
+MONA_API mona_heap *mona_heapof(lua_State *L);
 
 /* The heap's script bookkeeping (see mona_scripts). */
-mona_scripts *mona_scriptsof(mona_heap *heap);
+MONA_API mona_scripts *mona_scriptsof(mona_heap *heap);
 
 /* Frees the heap and the blocks on its lists; the state must be closed already. */
-void mona_freeheap(mona_heap *heap);
+MONA_API void mona_freeheap(mona_heap *heap);
 
 #endif

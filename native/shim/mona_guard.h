@@ -5,13 +5,14 @@
 #include <lua.h>
 
 #include "mona_alloc.h"
+#include "mona_api.h"
 
 /* lua_pcall, counted as script code running (mona_scripts: the memory limit applies, the
  * watchdog watches). Every call from the host into Lua goes through it. */
-int mona_protectedcall(lua_State *L, int nargs, int nresults, int msgh);
+MONA_API int mona_protectedcall(lua_State *L, int nargs, int nresults, int msgh);
 
 /* The state's script bookkeeping, or NULL when its allocator is not MonaAot's. */
-mona_scripts *mona_scriptsofstate(lua_State *L);
+MONA_API mona_scripts *mona_scriptsofstate(lua_State *L);
 
 /* Installs the stop hook: a count hook on the main thread, which every coroutine created
  * later inherits. It does nothing until the watchdog arms the running call; then it raises
@@ -19,12 +20,12 @@ mona_scripts *mona_scriptsofstate(lua_State *L);
  * and again at every instruction of that call, so a script that catches the error cannot keep
  * looping, not even inside a coroutine. The cost while nothing is armed is Lua's count-hook
  * check at each instruction. */
-void mona_guard_install(lua_State *L, int timeout_s);
+MONA_API void mona_guard_install(lua_State *L, int timeout_s);
 
 /* Called by the watchdog thread every quarter of the timeout, never by the loop thread; it
  * calls no Lua function, it only reads the loop's counters and sets `armed`. `seen` and
  * `ticks` are the watchdog's own memory between calls. Arms the running call when it has been
  * running for `limit` ticks; returns 1 when it armed. */
-int mona_watchdog_tick(lua_State *L, unsigned long long *seen, int *ticks, int limit);
+MONA_API int mona_watchdog_tick(lua_State *L, unsigned long long *seen, int *ticks, int limit);
 
 #endif

@@ -6,6 +6,8 @@
 
 #include <lua.h>
 
+#include "mona_api.h"
+
 /* Returned by a host function to ask the trampoline to raise the value on top of the stack. */
 #define MONA_RAISE (-1)
 
@@ -17,13 +19,14 @@
 /* Pushes a C closure that calls host function `fn` (a C# [UnmanagedCallersOnly] pointer).
  * The closure's upvalue 1 is `fn`; upvalues 2..n+1 are the `n` values popped from the stack,
  * so host functions read their own upvalues from index 2. */
-void mona_pushhostfunction(lua_State *L, lua_CFunction fn, int n);
+MONA_API void mona_pushhostfunction(lua_State *L, lua_CFunction fn, int n);
 
 /* The block of every MonaAot userdata (ScriptType.Handle in C#, same layout). fd, direct and
  * partial serve a TCPClient's send fast path: while `direct` is 1 (connected, nothing queued,
  * kept so by the C# connection) send(data) goes straight to send(2) on `fd`; `partial` tells
  * the host function how many bytes of a short send already went; `sends` counts direct sends,
- * for the idle-connection sweeper. */
+ * for the idle-connection sweeper. On Windows `fd` holds the socket's SOCKET handle, which
+ * fits in an int (kernel handles are 32-bit values, sign-extended to 64 bits). */
 typedef struct {
     int id, generation, type;
     int fd, direct, partial;
@@ -34,24 +37,24 @@ typedef struct {
  * pops it and pushes a closure that sends a string directly when the userdata at 1 carries
  * `tag` as its type and is direct, adding the bytes to *bytes_sent, and otherwise (a short or
  * failed send, anything unusual) calls host function `fn` as the trampoline does. */
-void mona_pushdirectsend(lua_State *L, lua_CFunction fn, int tag, long long *bytes_sent);
+MONA_API void mona_pushdirectsend(lua_State *L, lua_CFunction fn, int tag, long long *bytes_sent);
 
 /* lua_pcall with a traceback message handler. On error the message (with traceback) is on
  * top of the stack. Never raises. */
-int mona_pcall(lua_State *L, int nargs, int nresults);
+MONA_API int mona_pcall(lua_State *L, int nargs, int nresults);
 
 /* Pushes t[name] where t is the table at `index`, with metamethods unless `raw`. Returns
  * LUA_OK, or an error status with the message pushed instead. Never raises. */
-int mona_pgetfield(lua_State *L, int index, const char *name, int raw);
+MONA_API int mona_pgetfield(lua_State *L, int index, const char *name, int raw);
 
 /* Replaces the `n` values on top of the stack with their log text: concatenated without
  * separator, nil as "(null)", booleans as "(true)"/"(false)", others through __tostring.
  * Returns LUA_OK, or an error status with the message on top. Never raises. */
-int mona_logtext(lua_State *L, int n);
+MONA_API int mona_logtext(lua_State *L, int n);
 
 /* Source (short form) and current line of the function `level` levels up the call stack.
  * Returns 0 when there is no such level. Never raises. */
-int mona_where(lua_State *L, int level, const char **source, int *line);
+MONA_API int mona_where(lua_State *L, int level, const char **source, int *line);
 
 /* The per-message path of Lua objects, each in one call instead of several from C#:
  *
@@ -66,25 +69,27 @@ int mona_where(lua_State *L, int level, const char **source, int *line);
  *
  * mona_touserdata: the block of the full userdata at `index` if it is exactly `size` bytes
  * (ours), else NULL: type, size and pointer in one call. */
-int mona_pushevent(lua_State *L, int ref, const char *name);
+MONA_API int mona_pushevent(lua_State *L, int ref, const char *name);
 
 /* onReception in one call: calls the handler `onReception` of the userdata at registry[ref]
  * as handler(self, data) with a traceback; stores its first result in *rest when it is a
  * number (else 0). Returns 1 when called, 0 when there is no handler (stack unchanged both
  * times), -1 on error with the message on top. */
-int mona_reception(lua_State *L, int ref, const char *data, size_t length, lua_Number *rest);
-void mona_pushindex(lua_State *L);
-void *mona_touserdata(lua_State *L, int index, size_t size);
+MONA_API int mona_reception(lua_State *L, int ref, const char *data, size_t length, lua_Number *rest);
+MONA_API void mona_pushindex(lua_State *L);
+MONA_API void *mona_touserdata(lua_State *L, int index, size_t size);
 
 /* The version of a file or folder without allocating anything on either side: modification
  * time in nanoseconds and size. Returns 1 for a folder, 0 for another file, -1 if it is
- * missing. Lets the www watcher check its files every 2 seconds at no cost. */
-int mona_stat(const char *path, long long *mtime_ns, long long *size);
+ * missing. Lets the www watcher check its files every 2 seconds at no cost. `path` is UTF-8 on
+ * every OS. */
+MONA_API int mona_stat(const char *path, long long *mtime_ns, long long *size);
 
-/* Layout probes: the C compiler's answer, checked by the tests against the C# structs. */
-int mona_sizeof_epoll_event(void);
-int mona_sizeof_handle(void);
-int mona_offsetof_handle_sends(void);
-int mona_offsetof_epoll_event_data(void);
+/* Layout probes: the C compiler's answer, checked by the tests against the C# structs. The
+ * epoll ones answer -1 on Windows, which has no epoll. */
+MONA_API int mona_sizeof_epoll_event(void);
+MONA_API int mona_sizeof_handle(void);
+MONA_API int mona_offsetof_handle_sends(void);
+MONA_API int mona_offsetof_epoll_event_data(void);
 
 #endif

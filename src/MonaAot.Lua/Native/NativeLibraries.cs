@@ -9,17 +9,20 @@ namespace MonaAot.Lua.Native;
 /// Where the Lua C API and our shim come from. The AOT binary links native/'s static archive
 /// directly (DirectPInvoke for both names below), so no library is loaded at run time. A JIT run
 /// (the tests) loads native/'s shared library instead, for KeraLua's "lua54" imports as well as
-/// ours, so that KeraLua never falls back to the Lua build it ships.
+/// ours, so that KeraLua never falls back to the Lua build it ships. On Windows that library is
+/// native/'s DLL (make windows), which runs on the lua54.dll KeraLua ships and forwards the whole
+/// Lua API to it, so both names still reach one Lua.
 /// </summary>
 public static class NativeLibraries
 {
-    /// <summary>Our shim plus Lua: libmonaaot_native.a / libmonaaot_native.so.</summary>
+    /// <summary>Our shim plus Lua: libmonaaot_native.a / libmonaaot_native.so (monaaot_native.dll on Windows).</summary>
     public const string Shim = "monaaot_native";
 
     /// <summary>The name KeraLua imports Lua under.</summary>
     public const string KeraLua = "lua54";
 
-    private const string SharedFileName = "libmonaaot_native.so";
+    private static readonly string SharedFileName =
+        OperatingSystem.IsWindows() ? "monaaot_native.dll" : "libmonaaot_native.so";
     private static readonly object Gate = new();
     private static bool _installed;
     private static nint _handle;

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 using MonaAot.Interop;
 using MonaAot.Net;
@@ -196,7 +197,9 @@ public sealed unsafe class IocpBackend : IIoBackend
         }
         var connectEx = (delegate* unmanaged<nint, void*, int, void*, uint, uint*, System.Threading.NativeOverlapped*, int>)_connectEx;
         int ok = connectEx(socket, address, (int)address->Length, null, 0, null, &op->Overlapped);
-        Posted(state, op, ok != 0, 0);
+        // A call through a function pointer keeps no last error for GetLastPInvokeError: read
+        // the thread's own at once (ERROR_IO_PENDING, most of the time).
+        Posted(state, op, ok != 0, 0, ok != 0 ? 0 : Marshal.GetLastSystemError());
     }
 
     /// <summary>Posts an AcceptEx on a listening socket into a new socket of
@@ -221,7 +224,7 @@ public sealed unsafe class IocpBackend : IIoBackend
         var call = (delegate* unmanaged<nint, nint, void*, uint, uint, uint, uint*, System.Threading.NativeOverlapped*, int>)acceptEx;
         int ok = call(listener, accepted, op->Payload, 0, IocpOperation.AcceptAddressLength, IocpOperation.AcceptAddressLength,
             &received, &op->Overlapped);
-        Posted(state, op, ok != 0, 0);
+        Posted(state, op, ok != 0, 0, ok != 0 ? 0 : Marshal.GetLastSystemError()); // as for ConnectEx
         return true;
     }
 

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# The tests as a Windows program, on the Linux machines this project is built on: a
+# self-contained win-x64 build of tests/MonaAot.Tests (JIT, not Native AOT) run under Wine.
+#   ./build.sh wine-test [test options]     (or tests/wine/wine.sh [test options])
+# The options go to the test program (Microsoft.Testing.Platform), for instance
+#   --treenode-filter '/*/*/(AllocatorTests)|(BindingTests)/*'    --list-tests    --help
+# Without any, it runs WINE_SUITES (below).
+#
+# Steps: install Wine and MinGW-w64 when missing; make -C native windows (monaaot_native.dll
+# over KeraLua's lua54.dll); publish into out/wine/tests, with bin/ and obj/ under
+# out/wine/artifacts so that the Linux build's stay as they are; run MonaAot.Tests.exe in a
+# private Wine prefix, out/wine/prefix, made headless on first use; stop that prefix's
+# wineserver at the end, however the run ended.
+# Sourced, the file only defines its functions (wine_install_missing, wine_build, wine_run).
+set -euo pipefail
+
+WINE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+WINE_OUT=$WINE_ROOT/out/wine
+WINE_PREFIX_DIR=$WINE_OUT/prefix
+
+# The test classes that pass under Wine today: the Lua VM and binding, configuration, logging,
+# the parsers' fuzzing, the reactor without sockets (IOCP) and the application host. Not here
+# yet: the suites on sockets (Net/, ScriptLimitsTests, MailTests), whose run under Wine still
+# ends the process. The Linux-only classes ([RunOn(OS.Linux)]: EndToEnd/, DescriptorLeakTests,
+# EpollLayoutTests) would be skipped anyway.
+WINE_SUITES=(AllocatorTests BindingTests HandleLayoutTests CommandLineTests ConfigValueTests
+             IniFileTests LoggerTests ParserFuzzTests HandleTableTests EventLoopTests
+             ApplicationHostTests)
+
+wine_say() { printf '==> %s\n' "$*" >&2; }
+
+# A Wine program by name: on PATH, or where Debian's wine64 package puts it (/usr/lib/wine: the
+# `wine` package would add the wrappers on PATH, which nothing here needs).
+wine_tool() {
+  command -v "$1" 2>/dev/null || { [ -x "/usr/lib/wine/$1" ] && echo "/usr/lib/wine/$1"; } || true
+}
+
+# What the Windows build and run need, installed only when missing, non-interactively: Wine
+# (64-bit only: .NET's win-x64 runtime needs no 32-bit Wine), the MinGW-w64 C compiler, and
+# what native/ needs on Linux as well (Lua's headers, make).
+wine_install_missing() {
+  local missing=()
+  [ -n "$(wine_tool wine64)" ] || missing+=(wine64)
+  command -v x86_64-w64-mingw32-gcc >/dev/null || missing+=(gcc-mingw-w64-x86-64)
+  [ -f /usr/include/lua5.4/lua.h ] || missing+=(liblua5.4-dev)
+  command -v make >/dev/null || missing+=(make)
+  if [ ${#missing[@]} -gt 0 ]; then
+    wine_say "installing ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  command -v dotnet >/dev/null || { echo "wine.sh: the .NET 10 SDK (dotnet) is required and is not on PATH" >&2; exit 1; }
+}
+
+# Runs a command in the private prefix, without a display: WINEDEBUG=-all keeps Wine's own
+# messages out of the tests' output. DOTNET_EnableWriteXorExecute=0: with .NET's W^X on (the
+# default), Wine 8 ends the process with "Internal CLR error (0x80131506)" in
+# DynamicResolver+DestroyScout.Finalize once a dynamic method is collected.
+wine_env() {
+  env -u DISPLAY -u WAYLAND_DISPLAY WINEPREFIX="$WINE_PREFIX_DIR" WINEDEBUG=-all \
+    WINEDLLOVERRIDES="winemenubuilder.exe=d${WINE_EXTRA_OVERRIDES:+;$WINE_EXTRA_OVERRIDES}" \
+    DOTNET_EnableWriteXorExecute=0 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 "$@"
+}
+
+# The prefix, made once. mscoree and mshtml are disabled for wineboot only, so that it does
+# not look for Wine's Mono and Gecko (no download, no dialog); the test run needs mscoree back:
+# Wine's loader asks it to load IL-only images, and CoreCLR loads facades such as
+# System.Runtime.dll that way ("mscoree.dll not found, IL-only binary ... cannot be loaded").
+# wineboot's "failed to open ...syswow64\rundll32.exe" is the 32-bit half, which is not there.
+wine_prefix() {
+  [ -f "$WINE_PREFIX_DIR/system.reg" ] && return 0
+  wine_say "making the Wine prefix out/wine/prefix"
+  mkdir -p "$WINE_OUT"
+  WINE_EXTRA_OVERRIDES="mscoree,mshtml=" wine_env "$(wine_tool wine64)" wineboot -i >"$WINE_OUT/wineboot.log" 2>&1
+  wine_env "$(wine_tool wineserver)" -w
+}
+
+# Stops the prefix's wineserver and every Wine process in it (it would otherwise linger a few
+# seconds after the last program, with services.exe, winedevice.exe and explorer.exe).
+wine_stop() {
+  local server
+  server=$(wine_tool wineserver)
+  [ -n "$server" ] && [ -d "$WINE_PREFIX_DIR" ] && wine_env "$server" -k 2>/dev/null || true
+}
+
+# native/'s DLL and the published tests. The global properties: no Native AOT for this build
+# (src/MonaAot sets PublishAot), and artifacts output so that bin/ and obj/ (restore's assets
+# for win-x64 included) go under out/wine/artifacts. KeraLua's package must be restored before
+# make, which links against its lua54.dll.
+wine_build() {
+  local project=tests/MonaAot.Tests/MonaAot.Tests.csproj
+  local props=(-p:PublishAot=false -p:UseArtifactsOutput=true "-p:ArtifactsPath=$WINE_OUT/artifacts")
+  (
+    cd "$WINE_ROOT"
+    wine_say "restoring for win-x64"
+    dotnet restore "$project" -r win-x64 -p:SelfContained=true "${props[@]}" -nologo -v quiet
+    wine_say "native/ for Windows (make windows)"
+    make -s -C native windows
+    wine_say "publishing the tests for win-x64 (self-contained, JIT) into out/wine/tests"
+    dotnet publish "$project" -c Release -r win-x64 --self-contained --no-restore "${props[@]}" \
+      -o "$WINE_OUT/tests" -nologo -v quiet -p:TreatWarningsAsErrors=true
+  )
+}
+
+# Runs MonaAot.Tests.exe with the given options (WINE_SUITES without any); the exit code is
+# the test program's. The wineserver is stopped before returning.
+wine_run() {
+  local args=("$@")
+  if [ ${#args[@]} -eq 0 ]; then
+    local classes
+    classes=$(printf '(%s)|' "${WINE_SUITES[@]}")
+    args=(--treenode-filter "/*/*/${classes%|}/*" --progress off --no-ansi)
+  fi
+  wine_prefix
+  wine_say "MonaAot.Tests.exe under Wine ${args[*]}"
+  local status=0
+  (cd "$WINE_OUT/tests" && wine_env "$(wine_tool wine64)" MonaAot.Tests.exe "${args[@]}") || status=$?
+  wine_stop
+  return $status
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  trap wine_stop EXIT
+  wine_install_missing
+  wine_build
+  wine_run "$@"
+fi
