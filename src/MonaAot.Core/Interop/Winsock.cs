@@ -190,6 +190,10 @@ internal static unsafe partial class Winsock
     [LibraryImport(Name, SetLastError = true)]
     public static partial int WSAGetOverlappedResult(nint s, NativeOverlapped* overlapped, uint* transferred, int wait, uint* flags);
 
+    /// <summary>An interface's index by name (iphlpapi.dll); 0 when there is no such interface.</summary>
+    [LibraryImport("iphlpapi.dll", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial uint if_nametoindex(string name);
+
     public static int SetIntOption(nint s, int level, int name, int value) => setsockopt(s, level, name, &value, sizeof(int));
 
     /// <summary>An extension function of the provider behind <paramref name="s"/> (AcceptEx,

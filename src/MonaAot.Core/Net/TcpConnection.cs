@@ -278,6 +278,12 @@ public sealed unsafe partial class TcpConnection : IIoHandler
             case Phase.Draining when OperatingSystem.IsWindows() && (ev.Events & IoEvents.Completed) != 0:
                 OnSendCompleted(ev.Result);
                 break;
+            case Phase.Connected when ev.Result < 0:
+            case Phase.Draining when ev.Result < 0:
+                // The IOCP backend's readiness read failed (a reset): the read that follows may
+                // no longer see the error, so it ends the connection here. Epoll gives no Result.
+                Close(NetError.Describe(-ev.Result, _peerText ?? "?"));
+                break;
             case Phase.Connected:
             case Phase.Draining:
                 if ((ev.Events & (IoEvents.Writable | IoEvents.Error)) != 0 && !_queue.IsEmpty)

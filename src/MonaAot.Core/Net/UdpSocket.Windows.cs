@@ -116,9 +116,9 @@ public sealed unsafe partial class UdpSocket
             group.TryWriteBytes(new Span<byte>(request.ipv6mr_multiaddr, 16), out _);
             if (networkInterface is not null)
             {
-                if (!uint.TryParse(networkInterface, out uint index))
-                    return $"unknown interface {AddressText.Quote(networkInterface)} (an interface index on Windows)";
-                request.ipv6mr_interface = index;
+                request.ipv6mr_interface = uint.TryParse(networkInterface, out uint index) ? index : Winsock.if_nametoindex(networkInterface);
+                if (request.ipv6mr_interface == 0)
+                    return $"unknown interface {AddressText.Quote(networkInterface)}";
             }
             result = Winsock.setsockopt(_fd, Winsock.IPPROTO_IPV6, join ? Winsock.IPV6_ADD_MEMBERSHIP : Winsock.IPV6_DROP_MEMBERSHIP,
                 &request, sizeof(Libc.ipv6_mreq));
