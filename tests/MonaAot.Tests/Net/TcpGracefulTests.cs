@@ -81,6 +81,10 @@ public class TcpGracefulTests
     [Test]
     public async Task Disconnect_PeerTakingNothing_EndsWithResetNotCleanEnd()
     {
+        // Wine (8.0) hands the reading side a clean end where the kernel reports the reset:
+        // the server's RST is on the wire (seen with tcpdump on lo), its test client never
+        // sees it. Windows itself fails the read with WSAECONNRESET.
+        Skip.When(Wine.IsRunning, "Wine reports a peer's reset to a reading socket as a clean end");
         await using TcpApp app = await TcpApp.Start("""
             server = mona:createTCPServer()
             function server:onConnection(client)
