@@ -45,8 +45,13 @@ function Build-NativeWindows {
     $lua = Join-Path $env:VCPKG_ROOT 'installed/x64-windows-static'
     $build = Join-Path $Root 'native/build'
     New-Item -ItemType Directory -Force $build | Out-Null
-    Invoke-Checked 'cl.exe' @('/nologo', '/O2', '/W4', '/WX', '/c', "/I$lua/include", "/Fo$build/mona_shim.obj", 'native/shim/mona_shim.c')
-    Invoke-Checked 'lib.exe' @('/nologo', "/OUT:$build/monaaot_native.lib", "$build/mona_shim.obj", "$lua/lib/lua.lib")
+    # The three shim files (C11 for _Thread_local), merged with the static Lua into one library.
+    $objects = @()
+    foreach ($name in @('mona_shim', 'mona_alloc', 'mona_guard')) {
+        Invoke-Checked 'cl.exe' @('/nologo', '/std:c11', '/O2', '/W4', '/WX', '/c', "/I$lua/include", "/Fo$build/$name.obj", "native/shim/$name.c")
+        $objects += "$build/$name.obj"
+    }
+    Invoke-Checked 'lib.exe' (@('/nologo', "/OUT:$build/monaaot_native.lib") + $objects + @("$lua/lib/lua.lib"))
 }
 
 function Invoke-Build {

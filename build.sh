@@ -2,7 +2,8 @@
 # MonaAot build entry point (Linux).
 #   ./build.sh         install what is missing, build native/, publish out/monaaot + out/www
 #   ./build.sh run     build when needed, then run out/monaaot on out/www (extra args passed on)
-#   ./build.sh test    build, run every test, end with "N passed, N failed"
+#   ./build.sh test    build, run every test on Linux and as a Windows build under Wine, end
+#                      with "N passed, N failed, N skipped" over both
 #   ./build.sh bench   build, then compare MonaAot's TCP echo with a C reference (tests/bench/run.sh)
 #   ./build.sh order   profile the server and rewrite the method order file (tests/bench/method-order.sh)
 #   ./build.sh wine-test  the tests as a win-x64 build under Wine (tests/wine/wine.sh; options passed on)
@@ -75,39 +76,53 @@ stop_smtpd() {
   rm -rf "$SMTPD_DIR"
 }
 
+# Every test twice: on Linux (epoll), then the same suites as a Windows build under Wine (IOCP,
+# tests/wine/wine.sh). The last line sums both runs.
 run_tests() {
   build
   start_smtpd
-  say "tests"
-  local log
+  local log wine_log status wine_status
   log=$(mktemp)
+  wine_log=$(mktemp)
   set +e
+  say "tests on Linux (epoll)"
   MONAAOT_BINARY="$OUT/monaaot" dotnet test --project tests/MonaAot.Tests/MonaAot.Tests.csproj -c Release \
     --no-progress 2>&1 | tee "$log"
-  local status=${PIPESTATUS[0]}
+  status=${PIPESTATUS[0]}
+  say "tests as a Windows build under Wine (IOCP)"
+  tests/wine/wine.sh 2>&1 | tee "$wine_log"
+  wine_status=${PIPESTATUS[0]}
   set -e
-  summarize "$log" "$status"
+  summarize "$log" "$status" "Linux" "$wine_log" "$wine_status" "Windows under Wine"
 }
 
-# Turns the test platform's summary (total/failed/succeeded/skipped) into one line.
+# Turns the test platform's summaries (total/failed/succeeded/skipped) of each run, given as
+# log, exit code and name, into one line each, then the line that sums them.
 summarize() {
-  local log=$1 status=$2
-  local passed failed skipped
-  passed=$(sed -n 's/^ *succeeded: *\([0-9]*\).*/\1/p' "$log" | tail -n 1)
-  failed=$(sed -n 's/^ *failed: *\([0-9]*\).*/\1/p' "$log" | tail -n 1)
-  skipped=$(sed -n 's/^ *skipped: *\([0-9]*\).*/\1/p' "$log" | tail -n 1)
-  rm -f "$log"
-  if [ -z "$passed" ] || [ -z "$failed" ]; then
-    echo "0 passed, 1 failed"
-    echo "build.sh: the test run ended without a summary (exit code $status)" >&2
-    return 1
-  fi
-  if [ "${skipped:-0}" -gt 0 ]; then
-    echo "$passed passed, $failed failed, $skipped skipped"
+  local total_passed=0 total_failed=0 total_skipped=0 ok=0 passed failed skipped
+  while [ $# -ge 3 ]; do
+    local log=$1 status=$2 name=$3
+    shift 3
+    passed=$(tr -d '\r' <"$log" | sed -n 's/^ *succeeded: *\([0-9]*\).*/\1/p' | tail -n 1)
+    failed=$(tr -d '\r' <"$log" | sed -n 's/^ *failed: *\([0-9]*\).*/\1/p' | tail -n 1)
+    skipped=$(tr -d '\r' <"$log" | sed -n 's/^ *skipped: *\([0-9]*\).*/\1/p' | tail -n 1)
+    rm -f "$log"
+    if [ -z "$passed" ] || [ -z "$failed" ]; then
+      echo "build.sh: the $name test run ended without a summary (exit code $status)" >&2
+      passed=0 failed=1 skipped=0
+    fi
+    echo "$name: $passed passed, $failed failed, ${skipped:-0} skipped" >&2
+    total_passed=$((total_passed + passed))
+    total_failed=$((total_failed + failed))
+    total_skipped=$((total_skipped + ${skipped:-0}))
+    if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ]; then ok=1; fi
+  done
+  if [ "$total_skipped" -gt 0 ]; then
+    echo "$total_passed passed, $total_failed failed, $total_skipped skipped"
   else
-    echo "$passed passed, $failed failed"
+    echo "$total_passed passed, $total_failed failed"
   fi
-  [ "$status" -eq 0 ] && [ "$failed" -eq 0 ]
+  return "$ok"
 }
 
 case "${1:-build}" in
