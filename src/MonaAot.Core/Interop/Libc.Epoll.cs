@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
 
 namespace MonaAot.Interop;
 
@@ -29,11 +30,17 @@ internal static unsafe partial class Libc
         public ulong data;
     }
 
+    [UnsupportedOSPlatform("windows")]
+
     [LibraryImport(Name, EntryPoint = "epoll_create1")]
     public static partial int epoll_create1(int flags);
 
+    [UnsupportedOSPlatform("windows")]
+
     [LibraryImport(Name, EntryPoint = "epoll_ctl")]
     public static partial int epoll_ctl(int epfd, int op, int fd, epoll_event* ev);
+
+    [UnsupportedOSPlatform("windows")]
 
     [LibraryImport(Name, EntryPoint = "epoll_wait")]
     public static partial int epoll_wait(int epfd, epoll_event* events, int maxevents, int timeout);

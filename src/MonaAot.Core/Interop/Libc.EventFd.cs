@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
 
 namespace MonaAot.Interop;
 
@@ -7,6 +8,8 @@ internal static partial class Libc
 {
     public const int EFD_CLOEXEC = 0x80000;
     public const int EFD_NONBLOCK = 0x800;
+
+    [UnsupportedOSPlatform("windows")]
 
     [LibraryImport(Name, EntryPoint = "eventfd")]
     public static partial int eventfd(uint initval, int flags);

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
 
 #pragma warning disable CS8981 // C names verbatim (rlimit)
 
@@ -16,8 +17,12 @@ internal static unsafe partial class Libc
         public ulong rlim_max;
     }
 
+    [UnsupportedOSPlatform("windows")]
+
     [LibraryImport(Name, EntryPoint = "getrlimit")]
     public static partial int getrlimit(int resource, rlimit* rlim);
+
+    [UnsupportedOSPlatform("windows")]
 
     [LibraryImport(Name, EntryPoint = "setrlimit")]
     public static partial int setrlimit(int resource, rlimit* rlim);

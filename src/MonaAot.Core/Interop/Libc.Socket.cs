@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
 
 #pragma warning disable CS8981 // C names verbatim (linger)
 
@@ -49,38 +50,62 @@ internal static unsafe partial class Libc
         public fixed byte sin_zero[8];
     }
 
+    [UnsupportedOSPlatform("windows")]
+
     [LibraryImport(Name, EntryPoint = "socket")]
     public static partial int socket(int domain, int type, int protocol);
+
+    [UnsupportedOSPlatform("windows")]
 
     [LibraryImport(Name, EntryPoint = "bind")]
     public static partial int bind(int fd, void* addr, uint addrlen);
 
+    [UnsupportedOSPlatform("windows")]
+
     [LibraryImport(Name, EntryPoint = "listen")]
     public static partial int listen(int fd, int backlog);
+
+    [UnsupportedOSPlatform("windows")]
 
     [LibraryImport(Name, EntryPoint = "accept4")]
     public static partial int accept4(int fd, void* addr, uint* addrlen, int flags);
 
+    [UnsupportedOSPlatform("windows")]
+
     [LibraryImport(Name, EntryPoint = "connect")]
     public static partial int connect(int fd, void* addr, uint addrlen);
+
+    [UnsupportedOSPlatform("windows")]
 
     [LibraryImport(Name, EntryPoint = "send")]
     public static partial nint send(int fd, void* buf, nuint len, int flags);
 
+    [UnsupportedOSPlatform("windows")]
+
     [LibraryImport(Name, EntryPoint = "recv")]
     public static partial nint recv(int fd, void* buf, nuint len, int flags);
+
+    [UnsupportedOSPlatform("windows")]
 
     [LibraryImport(Name, EntryPoint = "shutdown")]
     public static partial int shutdown(int fd, int how);
 
+    [UnsupportedOSPlatform("windows")]
+
     [LibraryImport(Name, EntryPoint = "getsockopt")]
     public static partial int getsockopt(int fd, int level, int optname, void* optval, uint* optlen);
+
+    [UnsupportedOSPlatform("windows")]
 
     [LibraryImport(Name, EntryPoint = "setsockopt")]
     public static partial int setsockopt(int fd, int level, int optname, void* optval, uint optlen);
 
+    [UnsupportedOSPlatform("windows")]
+
     [LibraryImport(Name, EntryPoint = "getsockname")]
     public static partial int getsockname(int fd, void* addr, uint* addrlen);
+
+    [UnsupportedOSPlatform("windows")]
 
     [LibraryImport(Name, EntryPoint = "getpeername")]
     public static partial int getpeername(int fd, void* addr, uint* addrlen);
@@ -92,6 +117,8 @@ internal static unsafe partial class Libc
         public int l_onoff;
         public int l_linger;
     }
+
+    [UnsupportedOSPlatform("windows")]
 
     public static int SetIntOption(int fd, int level, int name, int value) => setsockopt(fd, level, name, &value, sizeof(int));
 }

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
 
 #pragma warning disable CS8981 // C names verbatim (msghdr, mmsghdr, iovec, ip_mreqn, ipv6_mreq)
 
@@ -64,14 +65,22 @@ internal static unsafe partial class Libc
         public uint ipv6mr_interface;
     }
 
+    [UnsupportedOSPlatform("windows")]
+
     [LibraryImport(Name, EntryPoint = "sendto")]
     public static partial nint sendto(int fd, void* buf, nuint len, int flags, void* addr, uint addrlen);
+
+    [UnsupportedOSPlatform("windows")]
 
     [LibraryImport(Name, EntryPoint = "recvmmsg")]
     public static partial int recvmmsg(int fd, mmsghdr* msgvec, uint vlen, int flags, void* timeout);
 
+    [UnsupportedOSPlatform("windows")]
+
     [LibraryImport(Name, EntryPoint = "sendmmsg")]
     public static partial int sendmmsg(int fd, mmsghdr* msgvec, uint vlen, int flags);
+
+    [UnsupportedOSPlatform("windows")]
 
     [LibraryImport(Name, EntryPoint = "if_nametoindex", StringMarshalling = StringMarshalling.Utf8)]
     public static partial uint if_nametoindex(string name);

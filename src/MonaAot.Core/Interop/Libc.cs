@@ -1,8 +1,12 @@
 using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
 
 namespace MonaAot.Interop;
 
-/// <summary>Shared constants of the libc interop files (one file per C header, C names verbatim).</summary>
+/// <summary>Shared constants of the libc interop files (one file per C header, C names verbatim).
+/// The errno values double as the socket code's error vocabulary on both systems
+/// (Net/SocketCalls.cs); the functions are marked as not on Windows, so the analyzer proves
+/// that every call is behind a check of the OS.</summary>
 internal static partial class Libc
 {
     public const string Name = "libc";
@@ -32,5 +36,6 @@ internal static partial class Libc
     /// before and copies it after every call, four extra calls on each send and recv, where only a
     /// failure needs it. So read this right after the call that failed, before any other call.
     /// </summary>
+    [UnsupportedOSPlatform("windows")]
     public static int LastErrno => Marshal.GetLastSystemError();
 }

@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.Versioning;
 using MonaAot.Interop;
 using MonaAot.Reactor;
 
@@ -87,6 +88,7 @@ public sealed unsafe partial class TcpListener : IIoHandler
             AcceptPending();
     }
 
+    [UnsupportedOSPlatform("windows")] // recvmmsg, sendmmsg, accept4: Linux
     private void AcceptPending()
     {
         for (int i = 0; i < AcceptsPerEvent && _fd != -1; i++)
@@ -128,7 +130,7 @@ public sealed unsafe partial class TcpListener : IIoHandler
         _net.Change(_fd, _token, IoEvents.None);
         _retry = _net.Loop.Schedule(ExhaustedRetryMs, 0, () =>
         {
-            if (_fd == -1)
+            if (_fd == -1 || OperatingSystem.IsWindows())
                 return;
             _net.Change(_fd, _token, IoEvents.Readable);
             AcceptPending();

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
 using MonaAot.Interop;
 using MonaAot.Reactor;
 
@@ -287,6 +288,7 @@ public sealed unsafe partial class UdpSocket : IIoHandler
         }
     }
 
+    [UnsupportedOSPlatform("windows")]
     private void Receive()
     {
         // A few batches per readiness event, so one busy socket cannot starve the others.
@@ -301,6 +303,7 @@ public sealed unsafe partial class UdpSocket : IIoHandler
     }
 
     /// <summary>One recvmmsg and a handler call per datagram; returns how many came.</summary>
+    [UnsupportedOSPlatform("windows")] // recvmmsg, sendmmsg, accept4: Linux
     private int ReceiveBatch()
     {
         UdpBatch batch = _net.UdpBatch;
@@ -363,6 +366,7 @@ public sealed unsafe partial class UdpSocket : IIoHandler
     }
 
     /// <summary>Sends queued datagrams, up to <see cref="UdpBatch.Count"/> per sendmmsg.</summary>
+    [UnsupportedOSPlatform("windows")] // recvmmsg, sendmmsg, accept4: Linux
     private void FlushPending()
     {
         UdpBatch batch = _net.UdpBatch;
