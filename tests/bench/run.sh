@@ -402,7 +402,7 @@ traffic_rows() {
   fi
   row "server CPU per $unit, us" "$s" cpu_us_per_msg 1 %.3f
   printf '  %-26s %29s %9s   %s\n' "  ratio in each round" "$(round_ratios "$s" cpu_us_per_msg |
-    awk '{ printf "%s%.2f", (NR > 1 ? " " : ""), $1 }')" "$(ratio_of "$s" cpu_us_per_msg | awk '{ printf "%.2f", $1 }')" \
+    awk '{ printf "%s%.2f", (NR > 1 ? " " : ""), $1 }')" "$(ratio_of "$s" cpu_us_per_msg | awk '$1 == "-" { print; next } { printf "%.2f", $1 }')" \
     "$3 (median of rounds)"
   row "server preempted per 1000" "$s" preempted_per_kmsg 1 %.1f
   row "server peak RSS, MiB" "$s" peak_rss_kb 1024 %.1f

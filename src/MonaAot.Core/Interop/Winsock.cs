@@ -70,10 +70,12 @@ internal static unsafe partial class Winsock
     // Error codes (winerror.h): the WSA ones from calls, the system ones from completions.
     public const int WSAEINTR = 10004;
     public const int WSAEACCES = 10013;
+    public const int WSAEINVAL = 10022;
     public const int WSAEMFILE = 10024;
     public const int WSAEWOULDBLOCK = 10035;
     public const int WSAEINPROGRESS = 10036;
     public const int WSAEMSGSIZE = 10040;
+    public const int WSAEOPNOTSUPP = 10045;
     public const int WSAEAFNOSUPPORT = 10047;
     public const int WSAEADDRINUSE = 10048;
     public const int WSAEADDRNOTAVAIL = 10049;

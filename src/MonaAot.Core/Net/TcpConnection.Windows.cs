@@ -29,34 +29,52 @@ public sealed unsafe partial class TcpConnection
         Iocp.PostConnect(fd, &address);
     }
 
-    /// <summary>Moves everything queued into posted sends, one per queue chunk (the port keeps
-    /// a socket's sends in the order they were posted).</summary>
+    /// <summary>The most one posted send carries: what queued up while the previous one was in
+    /// flight goes in one operation, not one per send() call.</summary>
+    private const int MaxPostedSend = 1 << 20;
+
+    /// <summary>Posts what is queued as one send, unless one is in flight already: one
+    /// operation at a time per connection, its bytes gathered from the queue's chunks.</summary>
     [SupportedOSPlatform("windows")]
     private void PostQueued()
     {
-        if (_fd == -1 || _phase is not (Phase.Connected or Phase.Draining))
+        if (_fd == -1 || _phase is not (Phase.Connected or Phase.Draining) || _sendsInFlight > 0 || _queue.IsEmpty)
             return;
-        while (_queue.TryPeek(out byte* data, out int length))
+        int length = (int)Math.Min(_queue.Length, MaxPostedSend);
+        byte* buffer = Iocp.PrepareSend(_fd, length, out nint operation);
+        for (int copied = 0; copied < length;)
         {
-            Iocp.PostSend(_fd, new ReadOnlySpan<byte>(data, length));
-            _sendsInFlight++;
-            _inFlightBytes += length;
-            _queue.Consume(length);
+            _queue.TryPeek(out byte* data, out int available);
+            int take = Math.Min(available, length - copied);
+            Buffer.MemoryCopy(data, buffer + copied, take, take);
+            _queue.Consume(take);
+            copied += take;
         }
+        _sendsInFlight = 1;
+        _inFlightBytes = length;
+        Iocp.PostSend(operation);
         PublishSendState();
     }
 
-    /// <summary>A posted send finished: <paramref name="result"/> bytes, or a negative errno.</summary>
+    /// <summary>The posted send finished: Result bytes, or a negative errno.</summary>
     [SupportedOSPlatform("windows")]
-    private void OnSendCompleted(int result)
+    private void OnSendCompleted(in IoEvent ev)
     {
-        _sendsInFlight--;
+        int result = ev.Result;
+        _sendsInFlight = 0;
+        _inFlightBytes = 0;
         if (result < 0)
         {
             Close(NetError.Describe(-result, _peerText ?? "?"));
             return;
         }
-        _inFlightBytes -= result;
+        if (result < (int)ev.Data)
+        {
+            // Not seen on a stream socket; were it to happen, the rest is not resent out of
+            // order: the connection ends instead of losing bytes silently.
+            Close($"short send ({result} of {(int)ev.Data} bytes)");
+            return;
+        }
         _net.Stats.BytesSent += result;
         _flushedSinceTick += result;
         _activity++;

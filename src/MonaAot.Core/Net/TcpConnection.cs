@@ -276,7 +276,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
                 break;
             case Phase.Connected when OperatingSystem.IsWindows() && (ev.Events & IoEvents.Completed) != 0:
             case Phase.Draining when OperatingSystem.IsWindows() && (ev.Events & IoEvents.Completed) != 0:
-                OnSendCompleted(ev.Result);
+                OnSendCompleted(in ev);
                 break;
             case Phase.Connected when ev.Result < 0:
             case Phase.Draining when ev.Result < 0:

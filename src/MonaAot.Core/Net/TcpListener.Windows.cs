@@ -15,6 +15,7 @@ public sealed unsafe partial class TcpListener
 {
     private const int AcceptsPosted = 8;
     private int _acceptsInFlight;
+    private int _acceptFailures; // in a row
 
     [SupportedOSPlatform("windows")]
     private void PostAccepts()
@@ -37,13 +38,17 @@ public sealed unsafe partial class TcpListener
         _acceptsInFlight--;
         if (ev.Result >= 0)
         {
+            _acceptFailures = 0;
             nint accepted = ev.Data;
             SocketCalls.MakeNonBlocking(accepted);
             SocketCalls.SetNoDelay(accepted);
             _events.OnAccepted(accepted);
         }
-        else if (-ev.Result is Libc.EMFILE or Libc.ENFILE or Libc.ENOBUFS or Libc.ENOMEM)
+        else if (-ev.Result is Libc.EMFILE or Libc.ENFILE or Libc.ENOBUFS or Libc.ENOMEM || ++_acceptFailures >= AcceptsPosted)
         {
+            // Out of resources, or failing every time (posting again at once would spin): the
+            // same pause and retry as on Linux.
+            _acceptFailures = 0;
             PauseAccepting(-ev.Result);
             return;
         }

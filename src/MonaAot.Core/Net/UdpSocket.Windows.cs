@@ -36,17 +36,24 @@ public sealed unsafe partial class UdpSocket
     [SupportedOSPlatform("windows")]
     private string? SendOrPost(ReadOnlySpan<byte> data, NetAddress* target, NetAddress* recipient)
     {
-        int n;
-        fixed (byte* p = data)
-            n = target == null
-                ? Winsock.send(_fd, p, data.Length, 0)
-                : Winsock.sendto(_fd, p, data.Length, 0, target, (int)target->Length);
-        if (n >= 0)
+        int n = -1;
+        int errno = Libc.EAGAIN;
+        if (_postedBytes == 0) // else after the posted ones, in order, as on Linux
         {
-            _net.Stats.BytesSent += n;
-            return null;
+            fixed (byte* p = data)
+                n = target == null
+                    ? Winsock.send(_fd, p, data.Length, 0)
+                    : Winsock.sendto(_fd, p, data.Length, 0, target, (int)target->Length);
+            if (n >= 0)
+            {
+                _net.Stats.BytesSent += n;
+                // A socket that was not bound when it was first watched is now (a send binds
+                // it): have the backend watch it for reading again, if it had stopped.
+                _net.Change(_fd, _token, IoEvents.Readable);
+                return null;
+            }
+            errno = SocketCalls.LastError;
         }
-        int errno = SocketCalls.LastError;
         if (errno != Libc.EAGAIN)
             return Describe(errno, recipient != null ? recipient->ToString() : _peerText ?? "?");
         if (_postedBytes + data.Length > _net.Limits.MaxQueuedBytes)
@@ -67,7 +74,7 @@ public sealed unsafe partial class UdpSocket
                 _net.Logger.Debug($"UDP datagram dropped: {Describe(-ev.Result, "")}");
             else
                 _net.Stats.BytesSent += ev.Result;
-            _postedBytes = Math.Max(0, _postedBytes - Math.Max(0, ev.Result));
+            _postedBytes -= ev.Data; // the length posted, sent or not
             return;
         }
         for (int i = 0; i < DatagramsPerEvent && _fd != -1; i++)

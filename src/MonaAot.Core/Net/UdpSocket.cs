@@ -162,6 +162,7 @@ public sealed unsafe partial class UdpSocket : IIoHandler
         _localText = _peerText = null;
         _senderTexts.Clear();
         _watchingWrites = false;
+        _postedBytes = 0; // what is still posted belongs to the closed socket
         DropPending(_pending.Count);
         if (_arena != null)
             NativeMemory.Free(_arena);

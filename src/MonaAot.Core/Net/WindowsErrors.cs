@@ -17,6 +17,7 @@ internal static class WindowsErrors
         Winsock.WSAEWOULDBLOCK or Winsock.WSAEINPROGRESS => Libc.EAGAIN,
         Winsock.WSAEINTR => Libc.EINTR,
         Winsock.WSAEACCES => Libc.EACCES,
+        Winsock.WSAEINVAL => Libc.EINVAL,
         Winsock.WSAEMFILE => Libc.EMFILE,
         Winsock.WSAENOBUFS => Libc.ENOBUFS,
         Winsock.WSAEMSGSIZE => Libc.EMSGSIZE,

@@ -89,7 +89,10 @@ public sealed class EventLoop : IDisposable
         // A stale token (its handle was removed during this turn) finds nothing and is dropped.
         IIoHandler? handler = _handles.Find(ev.Token);
         if (handler is null)
+        {
+            _backend.Discard(in ev);
             return;
+        }
         try
         {
             handler.OnIo(in ev);

@@ -27,6 +27,10 @@ public interface IIoBackend : IDisposable
 
     /// <summary>Makes a current or next <see cref="Wait"/> return. Thread-safe.</summary>
     void Wake();
+
+    /// <summary>Releases what an event carried (an accepted socket) when its handler was
+    /// removed before the event could be dispatched.</summary>
+    void Discard(in IoEvent ev) { }
 }
 
 /// <summary>Something attached to the backend: the loop routes its events here by token.</summary>

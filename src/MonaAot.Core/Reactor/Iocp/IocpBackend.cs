@@ -32,6 +32,10 @@ public sealed unsafe class IocpBackend : IIoBackend
         public bool ReadinessPosted;
         /// <summary>A UDP socket: its zero-byte read peeks, or it would consume a datagram.</summary>
         public bool Datagram;
+        /// <summary>The port skips this socket's inline successes. When the mode could not be set
+        /// (an old layered provider, say), an inline success still queues its packet, so it is
+        /// left to that packet like a pending operation.</summary>
+        public bool SkipOnSuccess;
         public readonly List<nint> InFlight = new(); // every posted operation but the readiness one
     }
 
@@ -44,6 +48,8 @@ public sealed unsafe class IocpBackend : IIoBackend
     // Extension functions, looked up once: every TCP provider here is the same one.
     private void* _connectEx;
     private void* _acceptEx;
+    private int _live;    // operation blocks allocated and not freed
+    private int _orphans; // of which belong to closed sockets, awaiting their cancelled completion
 
     static IocpBackend()
     {
@@ -64,14 +70,15 @@ public sealed unsafe class IocpBackend : IIoBackend
     {
         if (Kernel32.CreateIoCompletionPort(handle, _port, 0, 0) == 0)
             throw new InvalidOperationException($"CreateIoCompletionPort(socket) failed (error {Winsock.LastError})");
-        Kernel32.SetFileCompletionNotificationModes(handle,
-            Kernel32.FILE_SKIP_COMPLETION_PORT_ON_SUCCESS | Kernel32.FILE_SKIP_SET_EVENT_ON_HANDLE);
+        bool skip = Kernel32.SetFileCompletionNotificationModes(handle,
+            Kernel32.FILE_SKIP_COMPLETION_PORT_ON_SUCCESS | Kernel32.FILE_SKIP_SET_EVENT_ON_HANDLE) != 0;
         int type = 0, length = sizeof(int);
         Winsock.getsockopt(handle, Winsock.SOL_SOCKET, Winsock.SO_TYPE, &type, &length);
         var state = new SocketState(token, interest)
         {
-            Readiness = IocpOperation.Allocate(IocpOperationKind.Readiness, token, handle, 0),
+            Readiness = NewOperation(IocpOperationKind.Readiness, token, handle, 0),
             Datagram = type == Winsock.SOCK_DGRAM,
+            SkipOnSuccess = skip,
         };
         _sockets[handle] = state;
         if ((interest & IoEvents.Readable) != 0)
@@ -97,10 +104,14 @@ public sealed unsafe class IocpBackend : IIoBackend
         bool cancel = state.InFlight.Count > 0 || state.ReadinessPosted;
         foreach (nint op in state.InFlight)
             ((IocpOperation*)op)->Orphaned = 1;
+        _orphans += state.InFlight.Count;
         if (state.ReadinessPosted)
+        {
             state.Readiness->Orphaned = 1;
+            _orphans++;
+        }
         else
-            IocpOperation.Free(state.Readiness);
+            Release(state.Readiness);
         if (cancel)
             Kernel32.CancelIoEx(handle, null);
     }
@@ -132,7 +143,7 @@ public sealed unsafe class IocpBackend : IIoBackend
             ref Kernel32.OVERLAPPED_ENTRY entry = ref _entries[i];
             if (entry.lpOverlapped == null)
                 continue; // the wake
-            if (Complete((IocpOperation*)entry.lpOverlapped, entry.Internal != 0, (int)entry.dwNumberOfBytesTransferred, out IoEvent ev))
+            if (Complete((IocpOperation*)entry.lpOverlapped, (int)entry.Internal < 0, (int)entry.dwNumberOfBytesTransferred, out IoEvent ev))
                 events[count++] = ev;
         }
         return count;
@@ -140,22 +151,73 @@ public sealed unsafe class IocpBackend : IIoBackend
 
     public void Wake() => Kernel32.PostQueuedCompletionStatus(_port, 0, WakeKey, null);
 
-    public void Dispose() => Kernel32.CloseHandle(_port);
+    /// <summary>An accept whose listener was closed before its event ran: the socket it
+    /// brought has no owner, so it is closed here.</summary>
+    public void Discard(in IoEvent ev)
+    {
+        if ((ev.Events & IoEvents.Completed) != 0 && (ev.Events & IoEvents.Readable) != 0 && ev.Data != 0)
+            Winsock.closesocket(ev.Data);
+    }
+
+    /// <summary>Operation blocks alive: those in flight, plus one readiness block per socket.</summary>
+    internal int LiveOperations => _live;
+
+    /// <summary>Waits (up to a second) for the cancelled operations of closed sockets to come
+    /// back, so that their blocks are freed after the kernel is done with them, then closes the
+    /// port. Loop thread, after the loop has stopped.</summary>
+    public void Dispose()
+    {
+        long deadline = Environment.TickCount64 + 1000;
+        while (_orphans > 0 && Environment.TickCount64 < deadline)
+        {
+            uint removed;
+            int ok;
+            fixed (Kernel32.OVERLAPPED_ENTRY* entries = _entries)
+                ok = Kernel32.GetQueuedCompletionStatusEx(_port, entries, MaxEntries, &removed, 100, 0);
+            for (int i = 0; ok != 0 && i < removed; i++)
+            {
+                if (_entries[i].lpOverlapped != null)
+                    Complete((IocpOperation*)_entries[i].lpOverlapped, (int)_entries[i].Internal < 0, 0, out _);
+            }
+        }
+        Kernel32.CloseHandle(_port);
+    }
+
+    private IocpOperation* NewOperation(IocpOperationKind kind, ulong token, nint socket, int payload)
+    {
+        _live++;
+        return IocpOperation.Allocate(kind, token, socket, payload);
+    }
+
+    private void Release(IocpOperation* op)
+    {
+        _live--;
+        if (op->Orphaned != 0)
+            _orphans--;
+        IocpOperation.Free(op);
+    }
 
     /// <summary>
-    /// Posts a send of <paramref name="data"/>, copied into the operation's block: the caller's
-    /// buffers may change or go away before the send completes. The completion comes as
-    /// Completed|Writable with the bytes sent, or a negative errno.
+    /// A send of <paramref name="length"/> bytes, to be written by the caller into the returned
+    /// buffer (the operation's own block: the caller's buffers may change or go away before
+    /// the send completes), then posted with <see cref="PostSend"/>. The completion comes as
+    /// Completed|Writable with the bytes sent, or a negative errno, and the length posted in
+    /// <see cref="IoEvent.Data"/>.
     /// </summary>
-    public void PostSend(nint socket, ReadOnlySpan<byte> data)
+    internal byte* PrepareSend(nint socket, int length, out nint operation)
     {
-        SocketState state = _sockets[socket];
-        IocpOperation* op = IocpOperation.Allocate(IocpOperationKind.Send, state.Token, socket, data.Length);
-        data.CopyTo(new Span<byte>(op->Payload, data.Length));
-        op->Buffer = new Winsock.WSABUF { len = (uint)data.Length, buf = op->Payload };
+        IocpOperation* op = NewOperation(IocpOperationKind.Send, _sockets[socket].Token, socket, length);
+        op->Buffer = new Winsock.WSABUF { len = (uint)length, buf = op->Payload };
+        operation = (nint)op;
+        return op->Payload;
+    }
+
+    internal void PostSend(nint operation)
+    {
+        var op = (IocpOperation*)operation;
         uint sent;
-        int result = Winsock.WSASend(socket, &op->Buffer, 1, &sent, 0, &op->Overlapped, null);
-        Posted(state, op, result == 0, result == 0 ? (int)sent : 0);
+        int result = Winsock.WSASend(op->Socket, &op->Buffer, 1, &sent, 0, &op->Overlapped, null);
+        Posted(_sockets[op->Socket], op, result == 0, result == 0 ? (int)sent : 0);
     }
 
     /// <summary>Posts one datagram to <paramref name="recipient"/> (null: the connected peer),
@@ -163,8 +225,8 @@ public sealed unsafe class IocpBackend : IIoBackend
     public void PostSendTo(nint socket, ReadOnlySpan<byte> data, NetAddress* recipient)
     {
         SocketState state = _sockets[socket];
-        IocpOperation* op = IocpOperation.Allocate(IocpOperationKind.Send, state.Token, socket, sizeof(NetAddress) + data.Length);
-        byte* bytes = op->Payload + sizeof(NetAddress);
+        IocpOperation* op = NewOperation(IocpOperationKind.Send, state.Token, socket, sizeof(NetAddress) + data.Length);
+        byte* bytes = op->Payload + sizeof(NetAddress); // the address first, then the datagram
         data.CopyTo(new Span<byte>(bytes, data.Length));
         op->Buffer = new Winsock.WSABUF { len = (uint)data.Length, buf = bytes };
         uint sent;
@@ -187,12 +249,12 @@ public sealed unsafe class IocpBackend : IIoBackend
     public void PostConnect(nint socket, NetAddress* address)
     {
         SocketState state = _sockets[socket];
-        IocpOperation* op = IocpOperation.Allocate(IocpOperationKind.Connect, state.Token, socket, 0);
+        IocpOperation* op = NewOperation(IocpOperationKind.Connect, state.Token, socket, 0);
         NetAddress any = NetAddress.Any(address->Family);
         _connectEx = _connectEx != null ? _connectEx : Winsock.ExtensionFunction(socket, Winsock.WSAID_CONNECTEX);
         if (SocketCalls.Bind(socket, &any) != 0 || _connectEx == null)
         {
-            Posted(state, op, false, 0, Winsock.LastError);
+            Posted(state, op, false, 0, _connectEx == null ? Winsock.WSAEOPNOTSUPP : Winsock.LastError);
             return;
         }
         var connectEx = (delegate* unmanaged<nint, void*, int, void*, uint, uint*, System.Threading.NativeOverlapped*, int>)_connectEx;
@@ -212,12 +274,12 @@ public sealed unsafe class IocpBackend : IIoBackend
         nint accepted = SocketCalls.OpenStream(family);
         if (accepted == -1)
             return false;
-        IocpOperation* op = IocpOperation.Allocate(IocpOperationKind.Accept, state.Token, listener, 2 * IocpOperation.AcceptAddressLength);
+        IocpOperation* op = NewOperation(IocpOperationKind.Accept, state.Token, listener, 2 * IocpOperation.AcceptAddressLength);
         op->AcceptSocket = accepted;
         void* acceptEx = _acceptEx = _acceptEx != null ? _acceptEx : Winsock.ExtensionFunction(listener, Winsock.WSAID_ACCEPTEX);
         if (acceptEx == null)
         {
-            Posted(state, op, false, 0, Winsock.LastError);
+            Posted(state, op, false, 0, Winsock.WSAEOPNOTSUPP);
             return true;
         }
         uint received;
@@ -232,23 +294,15 @@ public sealed unsafe class IocpBackend : IIoBackend
     /// on success) or an immediate failure is queued for the next wait; a pending one is tracked.</summary>
     private void Posted(SocketState state, IocpOperation* op, bool succeeded, int bytes, int error = -1)
     {
-        if (!succeeded)
-        {
-            if (error == -1)
-                error = Winsock.LastError;
-            if (error == Winsock.ERROR_IO_PENDING)
-            {
-                if (op->Kind == IocpOperationKind.Readiness)
-                    state.ReadinessPosted = true;
-                else
-                    state.InFlight.Add((nint)op);
-                return;
-            }
-        }
-        if (op->Kind != IocpOperationKind.Readiness)
-            state.InFlight.Add((nint)op);
-        else
+        if (!succeeded && error == -1)
+            error = Winsock.LastError;
+        if (op->Kind == IocpOperationKind.Readiness)
             state.ReadinessPosted = true;
+        else
+            state.InFlight.Add((nint)op);
+        // Pending, or an inline success whose packet the port queues anyway: the packet ends it.
+        if ((!succeeded && error == Winsock.ERROR_IO_PENDING) || (succeeded && !state.SkipOnSuccess))
+            return;
         if (Finish(op, succeeded ? 0 : WindowsErrors.ToErrno(error), bytes, out IoEvent ev))
             _inline.Enqueue(ev);
     }
@@ -259,11 +313,10 @@ public sealed unsafe class IocpBackend : IIoBackend
         int errno = 0;
         if (failed && op->Orphaned == 0)
         {
+            // The status is an NTSTATUS (an error when negative); Winsock says which error.
             uint transferred, flags;
-            Winsock.WSAGetOverlappedResult(op->Socket, &op->Overlapped, &transferred, 0, &flags);
-            errno = WindowsErrors.ToErrno(Winsock.LastError);
-            if (errno == 0)
-                errno = Libc.ECONNRESET;
+            if (Winsock.WSAGetOverlappedResult(op->Socket, &op->Overlapped, &transferred, 0, &flags) == 0)
+                errno = WindowsErrors.ToErrno(Winsock.LastError);
         }
         return Finish(op, errno, bytes, out ev);
     }
@@ -273,7 +326,7 @@ public sealed unsafe class IocpBackend : IIoBackend
         ev = default;
         if (op->Orphaned != 0)
         {
-            IocpOperation.Free(op);
+            Release(op);
             return false;
         }
         SocketState state = _sockets[op->Socket];
@@ -285,21 +338,24 @@ public sealed unsafe class IocpBackend : IIoBackend
                 // is the datagram being there.
                 if (state.Datagram && errno == Libc.EMSGSIZE)
                     errno = 0;
-                if (errno == 0)
-                    _toArm.Add(op->Socket); // again before the next wait, after the handler ran
+                // Again before the next wait, after the handler ran. A TCP error ends the
+                // connection; a UDP one concerns one datagram (its recvfrom clears it), except
+                // on a socket not bound yet, which its first send binds (it asks again then).
+                if (errno == 0 || (state.Datagram && errno != Libc.EINVAL))
+                    _toArm.Add(op->Socket);
                 ev = new IoEvent(op->Token, errno == 0 ? IoEvents.Readable : IoEvents.Readable | IoEvents.Error, -errno);
                 return true;
             case IocpOperationKind.Send:
                 state.InFlight.Remove((nint)op);
-                ev = new IoEvent(op->Token, IoEvents.Completed | IoEvents.Writable, errno == 0 ? bytes : -errno);
-                IocpOperation.Free(op);
+                ev = new IoEvent(op->Token, IoEvents.Completed | IoEvents.Writable, errno == 0 ? bytes : -errno, (nint)op->Buffer.len);
+                Release(op);
                 return true;
             case IocpOperationKind.Connect:
                 state.InFlight.Remove((nint)op);
                 if (errno == 0)
                     Winsock.setsockopt(op->Socket, Winsock.SOL_SOCKET, Winsock.SO_UPDATE_CONNECT_CONTEXT, null, 0);
                 ev = new IoEvent(op->Token, IoEvents.Writable, -errno);
-                IocpOperation.Free(op);
+                Release(op);
                 return true;
             default:
                 state.InFlight.Remove((nint)op);
@@ -313,7 +369,7 @@ public sealed unsafe class IocpBackend : IIoBackend
                 }
                 ev = new IoEvent(op->Token, errno == 0 ? IoEvents.Completed | IoEvents.Readable : IoEvents.Completed | IoEvents.Error,
                     -errno, accepted);
-                IocpOperation.Free(op);
+                Release(op);
                 return true;
         }
     }
@@ -332,8 +388,17 @@ public sealed unsafe class IocpBackend : IIoBackend
             IocpOperation* op = state.Readiness;
             op->Reset();
             op->Buffer = default;
-            uint received, flags = state.Datagram ? (uint)Winsock.MSG_PEEK : 0;
-            int result = Winsock.WSARecv(socket, &op->Buffer, 1, &received, &flags, &op->Overlapped, null);
+            uint received, flags = 0;
+            int result;
+            if (state.Datagram)
+            {
+                flags = Winsock.MSG_PEEK; // a zero-byte read would consume the datagram
+                result = Winsock.WSARecvFrom(socket, &op->Buffer, 1, &received, &flags, null, null, &op->Overlapped, null);
+            }
+            else
+            {
+                result = Winsock.WSARecv(socket, &op->Buffer, 1, &received, &flags, &op->Overlapped, null);
+            }
             Posted(state, op, result == 0, 0);
         }
         _arming.Clear();
