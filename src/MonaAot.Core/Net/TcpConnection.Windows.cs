@@ -16,18 +16,8 @@ public sealed unsafe partial class TcpConnection
     [SupportedOSPlatform("windows")]
     private IocpBackend Iocp => (IocpBackend)_net.Loop.Backend;
 
-    /// <summary>Attaches the new socket and posts its ConnectEx; the outcome comes to OnIo.</summary>
     [SupportedOSPlatform("windows")]
-    private void StartConnectEx(nint fd, NetAddress address)
-    {
-        _fd = fd;
-        _phase = Phase.Connecting;
-        _attempt = address.ToString();
-        _interest = IoEvents.None;
-        _token = _net.Attach(fd, this, IoEvents.None);
-        _timer = _net.Loop.Schedule(_net.Limits.ConnectTimeoutMs, 0, TimeOutAttempt);
-        Iocp.PostConnect(fd, &address);
-    }
+    private void PostConnectEx(NetAddress address) => Iocp.PostConnect(_fd, &address);
 
     /// <summary>The most one posted send carries: what queued up while the previous one was in
     /// flight goes in one operation, not one per send() call.</summary>
@@ -38,7 +28,7 @@ public sealed unsafe partial class TcpConnection
     [SupportedOSPlatform("windows")]
     private void PostQueued()
     {
-        if (_fd == -1 || _phase is not (Phase.Connected or Phase.Draining) || _sendsInFlight > 0 || _queue.IsEmpty)
+        if (_fd == -1 || _phase is not (Phase.Connected or Phase.Draining) || _postedBytes > 0 || _queue.IsEmpty)
             return;
         int length = (int)Math.Min(_queue.Length, MaxPostedSend);
         byte* buffer = Iocp.PrepareSend(_fd, length, out nint operation);
@@ -50,8 +40,7 @@ public sealed unsafe partial class TcpConnection
             _queue.Consume(take);
             copied += take;
         }
-        _sendsInFlight = 1;
-        _inFlightBytes = length;
+        _postedBytes = length;
         Iocp.PostSend(operation);
         PublishSendState();
     }
@@ -61,8 +50,7 @@ public sealed unsafe partial class TcpConnection
     private void OnSendCompleted(in IoEvent ev)
     {
         int result = ev.Result;
-        _sendsInFlight = 0;
-        _inFlightBytes = 0;
+        _postedBytes = 0;
         if (result < 0)
         {
             Close(NetError.Describe(-result, _peerText ?? "?"));

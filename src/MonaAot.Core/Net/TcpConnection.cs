@@ -60,10 +60,10 @@ public sealed unsafe partial class TcpConnection : IIoHandler
     private long _activity;     // bumped by every byte moved through C#
     private long _activitySeen; // what the idle sweeper saw last
     private int _idleTicks;
-    // Windows: sends posted to the completion port and not completed yet (always 0 on Linux,
-    // where what the kernel does not take waits in the queue).
-    private int _sendsInFlight;
-    private long _inFlightBytes;
+    // Windows: the bytes of the send posted to the completion port and not completed yet, at
+    // most one at a time (always 0 on Linux, where what the kernel does not take waits in the
+    // queue).
+    private long _postedBytes;
 
     private TcpConnection(NetContext net, ITcpConnectionEvents events)
     {
@@ -90,9 +90,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
     public bool IsConnected => _phase == Phase.Connected;
 
     /// <summary>Every byte sent so far has been handed to the kernel.</summary>
-    private bool NothingToSend => _queue.IsEmpty && _sendsInFlight == 0;
-
-    private long InFlightBytes => _inFlightBytes;
+    private bool NothingToSend => _queue.IsEmpty && _postedBytes == 0;
 
     /// <summary>Its place in the idle sweeper's list; -1 when not in it.</summary>
     internal int SweepIndex { get; set; } = -1;
@@ -181,7 +179,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
     {
         if (!IsOpen)
             return "not connected";
-        if (_queue.Length + InFlightBytes + data.Length > _net.Limits.MaxQueuedBytes)
+        if (_queue.Length + _postedBytes + data.Length > _net.Limits.MaxQueuedBytes)
         {
             string error = $"send queue limit exceeded ({_net.Limits.MaxQueuedBytes} bytes queued)";
             Close(error);
@@ -308,25 +306,34 @@ public sealed unsafe partial class TcpConnection : IIoHandler
             SocketCalls.SetNoDelay(fd);
             if (OperatingSystem.IsWindows())
             {
-                StartConnectEx(fd, address);
+                // ConnectEx, posted once the socket is attached; its outcome comes to OnIo.
+                BeginAttempt(fd, address, IoEvents.None);
+                PostConnectEx(address);
                 return;
             }
             int result = SocketCalls.Connect(fd, &address);
             int errno = result == 0 ? 0 : SocketCalls.LastError;
             if (result == 0 || errno == Libc.EINPROGRESS)
             {
-                _fd = fd;
-                _phase = Phase.Connecting;
-                _attempt = address.ToString();
-                _interest = IoEvents.Writable;
-                _token = _net.Attach(fd, this, IoEvents.Writable);
-                _timer = _net.Loop.Schedule(_net.Limits.ConnectTimeoutMs, 0, TimeOutAttempt);
+                BeginAttempt(fd, address, IoEvents.Writable); // epoll says writable when done
                 return;
             }
             SocketCalls.Close(fd);
             _lastConnectError = NetError.Describe(errno, address.ToString());
         }
         Close(_lastConnectError ?? "no address to connect to");
+    }
+
+    /// <summary>Watches <paramref name="fd"/>, connecting to <paramref name="address"/>, for at
+    /// most the connect timeout.</summary>
+    private void BeginAttempt(nint fd, NetAddress address, IoEvents interest)
+    {
+        _fd = fd;
+        _phase = Phase.Connecting;
+        _attempt = address.ToString();
+        _interest = interest;
+        _token = _net.Attach(fd, this, interest);
+        _timer = _net.Loop.Schedule(_net.Limits.ConnectTimeoutMs, 0, TimeOutAttempt);
     }
 
     private void TimeOutAttempt()

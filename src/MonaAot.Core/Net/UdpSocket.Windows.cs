@@ -18,6 +18,9 @@ public sealed unsafe partial class UdpSocket
 {
     private const int DatagramsPerEvent = 64;
     private long _postedBytes;
+    // The backend stopped watching for reads: the socket was not bound yet (a failed connect
+    // left it so). The send that binds it asks again.
+    private bool _readsStopped;
 
     [SupportedOSPlatform("windows")]
     private IocpBackend Iocp => (IocpBackend)_net.Loop.Backend;
@@ -47,9 +50,11 @@ public sealed unsafe partial class UdpSocket
             if (n >= 0)
             {
                 _net.Stats.BytesSent += n;
-                // A socket that was not bound when it was first watched is now (a send binds
-                // it): have the backend watch it for reading again, if it had stopped.
-                _net.Change(_fd, _token, IoEvents.Readable);
+                if (_readsStopped)
+                {
+                    _readsStopped = false;
+                    _net.Change(_fd, _token, IoEvents.Readable);
+                }
                 return null;
             }
             errno = SocketCalls.LastError;
@@ -75,6 +80,11 @@ public sealed unsafe partial class UdpSocket
             else
                 _net.Stats.BytesSent += ev.Result;
             _postedBytes -= ev.Data; // the length posted, sent or not
+            return;
+        }
+        if (ev.Result == -Libc.EINVAL)
+        {
+            _readsStopped = true;
             return;
         }
         for (int i = 0; i < DatagramsPerEvent && _fd != -1; i++)

@@ -163,6 +163,7 @@ public sealed unsafe partial class UdpSocket : IIoHandler
         _senderTexts.Clear();
         _watchingWrites = false;
         _postedBytes = 0; // what is still posted belongs to the closed socket
+        _readsStopped = false;
         DropPending(_pending.Count);
         if (_arena != null)
             NativeMemory.Free(_arena);

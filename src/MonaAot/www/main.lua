@@ -23,8 +23,11 @@ function server:onConnection(client)
   end
 end
 
--- Called once this file has run without error; path is "" for the root application.
+-- Called once this file has run without error; path is "" for the root application. A child
+-- application (a folder with a main.lua below www/) inherits this handler and calls it with its
+-- own path: the service is the root's, so only the root starts it.
 function onStart(path)
+  if path ~= "" then return end
   if server:start(port) then
     NOTE("echo service listening on port ", server.port, " (try: nc localhost ", server.port, ")")
   end
@@ -32,5 +35,6 @@ end
 
 -- Called on shutdown, and before this file is reloaded after an edit: the server closes with it.
 function onStop(path)
+  if path ~= "" then return end
   NOTE("echo service stopped")
 end

@@ -122,22 +122,30 @@ public sealed unsafe class IocpBackend : IIoBackend
         int count = 0;
         while (count < events.Length && _inline.TryDequeue(out IoEvent ready))
             events[count++] = ready;
-        int room = Math.Min(events.Length - count, MaxEntries);
-        if (room == 0)
+        if (count == events.Length)
             return count;
-        uint removed;
         uint wait = count > 0 || _inline.Count > 0 ? 0 : timeoutMs < 0 ? Kernel32.INFINITE : (uint)timeoutMs;
+        return count + DequeueCompletions(events[count..], wait);
+    }
+
+    /// <summary>Takes up to <paramref name="events"/>.Length completions off the port, waiting
+    /// at most <paramref name="waitMs"/> for the first; returns how many events they made
+    /// (none for the wake and for operations of closed sockets, whose blocks are freed).</summary>
+    private int DequeueCompletions(Span<IoEvent> events, uint waitMs)
+    {
+        uint removed;
         int ok;
         fixed (Kernel32.OVERLAPPED_ENTRY* entries = _entries)
-            ok = Kernel32.GetQueuedCompletionStatusEx(_port, entries, (uint)room, &removed, wait, 0);
+            ok = Kernel32.GetQueuedCompletionStatusEx(_port, entries, (uint)Math.Min(events.Length, MaxEntries), &removed, waitMs, 0);
         if (ok == 0)
         {
             int error = Winsock.LastError;
             if (error == Kernel32.WAIT_TIMEOUT)
-                return count;
+                return 0;
             // The loop cannot go on without its port: a broken invariant, not a runtime error.
             Environment.FailFast($"GetQueuedCompletionStatusEx failed (error {error})");
         }
+        int count = 0;
         for (int i = 0; i < removed; i++)
         {
             ref Kernel32.OVERLAPPED_ENTRY entry = ref _entries[i];
@@ -168,17 +176,12 @@ public sealed unsafe class IocpBackend : IIoBackend
     public void Dispose()
     {
         long deadline = Environment.TickCount64 + 1000;
+        var late = new IoEvent[MaxEntries]; // of sockets still attached: no handler runs them now
         while (_orphans > 0 && Environment.TickCount64 < deadline)
         {
-            uint removed;
-            int ok;
-            fixed (Kernel32.OVERLAPPED_ENTRY* entries = _entries)
-                ok = Kernel32.GetQueuedCompletionStatusEx(_port, entries, MaxEntries, &removed, 100, 0);
-            for (int i = 0; ok != 0 && i < removed; i++)
-            {
-                if (_entries[i].lpOverlapped != null)
-                    Complete((IocpOperation*)_entries[i].lpOverlapped, (int)_entries[i].Internal < 0, 0, out _);
-            }
+            int count = DequeueCompletions(late, 100);
+            for (int i = 0; i < count; i++)
+                Discard(in late[i]);
         }
         Kernel32.CloseHandle(_port);
     }
