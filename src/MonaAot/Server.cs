@@ -90,6 +90,9 @@ public static class Server
     {
         if ((net.OpenSockets == 0 && mail.Pending == 0) || EventLoop.Now >= deadline)
         {
+            long undelivered = net.UndeliveredBytes(out int connections);
+            if (connections > 0)
+                net.Logger.Warn($"stopping after {ShutdownDrainMs / 1000} s with {connections} connection(s) still sending: {undelivered} bytes not delivered");
             // Mails still out get onSent now, while the loop (and Lua) still run.
             mail.Abandon("mail not sent: the server stopped before the SMTP server accepted it");
             loop.Stop();

@@ -110,6 +110,15 @@ internal static unsafe partial class Libc
     [LibraryImport(Name, EntryPoint = "getpeername")]
     public static partial int getpeername(int fd, void* addr, uint* addrlen);
 
+    /// <summary>ioctl request: bytes in a TCP socket's send queue not yet acknowledged by the peer
+    /// (linux/sockios.h: SIOCOUTQ = TIOCOUTQ, the same number on x86-64 and arm64).</summary>
+    public const nuint SIOCOUTQ = 0x5411;
+
+    [UnsupportedOSPlatform("windows")]
+
+    [LibraryImport(Name, EntryPoint = "ioctl")]
+    public static partial int ioctl(int fd, nuint request, int* argument);
+
     /// <summary>struct linger</summary>
     [StructLayout(LayoutKind.Sequential)]
     public struct linger

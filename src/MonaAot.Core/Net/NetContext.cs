@@ -6,13 +6,18 @@ using MonaAot.Reactor;
 namespace MonaAot.Net;
 
 /// <summary>
-/// The [tcp] limits (README: "Limits"). LingerMs bounds each phase of a graceful close: a
-/// whole period without any queued byte taken by the peer aborts the connection with a reset,
-/// and after the FIN the peer's own FIN is awaited that long.
+/// The [tcp] limits (docs/api.md: "Limits"). LingerMs: once a closing connection's FIN is sent and
+/// the kernel has delivered everything, how long the peer's own FIN is awaited before the socket
+/// is closed (a close with unread data coming in would reset the peer and lose what it has not
+/// read yet).
 /// </summary>
 public sealed record TcpLimits(long MaxUnconsumedBytes, long MaxQueuedBytes, int LingerMs, int ConnectTimeoutMs)
 {
     public static TcpLimits Default { get; } = new(16L << 20, 64L << 20, 2000, 10_000);
+
+    /// <summary>How long the drain of a closing connection may go without the peer taking a byte
+    /// ([tcp] sendTimeout); then it ends with an error naming what was not delivered.</summary>
+    public int SendTimeoutMs { get; init; } = 60_000;
 
     /// <summary>Seconds without a byte either way after which a connection is ended; 0: never.</summary>
     public int IdleTimeoutSeconds { get; init; }
@@ -80,6 +85,27 @@ public sealed unsafe class NetContext : IDisposable
     /// <summary>The shared recvmmsg/sendmmsg buffers, made on first use (1 MiB, mostly untouched).</summary>
     internal UdpBatch UdpBatch => _udpBatch ??= new UdpBatch();
     internal byte* ReadBuffer { get; private set; }
+
+    /// <summary>Connections that were disconnected and are still handing their queue to the
+    /// kernel, or waiting for the peer's FIN: what a stopping server could not deliver.</summary>
+    internal System.Collections.Generic.HashSet<TcpConnection> Ending { get; } = new();
+
+    /// <summary>What the connections still ending hold: their queued bytes and what their
+    /// kernel buffers have not delivered yet (Linux).</summary>
+    public long UndeliveredBytes(out int connections)
+    {
+        long bytes = 0;
+        connections = 0;
+        foreach (TcpConnection connection in Ending)
+        {
+            long pending = connection.Undelivered;
+            if (pending == 0)
+                continue;
+            connections++;
+            bytes += pending;
+        }
+        return bytes;
+    }
 
     /// <summary>Descriptors held by sockets of this context (connections, draining ones, listeners).</summary>
     public int OpenSockets { get; private set; }

@@ -147,6 +147,16 @@ internal static unsafe class SocketCalls
         return error;
     }
 
+    /// <summary>Bytes the kernel still holds for the peer (sent and not acknowledged, or not sent
+    /// yet), or -1 where the system does not tell (Windows).</summary>
+    public static int UnsentBytes(nint s)
+    {
+        if (OperatingSystem.IsWindows())
+            return -1;
+        int unsent;
+        return Libc.ioctl((int)s, Libc.SIOCOUTQ, &unsent) == 0 ? unsent : -1;
+    }
+
     /// <summary>getsockname / getpeername into <paramref name="address"/>; false on failure.</summary>
     public static bool GetName(nint s, bool peer, NetAddress* address)
     {

@@ -50,12 +50,12 @@ public sealed unsafe partial class TcpConnection
     private void OnSendCompleted(in IoEvent ev)
     {
         int result = ev.Result;
-        _postedBytes = 0;
         if (result < 0)
         {
-            Close(NetError.Describe(-result, _peerText ?? "?"));
+            CloseUndelivered(NetError.Describe(-result, _peerText ?? "?")); // the posted bytes count as lost
             return;
         }
+        _postedBytes = 0;
         if (result < (int)ev.Data)
         {
             // Not seen on a stream socket; were it to happen, the rest is not resent out of
@@ -64,7 +64,7 @@ public sealed unsafe partial class TcpConnection
             return;
         }
         _net.Stats.BytesSent += result;
-        _flushedSinceTick += result;
+        _lastProgress = EventLoop.Now;
         _activity++;
         PostQueued();
         if (NothingToSend)

@@ -16,19 +16,27 @@ public interface ITcpConnectionEvents
     /// </summary>
     int OnReceived(TcpConnection connection, ReadOnlySpan<byte> data);
 
+    /// <summary>The peer's FIN, after every byte before it was delivered; only with
+    /// <see cref="TcpConnection.AllowHalfOpen"/> (without it the FIN ends the connection).</summary>
+    void OnEnd(TcpConnection connection);
+
+    /// <summary>What was queued has all gone to the kernel (<see cref="TcpConnection.Queued"/>
+    /// is back to 0) while the connection is open. Called from the loop's I/O dispatch or from
+    /// a method of the connection, so the owner defers the script's event to a later turn.</summary>
+    void OnFlushed(TcpConnection connection);
+
     /// <summary>Once per connection, on a later loop turn than the cause: error is null for a
-    /// normal close by either side.</summary>
+    /// normal close by either side, and for a disconnect whose queue was handed over and whose
+    /// FIN was sent.</summary>
     void OnClosed(TcpConnection connection, string? error);
 }
 
 /// <summary>
 /// One TCP connection on the reactor: non-blocking connect over a list of candidate addresses
 /// (each bounded by the connect timeout), reads into the shared buffer, sends straight to the
-/// kernel and queues only what it does not take. It ends at once on an error, or gracefully:
-/// queued data is delivered (also after the peer's FIN, and also when disconnect() came before
-/// the connection was up), then FIN, then the peer's FIN is awaited for the linger time. A
-/// drain that makes no progress for a linger period ends with a reset, so that a truncation is
-/// never mistaken for a clean end.
+/// kernel and queues only what it does not take. Reading can be paused (the kernel's window
+/// then slows the peer down). It ends at once on an error, or gracefully without losing a byte
+/// (TcpConnection.Ending.cs): queued data is delivered, then the FIN.
 /// </summary>
 public sealed unsafe partial class TcpConnection : IIoHandler
 {
@@ -47,10 +55,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
     private string _attempt = "";
     private string? _lastConnectError;
     private bool _peerClosed;
-    private bool _drainWhenConnected;
-    private bool _finSent;
-    private long _finSentAt;
-    private long _flushedSinceTick;
+    private bool _paused;
     private byte* _kept;
     private int _keptLength;
     private int _keptCapacity;
@@ -89,8 +94,29 @@ public sealed unsafe partial class TcpConnection : IIoHandler
 
     public bool IsConnected => _phase == Phase.Connected;
 
+    /// <summary>Bytes accepted by <see cref="Send"/> and not handed to the kernel yet (on Windows,
+    /// a posted send counts until it completes).</summary>
+    public long Queued => _queue.Length + _postedBytes;
+
     /// <summary>Every byte sent so far has been handed to the kernel.</summary>
     private bool NothingToSend => _queue.IsEmpty && _postedBytes == 0;
+
+    /// <summary>While true nothing is read: unread bytes, and the peer's FIN behind them, wait in
+    /// the kernel. A closing connection (after <see cref="Disconnect"/>) reads regardless, only
+    /// to find the peer's FIN.</summary>
+    public bool Paused
+    {
+        get => _paused;
+        set
+        {
+            _paused = value;
+            UpdateInterest();
+        }
+    }
+
+    /// <summary>The peer's FIN is reported (<see cref="ITcpConnectionEvents.OnEnd"/>) instead of
+    /// ending the connection, which stays open for sending.</summary>
+    public bool AllowHalfOpen { get; set; }
 
     /// <summary>Its place in the idle sweeper's list; -1 when not in it.</summary>
     internal int SweepIndex { get; set; } = -1;
@@ -112,9 +138,6 @@ public sealed unsafe partial class TcpConnection : IIoHandler
     }
 
     internal void CloseIdle(int seconds) => Close($"idle for {seconds} s ([tcp] idleTimeout)");
-
-    /// <summary>Resolving, connecting or connected: sends are accepted.</summary>
-    public bool IsOpen => _phase is Phase.Resolving or Phase.Connecting or Phase.Connected;
 
     public string? LocalAddress =>
         _phase != Phase.Connected ? null
@@ -143,7 +166,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
     {
         if (_sendState == null)
             return;
-        bool direct = !OperatingSystem.IsWindows() && _phase == Phase.Connected && NothingToSend;
+        bool direct = !OperatingSystem.IsWindows() && _phase == Phase.Connected && NothingToSend && !_shutdownRequested;
         _sendState->Fd = direct ? (int)_fd : -1;
         _sendState->Direct = direct ? 1 : 0;
     }
@@ -179,6 +202,8 @@ public sealed unsafe partial class TcpConnection : IIoHandler
     {
         if (!IsOpen)
             return "not connected";
+        if (_shutdownRequested)
+            return "shut down for sending";
         if (_queue.Length + _postedBytes + data.Length > _net.Limits.MaxQueuedBytes)
         {
             string error = $"send queue limit exceeded ({_net.Limits.MaxQueuedBytes} bytes queued)";
@@ -233,36 +258,6 @@ public sealed unsafe partial class TcpConnection : IIoHandler
         return null;
     }
 
-    /// <summary>
-    /// Graceful close: nothing more is reported to the owner (it reports its own
-    /// disconnection); queued data is still delivered, then the socket shuts down.
-    /// </summary>
-    public void Disconnect()
-    {
-        _events = null;
-        DropSendState();
-        switch (_phase)
-        {
-            case Phase.Resolving or Phase.Connecting when !_queue.IsEmpty:
-                _drainWhenConnected = true; // deliver what was sent before the connection was up
-                break;
-            case Phase.Resolving or Phase.Connecting:
-                Close(null);
-                break;
-            case Phase.Connected:
-                BeginDrain();
-                break;
-        }
-    }
-
-    /// <summary>Closes at once without telling the owner (its object is being collected).</summary>
-    public void Abort()
-    {
-        _events = null;
-        DropSendState();
-        Close(null);
-    }
-
     public void OnIo(in IoEvent ev)
     {
         switch (_phase)
@@ -280,13 +275,15 @@ public sealed unsafe partial class TcpConnection : IIoHandler
             case Phase.Draining when ev.Result < 0:
                 // The IOCP backend's readiness read failed (a reset): the read that follows may
                 // no longer see the error, so it ends the connection here. Epoll gives no Result.
-                Close(NetError.Describe(-ev.Result, _peerText ?? "?"));
+                CloseUndelivered(NetError.Describe(-ev.Result, _peerText ?? "?"));
                 break;
             case Phase.Connected:
             case Phase.Draining:
                 if ((ev.Events & (IoEvents.Writable | IoEvents.Error)) != 0 && !_queue.IsEmpty)
                     FlushQueue();
-                if ((ev.Events & (IoEvents.Readable | IoEvents.Closed | IoEvents.Error)) != 0 && !_peerClosed)
+                // A hang-up or an error reaches a paused connection too (epoll reports them
+                // whatever the interest): it is read, with what came before it, on resume.
+                if ((ev.Events & (IoEvents.Readable | IoEvents.Closed | IoEvents.Error)) != 0 && WantsToRead)
                     Receive();
                 break;
         }
@@ -372,51 +369,10 @@ public sealed unsafe partial class TcpConnection : IIoHandler
             BeginDrain();
         else if (_phase == Phase.Connected && !_queue.IsEmpty)
             FlushQueue();
-    }
-
-    private void BeginDrain()
-    {
-        _phase = Phase.Draining;
-        PublishSendState();
-        FreeKept();
-        _timer = _net.Loop.Schedule(_net.Limits.LingerMs, _net.Limits.LingerMs, DrainTick);
-        if (NothingToSend)
-            SendFin();
-        else
-            FlushQueue();
-    }
-
-    private void SendFin()
-    {
-        SocketCalls.ShutdownSend(_fd);
-        _finSent = true;
-        _finSentAt = EventLoop.Now;
-        if (_peerClosed)
-            Close(null);
-    }
-
-    /// <summary>Every linger period while draining: give up on a peer that takes nothing (with a
-    /// reset, so it cannot take the cut for a clean end), or whose FIN does not come.</summary>
-    private void DrainTick()
-    {
-        if (_phase != Phase.Draining)
-            return;
-        if (!_finSent)
-        {
-            if (_flushedSinceTick == 0)
-                CloseWithReset();
-            _flushedSinceTick = 0;
-        }
-        else if (EventLoop.Now - _finSentAt >= _net.Limits.LingerMs)
-        {
-            Close(null);
-        }
-    }
-
-    private void CloseWithReset()
-    {
-        SocketCalls.SetAbortiveClose(_fd);
-        Close("peer took no data for the linger time");
+        else if (_phase == Phase.Connected && _shutdownRequested)
+            SendFin(); // shutdown() while connecting, with nothing queued
+        if (_phase == Phase.Connected && _shutdownRequested && !_finSent)
+            StartDrainTimer();
     }
 
     private void FlushQueue()
@@ -429,31 +385,25 @@ public sealed unsafe partial class TcpConnection : IIoHandler
         long sent = _queue.Flush(_fd);
         if (sent < 0)
         {
-            Close(NetError.Describe((int)-sent, _peerText ?? "?"));
+            CloseUndelivered(NetError.Describe((int)-sent, _peerText ?? "?"));
             return;
         }
         _net.Stats.BytesSent += sent;
-        _flushedSinceTick += sent;
-        _activity += sent > 0 ? 1 : 0;
+        if (sent > 0)
+        {
+            _activity++;
+            _lastProgress = EventLoop.Now;
+        }
         UpdateInterest();
         PublishSendState();
         if (NothingToSend)
             AllSent();
     }
 
-    /// <summary>The last queued byte has gone to the kernel.</summary>
-    private void AllSent()
-    {
-        if (_phase == Phase.Draining && !_finSent)
-            SendFin();
-        else if (_phase == Phase.Connected && _peerClosed)
-            Close(null); // the peer's FIN came while data was queued: delivered, now done
-    }
-
     private void Receive()
     {
         // A few reads per readiness event, so one busy peer cannot starve the others.
-        for (int round = 0; round < 4 && _phase is Phase.Connected or Phase.Draining; round++)
+        for (int round = 0; round < 4 && WantsToRead; round++)
         {
             byte* buffer;
             int capacity;
@@ -488,19 +438,9 @@ public sealed unsafe partial class TcpConnection : IIoHandler
             if (errno == Libc.EINTR)
                 continue;
             if (errno != Libc.EAGAIN)
-                Close(NetError.Describe(errno, _peerText ?? "?"));
+                CloseUndelivered(NetError.Describe(errno, _peerText ?? "?"));
             return;
         }
-    }
-
-    /// <summary>The peer's FIN: a normal end, once whatever is still queued has been sent.</summary>
-    private void OnPeerClosed()
-    {
-        _peerClosed = true;
-        if (NothingToSend || (_phase == Phase.Draining && _finSent))
-            Close(null);
-        else
-            UpdateInterest(); // nothing more to read; keep flushing
     }
 
     private void Deliver(byte* data, int length)
@@ -548,13 +488,18 @@ public sealed unsafe partial class TcpConnection : IIoHandler
         _keptLength = _keptCapacity = 0;
     }
 
-    /// <summary>Readable unless the peer has closed; writable while data is queued. One
+    /// <summary>Reading until the peer's FIN, unless paused; a closing connection reads (and
+    /// drops) only to see that FIN.</summary>
+    private bool WantsToRead =>
+        !_peerClosed && (_phase == Phase.Draining || (_phase == Phase.Connected && !_paused));
+
+    /// <summary>Readable while <see cref="WantsToRead"/>; writable while data is queued. One
     /// epoll_ctl only when that changes.</summary>
     private void UpdateInterest()
     {
         if (_fd < 0 || _phase is not (Phase.Connected or Phase.Draining))
             return;
-        IoEvents interest = (_peerClosed ? IoEvents.None : IoEvents.Readable)
+        IoEvents interest = (WantsToRead ? IoEvents.Readable : IoEvents.None)
                             | (_queue.IsEmpty ? IoEvents.None : IoEvents.Writable);
         if (interest == _interest)
             return;
@@ -571,6 +516,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
             _net.Stats.Connections--;
         _phase = Phase.Closed;
         _net.Idle?.Remove(this);
+        _net.Ending.Remove(this);
         DropSendState();
         _timer?.Cancel();
         if (_fd >= 0)

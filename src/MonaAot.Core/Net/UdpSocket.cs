@@ -78,6 +78,10 @@ public sealed unsafe partial class UdpSocket : IIoHandler
 
     public bool IsOpen => _fd != -1;
 
+    /// <summary>Bytes of datagrams accepted by <see cref="Send"/> and not handed to the kernel
+    /// yet (queued, or posted and not completed on Windows).</summary>
+    public long Queued => _pendingBytes + _postedBytes;
+
     public string? LocalAddress =>
         _fd == -1 ? null : _localText ??= NetAddress.OfSocket(_fd, peer: false, out NetAddress local) ? local.ToString() : null;
 

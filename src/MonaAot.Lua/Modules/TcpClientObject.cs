@@ -11,9 +11,10 @@ using MonaAot.Net;
 namespace MonaAot.Lua.Modules;
 
 /// <summary>
-/// TCPClient (SPEC 2): connect, send, disconnect; connected, address, peerAddress, error;
-/// onReception and onDisconnection. One object may connect again after a disconnection; each
-/// connection is a <see cref="TcpConnection"/> of its own.
+/// TCPClient (SPEC 2, 9): connect, send, disconnect, shutdown, pause, resume; connected,
+/// address, peerAddress, error, queueing, paused, allowHalfOpen; onReception, onFlush, onEnd
+/// and onDisconnection. One object may connect again after a disconnection; each connection is
+/// a <see cref="TcpConnection"/> of its own, and takes the object's paused and allowHalfOpen.
 /// </summary>
 public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
 {
@@ -21,6 +22,10 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
     private TcpConnection? _connection;
     private string? _error;
     private bool _clampWarned;
+    private bool _paused;
+    private bool _allowHalfOpen;
+    private bool _flushPending;
+    private Action? _fireFlush; // made once: a relay flushes often
 
     internal TcpClientObject(TcpModule module) : base(module.Runtime) => _module = module;
 
@@ -28,8 +33,11 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
         new(runtime, "TCPClient", context,
             [("connect", (nint)(delegate* unmanaged<nint, int>)&Connect),
              ("send", (nint)(delegate* unmanaged<nint, int>)&Send),
-             ("disconnect", (nint)(delegate* unmanaged<nint, int>)&Disconnect)],
-            &Index, &ToText, directSend: "send", directSendCounter: runtime.Net.Stats.BytesSentCounter);
+             ("disconnect", (nint)(delegate* unmanaged<nint, int>)&Disconnect),
+             ("shutdown", (nint)(delegate* unmanaged<nint, int>)&Shutdown),
+             ("pause", (nint)(delegate* unmanaged<nint, int>)&Pause),
+             ("resume", (nint)(delegate* unmanaged<nint, int>)&Resume)],
+            &Index, &ToText, &NewIndex, directSend: "send", directSendCounter: runtime.Net.Stats.BytesSentCounter);
 
     /// <summary>A client for a connection the server accepted; pushes it on the stack.</summary>
     internal static TcpClientObject PushAccepted(TcpModule module, nint L, nint fd)
@@ -53,6 +61,8 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
         _error = null;
         _clampWarned = false;
         TcpConnection connection = TcpConnection.ForConnect(Runtime.Net, this);
+        connection.Paused = _paused;
+        connection.AllowHalfOpen = _allowHalfOpen;
         _connection = connection;
         connection.ShareSendState(SendState);
         Retain(L, 1);
@@ -120,6 +130,30 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
         return rest > 0 ? (int)rest : 0;
     }
 
+    /// <summary>onEnd(): the peer's FIN with allowHalfOpen, after the data before it.</summary>
+    public void OnEnd(TcpConnection connection)
+    {
+        if (Runtime.PushEvent(this, "onEnd\0"u8))
+            Runtime.CallEvent(this, 0, 0);
+    }
+
+    /// <summary>onFlush() on the next loop turn (SPEC 9: never inside send), once however many
+    /// flushes came before it, and only if the connection is still open then.</summary>
+    public void OnFlushed(TcpConnection connection)
+    {
+        if (_flushPending)
+            return;
+        _flushPending = true;
+        Runtime.Loop.Post(_fireFlush ??= FireFlush);
+    }
+
+    private void FireFlush()
+    {
+        _flushPending = false;
+        if (_connection is { IsOpen: true } && Runtime.PushEvent(this, "onFlush\0"u8))
+            Runtime.CallEvent(this, 0, 0);
+    }
+
     public void OnClosed(TcpConnection connection, string? error)
     {
         // A connect made since then (same turn) cleared error for the new connection: an old
@@ -136,18 +170,24 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
             Release();
     }
 
-    /// <summary>Graceful disconnect; onDisconnection follows on a later loop turn.</summary>
+    /// <summary>Graceful disconnect; onDisconnection follows once the queue is handed over and
+    /// the FIN sent (or with the reason it could not be), on a later loop turn.</summary>
     private void StartDisconnect()
     {
-        if (_connection is not { IsOpen: true } connection)
-            return;
-        connection.Disconnect();
-        Runtime.Loop.Post(() => OnClosed(connection, null));
+        if (_connection is { IsOpen: true } connection)
+            connection.Disconnect();
+    }
+
+    private void SetPaused(bool paused)
+    {
+        _paused = paused;
+        if (_connection is { } connection)
+            connection.Paused = paused;
     }
 
     public override void Close()
     {
-        _connection?.Disconnect();
+        _connection?.Disconnect(report: false);
         _connection = null;
         Release();
     }
@@ -230,6 +270,45 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
     }
 
     [UnmanagedCallersOnly]
+    private static int Shutdown(nint L)
+    {
+        try
+        {
+            var module = HostFunction.Context<TcpModule>(L);
+            if (!module.ClientType.Check(L, 1, out TcpClientObject client, out int error))
+                return error;
+            string? failure = client._connection is null ? "not connected" : client._connection.Shutdown();
+            return HostFunction.MessageOrNothing(L, failure);
+        }
+        catch (Exception e)
+        {
+            return HostFunction.Fail(L, e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static int Pause(nint L) => SetPaused(L, true);
+
+    [UnmanagedCallersOnly]
+    private static int Resume(nint L) => SetPaused(L, false);
+
+    private static int SetPaused(nint L, bool paused)
+    {
+        try
+        {
+            var module = HostFunction.Context<TcpModule>(L);
+            if (!module.ClientType.Check(L, 1, out TcpClientObject client, out int error))
+                return error;
+            client.SetPaused(paused);
+            return 0;
+        }
+        catch (Exception e)
+        {
+            return HostFunction.Fail(L, e);
+        }
+    }
+
+    [UnmanagedCallersOnly]
     private static int Index(nint L)
     {
         try
@@ -246,9 +325,39 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
                 PushOptional(L, client._connection?.LocalAddress);
             else if (key.SequenceEqual("peerAddress"u8))
                 PushOptional(L, client._connection?.PeerAddress);
+            else if (key.SequenceEqual("queueing"u8))
+                LuaApi.lua_pushinteger(L, client._connection?.Queued ?? 0);
+            else if (key.SequenceEqual("paused"u8))
+                LuaApi.lua_pushboolean(L, client._paused ? 1 : 0);
+            else if (key.SequenceEqual("allowHalfOpen"u8))
+                LuaApi.lua_pushboolean(L, client._allowHalfOpen ? 1 : 0);
             else
                 return ScriptType.IndexFields(L);
             return 1;
+        }
+        catch (Exception e)
+        {
+            return HostFunction.Fail(L, e);
+        }
+    }
+
+    /// <summary>allowHalfOpen takes any value as Lua truth; every other assignment is a field.</summary>
+    [UnmanagedCallersOnly]
+    private static int NewIndex(nint L)
+    {
+        try
+        {
+            var module = HostFunction.Context<TcpModule>(L);
+            if (!module.ClientType.Check(L, 1, out TcpClientObject client, out int error))
+                return error;
+            if (LuaApi.lua_type(L, 2) == LuaApi.LUA_TSTRING && LuaStrings.Span(L, 2).SequenceEqual("allowHalfOpen"u8))
+            {
+                client._allowHalfOpen = LuaApi.lua_toboolean(L, 3) != 0;
+                if (client._connection is { } connection)
+                    connection.AllowHalfOpen = client._allowHalfOpen;
+                return 0;
+            }
+            return ScriptType.StoreField(L);
         }
         catch (Exception e)
         {

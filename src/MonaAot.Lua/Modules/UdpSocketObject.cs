@@ -319,6 +319,8 @@ public sealed unsafe class UdpSocketObject : ScriptObject, IUdpSocketEvents
                 LuaApi.lua_pushinteger(L, self._socket.MulticastTtl);
             else if (key.SequenceEqual("allowBroadcast"u8))
                 LuaApi.lua_pushboolean(L, self._allowBroadcast ? 1 : 0);
+            else if (key.SequenceEqual("queueing"u8))
+                LuaApi.lua_pushinteger(L, self._socket.Queued);
             else
                 return ScriptType.IndexFields(L);
             return 1;

@@ -83,7 +83,8 @@ public sealed record ServerSettings(string WwwRoot, LogLevel LogLevel, IniFile I
     /// <summary>[tcp] receiveLimit and sendLimit: bytes a connection may keep unconsumed, and
     /// bytes it may have queued for sending; connectTimeout: seconds for each address a
     /// connect tries; idleTimeout: seconds of silence after which a connection ends, 0 for
-    /// never (README: Limits).</summary>
+    /// never; sendTimeout: seconds a closing connection's drain may make no progress
+    /// (docs/api.md: Limits).</summary>
     public static TcpLimits TcpLimitsOf(IniFile ini)
     {
         TcpLimits defaults = TcpLimits.Default;
@@ -93,6 +94,7 @@ public sealed record ServerSettings(string WwwRoot, LogLevel LogLevel, IniFile I
             MaxQueuedBytes = ini.GetInteger("tcp", "sendLimit", defaults.MaxQueuedBytes, 1024, long.MaxValue),
             ConnectTimeoutMs = (int)ini.GetInteger("tcp", "connectTimeout", defaults.ConnectTimeoutMs / 1000, 1, 3600) * 1000,
             IdleTimeoutSeconds = (int)ini.GetInteger("tcp", "idleTimeout", defaults.IdleTimeoutSeconds, 0, 86400),
+            SendTimeoutMs = (int)ini.GetInteger("tcp", "sendTimeout", defaults.SendTimeoutMs / 1000, 1, 86400) * 1000,
         };
     }
 

@@ -91,8 +91,13 @@ public sealed unsafe class EpollBackend : IIoBackend
             throw new InvalidOperationException($"epoll_ctl({op}, fd {fd}) failed (errno {Libc.LastErrno})");
     }
 
+    /// <summary>No interest is edge-triggered: epoll reports hang-ups and errors whatever the mask,
+    /// and level-triggered it would report them on every wait to a handle that does not want
+    /// to read (a paused or half-closed connection) until it does.</summary>
     private static uint ToEpoll(IoEvents interest)
     {
+        if (interest == IoEvents.None)
+            return Libc.EPOLLET;
         uint events = 0;
         if ((interest & IoEvents.Readable) != 0) events |= Libc.EPOLLIN | Libc.EPOLLRDHUP;
         if ((interest & IoEvents.Writable) != 0) events |= Libc.EPOLLOUT;

@@ -1,0 +1,242 @@
+using MonaAot.Reactor;
+
+namespace MonaAot.Net;
+
+/// <summary>
+/// How a connection ends without losing a byte (SPEC 9, "Ending a connection").
+///
+/// <list type="bullet">
+/// <item><see cref="Disconnect"/>: nothing more is read for the owner; what is queued is handed
+/// to the kernel, then the FIN is sent, and only then does the owner hear of the end (error
+/// null). A drain has no time limit while the peer takes bytes; one that takes none for
+/// [tcp] sendTimeout fails with a reset and an error naming the bytes not delivered.</item>
+/// <item><see cref="Shutdown"/>: the same FIN after the queue, but reading goes on; the
+/// connection ends when the peer closes too.</item>
+/// <item>The peer's FIN ends the connection once the queue is sent, or, with
+/// <see cref="AllowHalfOpen"/>, is reported and leaves it open for sending.</item>
+/// </list>
+///
+/// After the FIN of a disconnect the socket stays open, unseen by the owner, while the kernel
+/// still delivers what it holds and then for the linger time, waiting for the peer's FIN: a
+/// close with the peer's bytes still arriving would reset the peer, which then loses what it
+/// has not read yet.
+/// </summary>
+public sealed partial class TcpConnection
+{
+    private bool _drainWhenConnected; // disconnect() came while connecting, with data queued
+    private bool _shutdownRequested;  // the FIN goes after the queue (shutdown or disconnect)
+    private bool _finSent;
+    private long _lastProgress;       // EventLoop.Now when the drain last moved a byte
+    private int _lastUnsent;          // the kernel's unsent bytes at the last look, after the FIN
+    private long _lingerSince;        // when the kernel had nothing left to deliver
+
+    /// <summary>Queued bytes plus what the kernel has not delivered yet (where it tells).</summary>
+    internal long Undelivered => Queued + (_fd >= 0 ? System.Math.Max(0, SocketCalls.UnsentBytes(_fd)) : 0);
+
+    /// <summary>Resolving, connecting or connected, and not disconnected: sends are accepted
+    /// (until <see cref="Shutdown"/>).</summary>
+    public bool IsOpen => _phase is Phase.Resolving or Phase.Connecting or Phase.Connected && !_drainWhenConnected;
+
+    /// <summary>
+    /// Graceful close. With <paramref name="report"/> the owner hears of the end once the queue is
+    /// handed over and the FIN sent, or of why that failed; without, it hears nothing more (its
+    /// application stopped). Nothing more is delivered either way.
+    /// </summary>
+    public void Disconnect(bool report = true)
+    {
+        if (!report)
+            _events = null;
+        DropSendState(); // the owner's block may serve its next connection from now on
+        switch (_phase)
+        {
+            case Phase.Resolving or Phase.Connecting when !_queue.IsEmpty:
+                _drainWhenConnected = true; // deliver what was sent before the connection was up
+                _shutdownRequested = true;
+                break;
+            case Phase.Resolving or Phase.Connecting:
+                Close(null);
+                break;
+            case Phase.Connected:
+                BeginDrain();
+                break;
+        }
+    }
+
+    /// <summary>Closes at once without telling the owner (its object is being collected).</summary>
+    public void Abort()
+    {
+        _events = null;
+        DropSendState();
+        Close(null);
+    }
+
+    /// <summary>Half-close from this side: the FIN goes after what is queued, reading goes on.
+    /// Returns null, or why it cannot be done.</summary>
+    public string? Shutdown()
+    {
+        if (!IsOpen)
+            return "not connected";
+        if (_shutdownRequested)
+            return null;
+        _shutdownRequested = true;
+        PublishSendState();
+        if (_phase != Phase.Connected)
+            return null; // FinishConnect sends it, after the queue
+        if (NothingToSend)
+            SendFin();
+        else
+            StartDrainTimer();
+        return null;
+    }
+
+    private void BeginDrain()
+    {
+        _phase = Phase.Draining;
+        _shutdownRequested = true;
+        _net.Ending.Add(this);
+        PublishSendState();
+        FreeKept();
+        StartDrainTimer();
+        UpdateInterest(); // reads again if paused: only to see the peer's FIN
+        if (_finSent)
+            FinDone(); // shutdown() came first: the FIN is out already
+        else if (NothingToSend)
+            SendFin();
+        else
+            FlushQueue();
+    }
+
+    /// <summary>Looks at a drain's progress a few times per send timeout.</summary>
+    private void StartDrainTimer()
+    {
+        _timer?.Cancel();
+        _lastProgress = EventLoop.Now;
+        int period = System.Math.Clamp(_net.Limits.SendTimeoutMs / 4, 100, 1000);
+        _timer = _net.Loop.Schedule(period, period, DrainTick);
+    }
+
+    /// <summary>The last queued byte has gone to the kernel.</summary>
+    private void AllSent()
+    {
+        if (_shutdownRequested)
+        {
+            if (!_finSent)
+                SendFin();
+        }
+        else if (_peerClosed && !AllowHalfOpen)
+        {
+            Close(null); // the peer's FIN came while data was queued: delivered, now done
+            return;
+        }
+        if (_phase == Phase.Connected)
+            _events?.OnFlushed(this);
+    }
+
+    private void SendFin()
+    {
+        SocketCalls.ShutdownSend(_fd);
+        _finSent = true;
+        _lastUnsent = int.MaxValue;
+        PublishSendState();
+        if (_phase == Phase.Draining)
+            FinDone();
+        else if (_peerClosed)
+            Close(null); // shutdown() after the peer's FIN: both sides are done
+        else
+            _timer?.Cancel(); // the drain is over; the peer's FIN may take its time
+    }
+
+    /// <summary>A disconnect's queue is handed over and its FIN sent: the owner hears of it now;
+    /// the socket lingers unseen until the peer's FIN (see the class comment).</summary>
+    private void FinDone()
+    {
+        ITcpConnectionEvents? events = _events;
+        _events = null;
+        if (events is not null)
+            _net.Loop.Post(() => events.OnClosed(this, null));
+        if (_peerClosed)
+            Close(null);
+    }
+
+    /// <summary>The peer's FIN (read after everything before it).</summary>
+    private void OnPeerClosed()
+    {
+        _peerClosed = true;
+        UpdateInterest();
+        if (_phase == Phase.Draining)
+        {
+            if (_finSent)
+                Close(null); // else the drain goes on: a FIN closes only the peer's sending side
+            return;
+        }
+        if (AllowHalfOpen)
+        {
+            _events?.OnEnd(this);
+            if (_phase == Phase.Connected && _finSent)
+                Close(null);
+            return;
+        }
+        if (NothingToSend)
+            Close(null);
+        else if (!_shutdownRequested)
+            StartDrainTimer(); // the queue is still sent, then AllSent ends the connection
+    }
+
+    /// <summary>Every few hundred milliseconds while a connection is ending.</summary>
+    private void DrainTick()
+    {
+        if (_phase == Phase.Closed)
+            return;
+        long now = EventLoop.Now;
+        if (!_finSent)
+        {
+            if (now - _lastProgress >= _net.Limits.SendTimeoutMs)
+                FailDrain();
+            return;
+        }
+        if (_phase != Phase.Draining)
+        {
+            _timer?.Cancel();
+            return;
+        }
+        // FIN sent, the owner told. Linux tells how much the kernel still has to deliver; while
+        // that shrinks the socket stays, so that the peer's late bytes do not reset it.
+        int unsent = SocketCalls.UnsentBytes(_fd);
+        if (unsent > 0)
+        {
+            if (unsent < _lastUnsent)
+            {
+                _lastUnsent = unsent;
+                _lastProgress = now;
+            }
+            else if (now - _lastProgress >= _net.Limits.SendTimeoutMs)
+            {
+                Close(null); // the kernel keeps trying on its own
+            }
+            return;
+        }
+        if (_lingerSince == 0)
+            _lingerSince = now;
+        else if (now - _lingerSince >= _net.Limits.LingerMs)
+            Close(null);
+    }
+
+    /// <summary>The peer took nothing for the send timeout: a reset, so that it cannot take the
+    /// cut for a clean end, and an error that says what was lost.</summary>
+    private void FailDrain()
+    {
+        long undelivered = Queued;
+        SocketCalls.SetAbortiveClose(_fd);
+        Close($"send timed out: the peer took no data for {_net.Limits.SendTimeoutMs / 1000} s ([tcp] sendTimeout), {undelivered} queued bytes not delivered");
+    }
+
+    /// <summary>Ends with <paramref name="error"/>; a connection that was ending says how many
+    /// queued bytes did not reach the kernel.</summary>
+    private void CloseUndelivered(string error)
+    {
+        long undelivered = Queued;
+        if (_shutdownRequested && undelivered > 0)
+            error = $"{error}, {undelivered} queued bytes not delivered";
+        Close(error);
+    }
+}
