@@ -31,7 +31,7 @@ public class IocpBackendTests
             end
             assert(server:start("127.0.0.1", 0))
             NOTE("port ", server.port)
-            """);
+            """, ini: "[tcp]\nsendTimeout=1\n");
         var backend = (IocpBackend)app.Harness.Loop.Backend;
         using Socket peer = await TcpApp.Connect(await app.Log.WaitForNumber("port "));
         await Assert.That(await app.Log.WaitFor("queued ")).IsEqualTo("queued (true)");
@@ -39,8 +39,9 @@ public class IocpBackendTests
         // The listener's accepts and readiness block, the connection's readiness block and send.
         await Assert.That(busy).IsGreaterThanOrEqualTo(11);
 
-        // The peer reads nothing: stopping the application closes the connection (after the
-        // linger time) and the listener with their operations still posted.
+        // The peer reads nothing: stopping the application closes the listener at once and the
+        // connection when its drain has made no progress for the send timeout, with their
+        // operations still posted.
         await Assert.That(await app.StopAndCountOpenSockets()).IsEqualTo(0);
         await Assert.That(await LiveOperationsOnceSettled(app, backend, 0)).IsEqualTo(0);
     }
