@@ -130,6 +130,83 @@ public class ExamplesProcessTests
         await mona.WaitForLine("line longer than 64 bytes, closing", Wait);
     }
 
+    // ---- heartbeat -----------------------------------------------------------------------
+
+    /// <summary>Short intervals, so that a timeout and several reconnections take about a second.</summary>
+    private const string HeartbeatTimes = "interval=100\ntimeout=300\nbackoff=100\nmaxBackoff=400\n";
+
+    [Test]
+    [Timeout(60_000)]
+    public async Task Heartbeat_IncludedPongServer_PingsAnswered(CancellationToken cancel)
+    {
+        using var temp = new TempWww();
+        (MonaProcess started, _) = await StartExample(temp, "heartbeat",
+            "[pong]\nhost=127.0.0.1\nport=0\n[heartbeat]\n" + HeartbeatTimes, "pong server");
+        await using MonaProcess mona = started;
+
+        await mona.WaitForLine("alive: PONG 1 after ", Wait);
+        await mona.WaitForLine("] PONG 5 after ", Wait);
+
+        await Assert.That(mona.Lines.Any(l => l.Contains("considered dead") || l.Contains("reconnecting"))).IsFalse()
+            .Because(string.Join("\n", mona.Lines));
+    }
+
+    /// <summary>
+    /// A peer that answers <paramref name="answers"/> PINGs, then goes silent while still
+    /// reading; returns once the client closed the connection (its FIN).
+    /// </summary>
+    private static async Task AnswerThenGoSilent(Socket listener, int answers, CancellationToken cancel)
+    {
+        using Socket peer = await listener.AcceptAsync(cancel);
+        var buffer = new byte[4096];
+        string pending = "";
+        int answered = 0;
+        int n;
+        while ((n = await peer.ReceiveAsync(buffer, SocketFlags.None, cancel)) > 0)
+        {
+            pending += Encoding.ASCII.GetString(buffer, 0, n);
+            int newline;
+            while ((newline = pending.IndexOf('\n')) >= 0)
+            {
+                string line = pending[..newline];
+                pending = pending[(newline + 1)..];
+                if (answered < answers && line.StartsWith("PING ", StringComparison.Ordinal))
+                {
+                    await peer.SendAsync(Encoding.ASCII.GetBytes("PONG " + line[5..] + "\n"), SocketFlags.None, cancel);
+                    answered++;
+                }
+            }
+        }
+        if (answered < answers)
+            throw new InvalidOperationException($"the client closed after {answered} of {answers} PINGs");
+    }
+
+    [Test]
+    [Timeout(60_000)]
+    public async Task Heartbeat_PeerGoesSilent_TimeoutThenReconnectsWithBackoff(CancellationToken cancel)
+    {
+        using Socket peer = Listen();
+        using var temp = new TempWww();
+        (MonaProcess started, _) = await StartExample(temp, "heartbeat",
+            $"[pong]\nhost=127.0.0.1\nport=0\n[heartbeat]\nhost=127.0.0.1\nport={PortOf(peer)}\n" + HeartbeatTimes, "pong server");
+        await using MonaProcess mona = started;
+
+        // Three PONGs, then silence: PING 4 times out, and the backoff starts again from its
+        // first delay since the peer had answered.
+        await AnswerThenGoSilent(peer, 3, cancel).WaitAsync(Wait, cancel);
+        int dead = await mona.WaitForLine("no PONG to PING 4 within 300 ms", Wait);
+        await mona.WaitForLine("reconnecting in 100 ms", Wait, dead);
+        // Silent from the start, three times: the delay doubles up to maxBackoff.
+        for (int attempt = 0; attempt < 3; attempt++)
+            await AnswerThenGoSilent(peer, 0, cancel).WaitAsync(Wait, cancel);
+        await mona.WaitForLine("no PONG to PING 1 within 300 ms", Wait, dead);
+
+        int last = await mona.WaitForLine("reconnecting in 400 ms", Wait, await mona.WaitForLine("reconnecting in 400 ms", Wait, dead) + 1);
+        List<string> delays = mona.Lines.Take(last + 1).Where(l => l.Contains("reconnecting in ")).Select(l => l[(l.IndexOf("reconnecting in ", StringComparison.Ordinal) + 16)..]).ToList();
+        await Assert.That(string.Join(", ", delays)).IsEqualTo("100 ms, 200 ms, 400 ms, 400 ms");
+        await Assert.That(mona.Lines.Count(l => l.Contains("alive: PONG 1 after "))).IsEqualTo(1);
+    }
+
     // ---- relay ---------------------------------------------------------------------------
 
     /// <summary>Byte p of a stream is p % 251 (a prime, so no power-of-two chunking hides a
