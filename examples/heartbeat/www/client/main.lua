@@ -31,7 +31,8 @@ local sent, answered = 0, 0  -- the last PING sent and the last PONG received, p
 local sentAt = {}            -- PING number -> mona:time() when sent, while unanswered
 local beat, deadline, retry  -- the three timers, made at first use, then re-armed
 
-local connect -- defined below; the retry timer calls it
+local connect -- defined below
+local function onRetry() connect() end -- returns nothing: the retry timer is a one-shot
 
 -- Arms `timer` for `ms` from now, making it with `fn` the first time; returns it.
 local function arm(timer, fn, ms)
@@ -48,7 +49,7 @@ end
 
 local function reconnectLater()
   NOTE("reconnecting in ", backoff, " ms")
-  retry = arm(retry, function() connect() end, backoff) -- the function returns nothing: one shot
+  retry = arm(retry, onRetry, backoff)
   backoff = math.min(backoff * 2, maxBackoff)
 end
 
