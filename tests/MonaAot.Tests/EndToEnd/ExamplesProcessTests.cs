@@ -132,8 +132,9 @@ public class ExamplesProcessTests
 
     // ---- heartbeat -----------------------------------------------------------------------
 
-    /// <summary>Short intervals, so that a timeout and several reconnections take about a second.</summary>
-    private const string HeartbeatTimes = "interval=100\ntimeout=300\nbackoff=100\nmaxBackoff=400\n";
+    /// <summary>Short intervals, so that a timeout and four reconnections take a few seconds. The
+    /// timeout leaves room for a loaded machine: a late PONG must not count as a dead peer.</summary>
+    private const string HeartbeatTimes = "interval=100\ntimeout=1000\nbackoff=100\nmaxBackoff=400\n";
 
     [Test]
     [Timeout(60_000)]
@@ -194,12 +195,12 @@ public class ExamplesProcessTests
         // Three PONGs, then silence: PING 4 times out, and the backoff starts again from its
         // first delay since the peer had answered.
         await AnswerThenGoSilent(peer, 3, cancel).WaitAsync(Wait, cancel);
-        int dead = await mona.WaitForLine("no PONG to PING 4 within 300 ms", Wait);
+        int dead = await mona.WaitForLine("no PONG to PING 4 within 1000 ms", Wait);
         await mona.WaitForLine("reconnecting in 100 ms", Wait, dead);
         // Silent from the start, three times: the delay doubles up to maxBackoff.
         for (int attempt = 0; attempt < 3; attempt++)
             await AnswerThenGoSilent(peer, 0, cancel).WaitAsync(Wait, cancel);
-        await mona.WaitForLine("no PONG to PING 1 within 300 ms", Wait, dead);
+        await mona.WaitForLine("no PONG to PING 1 within 1000 ms", Wait, dead);
 
         int last = await mona.WaitForLine("reconnecting in 400 ms", Wait, await mona.WaitForLine("reconnecting in 400 ms", Wait, dead) + 1);
         List<string> delays = mona.Lines.Take(last + 1).Where(l => l.Contains("reconnecting in ")).Select(l => l[(l.IndexOf("reconnecting in ", StringComparison.Ordinal) + 16)..]).ToList();
