@@ -89,7 +89,7 @@ public static class Server
 
     private static void StopWhenDrained(EventLoop loop, NetContext net, MailQueue mail, long deadline)
     {
-        if ((net.OpenSockets == 0 && mail.Pending == 0) || EventLoop.Now >= deadline)
+        if ((net.OpenSockets == 0 && net.EndingConnections == 0 && mail.Pending == 0) || EventLoop.Now >= deadline)
         {
             long undelivered = net.UndeliveredBytes(out int connections);
             if (connections > 0)

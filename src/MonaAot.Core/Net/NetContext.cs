@@ -90,6 +90,10 @@ public sealed unsafe class NetContext : IDisposable
     /// kernel, or waiting for the peer's FIN: what a stopping server could not deliver.</summary>
     internal System.Collections.Generic.HashSet<TcpConnection> Ending { get; } = new();
 
+    /// <summary>Connections disconnected and not closed yet (some may hold no descriptor: they
+    /// were still connecting).</summary>
+    public int EndingConnections => Ending.Count;
+
     /// <summary>What the connections still ending hold: their queued bytes and what their
     /// kernel buffers have not delivered yet (Linux).</summary>
     public long UndeliveredBytes(out int connections)

@@ -27,8 +27,24 @@ public sealed partial class TcpConnection
     private bool _shutdownRequested;  // the FIN goes after the queue (shutdown or disconnect)
     private bool _finSent;
     private long _lastProgress;       // EventLoop.Now when the drain last moved a byte
-    private int _lastUnsent;          // the kernel's unsent bytes at the last look, after the FIN
+    private int _lastUnsent = -1;     // the kernel's undelivered bytes at the last look
     private long _lingerSince;        // when the kernel had nothing left to deliver
+
+    /// <summary>The peer's FIN is reported (<see cref="ITcpConnectionEvents.OnEnd"/>) instead of
+    /// ending the connection, which stays open for sending. Turned off after that FIN came, it
+    /// ends the connection as the FIN would have: once the queue is sent.</summary>
+    public bool AllowHalfOpen
+    {
+        get => _allowHalfOpen;
+        set
+        {
+            _allowHalfOpen = value;
+            if (!value && _peerClosed && _phase == Phase.Connected && NothingToSend)
+                Close(null);
+        }
+    }
+
+    private bool _allowHalfOpen;
 
     /// <summary>Queued bytes plus what the kernel has not delivered yet (where it tells).</summary>
     internal long Undelivered => Queued + (_fd >= 0 ? System.Math.Max(0, SocketCalls.UnsentBytes(_fd)) : 0);
@@ -52,6 +68,7 @@ public sealed partial class TcpConnection
             case Phase.Resolving or Phase.Connecting when !_queue.IsEmpty:
                 _drainWhenConnected = true; // deliver what was sent before the connection was up
                 _shutdownRequested = true;
+                _net.Ending.Add(this);
                 break;
             case Phase.Resolving or Phase.Connecting:
                 Close(null);
@@ -136,7 +153,6 @@ public sealed partial class TcpConnection
     {
         SocketCalls.ShutdownSend(_fd);
         _finSent = true;
-        _lastUnsent = int.MaxValue;
         PublishSendState();
         if (_phase == Phase.Draining)
             FinDone();
@@ -188,6 +204,15 @@ public sealed partial class TcpConnection
         if (_phase == Phase.Closed)
             return;
         long now = EventLoop.Now;
+        // The peer taking bytes is progress even when none of ours moves: a socket is writable
+        // again only once a third of its send buffer (up to 4 MiB) is acknowledged, which a
+        // slow reader can take minutes to reach. Linux tells what the kernel still holds.
+        int unsent = SocketCalls.UnsentBytes(_fd);
+        if (unsent >= 0 && unsent != _lastUnsent)
+        {
+            _lastUnsent = unsent;
+            _lastProgress = now;
+        }
         if (!_finSent)
         {
             if (now - _lastProgress >= _net.Limits.SendTimeoutMs)
@@ -199,20 +224,12 @@ public sealed partial class TcpConnection
             _timer?.Cancel();
             return;
         }
-        // FIN sent, the owner told. Linux tells how much the kernel still has to deliver; while
-        // that shrinks the socket stays, so that the peer's late bytes do not reset it.
-        int unsent = SocketCalls.UnsentBytes(_fd);
+        // FIN sent, the owner told: while the kernel still delivers, the socket stays, so that
+        // the peer's late bytes do not reset it.
         if (unsent > 0)
         {
-            if (unsent < _lastUnsent)
-            {
-                _lastUnsent = unsent;
-                _lastProgress = now;
-            }
-            else if (now - _lastProgress >= _net.Limits.SendTimeoutMs)
-            {
+            if (now - _lastProgress >= _net.Limits.SendTimeoutMs)
                 Close(null); // the kernel keeps trying on its own
-            }
             return;
         }
         if (_lingerSince == 0)

@@ -23,6 +23,8 @@ public sealed unsafe partial class TcpConnection
     /// flight goes in one operation, not one per send() call.</summary>
     private const int MaxPostedSend = 1 << 20;
 
+    private const int MaxPostedSendWhileEnding = 64 << 10;
+
     /// <summary>Posts what is queued as one send, unless one is in flight already: one
     /// operation at a time per connection, its bytes gathered from the queue's chunks.</summary>
     [SupportedOSPlatform("windows")]
@@ -30,7 +32,9 @@ public sealed unsafe partial class TcpConnection
     {
         if (_fd == -1 || _phase is not (Phase.Connected or Phase.Draining) || _postedBytes > 0 || _queue.IsEmpty)
             return;
-        int length = (int)Math.Min(_queue.Length, MaxPostedSend);
+        // While ending, smaller sends: a completion is the only progress a drain sees here,
+        // and a slow reader takes a long time to let 1 MiB complete.
+        int length = (int)Math.Min(_queue.Length, _shutdownRequested ? MaxPostedSendWhileEnding : MaxPostedSend);
         byte* buffer = Iocp.PrepareSend(_fd, length, out nint operation);
         for (int copied = 0; copied < length;)
         {

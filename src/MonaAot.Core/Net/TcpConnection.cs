@@ -114,9 +114,6 @@ public sealed unsafe partial class TcpConnection : IIoHandler
         }
     }
 
-    /// <summary>The peer's FIN is reported (<see cref="ITcpConnectionEvents.OnEnd"/>) instead of
-    /// ending the connection, which stays open for sending.</summary>
-    public bool AllowHalfOpen { get; set; }
 
     /// <summary>Its place in the idle sweeper's list; -1 when not in it.</summary>
     internal int SweepIndex { get; set; } = -1;
@@ -125,7 +122,9 @@ public sealed unsafe partial class TcpConnection : IIoHandler
     internal int TickIdle()
     {
         long activity = _activity + (_sendState != null ? _sendState->Sends : 0);
-        if (activity != _activitySeen || _phase != Phase.Connected)
+        // A paused connection is silent by the script's choice (a relay waiting for its other
+        // side), not idle: it would lose what the kernel holds for it.
+        if (activity != _activitySeen || _phase != Phase.Connected || _paused)
         {
             _activitySeen = activity;
             _idleTicks = 0;
@@ -281,10 +280,10 @@ public sealed unsafe partial class TcpConnection : IIoHandler
             case Phase.Draining:
                 if ((ev.Events & (IoEvents.Writable | IoEvents.Error)) != 0 && !_queue.IsEmpty)
                     FlushQueue();
-                // A hang-up or an error reaches a paused connection too (epoll reports them
-                // whatever the interest): it is read, with what came before it, on resume.
                 if ((ev.Events & (IoEvents.Readable | IoEvents.Closed | IoEvents.Error)) != 0 && WantsToRead)
                     Receive();
+                else if ((ev.Events & IoEvents.Error) != 0 && _phase == Phase.Connected)
+                    FailWhileNotReading();
                 break;
         }
     }
@@ -488,6 +487,17 @@ public sealed unsafe partial class TcpConnection : IIoHandler
         _keptLength = _keptCapacity = 0;
     }
 
+    /// <summary>An error reported to a connection that is not reading (paused, or after the
+    /// peer's FIN): a reset ends it now, as the IOCP backend's failed readiness read does, rather
+    /// than when the script resumes. A hang-up without an error (both sides sent their FIN)
+    /// waits for the resume, with the data before it.</summary>
+    private void FailWhileNotReading()
+    {
+        int errno = SocketCalls.PendingError(_fd);
+        if (errno != 0)
+            CloseUndelivered(NetError.Describe(errno, _peerText ?? "?"));
+    }
+
     /// <summary>Reading until the peer's FIN, unless paused; a closing connection reads (and
     /// drops) only to see that FIN.</summary>
     private bool WantsToRead =>
@@ -525,6 +535,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
             _fd = -1;
         }
         _queue.Clear();
+        _postedBytes = 0; // a posted send still in flight belongs to the closed socket
         FreeKept();
         ITcpConnectionEvents? events = _events;
         _events = null;

@@ -24,8 +24,8 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
     private bool _clampWarned;
     private bool _paused;
     private bool _allowHalfOpen;
-    private bool _flushPending;
-    private Action? _fireFlush; // made once: a relay flushes often
+    private TcpConnection? _flushed; // the connection whose onFlush is due, until it fires
+    private Action? _fireFlush;      // made once: a relay flushes often
 
     internal TcpClientObject(TcpModule module) : base(module.Runtime) => _module = module;
 
@@ -141,31 +141,43 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
     /// flushes came before it, and only if the connection is still open then.</summary>
     public void OnFlushed(TcpConnection connection)
     {
-        if (_flushPending)
-            return;
-        _flushPending = true;
-        Runtime.Loop.Post(_fireFlush ??= FireFlush);
+        bool posted = _flushed is not null;
+        _flushed = connection;
+        if (!posted)
+            Runtime.Loop.Post(_fireFlush ??= FireFlush);
     }
 
+    /// <summary>Only for the connection that flushed, if it is still the object's and open (not
+    /// ended, not disconnected, not replaced by a new connect).</summary>
     private void FireFlush()
     {
-        _flushPending = false;
-        if (_connection is { IsOpen: true } && Runtime.PushEvent(this, "onFlush\0"u8))
+        TcpConnection? flushed = _flushed;
+        _flushed = null;
+        if (flushed is { IsOpen: true } && flushed == _connection && Runtime.PushEvent(this, "onFlush\0"u8))
             Runtime.CallEvent(this, 0, 0);
     }
 
     public void OnClosed(TcpConnection connection, string? error)
     {
-        // A connect made since then (same turn) cleared error for the new connection: an old
-        // connection's error must not come back over it.
+        // A connect made since then cleared error for the new connection: an old connection's
+        // reason shows only during its own onDisconnection.
+        string? kept = _error;
+        bool borrowed = false;
         if (_connection == connection)
         {
             _connection = null;
             if (error is not null)
                 _error = error;
         }
+        else if (error is not null)
+        {
+            _error = error; // an earlier connection's end: its reason, for this event only
+            borrowed = true;
+        }
         if (Runtime.PushEvent(this, "onDisconnection\0"u8))
             Runtime.CallEvent(this, 0, 0);
+        if (borrowed && (object?)_error == error)
+            _error = kept; // unless the handler connected again, which cleared it
         if (_connection is null)
             Release();
     }

@@ -87,10 +87,10 @@ public sealed unsafe class TimerObject : ScriptObject
     }
 
     /// <summary>
-    /// Calls fn(elapsed) as the timer's application. The answer decides: a number of at least 1
-    /// re-arms for that many milliseconds (rounded up, at most <see cref="MaxDelayMs"/>), even
-    /// over a setTimer(timer, ...) made inside fn; anything else leaves the timer as fn left it
-    /// (stopped, unless fn re-armed it). An error is logged and stops the timer.
+    /// Calls fn(elapsed) as the timer's application. The answer decides (SPEC 8, MonaServer2): a
+    /// number of at least 1 re-arms for that many milliseconds (rounded up, at most
+    /// <see cref="MaxDelayMs"/>); anything else stops the timer, whatever setTimer(timer, ...)
+    /// fn made meanwhile. An error is logged and stops the timer.
     /// </summary>
     private void Call(long elapsed)
     {
@@ -104,14 +104,11 @@ public sealed unsafe class TimerObject : ScriptObject
         _calls--;
         Runtime.CurrentOwner = previous;
         if (called < 0)
-        {
             Runtime.LogScriptError();
-            Disarm();
-        }
-        else if (next >= 1 && SelfRef != LuaApi.LUA_NOREF) // not closed by its application meanwhile
-        {
+        if (called >= 0 && next >= 1 && SelfRef != LuaApi.LUA_NOREF) // not closed by its application meanwhile
             ArmFor((long)Math.Ceiling(Math.Min(next, MaxDelayMs)));
-        }
+        else
+            Disarm();
         if (!_timer.IsArmed && _calls == 0)
             Release();
     }

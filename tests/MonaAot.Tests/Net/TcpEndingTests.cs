@@ -44,6 +44,60 @@ public class TcpEndingTests
     }
 
     [Test]
+    public async Task Disconnect_SlowButSteadyReader_IsNotTimedOut()
+    {
+        // Wine completes a posted send only when its Linux socket is writable again, which a
+        // reader this slow does not make happen within the timeout; Linux and Windows count
+        // what the peer acknowledges.
+        Skip.When(Wine.IsRunning, "Wine reports no progress of a send until the socket is writable");
+        await using TcpApp app = await TcpApp.Start("""
+            server = mona:createTCPServer()
+            function server:onConnection(client)
+              function client:onDisconnection() NOTE("gone ", self.error) end
+              client:send(string.rep("w", 8 * 1048576))
+              client:disconnect()
+            end
+            assert(server:start("127.0.0.1", 0))
+            NOTE("port ", server.port)
+            """, ini: "[tcp]\nsendTimeout=3\n");
+        using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 65536 };
+        await socket.ConnectAsync(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, await app.Log.WaitForNumber("port ")));
+
+        // 4 KiB every 100 ms for 5 s: the sender's kernel buffer (MiBs) never drains far enough
+        // to make the socket writable, yet the peer takes bytes all along. (Its window opens in
+        // steps of about half its 128 KiB buffer, every 1.6 s: within the 3 s timeout.)
+        var buffer = new byte[4096];
+        long total = 0;
+        for (int i = 0; i < 50; i++)
+        {
+            total += await socket.ReceiveAsync(buffer, SocketFlags.None);
+            await Task.Delay(100);
+        }
+        await Assert.That(app.Log.MessagesStartingWith("gone ")).IsEmpty();
+        total += (await TcpApp.ReadToEnd(socket)).Length;
+
+        await Assert.That(total).IsEqualTo(8L << 20);
+        await Assert.That(await app.Log.WaitFor("gone ")).IsEqualTo("gone (null)");
+    }
+
+    [Test]
+    public async Task Disconnect_WhileConnecting_FailedConnectNamesTheBytesLost()
+    {
+        using var probe = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        probe.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        int port = ((System.Net.IPEndPoint)probe.LocalEndPoint!).Port; // bound, not listening: refused
+        await using TcpApp app = await TcpApp.Start($$"""
+            c = mona:createTCPClient()
+            function c:onDisconnection() NOTE("gone ", self.error) end
+            c:connect("127.0.0.1", {{port}})
+            c:send("12345")
+            c:disconnect()
+            """);
+
+        await Assert.That(await app.Log.WaitFor("gone ")).IsEqualTo($"gone connection refused (127.0.0.1:{port}), 5 queued bytes not delivered");
+    }
+
+    [Test]
     public async Task Disconnect_PeerTakesNothing_SendTimeoutNamesBytesLost_AndResets()
     {
         await using TcpApp app = await TcpApp.Start("""

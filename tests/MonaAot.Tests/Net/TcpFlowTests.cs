@@ -155,16 +155,16 @@ public class TcpFlowTests
         await using TcpApp app = await TcpApp.Start("""
             server = mona:createTCPServer()
             function server:onConnection(client)
-              inside = true
-              client:send(string.rep("f", 32 * 1048576)) -- more than the kernel buffers hold
-              client:send("end")
-              inside = false
-              NOTE("queued ", client.queueing > 0)
               function client:onFlush()
                 NOTE("flushed ", self.queueing, " ", tostring(inside))
                 self:disconnect()
               end
               function client:onDisconnection() NOTE("gone ", self.error) end
+              inside = true
+              client:send(string.rep("f", 32 * 1048576)) -- more than the kernel buffers hold
+              client:send("end")
+              inside = false
+              NOTE("queued ", client.queueing > 0)
             end
             assert(server:start("127.0.0.1", 0))
             NOTE("port ", server.port)
@@ -224,6 +224,36 @@ public class TcpFlowTests
         await app.Run("NOTE('checked')");
         await app.Log.WaitFor("checked");
         await Assert.That(app.Log.MessagesStartingWith("flushed")).IsEmpty();
+    }
+
+    [Test]
+    public async Task Pause_PeerResets_ConnectionEndsWithTheReset()
+    {
+        await using TcpApp app = await TcpApp.Start(PausedCountingServer);
+        Socket socket = await TcpApp.Connect(await app.Log.WaitForNumber("port "));
+        await socket.SendAsync(Pattern(0, 1000), SocketFlags.None);
+        await app.Run("NOTE('paused ', tostring(c.paused))");
+        await app.Log.WaitFor("paused true");
+
+        socket.LingerState = new LingerOption(true, 0);
+        socket.Dispose();
+
+        await Assert.That(await app.Log.WaitFor("gone ")).StartsWith("gone 0 0 connection reset");
+    }
+
+    [Test]
+    public async Task Pause_IdleTimeout_DoesNotEndAPausedConnection()
+    {
+        await using TcpApp app = await TcpApp.Start(PausedCountingServer, "[tcp]\nidleTimeout=1\n");
+        using Socket socket = await TcpApp.Connect(await app.Log.WaitForNumber("port "));
+        await app.Run("NOTE('paused ', tostring(c.paused))");
+        await app.Log.WaitFor("paused true");
+
+        // Past the idle timeout's 1 to 1.25 s: still there.
+        await app.Run("mona:setTimer(function() NOTE('later ', tostring(c.connected)) end, 2000)");
+
+        await Assert.That(await app.Log.WaitFor("later ")).IsEqualTo("later true");
+        await Assert.That(app.Log.MessagesStartingWith("gone ")).IsEmpty();
     }
 
     [Test]
