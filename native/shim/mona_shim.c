@@ -224,6 +224,27 @@ int mona_reception(lua_State *L, int ref, const char *data, size_t length, lua_N
     return 1;
 }
 
+int mona_calltimer(lua_State *L, int ref, lua_Integer elapsed, lua_Number *next) {
+    int top = lua_gettop(L);
+    *next = 0;
+    lua_pushcfunction(L, traceback);                             /* msgh */
+    if (lua_rawgeti(L, LUA_REGISTRYINDEX, ref) != LUA_TUSERDATA  /* msgh timer */
+        || lua_getiuservalue(L, -1, 2) != LUA_TFUNCTION) {       /* msgh timer fn */
+        lua_settop(L, top);
+        return 0;
+    }
+    lua_remove(L, -2);                                           /* msgh fn */
+    lua_pushinteger(L, elapsed);
+    if (mona_protectedcall(L, 1, 1, top + 1) != LUA_OK) {
+        lua_remove(L, top + 1);
+        return -1;
+    }
+    if (lua_type(L, -1) == LUA_TNUMBER)
+        *next = lua_tonumber(L, -1);
+    lua_settop(L, top);
+    return 1;
+}
+
 static int index_closure(lua_State *L) {
     lua_pushvalue(L, 2);
     if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)

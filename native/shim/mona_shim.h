@@ -76,6 +76,11 @@ MONA_API int mona_pushevent(lua_State *L, int ref, const char *name);
  * number (else 0). Returns 1 when called, 0 when there is no handler (stack unchanged both
  * times), -1 on error with the message on top. */
 MONA_API int mona_reception(lua_State *L, int ref, const char *data, size_t length, lua_Number *rest);
+/* A Lua timer's firing in one call: calls the function in user value 2 of the userdata at
+ * registry[ref] as fn(elapsed) with a traceback; stores its first result in *next when it is
+ * a number (else 0). Returns 1 when called, 0 when there is no such function (stack unchanged
+ * both times), -1 on error with the message on top. */
+MONA_API int mona_calltimer(lua_State *L, int ref, lua_Integer elapsed, lua_Number *next);
 MONA_API void mona_pushindex(lua_State *L);
 MONA_API void *mona_touserdata(lua_State *L, int index, size_t size);
 

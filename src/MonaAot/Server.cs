@@ -82,6 +82,7 @@ public static class Server
         TcpModule.Install(runtime);
         UdpModule.Install(runtime);
         MailModule.Install(runtime, mail);
+        TimerModule.Install(runtime);
         StatsFunction.Install(runtime);
         runtime.Vm.State.Pop(1);
     }

@@ -194,7 +194,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
     public void FailResolve(string error)
     {
         if (_phase == Phase.Resolving)
-            Close(error);
+            CloseUndelivered(error);
     }
 
     /// <summary>Sends or queues <paramref name="data"/>; returns null, or why nothing was sent.</summary>
@@ -318,7 +318,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
             SocketCalls.Close(fd);
             _lastConnectError = NetError.Describe(errno, address.ToString());
         }
-        Close(_lastConnectError ?? "no address to connect to");
+        CloseUndelivered(_lastConnectError ?? "no address to connect to");
     }
 
     /// <summary>Watches <paramref name="fd"/>, connecting to <paramref name="address"/>, for at

@@ -37,8 +37,8 @@ public sealed class EventLoop : IDisposable
     /// <summary>Reports an exception that escaped a callback; the loop carries on.</summary>
     public Action<Exception> UnhandledException { get; set; } = static _ => { };
 
-    /// <summary>Monotonic milliseconds.</summary>
-    public static long Now => Environment.TickCount64;
+    /// <summary>Monotonic milliseconds, on the timers' clock (<see cref="MonotonicClock"/>).</summary>
+    public static long Now => MonotonicClock.Milliseconds;
 
     public bool IsLoopThread => Thread.CurrentThread == _thread;
 
@@ -48,7 +48,24 @@ public sealed class EventLoop : IDisposable
 
     /// <summary>Runs <paramref name="callback"/> on the loop after <paramref name="delayMs"/>, then
     /// every <paramref name="periodMs"/> if positive. Loop thread only.</summary>
-    public LoopTimer Schedule(long delayMs, long periodMs, Action callback) => _timers.Add(Now, delayMs, periodMs, callback);
+    public LoopTimer Schedule(long delayMs, long periodMs, Action callback)
+    {
+        LoopTimer timer = _timers.Create(callback, periodMs > 0 ? TicksOf(periodMs) : 0);
+        Restart(timer, delayMs);
+        return timer;
+    }
+
+    /// <summary>A timer that is not armed yet, for <see cref="Restart"/>. Loop thread only.</summary>
+    public LoopTimer CreateTimer(Action callback) => _timers.Create(callback);
+
+    /// <summary>Arms <paramref name="timer"/> (armed or not) for <paramref name="delayMs"/> from
+    /// now, clamped to 0..int.MaxValue; O(log n), allocates nothing. Loop thread only.</summary>
+    public void Restart(LoopTimer timer, long delayMs) => _timers.Arm(timer, MonotonicClock.Timestamp() + TicksOf(delayMs));
+
+    /// <summary>Timers armed now.</summary>
+    public int ArmedTimers => _timers.Count;
+
+    private static long TicksOf(long ms) => MonotonicClock.TicksFromMilliseconds(Math.Clamp(ms, 0, int.MaxValue));
 
     /// <summary>Queues <paramref name="action"/> to run on the loop thread. Any thread.</summary>
     public void Post(Action action)
@@ -76,12 +93,12 @@ public sealed class EventLoop : IDisposable
 
     private void RunOnce()
     {
-        int timeout = _posted.IsEmpty ? _timers.NextTimeout(Now) : 0;
+        int timeout = _posted.IsEmpty ? _timers.NextTimeout(MonotonicClock.Timestamp()) : 0;
         int count = _backend.Wait(_events, timeout);
         for (int i = 0; i < count; i++)
             Dispatch(in _events[i]);
         RunPosted();
-        _timers.RunDue(Now, UnhandledException);
+        _timers.RunDue(MonotonicClock.Timestamp(), UnhandledException);
     }
 
     private void Dispatch(in IoEvent ev)

@@ -9,7 +9,7 @@ namespace MonaAot.Lua.Modules;
 /// <summary>
 /// mona:stats(): counters a script (or a test) can watch: connections, bytesReceived,
 /// bytesSent, and the managed heap's managedAllocatedBytes and gcCollections, which prove that
-/// the per-message path allocates nothing.
+/// the per-message path allocates nothing; timers is the number of Lua timers armed.
 /// </summary>
 public static unsafe class StatsFunction
 {
@@ -28,7 +28,7 @@ public static unsafe class StatsFunction
         try
         {
             var runtime = HostFunction.Context<ScriptRuntime>(L);
-            LuaApi.lua_createtable(L, 0, 7);
+            LuaApi.lua_createtable(L, 0, 8);
             SetInteger(L, "connections"u8, runtime.Net.Stats.Connections);
             SetInteger(L, "bytesReceived"u8, runtime.Net.Stats.BytesReceived);
             SetInteger(L, "bytesSent"u8, runtime.Net.Stats.BytesSent);
@@ -36,6 +36,7 @@ public static unsafe class StatsFunction
             SetInteger(L, "gcCollections"u8, GC.CollectionCount(0));
             SetInteger(L, "managedHeapBytes"u8, GC.GetTotalMemory(forceFullCollection: false));
             SetInteger(L, "luaMemoryBytes"u8, runtime.Vm.MemoryInUse);
+            SetInteger(L, "timers"u8, runtime.ArmedTimers);
             return 1;
         }
         catch (Exception e)

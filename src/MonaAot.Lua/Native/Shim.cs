@@ -33,6 +33,9 @@ public static unsafe partial class Shim
     public static partial int mona_reception(nint L, int reference, byte* data, nuint length, double* rest);
 
     [LibraryImport(NativeLibraries.Shim)]
+    public static partial int mona_calltimer(nint L, int reference, long elapsed, double* next);
+
+    [LibraryImport(NativeLibraries.Shim)]
     public static partial void mona_pushindex(nint L);
 
     [LibraryImport(NativeLibraries.Shim), SuppressGCTransition]

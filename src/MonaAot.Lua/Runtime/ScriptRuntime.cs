@@ -30,6 +30,9 @@ public sealed unsafe class ScriptRuntime
     public IResolver Resolver { get; }
     public ObjectTable Objects { get; } = new();
 
+    /// <summary>Lua timers armed now (mona:stats().timers); kept by TimerObject.</summary>
+    public int ArmedTimers { get; internal set; }
+
     /// <summary>The application running now; set by the host and around every event.</summary>
     public IResourceOwner? CurrentOwner { get; set; }
 

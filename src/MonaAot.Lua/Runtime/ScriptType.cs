@@ -18,7 +18,9 @@ public interface IScriptModule
 /// One Lua-visible type: its metatable (kept in the registry) with __index, __newindex,
 /// __gc/__close, __tostring and a protected __metatable, and its methods table. Userdata are
 /// 8 bytes (id, generation) with one user value: the table where assignments land, which is
-/// how scripts attach handlers (SPEC 1).
+/// how scripts attach handlers (SPEC 1). A type may ask for more user values, for Lua values
+/// that only its object's userdata should keep alive (a Timer's function: a reference from the
+/// registry would keep a function that captures its own timer, and so the timer, forever).
 /// </summary>
 public sealed unsafe class ScriptType
 {
@@ -33,6 +35,7 @@ public sealed unsafe class ScriptType
     }
 
     private readonly int _metatableRef;
+    private readonly int _userValues;
     private readonly ScriptRuntime _runtime;
     private Type? _class; // the one C# class of this type's objects, so Check needs no cast
 
@@ -41,12 +44,16 @@ public sealed unsafe class ScriptType
     /// <param name="directSend">The method that may send without entering C# (TCPClient's
     /// send, see <see cref="SendState"/>)...</param>
     /// <param name="directSendCounter">...and the counter it adds the bytes to.</param>
+    /// <param name="userValues">User values of each userdata: 1 (the fields table) and the
+    /// type's own from 2 on, nil until the type sets them.</param>
     public ScriptType(ScriptRuntime runtime, string name, GCHandle context,
         (string Name, nint Function)[] methods,
         delegate* unmanaged<nint, int> index, delegate* unmanaged<nint, int> toString,
-        delegate* unmanaged<nint, int> newIndex = null, string? directSend = null, long* directSendCounter = null)
+        delegate* unmanaged<nint, int> newIndex = null, string? directSend = null, long* directSendCounter = null,
+        int userValues = 1)
     {
         Name = name;
+        _userValues = Math.Max(1, userValues);
         _runtime = runtime;
         nint L = runtime.Vm.L;
         KeraLua.Lua lua = runtime.Vm.State;
@@ -105,7 +112,7 @@ public sealed unsafe class ScriptType
         if (obj.GetType() != _class)
             throw new InvalidOperationException($"{Name} holds {_class.Name} objects, not {obj.GetType().Name}");
         obj.Runtime.Objects.Add(obj);
-        var handle = (Handle*)LuaApi.lua_newuserdatauv(L, (nuint)sizeof(Handle), 1);
+        var handle = (Handle*)LuaApi.lua_newuserdatauv(L, (nuint)sizeof(Handle), _userValues);
         handle->Id = obj.Id;
         handle->Generation = obj.Generation;
         handle->Type = _metatableRef;
