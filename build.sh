@@ -4,7 +4,7 @@
 #   ./build.sh run     build when needed, then run out/monaaot on out/www (extra args passed on)
 #   ./build.sh test    build, run every test on Linux and as a Windows build under Wine, end
 #                      with "N passed, N failed, N skipped" over both
-#   ./build.sh bench   build, then compare MonaAot's TCP echo with a C reference (tests/bench/run.sh)
+#   ./build.sh bench   build, then compare MonaAot with C references: echo, timers, relay (tests/bench/run.sh)
 #   ./build.sh order   profile the server and rewrite the method order file (tests/bench/method-order.sh)
 #   ./build.sh wine-test  the tests as a win-x64 build under Wine (tests/wine/wine.sh; options passed on)
 set -euo pipefail

@@ -1,12 +1,13 @@
 /* loadgen: load generator for TCP echo servers (MonaAot's echo benchmark).
  *
  *   loadgen --port N [--host 127.0.0.1] [--connections N] [--size BYTES]
- *           [--mode pingpong|stream|idle] [--idle] [--duration SECONDS]
+ *           [--mode pingpong|stream|idle] [--idle] [--duration SECONDS] [--window BYTES]
  *
  * pingpong  each connection sends one message of SIZE bytes, waits until all SIZE bytes came
  *           back, and sends the next; every round trip is timed.
- * stream    each connection writes continuously, at most STREAM_WINDOW bytes ahead of what
- *           came back, and reads the echo back.
+ * stream    each connection writes continuously, at most WINDOW bytes (default 256 KiB) ahead
+ *           of what came back, and reads the echo back. A large window makes a source that
+ *           outruns a slow path (the relay benchmark's memory figure, tests/bench/relay.sh).
  * idle      (also --idle) opens the connections, prints "connected=N" once all are
  *           established, then holds them open until stdin closes, SIGTERM/SIGINT, or the
  *           duration (default 600 s) ends. Used to measure a server's memory per connection.
@@ -44,7 +45,7 @@
 
 enum {
   CHUNK = 64 * 1024,            /* largest single send or recv */
-  STREAM_WINDOW = 256 * 1024,   /* stream mode: bytes in flight per connection */
+  STREAM_WINDOW = 256 * 1024,   /* stream mode: bytes in flight per connection, by default */
   PATTERN_PERIOD = 65521,       /* prime, and not a multiple of any buffer size */
   MAX_CONNECTIONS = 20000,
   MAX_SIZE = 16 * 1024 * 1024,
@@ -54,6 +55,7 @@ enum {
   ERRORS_PRINTED = 5,           /* lost connections described on stderr; the rest are counted */
 };
 #define MAX_SECONDS 600.0
+#define MAX_WINDOW (1L << 30)
 #define TOKEN_SIGNAL UINT64_MAX
 #define TOKEN_STDIN (UINT64_MAX - 1)
 
@@ -66,6 +68,7 @@ struct options {
   int connections;
   long size;
   enum mode mode;
+  long window;     /* stream mode: bytes in flight per connection */
   double duration; /* < 0: not given */
 };
 
@@ -169,7 +172,7 @@ static void lose_conn(struct loadgen *g, struct conn *c, const char *why) {
 static uint64_t write_limit(const struct loadgen *g, const struct conn *c) {
   if (g->opt.mode == MODE_PINGPONG)
     return c->message_end;
-  return c->received + STREAM_WINDOW;
+  return c->received + (uint64_t)g->opt.window;
 }
 
 /* Writes until the limit or until the kernel takes no more; waits for EPOLLOUT only then. */
@@ -391,8 +394,9 @@ static int parse_mode(const char *text, enum mode *out) {
 static int usage(void) {
   fprintf(stderr, "usage: loadgen --port N [--host 127.0.0.1] [--connections N (1-%d)]\n"
                   "               [--size BYTES (1-%d)] [--mode pingpong|stream|idle] [--idle]\n"
-                  "               [--duration SECONDS (max %g; idle default %g, else 10)]\n",
-          MAX_CONNECTIONS, MAX_SIZE, MAX_SECONDS, MAX_SECONDS);
+                  "               [--duration SECONDS (max %g; idle default %g, else 10)]\n"
+                  "               [--window BYTES (stream: in flight per connection, 1-%ld)]\n",
+          MAX_CONNECTIONS, MAX_SIZE, MAX_SECONDS, MAX_SECONDS, MAX_WINDOW);
   return -1;
 }
 
@@ -412,6 +416,7 @@ static int parse_option(int key, const char *arg, struct options *o) {
   case 's': return parse_long(arg, "size", 1, MAX_SIZE, &o->size);
   case 'm': return parse_mode(arg, &o->mode);
   case 'd': return parse_seconds(arg, &o->duration);
+  case 'w': return parse_long(arg, "window", 1, MAX_WINDOW, &o->window);
   case 'h': o->host = arg; return 0;
   case 'i': o->mode = MODE_IDLE; return 0;
   default: return usage();
@@ -423,8 +428,10 @@ static int parse_options(int argc, char **argv, struct options *o) {
       {"port", required_argument, 0, 'p'},     {"connections", required_argument, 0, 'c'},
       {"size", required_argument, 0, 's'},     {"mode", required_argument, 0, 'm'},
       {"duration", required_argument, 0, 'd'}, {"host", required_argument, 0, 'h'},
-      {"idle", no_argument, 0, 'i'},           {0, 0, 0, 0}};
-  *o = (struct options){.host = "127.0.0.1", .connections = 1, .size = 64, .duration = -1};
+      {"idle", no_argument, 0, 'i'},           {"window", required_argument, 0, 'w'},
+      {0, 0, 0, 0}};
+  *o = (struct options){
+      .host = "127.0.0.1", .connections = 1, .size = 64, .window = STREAM_WINDOW, .duration = -1};
   int key;
   while ((key = getopt_long(argc, argv, "", longs, NULL)) != -1)
     if (parse_option(key, optarg, o) < 0)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# MonaAot TCP and UDP echo benchmark (run by ./build.sh bench, after out/monaaot is built).
+# MonaAot benchmark (run by ./build.sh bench, after out/monaaot is built): TCP and UDP echo,
+# timers and a relay.
 #
 # Compares MonaAot running a Lua echo application with a minimal C echo server on raw epoll
 # (native/bench/echo_reference for TCP, native/bench/udp_echo_reference for UDP, which batches
@@ -13,6 +14,11 @@
 #   idle          TCP: BENCH_IDLE_CONNECTIONS (default 10000) open idle connections: the RSS
 #   udp-pingpong  UDP: 10 sockets, 64-byte datagrams, one in flight per socket
 #   udp-stream    UDP: 4 sockets, 512-byte datagrams, 24 in flight per socket
+#   timer         100,000 timers armed, each firing 5 times (tests/bench/timers.sh): CPU per
+#                 arm+fire, re-arm and stop, against native/bench/timer_reference
+#   relay         a Lua relay in front of a backend (tests/bench/relay.sh): its CPU per message and
+#                 MB/s against MonaAot's direct echo, and its peak RSS before a slow backend with
+#                 and without backpressure (pause/resume, SPEC 9)
 # Each traffic run lasts BENCH_SECONDS (default 10). Figures are medians over the rounds; the
 # CPU targets are checked against the median of the per-round ratios (each round runs both
 # servers back to back, so the ratio within a round is free of drift between rounds); UDP
@@ -21,25 +27,29 @@
 #
 # Environment:
 #   BENCH_SECONDS=10  BENCH_ROUNDS=2  BENCH_IDLE_CONNECTIONS=10000  BENCH_CORE=0
-#   BENCH_SCENARIOS="tcp udp"  the protocols to run: "tcp", "udp" or both
-#   BENCH_MONAAOT_CMD  replaces the MonaAot command of the TCP scenarios (word-split; the server
+#   BENCH_SCENARIOS="tcp udp timer relay"  the groups to run, any of the four (default all)
+#   BENCH_TIMERS=100000  BENCH_TIMER_FIRES=5  BENCH_TIMER_REARMS=1000000  (the timer scenario)
+#   BENCH_RELAY_HIGH=1048576  BENCH_RELAY_SLOW_RATE=8000000  (the relay scenario: the high mark
+#                      of the backpressure, bytes, and the slow backend's read rate, bytes/s)
+#   BENCH_MONAAOT_CMD  replaces the MonaAot command of the TCP echo scenarios (word-split; the server
 #                      must print a line containing "listening on <port>"), e.g. to test this
 #                      script against the reference alone:
 #                      BENCH_MONAAOT_CMD="native/build/bench/echo_reference 0"
 #   BENCH_MONAAOT_UDP_CMD  the same for the UDP scenarios, e.g.
 #                      BENCH_MONAAOT_UDP_CMD="native/build/bench/udp_echo_reference 0"
+#   BENCH_MONAAOT=out/monaaot  the binary measured (e.g. a build of another branch)
 #   BENCH_STRICT=1     exit 1 when a target is missed (default: targets are reported only)
 # Exit code: 0 when every run completed and every echoed byte was right; 1 otherwise.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=$ROOT/native/build/bench
-MONAAOT=$ROOT/out/monaaot
+MONAAOT=${BENCH_MONAAOT:-$ROOT/out/monaaot}
 RUN_SECONDS=${BENCH_SECONDS:-10}
 ROUNDS=${BENCH_ROUNDS:-2}
 IDLE_CONNECTIONS=${BENCH_IDLE_CONNECTIONS:-10000}
 CORE=${BENCH_CORE:-0}
-SCENARIOS=${BENCH_SCENARIOS:-tcp udp}
+SCENARIOS=${BENCH_SCENARIOS:-tcp udp timer relay}
 CLK_TCK=$(getconf CLK_TCK)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/monaaot-bench.XXXXXX")
 RESULTS=$WORK/results # one line per measurement: scenario server figure value
@@ -110,15 +120,17 @@ check_settings() {
   [[ $IDLE_CONNECTIONS =~ ^[0-9]+$ ]] && ((IDLE_CONNECTIONS <= 20000)) ||
     die "BENCH_IDLE_CONNECTIONS must be 0-20000 (got '$IDLE_CONNECTIONS')"
   [[ $CORE =~ ^[0-9]+$ ]] || die "BENCH_CORE must be a CPU number (got '$CORE')"
-  [[ $SCENARIOS =~ ^\ *(tcp|udp)(\ +(tcp|udp))*\ *$ ]] ||
-    die "BENCH_SCENARIOS must be 'tcp', 'udp' or 'tcp udp' (got '$SCENARIOS')"
+  [[ $SCENARIOS =~ ^\ *(tcp|udp|timer|relay)(\ +(tcp|udp|timer|relay))*\ *$ ]] ||
+    die "BENCH_SCENARIOS must list some of tcp, udp, timer, relay (got '$SCENARIOS')"
+  check_timer_settings
+  check_relay_settings
   command -v taskset >/dev/null || die "taskset (util-linux) is required"
   if needs_monaaot && [ ! -x "$MONAAOT" ]; then
     die "$MONAAOT is missing: build it first (./build.sh)"
   fi
 }
 
-# True when protocol $1 (tcp, udp) is among BENCH_SCENARIOS.
+# True when group $1 (tcp, udp, timer, relay) is among BENCH_SCENARIOS.
 selected() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 
 # The command override of the MonaAot slot for protocol $1 (empty: the real MonaAot).
@@ -126,9 +138,10 @@ override_of() {
   if [ "$1" = udp ]; then echo "${BENCH_MONAAOT_UDP_CMD:-}"; else echo "${BENCH_MONAAOT_CMD:-}"; fi
 }
 
-# True when a selected protocol runs the real out/monaaot (no override).
+# True when a selected scenario runs the real out/monaaot (timer and relay always do).
 needs_monaaot() {
   local p
+  if selected timer || selected relay; then return 0; fi
   for p in tcp udp; do
     if selected "$p" && [ -z "$(override_of "$p")" ]; then return 0; fi
   done
@@ -176,6 +189,8 @@ if err then ERROR(err) end
 NOTE("listening on ", udp.address:match(":(%d+)$"))
 LUA
   printf '[bench]\nport=0\n' >"$WORK/bench.ini"
+  if selected timer; then write_timer_application; fi
+  if selected relay; then write_relay_application; fi
   # A private copy of the binary: a rebuild while the benchmark runs would otherwise fail to
   # overwrite a running executable (ETXTBSY), or swap the binary between rounds.
   if needs_monaaot; then cp "$MONAAOT" "$WORK/monaaot"; fi
@@ -200,17 +215,23 @@ server_command() {
 # Starts server $1 for protocol $2 (default tcp) pinned to the benchmark core; sets SERVER_PID
 # and SERVER_PORT.
 start_server() {
-  local name=$1 log
-  log=$WORK/$name.$RANDOM.log
-  server_command "$name" "${2:-tcp}"
-  taskset -c "$CORE" "${CMD[@]}" >"$log" 2>&1 </dev/null &
+  server_command "$1" "${2:-tcp}"
+  launch "$1"
+}
+
+# Starts CMD, named $1 in messages, pinned to the benchmark core, and waits until it reports
+# "listening on <port>"; sets SERVER_PID, SERVER_PORT and SERVER_LOG.
+launch() {
+  local name=$1
+  SERVER_LOG=$WORK/$name.$RANDOM.log
+  taskset -c "$CORE" "${CMD[@]}" >"$SERVER_LOG" 2>&1 </dev/null &
   SERVER_PID=$!
   STARTED+=("$SERVER_PID")
-  if ! wait_for_line "$log" 'listening on [1-9][0-9]*' 20 "$SERVER_PID"; then
-    tail -n 20 "$log" >&2
+  if ! wait_for_line "$SERVER_LOG" 'listening on [1-9][0-9]*' 20 "$SERVER_PID"; then
+    tail -n 20 "$SERVER_LOG" >&2
     die "$name did not report 'listening on <port>' within 20 s"
   fi
-  SERVER_PORT=$(grep -oE 'listening on [0-9]+' "$log" | head -n 1 | grep -oE '[0-9]+$')
+  SERVER_PORT=$(grep -oE 'listening on [0-9]+' "$SERVER_LOG" | head -n 1 | grep -oE '[0-9]+$')
 }
 
 # ---- measurements --------------------------------------------------------------------------
@@ -365,6 +386,8 @@ print_table() {
   printf '\n  %-26s %14s %14s %9s   %s\n' figure "$label" reference ratio target
   if selected tcp; then print_tcp_rows; fi
   if selected udp; then print_udp_rows; fi
+  if selected timer; then print_timer_rows; fi
+  if selected relay; then print_relay_rows; fi
   echo
 }
 
@@ -401,11 +424,16 @@ traffic_rows() {
     row "round trip p99, us" "$s" p99_us 1 %.1f
   fi
   row "server CPU per $unit, us" "$s" cpu_us_per_msg 1 %.3f
-  printf '  %-26s %29s %9s   %s\n' "  ratio in each round" "$(round_ratios "$s" cpu_us_per_msg |
-    awk '{ printf "%s%.2f", (NR > 1 ? " " : ""), $1 }')" "$(ratio_of "$s" cpu_us_per_msg | awk '$1 == "-" { print; next } { printf "%.2f", $1 }')" \
-    "$3 (median of rounds)"
+  ratio_row "$s" cpu_us_per_msg "$3 (median of rounds)"
   row "server preempted per 1000" "$s" preempted_per_kmsg 1 %.1f
   row "server peak RSS, MiB" "$s" peak_rss_kb 1024 %.1f
+}
+
+# The row of per-round ratios of figure $2 in scenario $1, their median in the ratio column.
+ratio_row() {
+  printf '  %-26s %29s %9s   %s\n' "  ratio in each round" "$(round_ratios "$1" "$2" |
+    awk '{ printf "%s%.2f", (NR > 1 ? " " : ""), $1 }')" "$(ratio_of "$1" "$2" | awk '$1 == "-" { print; next } { printf "%.2f", $1 }')" \
+    "$3"
 }
 
 # Prints one verdict per target; returns 1 when any was missed.
@@ -459,6 +487,12 @@ verdict() {
   fi
 }
 
+# The timer and relay scenarios (functions only; sourced here, after the helpers they use).
+# shellcheck source=tests/bench/timers.sh
+. "$ROOT/tests/bench/timers.sh"
+# shellcheck source=tests/bench/relay.sh
+. "$ROOT/tests/bench/relay.sh"
+
 # ---- main ----------------------------------------------------------------------------------
 
 main() {
@@ -480,6 +514,13 @@ main() {
     done
     if selected tcp && ((IDLE_CONNECTIONS > 0)); then
       for name in "${order[@]}"; do run_idle "$name"; done
+    fi
+    if selected timer; then
+      for name in "${order[@]}"; do run_timer "$name"; done
+    fi
+    if selected relay; then
+      for name in "${order[@]}"; do run_relay_speed "$name"; done
+      for name in "${order[@]}"; do run_relay_memory "$name"; done
     fi
   done
   print_table
