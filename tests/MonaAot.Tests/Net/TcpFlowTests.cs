@@ -229,6 +229,10 @@ public class TcpFlowTests
     [Test]
     public async Task Pause_PeerResets_ConnectionEndsWithTheReset()
     {
+        // IOCP reports a reset only to a posted operation, and a paused connection posts no
+        // read (one posted while paused would complete at once with the data, again and again):
+        // on Windows the reset shows at resume() or at the next send, as with libuv.
+        Skip.When(OperatingSystem.IsWindows(), "IOCP tells a reset only to a posted read or send");
         await using TcpApp app = await TcpApp.Start(PausedCountingServer);
         Socket socket = await TcpApp.Connect(await app.Log.WaitForNumber("port "));
         await socket.SendAsync(Pattern(0, 1000), SocketFlags.None);
