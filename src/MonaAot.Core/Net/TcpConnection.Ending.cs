@@ -39,15 +39,28 @@ public sealed partial class TcpConnection
         set
         {
             _allowHalfOpen = value;
-            if (!value && _peerClosed && _phase == Phase.Connected && NothingToSend)
+            if (value || !_peerClosed || _phase != Phase.Connected || _finSent)
+                return;
+            if (NothingToSend)
                 Close(null);
+            else if (!_shutdownRequested)
+                StartDrainTimer(); // AllSent ends it; a peer that stops reading, sendTimeout
         }
     }
 
     private bool _allowHalfOpen;
 
     /// <summary>Queued bytes plus what the kernel has not delivered yet (where it tells).</summary>
-    internal long Undelivered => Queued + (_fd >= 0 ? System.Math.Max(0, SocketCalls.UnsentBytes(_fd)) : 0);
+    internal long Undelivered
+    {
+        get
+        {
+            int unsent = _fd >= 0 ? SocketCalls.UnsentBytes(_fd) : 0;
+            if (_finSent && unsent > 0)
+                unsent--; // the FIN itself counts until the peer acknowledges it
+            return Queued + System.Math.Max(0, unsent);
+        }
+    }
 
     /// <summary>Resolving, connecting or connected, and not disconnected: sends are accepted
     /// (until <see cref="Shutdown"/>).</summary>

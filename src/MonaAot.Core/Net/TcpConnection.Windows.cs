@@ -34,7 +34,8 @@ public sealed unsafe partial class TcpConnection
             return;
         // While ending, smaller sends: a completion is the only progress a drain sees here,
         // and a slow reader takes a long time to let 1 MiB complete.
-        int length = (int)Math.Min(_queue.Length, _shutdownRequested ? MaxPostedSendWhileEnding : MaxPostedSend);
+        bool ending = _shutdownRequested || _peerClosed;
+        int length = (int)Math.Min(_queue.Length, ending ? MaxPostedSendWhileEnding : MaxPostedSend);
         byte* buffer = Iocp.PrepareSend(_fd, length, out nint operation);
         for (int copied = 0; copied < length;)
         {

@@ -123,8 +123,9 @@ public sealed unsafe partial class TcpConnection : IIoHandler
     {
         long activity = _activity + (_sendState != null ? _sendState->Sends : 0);
         // A paused connection is silent by the script's choice (a relay waiting for its other
-        // side), not idle: it would lose what the kernel holds for it.
-        if (activity != _activitySeen || _phase != Phase.Connected || _paused)
+        // side), not idle: it would lose what the kernel holds for it. Not so one whose own
+        // queue is stuck: its peer may be gone.
+        if (activity != _activitySeen || _phase != Phase.Connected || (_paused && NothingToSend))
         {
             _activitySeen = activity;
             _idleTicks = 0;

@@ -24,6 +24,7 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
     private bool _clampWarned;
     private bool _paused;
     private bool _allowHalfOpen;
+    private int _reportsDue;         // connections whose onDisconnection is still to come
     private TcpConnection? _flushed; // the connection whose onFlush is due, until it fires
     private Action? _fireFlush;      // made once: a relay flushes often
 
@@ -46,6 +47,7 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
         module.ClientType.Push(L, client);
         client._connection = TcpConnection.Accepted(module.Runtime.Net, fd, client);
         client._connection.ShareSendState(client.SendState);
+        client._reportsDue++;
         client.Retain(L, -1);
         return client;
     }
@@ -65,6 +67,7 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
         connection.AllowHalfOpen = _allowHalfOpen;
         _connection = connection;
         connection.ShareSendState(SendState);
+        _reportsDue++;
         Retain(L, 1);
         if (IPAddress.TryParse(host, out IPAddress? ip))
         {
@@ -163,22 +166,25 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
         // reason shows only during its own onDisconnection.
         string? kept = _error;
         bool borrowed = false;
+        _reportsDue--;
         if (_connection == connection)
         {
             _connection = null;
             if (error is not null)
                 _error = error;
         }
-        else if (error is not null)
+        else
         {
-            _error = error; // an earlier connection's end: its reason, for this event only
+            _error = error; // an earlier connection's end: its reason (or none), for this event only
             borrowed = true;
         }
         if (Runtime.PushEvent(this, "onDisconnection\0"u8))
             Runtime.CallEvent(this, 0, 0);
         if (borrowed && (object?)_error == error)
             _error = kept; // unless the handler connected again, which cleared it
-        if (_connection is null)
+        // Alive while any connection of it still owes its report (one may be draining while
+        // the script connected again).
+        if (_connection is null && _reportsDue == 0)
             Release();
     }
 
@@ -199,7 +205,11 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
 
     public override void Close()
     {
-        _connection?.Disconnect(report: false);
+        if (_connection is { } connection)
+        {
+            connection.Disconnect(report: false);
+            _reportsDue--; // it reports nothing now
+        }
         _connection = null;
         Release();
     }

@@ -59,25 +59,84 @@ public class TcpEndingTests
             end
             assert(server:start("127.0.0.1", 0))
             NOTE("port ", server.port)
-            """, ini: "[tcp]\nsendTimeout=3\n");
+            """, ini: "[tcp]\nsendTimeout=4\n");
         using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 65536 };
         await socket.ConnectAsync(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, await app.Log.WaitForNumber("port ")));
 
-        // 4 KiB every 100 ms for 5 s: the sender's kernel buffer (MiBs) never drains far enough
-        // to make the socket writable, yet the peer takes bytes all along. (Its window opens in
-        // steps of about half its 128 KiB buffer, every 1.6 s: within the 3 s timeout.)
+        // 40 KiB/s for 6 s, paced by the clock (a late turn catches up): the sender's kernel
+        // buffer (MiBs) never drains far enough to make its socket writable, yet the peer takes
+        // bytes all along. Its window opens in steps of about half its 128 KiB buffer, every
+        // 1.6 s: well within the 4 s timeout, which the slow phase outlasts.
         var buffer = new byte[4096];
         long total = 0;
-        for (int i = 0; i < 50; i++)
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        for (int i = 0; i < 60; i++)
         {
             total += await socket.ReceiveAsync(buffer, SocketFlags.None);
-            await Task.Delay(100);
+            TimeSpan due = TimeSpan.FromMilliseconds(100 * (i + 1)) - clock.Elapsed;
+            if (due > TimeSpan.Zero)
+                await Task.Delay(due);
         }
         await Assert.That(app.Log.MessagesStartingWith("gone ")).IsEmpty();
         total += (await TcpApp.ReadToEnd(socket)).Length;
 
         await Assert.That(total).IsEqualTo(8L << 20);
         await Assert.That(await app.Log.WaitFor("gone ")).IsEqualTo("gone (null)");
+    }
+
+    [Test]
+    public async Task ConnectAgainDuringADrain_BothConnectionsReportTheirEnd()
+    {
+        using var slow = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        slow.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        slow.Listen(1);
+        int slowPort = ((System.Net.IPEndPoint)slow.LocalEndPoint!).Port;
+        using var probe = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        probe.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        int refusedPort = ((System.Net.IPEndPoint)probe.LocalEndPoint!).Port;
+        await using TcpApp app = await TcpApp.Start($$"""
+            c = mona:createTCPClient()
+            function c:onDisconnection() NOTE("gone ", self.error) end
+            c:connect("127.0.0.1", {{slowPort}})
+            c:send(string.rep("z", 32 * 1048576)) -- more than the kernel buffers hold
+            c:disconnect()                         -- drains while the peer does not read
+            c:connect("127.0.0.1", {{refusedPort}}) -- refused at once
+            c = nil
+            collectgarbage()
+            """);
+        using Socket peer = await slow.AcceptAsync();
+
+        await Assert.That(await app.Log.WaitFor("gone ")).IsEqualTo($"gone connection refused (127.0.0.1:{refusedPort})");
+        byte[] all = await TcpApp.ReadToEnd(peer);
+
+        await Assert.That(all.Length).IsEqualTo(32 << 20);
+        await app.Log.WaitForEntry(e => e.Message == "gone (null)", "the drained connection's end");
+        await Assert.That(app.Log.MessagesStartingWith("gone ").Count).IsEqualTo(2);
+    }
+
+    [Test]
+    public async Task AllowHalfOpenTurnedOffInOnEnd_EndsTheConnectionOnce()
+    {
+        await using TcpApp app = await TcpApp.Start("""
+            server = mona:createTCPServer()
+            function server:onConnection(client)
+              client.allowHalfOpen = true
+              function client:onEnd() self.allowHalfOpen = false NOTE("end ", tostring(self.connected)) end
+              function client:onDisconnection() NOTE("gone ", self.error) end
+            end
+            assert(server:start("127.0.0.1", 0))
+            NOTE("port ", server.port)
+            """);
+        using Socket socket = await TcpApp.Connect(await app.Log.WaitForNumber("port "));
+
+        socket.Shutdown(SocketShutdown.Send);
+
+        await Assert.That((await TcpApp.ReadToEnd(socket)).Length).IsEqualTo(0);
+        await Assert.That(await app.Log.WaitFor("end ")).IsEqualTo("end false"); // ended at once; onDisconnection follows on a later turn
+        await Assert.That(await app.Log.WaitFor("gone ")).IsEqualTo("gone (null)");
+        await app.Run("NOTE('checked')");
+        await app.Log.WaitFor("checked");
+        await Assert.That(app.Log.MessagesStartingWith("gone ").Count).IsEqualTo(1);
     }
 
     [Test]
