@@ -6,7 +6,7 @@
 # In the compiler's default order the methods start-up and the echo path run are spread over the
 # 3.6 MiB of managed code, so nearly all of it became resident: 2.9 MiB of code RSS for an idle
 # server. Listed first and together, what runs fits in about 300 KiB, and idle RSS drops by about
-# 1 MiB (README, Performance).
+# 1 MiB (docs/performance.md).
 #
 # How: a publish with symbols runs the default www (plus a UDP echo child) under callgrind
 # through start-up, TCP ping-pong and streaming, UDP echo and SIGTERM; every managed method that executed is written out, the ones with the most

@@ -29,7 +29,7 @@ public sealed unsafe class MailObject : ScriptObject
     }
 
     internal static ScriptType CreateType(ScriptRuntime runtime, GCHandle context) =>
-        new(runtime, "Mail", context, [], &Index, &ToText);
+        new(runtime, "Mail", context, [], [], ["onSent"], &Index, &ToText);
 
     /// <summary>Queues the message; the userdata is at the top of the stack.</summary>
     public void Start(nint L, MimeMessage message)
@@ -64,6 +64,8 @@ public sealed unsafe class MailObject : ScriptObject
     {
     }
 
+    // Answers the properties listed in CreateType (ScriptType.Properties): a property added or
+    // removed here must be added or removed there and in docs/api.md (Docs/ApiReferenceTests).
     [UnmanagedCallersOnly]
     private static int Index(nint L)
     {

@@ -38,6 +38,8 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
              ("shutdown", (nint)(delegate* unmanaged<nint, int>)&Shutdown),
              ("pause", (nint)(delegate* unmanaged<nint, int>)&Pause),
              ("resume", (nint)(delegate* unmanaged<nint, int>)&Resume)],
+            ["connected", "error", "address", "peerAddress", "queueing", "paused", "allowHalfOpen"],
+            ["onReception", "onFlush", "onEnd", "onDisconnection"],
             &Index, &ToText, &NewIndex, directSend: "send", directSendCounter: runtime.Net.Stats.BytesSentCounter);
 
     /// <summary>A client for a connection the server accepted; pushes it on the stack.</summary>
@@ -330,6 +332,8 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
         }
     }
 
+    // Answers the properties listed in CreateType (ScriptType.Properties): a property added or
+    // removed here must be added or removed there and in docs/api.md (Docs/ApiReferenceTests).
     [UnmanagedCallersOnly]
     private static int Index(nint L)
     {

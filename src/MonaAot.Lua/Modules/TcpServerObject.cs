@@ -25,6 +25,8 @@ public sealed unsafe class TcpServerObject : ScriptObject, ITcpListenerEvents
         new(runtime, "TCPServer", context,
             [("start", (nint)(delegate* unmanaged<nint, int>)&Start),
              ("stop", (nint)(delegate* unmanaged<nint, int>)&Stop)],
+            ["running", "port"],
+            ["clientHandler", "onConnection"],
             &Index, &ToText);
 
     /// <summary>Reads start's arguments into an address to bind; null with a message if invalid.</summary>
@@ -170,6 +172,8 @@ public sealed unsafe class TcpServerObject : ScriptObject, ITcpListenerEvents
         }
     }
 
+    // Answers the properties listed in CreateType (ScriptType.Properties): a property added or
+    // removed here must be added or removed there and in docs/api.md (Docs/ApiReferenceTests).
     [UnmanagedCallersOnly]
     private static int Index(nint L)
     {

@@ -30,6 +30,8 @@ public sealed unsafe class TimerObject : ScriptObject
     internal static ScriptType CreateType(ScriptRuntime runtime, GCHandle context) =>
         new(runtime, "Timer", context,
             [("nextRaising", (nint)(delegate* unmanaged<nint, int>)&NextRaising)],
+            [],
+            [],
             &Index, &ToText, userValues: 2);
 
     /// <summary>setTimer(timer, ms): arms the timer whose userdata is at <paramref name="index"/>
@@ -150,6 +152,8 @@ public sealed unsafe class TimerObject : ScriptObject
         }
     }
 
+    // Answers the properties listed in CreateType (ScriptType.Properties): a property added or
+    // removed here must be added or removed there and in docs/api.md (Docs/ApiReferenceTests).
     [UnmanagedCallersOnly]
     private static int Index(nint L)
     {

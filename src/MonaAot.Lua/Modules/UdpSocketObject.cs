@@ -48,6 +48,8 @@ public sealed unsafe class UdpSocketObject : ScriptObject, IUdpSocketEvents
              ("close", (nint)(delegate* unmanaged<nint, int>)&CloseMethod),
              ("joinGroup", (nint)(delegate* unmanaged<nint, int>)&JoinGroup),
              ("leaveGroup", (nint)(delegate* unmanaged<nint, int>)&LeaveGroup)],
+            ["address", "peerAddress", "multicastLoop", "multicastTTL", "allowBroadcast", "queueing"],
+            ["onReception"],
             &Index, &ToText, &NewIndex);
 
     public void OnDatagram(UdpSocket socket, ReadOnlySpan<byte> data, string from)
@@ -300,6 +302,8 @@ public sealed unsafe class UdpSocketObject : ScriptObject, IUdpSocketEvents
     private static bool IsMulticast(IPAddress ip) =>
         ip.IsIPv6Multicast || (ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork && (ip.GetAddressBytes()[0] & 0xF0) == 0xE0);
 
+    // Answers the properties listed in CreateType (ScriptType.Properties): a property added or
+    // removed here must be added or removed there and in docs/api.md (Docs/ApiReferenceTests).
     [UnmanagedCallersOnly]
     private static int Index(nint L)
     {

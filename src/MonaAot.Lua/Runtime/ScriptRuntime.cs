@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using MonaAot.Diagnostics;
 using MonaAot.Lua.Binding;
 using MonaAot.Lua.Native;
@@ -29,6 +30,13 @@ public sealed unsafe class ScriptRuntime
     public Logger Logger { get; }
     public IResolver Resolver { get; }
     public ObjectTable Objects { get; } = new();
+
+    private readonly List<ScriptType> _types = [];
+
+    /// <summary>Every Lua-visible object type installed in this runtime.</summary>
+    public IReadOnlyList<ScriptType> Types => _types;
+
+    internal void AddType(ScriptType type) => _types.Add(type);
 
     /// <summary>Lua timers armed now (mona:stats().timers); kept by TimerObject.</summary>
     public int ArmedTimers { get; internal set; }

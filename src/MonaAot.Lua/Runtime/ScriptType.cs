@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -39,6 +40,11 @@ public sealed unsafe class ScriptType
     private readonly ScriptRuntime _runtime;
     private Type? _class; // the one C# class of this type's objects, so Check needs no cast
 
+    /// <param name="properties">The property names <paramref name="index"/> answers (and
+    /// <paramref name="newIndex"/> may set), for the manual's test (docs/api.md); keep it in
+    /// step with the Index function, which a test reads each of them through.</param>
+    /// <param name="events">The handler names the type's objects call (onReception, ...), for
+    /// the same test; Lua cannot enumerate them.</param>
     /// <param name="index">Called by __index for what is not a method: properties, then
     /// <see cref="IndexFields"/>.</param>
     /// <param name="directSend">The method that may send without entering C# (TCPClient's
@@ -47,12 +53,14 @@ public sealed unsafe class ScriptType
     /// <param name="userValues">User values of each userdata: 1 (the fields table) and the
     /// type's own from 2 on, nil until the type sets them.</param>
     public ScriptType(ScriptRuntime runtime, string name, GCHandle context,
-        (string Name, nint Function)[] methods,
+        (string Name, nint Function)[] methods, string[] properties, string[] events,
         delegate* unmanaged<nint, int> index, delegate* unmanaged<nint, int> toString,
         delegate* unmanaged<nint, int> newIndex = null, string? directSend = null, long* directSendCounter = null,
         int userValues = 1)
     {
         Name = name;
+        Properties = properties;
+        Events = events;
         _userValues = Math.Max(1, userValues);
         _runtime = runtime;
         nint L = runtime.Vm.L;
@@ -94,9 +102,17 @@ public sealed unsafe class ScriptType
         HostFunction.Push(L, toString, context);
         lua.RawSet(-3);
         lua.Pop(1);
+        runtime.AddType(this);
     }
 
     public string Name { get; }
+
+    /// <summary>The properties the type's Index function answers (declared, not enumerable
+    /// from Lua).</summary>
+    public IReadOnlyList<string> Properties { get; }
+
+    /// <summary>The events (handler names) its objects call.</summary>
+    public IReadOnlyList<string> Events { get; }
 
     private static void SetField(KeraLua.Lua lua, string key, Action pushValue)
     {

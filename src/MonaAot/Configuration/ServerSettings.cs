@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.IO;
 using MonaAot.Diagnostics;
 using MonaAot.Mail;
@@ -6,7 +7,7 @@ using MonaAot.Net;
 
 namespace MonaAot.Configuration;
 
-/// <summary>[lua]: bounds on what scripts may take (README: Limits).</summary>
+/// <summary>[lua]: bounds on what scripts may take (docs/api.md: Limits).</summary>
 /// <param name="MemoryLimit">Bytes the Lua heap may hold while scripts run; 0: no limit.</param>
 /// <param name="HandlerTimeoutSeconds">Seconds one call into a script may run; 0: no limit.</param>
 public sealed record LuaLimits(long MemoryLimit, int HandlerTimeoutSeconds)
@@ -28,6 +29,20 @@ public sealed record ServerSettings(string WwwRoot, LogLevel LogLevel, IniFile I
 
     /// <summary>[lua]: memoryLimit and handlerTimeout.</summary>
     public LuaLimits Lua { get; init; } = LuaLimits.Default;
+
+    /// <summary>
+    /// Every key MonaAot reads, by section ("" is the top level): what docs/api.md documents
+    /// (Docs/ApiReferenceTests checks both that and that this file reads no other key). Keys of
+    /// other sections are the applications' own.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string[]> KnownKeys { get; } = new Dictionary<string, string[]>(StringComparer.OrdinalIgnoreCase)
+    {
+        [""] = ["www"],
+        ["logs"] = ["directory", "maxSize", "rotation"],
+        ["tcp"] = ["receiveLimit", "sendLimit", "connectTimeout", "idleTimeout", "sendTimeout"],
+        ["lua"] = ["memoryLimit", "handlerTimeout"],
+        ["smtp"] = ["host", "port", "timeout", "user", "password", "tls"],
+    };
 
     /// <summary>MonaServer's rule: the ini file beside the executable, named after it.</summary>
     public static string DefaultConfigPath(string executablePath) =>
@@ -62,7 +77,7 @@ public sealed record ServerSettings(string WwwRoot, LogLevel LogLevel, IniFile I
         return new LuaLimits(memory, (int)ini.GetInteger("lua", "handlerTimeout", defaults.HandlerTimeoutSeconds, 0, 3600));
     }
 
-    /// <summary>[smtp] host, port, timeout (seconds), user, password, tls (README: Mail).</summary>
+    /// <summary>[smtp] host, port, timeout (seconds), user, password, tls (docs/api.md: Mail).</summary>
     public static SmtpSettings SmtpOf(IniFile ini)
     {
         SmtpSettings defaults = SmtpSettings.Default;
@@ -111,7 +126,7 @@ public sealed record ServerSettings(string WwwRoot, LogLevel LogLevel, IniFile I
     }
 
     // Files are written only when the ini has a [logs] section: an edge device's flash is not
-    // worn by logs nobody asked for (MonaServer writes them unasked; noted in the README).
+    // worn by logs nobody asked for (MonaServer writes them unasked; noted in docs/guide.md).
     private static LogFileSettings? LogFilesOf(IniFile ini, string iniDirectory)
     {
         if (!ini.HasSection("logs"))
