@@ -151,20 +151,20 @@ public class SignalProcessTests
         string logs = Path.Combine(www.Root, "logs");
         www.WriteApp("", "function onStart() NOTE('up') end");
         await using MonaProcess mona = MonaProcess.Start("--config", www.WriteIni($"[logs]\ndirectory={logs}\n"), www.Www);
-        int up = await mona.WaitForLine("up", Wait);
+        int up = await mona.WaitForLine("main.lua[1] up", Wait);
         string current = Path.Combine(logs, "log.0");
         string rotated = Path.Combine(logs, "log.0.rotated");
-        await Assert.That(File.ReadAllText(current)).Contains("up");
+        await Assert.That(File.ReadAllText(current)).Contains("main.lua[1] up");
         File.Move(current, rotated); // what logrotate does before its postrotate kill -HUP
 
         mona.Signal(SIGHUP);
 
         // The next start's line is logged after the SIGHUP line, whose file write came first.
-        await mona.WaitForLine("up", Wait, up + 1);
+        await mona.WaitForLine("main.lua[1] up", Wait, up + 1);
         await Assert.That(File.Exists(current)).IsTrue();
         string fresh = File.ReadAllText(current);
         await Assert.That(fresh).Contains("SIGHUP received, log files reopened");
-        await Assert.That(fresh).Contains("up");
+        await Assert.That(fresh).Contains("main.lua[1] up");
         await Assert.That(File.ReadAllText(rotated)).DoesNotContain("SIGHUP");
 
         mona.Signal(MonaProcess.SIGTERM);
