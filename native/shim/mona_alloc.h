@@ -20,7 +20,9 @@ typedef struct {
     int in_host;                        /* host functions running within the innermost one */
     volatile unsigned long long calls;  /* outermost protected calls started so far */
     volatile unsigned long long armed;  /* the call to stop (0: none), set by the watchdog */
-    int timeout_s;                      /* [lua] handlerTimeout, for the message */
+    volatile unsigned long long interrupted; /* the call a signal stops (0: none) */
+    volatile int signal;                /* which signal (mona_guard.h MONA_SIG*), for the message */
+    int timeout_s;                      /* [lua] handlerTimeout, for the message; 0: no watchdog */
 } mona_scripts;
 
 /* Makes the state allocate through a new heap from now on; blocks it already holds may be

@@ -28,4 +28,20 @@ MONA_API void mona_guard_install(lua_State *L, int timeout_s);
  * running for `limit` ticks; returns 1 when it armed. */
 MONA_API int mona_watchdog_tick(lua_State *L, unsigned long long *seen, int *ticks, int limit);
 
+/* The signals mona_guard_interrupt names in its message. */
+#define MONA_SIGINT 1
+#define MONA_SIGTERM 2
+
+/* Stops the script call running now because the process received `signal` (MONA_SIG*): the
+ * stop hook raises "<where>: interrupted by SIGTERM" in it, and again at every instruction of
+ * that call, as for the watchdog. Called from a signal-handling thread while the loop thread
+ * may be running scripts: it calls no Lua function but lua_sethook, which Lua documents as
+ * safe to call asynchronously (lua.c's SIGINT handler does the same). With no stop hook there
+ * ([lua] handlerTimeout = 0) it installs one on the main thread, at count 1; that hook removes
+ * itself once the call has ended, so a server never signalled pays nothing. A coroutine
+ * running without a hook (created before the signal, handlerTimeout = 0) cannot be reached
+ * from here: it is stopped when control comes back to the main thread. Returns 1 when a call
+ * was running (its stop is under way), 0 when none was. */
+MONA_API int mona_guard_interrupt(lua_State *L, int signal);
+
 #endif

@@ -17,6 +17,9 @@ public sealed unsafe class LuaVm : IDisposable
 {
     private readonly List<GCHandle> _pinned = new();
     private void* _heap; // mona_alloc.h: the state's allocator
+    // Interrupt comes from a signal thread: it must not reach a closed state.
+    private readonly object _interruptGate = new();
+    private bool _closed;
 
     /// <summary>
     /// The collector's pause: a new cycle starts when the heap reaches this percentage of what
@@ -45,6 +48,19 @@ public sealed unsafe class LuaVm : IDisposable
     {
         if (_heap != null)
             Shim.mona_setlimit(_heap, (nuint)Math.Max(0, bytes));
+    }
+
+    /// <summary>
+    /// Stops the script call running now, if any, with "&lt;where&gt;: interrupted by SIGTERM"
+    /// (or SIGINT), raised in the script and again at every instruction of that call, so a
+    /// pcall loop cannot keep it going; the call's error is logged as any other. Safe from any
+    /// thread (a signal handler's): it calls no Lua function but lua_sethook (mona_guard.h).
+    /// Returns false when no script call was running.
+    /// </summary>
+    public bool Interrupt(InterruptSignal signal)
+    {
+        lock (_interruptGate)
+            return !_closed && Shim.mona_guard_interrupt(L, (int)signal) != 0;
     }
 
     /// <summary>KeraLua's view of the state.</summary>
@@ -125,6 +141,8 @@ public sealed unsafe class LuaVm : IDisposable
 
     public void Dispose()
     {
+        lock (_interruptGate)
+            _closed = true;
         State.Dispose();
         Shim.mona_freeheap(_heap); // after lua_close, which returned every block through it
         _heap = null;
@@ -132,4 +150,11 @@ public sealed unsafe class LuaVm : IDisposable
             handle.Free();
         _pinned.Clear();
     }
+}
+
+/// <summary>The signals <see cref="LuaVm.Interrupt"/> names in its message (mona_guard.h MONA_SIG*).</summary>
+public enum InterruptSignal
+{
+    Sigint = Shim.MONA_SIGINT,
+    Sigterm = Shim.MONA_SIGTERM,
 }

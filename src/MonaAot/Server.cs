@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.InteropServices;
+using System.Threading;
 using MonaAot.Configuration;
 using MonaAot.Diagnostics;
 using MonaAot.Hosting;
@@ -13,8 +14,8 @@ using MonaAot.Reactor;
 
 namespace MonaAot;
 
-/// <summary>Wires the loop, the Lua VM and the host together and runs until SIGINT/SIGTERM.</summary>
-public static class Server
+/// <summary>Wires the loop, the Lua VM and the host together and runs until SIGINT/SIGTERM (SIGHUP reloads).</summary>
+public static partial class Server
 {
     /// <summary>How long a stopping server lets closing connections deliver their queued data
     /// and pending mails finish.</summary>
@@ -39,24 +40,47 @@ public static class Server
         InstallGlobals(runtime, settings, mail);
         var host = new ApplicationHost(runtime, settings.WwwRoot);
 
-        // Signals arrive on a runtime thread: hand them to the loop, which stops the applications
-        // (children first), lets closing connections drain, and then returns from Run.
-        bool stopping = false;
-        void OnSignal(PosixSignalContext context)
+        // Signals arrive on a runtime thread, which must not run scripts. The first SIGINT or
+        // SIGTERM interrupts the script call running now, if any (an endless loop included,
+        // whatever [lua] handlerTimeout says: SPEC 7), and hands the stop to the loop, which
+        // stops the applications (children first), lets closing connections drain, and then
+        // returns from Run. Another one means the stop itself is stuck (an onStop that loops,
+        // a drain the user will not wait for): exit at once, without the loop.
+        int stopSignals = 0;
+        void OnStopSignal(PosixSignalContext context)
         {
             context.Cancel = true;
+            if (Interlocked.Increment(ref stopSignals) > 1)
+            {
+                logger.Error($"{context.Signal} received while stopping, exiting now (code 1)");
+                Environment.Exit(1);
+                return;
+            }
+            vm.Interrupt(context.Signal == PosixSignal.SIGINT ? InterruptSignal.Sigint : InterruptSignal.Sigterm);
             loop.Post(() =>
             {
-                if (stopping)
-                    return;
-                stopping = true;
                 logger.Info($"{context.Signal} received, stopping");
                 host.Stop();
                 StopWhenDrained(loop, net, mail, EventLoop.Now + ShutdownDrainMs);
             });
         }
-        using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-        using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        // SIGHUP (Linux): reopen the log files and reload every application, on the loop, after
+        // whatever script call is running; not once stopping.
+        void OnReloadSignal(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            loop.Post(() =>
+            {
+                if (Volatile.Read(ref stopSignals) > 0)
+                    return;
+                files?.Reopen();
+                logger.Info($"{context.Signal} received, log files reopened, reloading every application");
+                host.ReloadAll();
+            });
+        }
+        using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnStopSignal);
+        using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnStopSignal);
+        using PosixSignalRegistration? sighup = OperatingSystem.IsLinux() ? RegisterReload(OnReloadSignal) : null;
 
         logger.Info($"MonaAot {Program.Version} serving {settings.WwwRoot}");
         host.Start();

@@ -59,6 +59,12 @@ public static unsafe partial class Shim
     [LibraryImport(NativeLibraries.Shim)]
     public static partial void mona_guard_install(nint L, int timeoutSeconds);
 
+    public const int MONA_SIGINT = 1;
+    public const int MONA_SIGTERM = 2;
+
+    [LibraryImport(NativeLibraries.Shim)]
+    public static partial int mona_guard_interrupt(nint L, int signal);
+
     [LibraryImport(NativeLibraries.Shim)]
     public static partial int mona_watchdog_tick(nint L, ulong* seen, int* ticks, int limit);
 

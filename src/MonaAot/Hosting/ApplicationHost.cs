@@ -67,6 +67,31 @@ public sealed unsafe class ApplicationHost : IDisposable
             StopApplication(_applications[paths[i]]);
     }
 
+    /// <summary>
+    /// SIGHUP: every application whose main.lua was found is reloaded as if the file had
+    /// changed (one that failed to load gets another try): all stop first, children before
+    /// parents, so a child's onStop still sees its parent's environment, then all load again,
+    /// parents before children.
+    /// </summary>
+    public void ReloadAll()
+    {
+        if (_stopped)
+            return;
+        var loaded = new List<Application>();
+        foreach (Application app in _ordered)
+        {
+            if (app.LoadedStamp is not null)
+                loaded.Add(app);
+        }
+        for (int i = loaded.Count - 1; i >= 0; i--)
+        {
+            StopApplication(loaded[i]);
+            ClearEnvironment(loaded[i]);
+        }
+        foreach (Application app in loaded)
+            LoadApplication(app);
+    }
+
     /// <summary>Brings the loaded applications in line with the main.lua files found.</summary>
     public void Apply(SortedDictionary<string, FileStamp> files)
     {

@@ -15,6 +15,7 @@ public sealed class RotatingFileLogSink : ILogSink, IDisposable
 {
     private readonly LogFileSettings _settings;
     private FileStream? _file;
+    private volatile bool _reopen;
 
     public RotatingFileLogSink(LogFileSettings settings)
     {
@@ -25,6 +26,12 @@ public sealed class RotatingFileLogSink : ILogSink, IDisposable
     public void Write(in LogEntry entry)
     {
         byte[] line = Encoding.UTF8.GetBytes(entry.Format() + "\n");
+        if (_reopen)
+        {
+            _reopen = false;
+            _file?.Dispose();
+            _file = null;
+        }
         FileStream file = _file ??= Open();
         if (file.Length > 0 && file.Length + line.Length > _settings.MaxSize)
         {
@@ -35,6 +42,13 @@ public sealed class RotatingFileLogSink : ILogSink, IDisposable
         file.Write(line);
         file.Flush();
     }
+
+    /// <summary>
+    /// SIGHUP: the next line goes to a <c>log.0</c> opened anew, so a file renamed by logrotate
+    /// (or by hand) stops growing and a new one starts. Any thread: the switch itself happens
+    /// in <see cref="Write"/>, under the logger's lock.
+    /// </summary>
+    public void Reopen() => _reopen = true;
 
     private string PathOf(int index) => Path.Combine(_settings.Directory, "log." + index);
 

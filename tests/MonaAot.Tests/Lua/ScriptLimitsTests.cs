@@ -2,8 +2,10 @@ using System;
 using System.Linq;
 using System.Net.Sockets;
 using System.Text;
+using System.Threading;
 using System.Threading.Tasks;
 using MonaAot.Diagnostics;
+using MonaAot.Lua;
 using MonaAot.Tests.Support;
 using TUnit.Assertions;
 using TUnit.Assertions.Extensions;
@@ -95,6 +97,48 @@ public class ScriptLimitsTests
         // The same connection and a new one are served as before.
         await Assert.That(await Echo(looping, "after")).IsEqualTo("after");
         using Socket other = await TcpApp.Connect(port);
+        await Assert.That(await Echo(other, "fine")).IsEqualTo("fine");
+    }
+
+    // A handler that says it runs, then never returns.
+    private const string Endless = """
+        server = mona:createTCPServer()
+        function server:onConnection(client)
+          function client:onReception(data)
+            NOTE("running ", data)
+            if data == "loop" then while true do end end
+            if data == "stubborn" then while true do pcall(function() while true do end end) end end
+            self:send(data)
+          end
+        end
+        assert(server:start("127.0.0.1", 0))
+        NOTE("port ", server.port)
+        """;
+
+    [Test]
+    [Timeout(30_000)]
+    [Arguments("loop", 5)]
+    [Arguments("stubborn", 6)]
+    public async Task Interrupt_WithoutHandlerTimeout_StopsTheRunningCall_WithWhereItWas(string command, int line, CancellationToken cancellation)
+    {
+        // handlerTimeout=0: no stop hook until the interrupt installs one (from this thread, as
+        // a signal handler does).
+        await using TcpApp app = await TcpApp.Start(Endless, "[lua]\nhandlerTimeout=0\n");
+        using Socket socket = await TcpApp.Connect(await app.Log.WaitForNumber("port "));
+        await socket.SendAsync(Encoding.ASCII.GetBytes(command), SocketFlags.None, cancellation);
+        await app.Log.WaitFor("running " + command);
+
+        await Assert.That(app.Harness.Vm.Interrupt(InterruptSignal.Sigterm)).IsTrue();
+
+        LogEntry entry = await app.Log.WaitForEntry(e => e.Message.Contains("interrupted"), "'interrupted'");
+        await Assert.That(entry.Message).StartsWith("interrupted by SIGTERM");
+        await Assert.That(entry.Message).Contains("stack traceback:");
+        await Assert.That(entry.Level).IsEqualTo(LogLevel.Error);
+        await Assert.That(entry.File).IsEqualTo("main.lua");
+        await Assert.That(entry.Line).IsEqualTo(line);
+        // The hook is gone with the call: the next handlers run to their end.
+        await Assert.That(await Echo(socket, "after")).IsEqualTo("after");
+        using Socket other = await TcpApp.Connect(await app.Log.WaitForNumber("port "));
         await Assert.That(await Echo(other, "fine")).IsEqualTo("fine");
     }
 
