@@ -74,7 +74,7 @@ public sealed class HostsFile
             return numeric;
         Interlocked.Increment(ref _lookups);
         if (!Current().Names.TryGetValue(host, out IPAddress[]? addresses))
-            return null;
+            return IsLocalhost(host) ? (preferIPv6 ? IPAddress.IPv6Loopback : IPAddress.Loopback) : null;
         foreach (IPAddress candidate in addresses)
         {
             if ((candidate.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6) == preferIPv6)
@@ -82,6 +82,11 @@ public sealed class HostsFile
         }
         return addresses[0];
     }
+
+    /// <summary>"localhost" is the loopback address even when the file does not list it
+    /// (RFC 6761; Windows' own hosts file has it commented out, its resolver answers it).</summary>
+    private static bool IsLocalhost(string host) =>
+        host.Equals("localhost", StringComparison.OrdinalIgnoreCase) || host.Equals("localhost.", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Changes each time the file is found changed and parsed again: what was looked
     /// up before may be stale. Costs a clock read, and a stat at most once per interval.</summary>

@@ -65,6 +65,23 @@ public class HostsFileTests
     }
 
     [Test]
+    public async Task Find_LocalhostNotListed_IsLoopback()
+    {
+        string path = TempHosts("# 127.0.0.1 localhost (commented out, as on Windows)\n");
+        try
+        {
+            var hosts = new HostsFile(path);
+
+            await Assert.That(hosts.Find("localhost")?.ToString()).IsEqualTo("127.0.0.1");
+            await Assert.That(hosts.Find("LocalHost", preferIPv6: true)?.ToString()).IsEqualTo("::1");
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Test]
     [Arguments("999.1.1.1", false)]
     [Arguments("1.2.3.256", false)]
     [Arguments("bad name", false)]

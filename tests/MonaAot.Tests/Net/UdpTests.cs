@@ -353,6 +353,9 @@ public class UdpTests
     [Test]
     public async Task Connected_PeerPortClosed_NextSendReportsRefused_LoggedOnce()
     {
+        // Measured under Wine 8: no readiness event comes and the next send succeeds (its
+        // wineserver, which polls the socket, presumably takes the pending error).
+        Skip.When(Wine.IsRunning, "Wine keeps the ICMP error of a connected UDP socket from the program");
         int closedPort;
         using (Socket probe = Client())
             closedPort = ((IPEndPoint)probe.LocalEndPoint!).Port;
@@ -368,7 +371,7 @@ public class UdpTests
         await app.Run("again()");
 
         await Assert.That(await app.Log.WaitFor("connect ")).IsEqualTo("connect (null) first (null).");
-        await Assert.That(await app.Log.WaitFor("second ")).IsEqualTo($"second connection refused (127.0.0.1:{closedPort})");
+        await Assert.That(await app.Log.WaitFor("second ")).IsEqualTo($"second connection refused (127.0.0.1:{closedPort})").Because(string.Join(" | ", app.Log.Messages));
         var warnings = app.Log.Entries.FindAll(e => e.Level == MonaAot.Diagnostics.LogLevel.Warn);
         await Assert.That(warnings.Count).IsEqualTo(1);
         await Assert.That(warnings[0].Message).IsEqualTo($"UDPSocket send: connection refused (127.0.0.1:{closedPort})");
