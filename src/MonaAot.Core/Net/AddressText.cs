@@ -63,6 +63,37 @@ public static class AddressText
         return quoted.ToString();
     }
 
+    /// <summary>
+    /// Null when <paramref name="host"/> can be a name to resolve, else the message: labels of
+    /// letters, digits, '-' and '_' (1 to 63 characters, 253 in all, a final dot allowed), the
+    /// last one not all digits. So a mistyped numeric address such as "999.1.1.1" fails at once
+    /// instead of going to DNS: a top-level label is never numeric (RFC 3696, section 2), and
+    /// resolvers read such text as an IPv4 address, not a name.
+    /// </summary>
+    public static string? CheckHostName(string host)
+    {
+        string name = host.EndsWith('.') ? host[..^1] : host;
+        bool valid = name.Length is > 0 and <= 253;
+        int labelStart = 0;
+        bool allDigits = true;
+        for (int i = 0; valid && i <= name.Length; i++)
+        {
+            if (i == name.Length || name[i] == '.')
+            {
+                valid = i - labelStart is > 0 and <= 63;
+                if (i == name.Length)
+                    valid &= !allDigits;
+                labelStart = i + 1;
+                allDigits = true;
+                continue;
+            }
+            char c = name[i];
+            valid = char.IsAsciiLetterOrDigit(c) || c is '-' or '_';
+            allDigits &= char.IsAsciiDigit(c);
+        }
+        return valid ? null : $"invalid address {Quote(host)} (neither an IP address nor a host name)";
+    }
+
     public static string? CheckPort(long port) =>
         port is >= 0 and <= 65535 ? null : $"invalid port {port} (0 to 65535)";
 }

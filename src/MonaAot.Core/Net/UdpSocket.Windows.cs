@@ -25,15 +25,17 @@ public sealed unsafe partial class UdpSocket
     [SupportedOSPlatform("windows")]
     private IocpBackend Iocp => (IocpBackend)_net.Loop.Backend;
 
-    /// <summary>A connectionless socket must not fail its next receive because an earlier
-    /// datagram drew an ICMP port unreachable (Windows' default; Linux reports it only on a
-    /// connected socket).</summary>
+    /// <summary>Whether the socket's receives report an ICMP port unreachable (as a reset). Off
+    /// when opened: a connectionless socket must not fail its next receive because an earlier
+    /// datagram to anyone drew one (Windows' default). On once connected, so that the peer's
+    /// unreachability reaches the next send, as on Linux, which reports it only on a connected
+    /// socket.</summary>
     [SupportedOSPlatform("windows")]
-    private static void IgnoreUnreachableReports(nint fd)
+    private static void ReportUnreachable(nint fd, bool report)
     {
-        int off = 0;
+        int value = report ? 1 : 0;
         uint returned;
-        Winsock.WSAIoctl(fd, Winsock.SIO_UDP_CONNRESET, &off, sizeof(int), null, 0, &returned, null, null);
+        Winsock.WSAIoctl(fd, Winsock.SIO_UDP_CONNRESET, &value, sizeof(int), null, 0, &returned, null, null);
     }
 
     [SupportedOSPlatform("windows")]
@@ -60,7 +62,7 @@ public sealed unsafe partial class UdpSocket
             errno = SocketCalls.LastError;
         }
         if (errno != Libc.EAGAIN)
-            return Describe(errno, recipient != null ? recipient->ToString() : _peerText ?? "?");
+            return Failure(errno, recipient);
         if (_postedBytes + data.Length > _net.Limits.MaxQueuedBytes)
             return $"send queue full ({_net.Limits.MaxQueuedBytes} bytes queued): datagram dropped";
         Iocp.PostSendTo(_fd, data, target);
@@ -76,7 +78,10 @@ public sealed unsafe partial class UdpSocket
             // A posted datagram went (Result: its size) or could not (a negative errno); send()
             // returned long ago, so a failure is only logged, as on Linux.
             if (ev.Result < 0)
+            {
+                NotePeerError(-ev.Result);
                 _net.Logger.Debug($"UDP datagram dropped: {Describe(-ev.Result, "")}");
+            }
             else
                 _net.Stats.BytesSent += ev.Result;
             _postedBytes -= ev.Data; // the length posted, sent or not
@@ -87,6 +92,8 @@ public sealed unsafe partial class UdpSocket
             _readsStopped = true;
             return;
         }
+        if (ev.Result < 0)
+            NotePeerError(-ev.Result); // the zero-byte read met the peer's unreachable report
         for (int i = 0; i < DatagramsPerEvent && _fd != -1; i++)
         {
             NetAddress sender;
@@ -97,7 +104,8 @@ public sealed unsafe partial class UdpSocket
                 int errno = SocketCalls.LastError;
                 if (errno is Libc.EAGAIN)
                     return;
-                continue; // one datagram's trouble (too large, a late unreachable report)
+                NotePeerError(errno);
+                continue; // one datagram's trouble (too large, an unreachable report)
             }
             _net.Stats.BytesReceived += n;
             _events.OnDatagram(this, new ReadOnlySpan<byte>(_net.ReadBuffer, n), SenderText(ref sender));

@@ -68,6 +68,9 @@ public sealed unsafe partial class UdpSocket : IIoHandler
     private string? _peerText;
     private bool _multicastLoop = true;
     private int _multicastTtl = 1;
+    // An error the kernel reported for the connected peer (ICMP port or host unreachable),
+    // found by a receive or a queued send; the next send returns it (SPEC 4).
+    private int _peerError;
 
     public UdpSocket(NetContext net, IUdpSocketEvents events, bool allowBroadcast)
     {
@@ -86,6 +89,10 @@ public sealed unsafe partial class UdpSocket : IIoHandler
         _fd == -1 ? null : _localText ??= NetAddress.OfSocket(_fd, peer: false, out NetAddress local) ? local.ToString() : null;
 
     public string? PeerAddress => _connected ? _peerText : null;
+
+    /// <summary>True when the last <see cref="Send"/> failed because the connected peer is
+    /// unreachable (the kernel's report of an ICMP error), which the owner also logs.</summary>
+    public bool PeerUnreachable { get; private set; }
 
     public string? Bind(NetAddress address)
     {
@@ -112,6 +119,9 @@ public sealed unsafe partial class UdpSocket : IIoHandler
         if (SocketCalls.Connect(_fd, &target) != 0)
             return NetError.Describe(SocketCalls.LastError, address.ToString());
         _connected = true;
+        _peerError = 0;
+        if (OperatingSystem.IsWindows())
+            ReportUnreachable(_fd, true);
         _peerText = address.ToString();
         _localText = null; // connecting may bind or change the local address
         return null;
@@ -121,12 +131,21 @@ public sealed unsafe partial class UdpSocket : IIoHandler
     /// it is null. Returns null, or why it was not sent.</summary>
     public string? Send(ReadOnlySpan<byte> data, NetAddress* recipient)
     {
+        PeerUnreachable = false;
         if (data.Length > MaxDatagram)
             return $"datagram too large ({data.Length} bytes, {MaxDatagram} at most)";
         if (recipient == null && !_connected)
             return "no recipient: give an address or connect() first";
         if (_fd == -1 && Open(recipient->Family) is { } openError)
             return openError;
+        if (_peerError != 0)
+        {
+            // The kernel would fail this send with it too (Linux keeps it until read); the
+            // datagram is not sent, as there.
+            int reported = _peerError;
+            _peerError = 0;
+            return Failure(reported, recipient);
+        }
         NetAddress target = default;
         if (recipient != null)
             target = _family == SocketCalls.AF_INET6 ? recipient->ToIPv6() : *recipient;
@@ -147,7 +166,29 @@ public sealed unsafe partial class UdpSocket : IIoHandler
         int errno = Libc.LastErrno;
         if (errno == Libc.EAGAIN)
             return Enqueue(data, recipient != null, target);
+        return Failure(errno, recipient);
+    }
+
+    /// <summary>Why a send failed, noting whether the peer is unreachable.</summary>
+    private string Failure(int errno, NetAddress* recipient)
+    {
+        PeerUnreachable = _connected && IsPeerReport(errno);
+        if (PeerUnreachable && errno == Libc.ECONNRESET)
+            errno = Libc.ECONNREFUSED; // Winsock's word for a UDP port unreachable
         return Describe(errno, recipient != null ? recipient->ToString() : _peerText ?? "?");
+    }
+
+    /// <summary>The errors a connected UDP socket gets from the ICMP messages about its peer:
+    /// port unreachable (Winsock reports it as a reset), host or network unreachable.</summary>
+    private static bool IsPeerReport(int errno) =>
+        errno is Libc.ECONNREFUSED or Libc.ECONNRESET or Libc.EHOSTUNREACH or Libc.ENETUNREACH;
+
+    /// <summary>Keeps an error a receive or a queued send found about the connected peer, for
+    /// the next send to return.</summary>
+    private void NotePeerError(int errno)
+    {
+        if (_connected && IsPeerReport(errno))
+            _peerError = errno;
     }
 
     private string Describe(int errno, string address) => errno switch
@@ -163,6 +204,7 @@ public sealed unsafe partial class UdpSocket : IIoHandler
             _net.Close(_fd, _token);
         _fd = -1;
         _connected = false;
+        _peerError = 0;
         _localText = _peerText = null;
         _senderTexts.Clear();
         _watchingWrites = false;
@@ -267,7 +309,7 @@ public sealed unsafe partial class UdpSocket : IIoHandler
         if (_allowBroadcast)
             SocketCalls.SetBroadcast(fd, true);
         if (OperatingSystem.IsWindows())
-            IgnoreUnreachableReports(fd);
+            ReportUnreachable(fd, false);
         _token = _net.Attach(fd, this, IoEvents.Readable);
         _fd = fd;
         _family = family;
@@ -315,8 +357,10 @@ public sealed unsafe partial class UdpSocket : IIoHandler
         UdpBatch batch = _net.UdpBatch;
         batch.Reset();
         int n = Libc.recvmmsg((int)_fd, batch.Headers, UdpBatch.Count, 0, null);
+        if (n < 0)
+            NotePeerError(Libc.LastErrno); // EAGAIN, or an ICMP error reported on a connected socket
         if (n <= 0)
-            return 0; // EAGAIN, or an ICMP error reported on a connected socket: nothing to read
+            return 0;
         _handlingBatch = true;
         try
         {
@@ -391,7 +435,9 @@ public sealed unsafe partial class UdpSocket : IIoHandler
                     return;
                 }
                 // This datagram cannot go (e.g. unreachable); send() returned long ago, so say
-                // it here. The next ones may go.
+                // it here, and with the next send when it is about the connected peer. The next
+                // ones may go.
+                NotePeerError(errno);
                 _net.Logger.Debug($"UDP datagram to {(_pending[0].HasRecipient ? _pending[0].Recipient.ToString() : _peerText)} dropped: {Describe(errno, "")}");
                 DropPending(1);
                 continue;

@@ -32,6 +32,6 @@ public static class AddressArgs
 
     /// <summary>A numeric address or a name of the hosts file, without waiting; null otherwise
     /// (the name needs the resolver).</summary>
-    public static NetAddress? Immediate(string host, int port) =>
-        HostsFile.Lookup(host) is { } ip ? NetAddress.From(ip, port) : null;
+    public static NetAddress? Immediate(HostsFile hosts, string host, int port) =>
+        hosts.Find(host) is { } ip ? NetAddress.From(ip, port) : null;
 }

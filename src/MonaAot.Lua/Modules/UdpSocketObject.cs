@@ -21,17 +21,20 @@ public sealed unsafe class UdpSocketObject : ScriptObject, IUdpSocketEvents
     private readonly UdpModule _module;
     private readonly UdpSocket _socket;
     private readonly bool _allowBroadcast;
-    // "host:port" strings send() was given and what they parsed to, keyed by the Lua string's
-    // address (short strings are interned, so the text onReception gave for a sender is the
-    // same string each time) and checked against a copy of the text, in case that string was
-    // collected and its memory reused. Replying costs no parsing and no allocation.
+    // Addresses send() was given and what they parsed to: "host:port" strings (port -1 in the
+    // key) and (host, port) pairs, keyed by the Lua string's address (short strings are
+    // interned, so the text onReception gave for a sender is the same string each time) and
+    // checked against a copy of the text, in case that string was collected and its memory
+    // reused. Replying costs no parsing and no allocation. Forgotten when the hosts file
+    // changes, since a name may then stand for another address.
     private const int DestinationCacheLimit = 1024;
     // The Lua string of each sender's address, held in the registry: pushed without encoding,
     // and kept alive, so that the same sender always gives the same string (and so the
     // destination cache above hits when the script replies). Keyed by the C# text instance,
     // which UdpSocket gives once per sender.
     private readonly Dictionary<string, int> _senderRefs = new(ReferenceEqualityComparer.Instance);
-    private readonly Dictionary<nint, (byte[] Text, NetAddress Address)> _destinations = new();
+    private readonly Dictionary<(nint Text, long Port), (byte[] Text, NetAddress Address)> _destinations = new();
+    private object? _hostsVersion;
 
     internal UdpSocketObject(UdpModule module, bool allowBroadcast) : base(module.Runtime)
     {
@@ -115,18 +118,20 @@ public sealed unsafe class UdpSocketObject : ScriptObject, IUdpSocketEvents
     private delegate string? AddressOperation(UdpSocketObject self, NetAddress address);
 
     /// <summary>Runs <paramref name="operation"/> on the address at <paramref name="arg"/>: at once
-    /// for a numeric address or a hosts-file name, else after resolving it off the loop (a
-    /// failure then is logged, there being no caller left to return it to).</summary>
-    private static int WithAddress(nint L, int arg, string what, AddressOperation operation)
+    /// for a numeric address or a hosts-file name; else, when <paramref name="resolve"/>, after
+    /// resolving it off the loop (a failure then is logged, there being no caller left to return
+    /// it to). bind does not resolve: it answers at once (SPEC 1).</summary>
+    private static int WithAddress(nint L, int arg, string what, bool resolve, AddressOperation operation)
     {
         var module = HostFunction.Context<UdpModule>(L);
         if (!module.SocketType.Check(L, 1, out UdpSocketObject self, out int error)
-            || !AddressArgs.Read(L, arg, out string host, out int port, out string? invalid, out error))
+            || !AddressArgs.Read(L, arg, out string host, out int port, out string? failure, out error))
             return error;
-        string? failure = invalid;
-        if (failure is null && AddressArgs.Immediate(host, port) is { } address)
+        if (failure is null && AddressArgs.Immediate(self.Runtime.Hosts, host, port) is { } address)
             failure = operation(self, address);
-        else if (failure is null)
+        else if (failure is null && !resolve)
+            failure = $"cannot resolve {AddressText.Quote(host)} ({what} takes numeric addresses and names of the hosts file)";
+        else if (failure is null && (failure = AddressText.CheckHostName(host)) is null)
             self.ResolveThen(host, port, what, operation);
         self.RetainIfOpen(L);
         return HostFunction.MessageOrNothing(L, failure);
@@ -160,7 +165,7 @@ public sealed unsafe class UdpSocketObject : ScriptObject, IUdpSocketEvents
     {
         try
         {
-            return WithAddress(L, 2, "bind", static (self, address) => self._socket.Bind(address));
+            return WithAddress(L, 2, "bind", resolve: false, static (self, address) => self._socket.Bind(address));
         }
         catch (Exception e)
         {
@@ -173,7 +178,7 @@ public sealed unsafe class UdpSocketObject : ScriptObject, IUdpSocketEvents
     {
         try
         {
-            return WithAddress(L, 2, "connect", static (self, address) => self._socket.Connect(address));
+            return WithAddress(L, 2, "connect", resolve: true, static (self, address) => self._socket.Connect(address));
         }
         catch (Exception e)
         {
@@ -203,12 +208,12 @@ public sealed unsafe class UdpSocketObject : ScriptObject, IUdpSocketEvents
             {
                 return error;
             }
-            else if (invalid is null && AddressArgs.Immediate(host, port) is { } address)
+            else if (invalid is null && AddressArgs.Immediate(self.Runtime.Hosts, host, port) is { } address)
             {
                 self.RememberDestination(L, address);
                 failure = self._socket.Send(data, &address);
             }
-            else if (invalid is null)
+            else if (invalid is null && (invalid = AddressText.CheckHostName(host)) is null)
             {
                 byte[] copy = data.ToArray(); // only for a name that must be resolved first
                 self.ResolveThen(host, port, "send to", (s, a) => s._socket.Send(copy, &a));
@@ -218,6 +223,8 @@ public sealed unsafe class UdpSocketObject : ScriptObject, IUdpSocketEvents
             {
                 failure = invalid;
             }
+            if (failure is not null && self._socket.PeerUnreachable)
+                self.LogAtCaller(L, LogLevel.Warn, $"UDPSocket send: {failure}");
             self.RetainIfOpen(L);
             return HostFunction.MessageOrNothing(L, failure);
         }
@@ -227,31 +234,64 @@ public sealed unsafe class UdpSocketObject : ScriptObject, IUdpSocketEvents
         }
     }
 
-    /// <summary>True when argument 3 is a one-string address sent to before (and still cached).</summary>
+    /// <summary>Logs <paramref name="message"/> at the script line that called the host function.</summary>
+    private void LogAtCaller(nint L, LogLevel level, string message)
+    {
+        byte* source;
+        int line;
+        Shim.mona_where(L, 1, &source, &line);
+        Runtime.Logger.Log(level, Marshal.PtrToStringUTF8((nint)source) ?? "?", line, message);
+    }
+
+    /// <summary>The cache key of the address at argument 3 ("host:port", or host and an integer
+    /// port); false for other forms, which are parsed each time.</summary>
+    private static bool DestinationKey(nint L, out (nint Text, long Port) key, out ReadOnlySpan<byte> text)
+    {
+        key = default;
+        text = default;
+        if (LuaApi.lua_type(L, 3) != LuaApi.LUA_TSTRING)
+            return false;
+        long port = -1;
+        if (!Args.IsNoneOrNil(L, 4))
+        {
+            int isInteger;
+            if (LuaApi.lua_type(L, 4) != LuaApi.LUA_TNUMBER)
+                return false;
+            port = LuaApi.lua_tointegerx(L, 4, &isInteger);
+            if (isInteger == 0)
+                return false;
+        }
+        text = LuaStrings.Span(L, 3);
+        fixed (byte* p = text)
+            key = ((nint)p, port);
+        return true;
+    }
+
+    /// <summary>True when argument 3 (and 4) is an address sent to before (and still cached).</summary>
     private bool CachedDestination(nint L, out NetAddress address)
     {
         address = default;
-        if (LuaApi.lua_type(L, 3) != LuaApi.LUA_TSTRING || !Args.IsNoneOrNil(L, 4))
-            return false;
-        ReadOnlySpan<byte> text = LuaStrings.Span(L, 3);
-        fixed (byte* key = text)
+        object version = Runtime.Hosts.Version;
+        if (!ReferenceEquals(version, _hostsVersion))
         {
-            if (!_destinations.TryGetValue((nint)key, out var cached) || !text.SequenceEqual(cached.Text))
-                return false;
-            address = cached.Address;
+            _destinations.Clear();
+            _hostsVersion = version;
+            return false;
         }
+        if (!DestinationKey(L, out var key, out ReadOnlySpan<byte> text)
+            || !_destinations.TryGetValue(key, out var cached) || !text.SequenceEqual(cached.Text))
+            return false;
+        address = cached.Address;
         return true;
     }
 
     private void RememberDestination(nint L, NetAddress address)
     {
-        if (LuaApi.lua_type(L, 3) != LuaApi.LUA_TSTRING || !Args.IsNoneOrNil(L, 4))
+        if (!DestinationKey(L, out var key, out ReadOnlySpan<byte> text))
             return;
-        ReadOnlySpan<byte> text = LuaStrings.Span(L, 3);
         if (_destinations.Count >= DestinationCacheLimit)
             _destinations.Clear();
-        fixed (byte* key = text)
-            _destinations[(nint)key] = (text.ToArray(), address);
+        _destinations[key] = (text.ToArray(), address);
     }
 
     [UnmanagedCallersOnly]

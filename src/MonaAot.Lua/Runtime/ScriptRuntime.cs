@@ -29,6 +29,10 @@ public sealed unsafe class ScriptRuntime
     public NetContext Net { get; }
     public Logger Logger { get; }
     public IResolver Resolver { get; }
+
+    /// <summary>The hosts file that start, bind and send read names from without waiting;
+    /// replaced by tests.</summary>
+    public HostsFile Hosts { get; set; } = HostsFile.Default;
     public ObjectTable Objects { get; } = new();
 
     private readonly List<ScriptType> _types = [];
