@@ -122,7 +122,7 @@ public sealed unsafe class ApplicationHost : IDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            _logger.Error($"{app.DisplayFile}: cannot read: {e.Message}");
+            _logger.Log(LogLevel.Error, app.DisplayFile, 0, $"cannot read: {e.Message}");
             return;
         }
         nint L = _vm.L;
