@@ -111,11 +111,39 @@ static int traceback(lua_State *L) {
     return 1;
 }
 
+/* Lua raises a memory error without calling the message handler (luaM_error throws
+ * LUA_ERRMEM straight from the allocation, ldo.c), so the error is the bare preallocated
+ * "not enough memory": no position, no traceback, and the stack is gone once lua_pcall
+ * returns. The function that was called is what is left to name, so a copy of it is kept
+ * below the message handler `msgh` for the length of the call; on a memory error the message
+ * becomes "source:line: not enough memory" with a one-frame traceback, the shape of every
+ * other script error. Formatting it allocates, but after the outermost protected call (or
+ * within a host function) the memory limit no longer holds (mona_alloc.h). The stack is as
+ * mona_protectedcall leaves it. */
+static int call_handler(lua_State *L, int nargs, int nresults, int msgh) {
+    lua_pushvalue(L, -(nargs + 1));
+    lua_insert(L, msgh);                             /* fn-copy msgh fn args */
+    int status = mona_protectedcall(L, nargs, nresults, msgh + 1);
+    if (status == LUA_ERRMEM) {
+        lua_Debug ar;
+        lua_pushvalue(L, msgh);
+        if (lua_getinfo(L, ">S", &ar))
+            lua_pushfstring(L, "%s:%d: not enough memory\nstack traceback:\n\t%s:%d: in function <%s:%d> "
+                               "(Lua unwinds a memory error before a traceback can be taken)",
+                            ar.short_src, ar.linedefined, ar.short_src, ar.linedefined, ar.short_src, ar.linedefined);
+        else
+            lua_pushliteral(L, "not enough memory");
+        lua_replace(L, -2);
+    }
+    lua_remove(L, msgh);
+    return status;
+}
+
 int mona_pcall(lua_State *L, int nargs, int nresults) {
     int base = lua_gettop(L) - nargs; /* index of the function */
     lua_pushcfunction(L, traceback);
     lua_insert(L, base);
-    int status = mona_protectedcall(L, nargs, nresults, base);
+    int status = call_handler(L, nargs, nresults, base);
     lua_remove(L, base);
     return status;
 }
@@ -187,6 +215,23 @@ int mona_where(lua_State *L, int level, const char **source, int *line) {
     return 1;
 }
 
+int mona_definedat(lua_State *L, int index, const char **source, int *line) {
+    static const char unknown[] = "?";
+    static _Thread_local char where[LUA_IDSIZE];
+    lua_Debug ar;
+    if (lua_type(L, index) != LUA_TFUNCTION) {
+        *source = unknown;
+        *line = 0;
+        return 0;
+    }
+    lua_pushvalue(L, index);
+    lua_getinfo(L, ">S", &ar); /* pops the copy; "S" formats into `ar` and never allocates */
+    memcpy(where, ar.short_src, LUA_IDSIZE);
+    *source = where;
+    *line = ar.linedefined > 0 ? ar.linedefined : 0;
+    return 1;
+}
+
 int mona_pushevent(lua_State *L, int ref, const char *name) {
     int base = lua_gettop(L);
     if (lua_rawgeti(L, LUA_REGISTRYINDEX, ref) == LUA_TUSERDATA  /* self */
@@ -214,7 +259,7 @@ int mona_reception(lua_State *L, int ref, const char *data, size_t length, lua_N
         return 0;
     }
     lua_pushlstring(L, data, length);
-    if (mona_protectedcall(L, 2, 1, top + 1) != LUA_OK) {
+    if (call_handler(L, 2, 1, top + 1) != LUA_OK) {
         lua_remove(L, top + 1);
         return -1;
     }
@@ -235,7 +280,7 @@ int mona_calltimer(lua_State *L, int ref, lua_Integer elapsed, lua_Number *next)
     }
     lua_remove(L, -2);                                           /* msgh fn */
     lua_pushinteger(L, elapsed);
-    if (mona_protectedcall(L, 1, 1, top + 1) != LUA_OK) {
+    if (call_handler(L, 1, 1, top + 1) != LUA_OK) {
         lua_remove(L, top + 1);
         return -1;
     }

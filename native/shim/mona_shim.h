@@ -56,6 +56,12 @@ MONA_API int mona_logtext(lua_State *L, int n);
  * Returns 0 when there is no such level. Never raises. */
 MONA_API int mona_where(lua_State *L, int level, const char **source, int *line);
 
+/* Source (short form) and first line of the function at `index` (what "function <file:line>"
+ * names in a traceback): where the handler lives that a message about an event is about,
+ * once it has returned. Returns 0, with "?" and 0, when the value is not a function. The
+ * source is valid until the next call on this thread. Never raises. */
+MONA_API int mona_definedat(lua_State *L, int index, const char **source, int *line);
+
 /* The per-message path of Lua objects, each in one call instead of several from C#:
  *
  * mona_pushevent: pushes the function stored under `name` in the fields table (user value 1)

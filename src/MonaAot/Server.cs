@@ -29,6 +29,8 @@ public static partial class Server
         if (files is not null)
             logger.AddSink(files);
         OpenFileLimit.RaiseToHardLimit();
+        foreach (ConfigWarning warning in settings.Warnings)
+            logger.Log(LogLevel.Warn, warning.File, warning.Line, warning.Message);
 
         using EventLoop loop = EventLoop.CreateDefault();
         loop.UnhandledException = e => logger.Critic($"unhandled exception on the loop: {e}");

@@ -128,7 +128,9 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
             if (!_clampWarned)
             {
                 _clampWarned = true;
-                Runtime.Logger.Log(LogLevel.Warn, "TCPClient", 0, $"onReception returned {rest}, more than the {data.Length} bytes received: clamped");
+                // The handler has returned: the message names where it is defined.
+                Runtime.LogAtScript(LogLevel.Warn, $"onReception returned {rest}, more than the {data.Length} bytes received: clamped",
+                    Runtime.HandlerPosition(this, "onReception\0"u8));
             }
             return data.Length;
         }

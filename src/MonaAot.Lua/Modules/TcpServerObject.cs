@@ -1,6 +1,7 @@
 using System;
 using System.Net;
 using System.Runtime.InteropServices;
+using MonaAot.Diagnostics;
 using MonaAot.Lua.Binding;
 using MonaAot.Lua.Native;
 using MonaAot.Lua.Runtime;
@@ -70,22 +71,19 @@ public sealed unsafe class TcpServerObject : ScriptObject, ITcpListenerEvents
         return null;
     }
 
-    private bool StartListening(nint L, NetAddress address, bool wildcard)
+    /// <summary>Listens on <paramref name="address"/>; null, or why it cannot.</summary>
+    private string? StartListening(nint L, NetAddress address, bool wildcard)
     {
         StopListening();
         TcpListener? listener = TcpListener.Start(Runtime.Net, address, this, out string? error);
         if (listener is null && wildcard)
             listener = TcpListener.Start(Runtime.Net, NetAddress.From(IPAddress.Any, address.Port), this, out error);
         if (listener is null)
-        {
-            Runtime.Logger.Error($"TCPServer cannot start on {(wildcard ? $"port {address.Port}" : address.ToString())}: {error}");
-            Release();
-            return false;
-        }
+            return error ?? "cannot listen";
         _listener = listener;
         _boundText = wildcard ? $"*:{listener.Port}" : NetAddress.Format(address.ToIPAddress(), listener.Port);
         Retain(L, 1);
-        return true;
+        return null;
     }
 
     private void StopListening()
@@ -134,20 +132,21 @@ public sealed unsafe class TcpServerObject : ScriptObject, ITcpListenerEvents
             string? invalid = ReadAddress(L, out NetAddress address, out bool wildcard, out error);
             if (error != 0)
                 return error;
-            bool started;
-            if (invalid is not null)
+            string? failure = invalid ?? server.StartListening(L, address, wildcard);
+            if (failure is null)
             {
-                module.Runtime.Logger.Error($"TCPServer cannot start: {invalid}");
-                server.StopListening();
-                server.Release();
-                started = false;
+                LuaApi.lua_pushboolean(L, 1);
+                return 1;
             }
-            else
-            {
-                started = server.StartListening(L, address, wildcard);
-            }
-            LuaApi.lua_pushboolean(L, started ? 1 : 0);
-            return 1;
+            // SPEC 3: the ERROR is logged and the reason returned too, so that a script can say
+            // why; the log names the script line that called start, not this file.
+            string on = invalid is not null ? "" : wildcard ? $" on port {address.Port}" : $" on {address}";
+            module.Runtime.LogAtScript(LogLevel.Error, $"TCPServer cannot start{on}: {failure}", ScriptRuntime.CallerPosition(L));
+            server.StopListening();
+            server.Release();
+            LuaApi.lua_pushboolean(L, 0);
+            LuaStrings.Push(L, failure);
+            return 2;
         }
         catch (Exception e)
         {

@@ -132,12 +132,13 @@ public sealed unsafe class UdpSocketObject : ScriptObject, IUdpSocketEvents
         else if (failure is null && !resolve)
             failure = $"cannot resolve {AddressText.Quote(host)} ({what} takes numeric addresses and names of the hosts file)";
         else if (failure is null && (failure = AddressText.CheckHostName(host)) is null)
-            self.ResolveThen(host, port, what, operation);
+            self.ResolveThen(host, port, what, operation, ScriptRuntime.CallerPosition(L));
         self.RetainIfOpen(L);
         return HostFunction.MessageOrNothing(L, failure);
     }
 
-    private void ResolveThen(string host, int port, string what, AddressOperation operation)
+    /// <remarks><paramref name="at"/>: the script line of the call, which the late messages name.</remarks>
+    private void ResolveThen(string host, int port, string what, AddressOperation operation, ScriptPosition at)
     {
         Task<IPAddress[]> lookup;
         try
@@ -154,9 +155,9 @@ public sealed unsafe class UdpSocketObject : ScriptObject, IUdpSocketEvents
                 ? operation(this, NetAddress.From(task.Result[0], port))
                 : $"cannot resolve {AddressText.Quote(host)} ({task.Exception?.InnerException?.Message ?? "no address"})";
             if (failure is not null)
-                Runtime.Logger.Log(LogLevel.Warn, "UDPSocket", 0, $"{what} {host}:{port}: {failure}");
+                Runtime.LogAtScript(LogLevel.Warn, $"{what} {host}:{port}: {failure}", at);
             else if (_socket.IsOpen && SelfRef == LuaApi.LUA_NOREF && Owner is null)
-                Runtime.Logger.Log(LogLevel.Debug, "UDPSocket", 0, $"{what} {host}:{port} done after the script let go of the socket");
+                Runtime.LogAtScript(LogLevel.Debug, $"{what} {host}:{port} done after the script let go of the socket", at);
         }), TaskScheduler.Default);
     }
 
@@ -216,7 +217,7 @@ public sealed unsafe class UdpSocketObject : ScriptObject, IUdpSocketEvents
             else if (invalid is null && (invalid = AddressText.CheckHostName(host)) is null)
             {
                 byte[] copy = data.ToArray(); // only for a name that must be resolved first
-                self.ResolveThen(host, port, "send to", (s, a) => s._socket.Send(copy, &a));
+                self.ResolveThen(host, port, "send to", (s, a) => s._socket.Send(copy, &a), ScriptRuntime.CallerPosition(L));
                 failure = null;
             }
             else

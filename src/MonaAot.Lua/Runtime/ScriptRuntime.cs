@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Runtime.InteropServices;
 using MonaAot.Diagnostics;
 using MonaAot.Lua.Binding;
 using MonaAot.Lua.Native;
@@ -76,6 +77,51 @@ public sealed unsafe class ScriptRuntime
         return ok;
     }
 
+    /// <summary>
+    /// The script line that called the running host function on thread <paramref name="L"/>:
+    /// the first Lua function up the stack (a method called through pcall has a C function
+    /// in between). Cheap enough for error paths, not for every message.
+    /// </summary>
+    public static ScriptPosition CallerPosition(nint L)
+    {
+        byte* source;
+        int line;
+        for (int level = 1; Shim.mona_where(L, level, &source, &line) != 0; level++)
+        {
+            if (line > 0)
+                return new ScriptPosition(Marshal.PtrToStringUTF8((nint)source) ?? "?", line);
+        }
+        return ScriptPosition.Unknown;
+    }
+
+    /// <summary>Where the handler <paramref name="name"/> of <paramref name="obj"/> is defined:
+    /// the position of a message about what a handler did, sent after it returned (the clamped
+    /// onReception answer). Unknown when the handler is gone.</summary>
+    public ScriptPosition HandlerPosition(ScriptObject obj, ReadOnlySpan<byte> name)
+    {
+        nint L = Vm.L;
+        int top = LuaApi.lua_gettop(L);
+        if (!PushEvent(obj, name))
+            return ScriptPosition.Unknown;
+        byte* source;
+        int line;
+        Shim.mona_definedat(L, -2, &source, &line); // handler self
+        LuaApi.lua_settop(L, top);
+        return new ScriptPosition(Marshal.PtrToStringUTF8((nint)source) ?? "?", line);
+    }
+
+    /// <summary>
+    /// Logs a message a script caused at the script's position (SPEC 1: every such message names
+    /// the script file and line, never a C# file). Host functions pass
+    /// <see cref="CallerPosition"/>; messages that come after the script returned (a late name
+    /// resolution, a handler's answer) pass the position of the call or handler they are about.
+    /// </summary>
+    public void LogAtScript(LogLevel level, string message, in ScriptPosition at)
+    {
+        if (Logger.IsEnabled(level))
+            Logger.Log(level, at.File, at.Line, message);
+    }
+
     /// <summary>Logs the error message on top of the stack (and pops it) at ERROR, with the
     /// script file and line it names.</summary>
     public void LogScriptError()
@@ -85,4 +131,10 @@ public sealed unsafe class ScriptRuntime
         ScriptError where = ScriptError.Parse(message, "?");
         Logger.Log(LogLevel.Error, where.File, where.Line, where.Message);
     }
+}
+
+/// <summary>A script file (Lua's short source) and line; "?" and 0 when none is known.</summary>
+public readonly record struct ScriptPosition(string File, int Line)
+{
+    public static readonly ScriptPosition Unknown = new("?", 0);
 }

@@ -15,6 +15,14 @@ public sealed record LuaLimits(long MemoryLimit, int HandlerTimeoutSeconds)
     public static LuaLimits Default { get; } = new(0, 0);
 }
 
+/// <summary>A configuration line that does not stop the server but deserves a look (an
+/// unknown key in a section MonaAot reads: a typo, most likely).</summary>
+public sealed record ConfigWarning(string File, int Line, string Message)
+{
+    /// <summary>"file:line: message", the form of configuration errors, for stderr.</summary>
+    public override string ToString() => $"{File}:{Line}: {Message}";
+}
+
 /// <summary>Where rotated log files go ([logs] section); null settings mean console only.</summary>
 public sealed record LogFileSettings(string Directory, long MaxSize, int Rotation);
 
@@ -24,6 +32,25 @@ public sealed record LogFileSettings(string Directory, long MaxSize, int Rotatio
 /// </summary>
 public sealed record ServerSettings(string WwwRoot, LogLevel LogLevel, IniFile Ini, LogFileSettings? LogFiles, TcpLimits TcpLimits)
 {
+    /// <summary>
+    /// Every key MonaAot reads, by section ("" for the lines before any header); the one list
+    /// that the unknown-key warnings and the docs check against. Keys of other sections are the
+    /// scripts' (mona.configs) and never warned about.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string[]> KnownKeys { get; } =
+        new Dictionary<string, string[]>(StringComparer.OrdinalIgnoreCase)
+        {
+            [""] = ["www"],
+            ["logs"] = ["directory", "maxSize", "rotation"],
+            ["tcp"] = ["receiveLimit", "sendLimit", "connectTimeout", "idleTimeout", "sendTimeout"],
+            ["lua"] = ["memoryLimit", "handlerTimeout"],
+            ["smtp"] = ["host", "port", "timeout", "user", "password", "tls"],
+        };
+
+    /// <summary>Unknown keys in the sections MonaAot reads, logged at WARN once the logger
+    /// exists (Server.Run): a typo such as <c>idleTimout</c> would otherwise pass silently.</summary>
+    public IReadOnlyList<ConfigWarning> Warnings { get; init; } = [];
+
     /// <summary>[smtp]: the server mona:sendMail goes through.</summary>
     public SmtpSettings Smtp { get; init; } = SmtpSettings.Default;
 
@@ -59,11 +86,68 @@ public sealed record ServerSettings(string WwwRoot, LogLevel LogLevel, IniFile I
             : ini.Find("", "www") is { } entry
                 ? Path.GetFullPath(Path.Combine(iniDirectory, entry.Value))
                 : Path.Combine(exeDirectory, "www");
+        if (File.Exists(www))
+            throw new ConfigurationException($"www is not a folder: {www}");
         if (!Directory.Exists(www))
             throw new ConfigurationException($"www folder not found: {www}");
 
         return new ServerSettings(Path.TrimEndingDirectorySeparator(www), commandLine.LogLevel ?? LogLevels.Default, ini,
-            LogFilesOf(ini, iniDirectory), TcpLimitsOf(ini)) { Smtp = SmtpOf(ini), Lua = LuaLimitsOf(ini) };
+            LogFilesOf(ini, iniDirectory), TcpLimitsOf(ini)) { Smtp = SmtpOf(ini), Lua = LuaLimitsOf(ini), Warnings = UnknownKeys(ini) };
+    }
+
+    /// <summary>One warning per entry of a known section whose key MonaAot does not read, with
+    /// the closest known key when it is a likely typo.</summary>
+    public static List<ConfigWarning> UnknownKeys(IniFile ini)
+    {
+        var warnings = new List<ConfigWarning>();
+        foreach (IniEntry entry in ini.Entries)
+        {
+            if (!KnownKeys.TryGetValue(entry.Section, out string[]? keys) || Array.Exists(keys, k => string.Equals(k, entry.Key, StringComparison.OrdinalIgnoreCase)))
+                continue;
+            string where = entry.Section.Length == 0 ? "at the top level" : $"in [{entry.Section}]";
+            string? guess = ClosestKey(entry.Key, keys);
+            warnings.Add(new ConfigWarning(ini.Source, entry.Line,
+                $"unknown key '{entry.Key}' {where}{(guess is null ? "" : $" (did you mean '{guess}'?)")}"));
+        }
+        return warnings;
+    }
+
+    // At most 2 edits (a dropped, doubled or swapped letter, a wrong case aside) and fewer than
+    // half the key's letters: close enough to be a typo, far enough that "port" does not
+    // suggest "host".
+    private static string? ClosestKey(string key, string[] known)
+    {
+        string? best = null;
+        int bestDistance = int.MaxValue;
+        foreach (string candidate in known)
+        {
+            int distance = EditDistance(key.ToLowerInvariant(), candidate.ToLowerInvariant());
+            if (distance < bestDistance)
+                (best, bestDistance) = (candidate, distance);
+        }
+        return bestDistance <= 2 && bestDistance * 2 < key.Length ? best : null;
+    }
+
+    /// <summary>Optimal string alignment distance: insertions, deletions, substitutions and
+    /// swaps of two neighbours each count 1.</summary>
+    private static int EditDistance(string a, string b)
+    {
+        var d = new int[a.Length + 1, b.Length + 1];
+        for (int i = 0; i <= a.Length; i++)
+            d[i, 0] = i;
+        for (int j = 0; j <= b.Length; j++)
+            d[0, j] = j;
+        for (int i = 1; i <= a.Length; i++)
+        {
+            for (int j = 1; j <= b.Length; j++)
+            {
+                int cost = a[i - 1] == b[j - 1] ? 0 : 1;
+                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + cost);
+                if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+                    d[i, j] = Math.Min(d[i, j], d[i - 2, j - 2] + 1);
+            }
+        }
+        return d[a.Length, b.Length];
     }
 
     /// <summary>[lua] memoryLimit (bytes, 0 for none; at least 1 MiB otherwise) and

@@ -49,6 +49,9 @@ public sealed unsafe class ApplicationHost : IDisposable
     public void Start()
     {
         _scanner = new ApplicationScanner(_wwwRoot, _loop, Apply);
+        // Said once: an empty or mistyped www otherwise starts a server that does nothing.
+        if (_scanner.Initial.Count == 0)
+            _logger.Warn($"no main.lua under {_wwwRoot}: nothing to serve");
         Apply(_scanner.Initial);
         _scanner.Start();
         long period = (long)ManageInterval.TotalMilliseconds;
@@ -147,7 +150,7 @@ public sealed unsafe class ApplicationHost : IDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            _logger.Error($"{app.DisplayFile}: cannot read: {e.Message}");
+            _logger.Log(LogLevel.Error, app.DisplayFile, 0, $"cannot read: {e.Message}");
             return;
         }
         nint L = _vm.L;

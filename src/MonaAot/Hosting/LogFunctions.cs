@@ -5,6 +5,7 @@ using MonaAot.Diagnostics;
 using MonaAot.Lua;
 using MonaAot.Lua.Binding;
 using MonaAot.Lua.Native;
+using MonaAot.Lua.Runtime;
 
 namespace MonaAot.Hosting;
 
@@ -43,14 +44,12 @@ public static unsafe class LogFunctions
             var level = (LogLevel)LuaApi.lua_tointegerx(L, LuaApi.lua_upvalueindex(3), null);
             if (!logger.IsEnabled(level))
                 return 0;
-            byte* source;
-            int line;
-            Shim.mona_where(L, 1, &source, &line);
-            string file = Marshal.PtrToStringUTF8((nint)source) ?? "?";
+            // The first Lua function up the stack: pcall(INFO, ...) names the line of the pcall.
+            ScriptPosition at = ScriptRuntime.CallerPosition(L);
             // A failing __tostring is the script's error: raise it at the call.
             if (Shim.mona_logtext(L, LuaApi.lua_gettop(L)) != LuaApi.LUA_OK)
                 return Shim.MONA_RAISE;
-            logger.Log(level, file, line, LuaStrings.ToText(L, -1) ?? "");
+            logger.Log(level, at.File, at.Line, LuaStrings.ToText(L, -1) ?? "");
             return 0;
         }
         catch (Exception e)

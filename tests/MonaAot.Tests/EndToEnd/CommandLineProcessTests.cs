@@ -41,6 +41,43 @@ public class CommandLineProcessTests
         await ExpectUsageError("monaaot: www folder not found: /nonexistent/www", "/nonexistent/www");
 
     [Test]
+    public async Task WwwIsAFile_ExitsTwo()
+    {
+        using var www = new TempWww();
+        string file = www.WriteApp("", "NOTE('must not run')");
+
+        await ExpectUsageError($"monaaot: www is not a folder: {file}", file);
+    }
+
+    [Test]
+    public async Task UnknownConfigKey_WarnsWithFileAndLine_AndStarts()
+    {
+        using var www = new TempWww();
+        www.WriteApp("", "NOTE('root up')");
+        string ini = www.WriteIni("[tcp]\nidleTimout = 5\n[echo]\nprot = 7000\n");
+        await using MonaProcess mona = MonaProcess.Start("--config", ini, www.Www);
+
+        await mona.WaitForLine("root up", Wait);
+
+        string[] warnings = mona.Lines.FindAll(l => l.Contains("WARN")).ToArray();
+        await Assert.That(warnings.Length).IsEqualTo(1);
+        await Assert.That(warnings[0]).EndsWith($"WARN   {ini}[2] unknown key 'idleTimout' in [tcp] (did you mean 'idleTimeout'?)");
+    }
+
+    [Test]
+    public async Task WwwWithoutMainLua_WarnsNothingToServe()
+    {
+        using var www = new TempWww();
+        System.IO.Directory.CreateDirectory(System.IO.Path.Combine(www.Www, "empty"));
+        await using MonaProcess mona = MonaProcess.Start(www.Www);
+
+        string line = await mona.WaitForLineText("nothing to serve", Wait);
+
+        await Assert.That(line).Contains($"WARN   ApplicationHost.cs[");
+        await Assert.That(line).EndsWith($"no main.lua under {www.Www}: nothing to serve");
+    }
+
+    [Test]
     public async Task MalformedIni_ExitsTwoWithLine()
     {
         using var www = new TempWww();

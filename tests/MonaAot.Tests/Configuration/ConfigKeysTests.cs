@@ -1,0 +1,40 @@
+using System.Linq;
+using System.Threading.Tasks;
+using MonaAot.Configuration;
+using TUnit.Assertions;
+using TUnit.Assertions.Extensions;
+using TUnit.Core;
+
+namespace MonaAot.Tests.Configuration;
+
+/// <summary>Unknown keys in the sections MonaAot reads are warned about (issue 13); other
+/// sections belong to scripts and stay silent.</summary>
+public class ConfigKeysTests
+{
+    private static string[] Warnings(string text) =>
+        ServerSettings.UnknownKeys(IniFile.Parse(text, "test.ini")).Select(w => w.ToString()).ToArray();
+
+    [Test]
+    public async Task UnknownKey_InAKnownSection_WarnsWithFileLineAndTheLikelyKey() =>
+        await Assert.That(Warnings("[tcp]\nsendLimit = 2048\nidleTimout = 5\n"))
+            .IsEquivalentTo(new[] { "test.ini:3: unknown key 'idleTimout' in [tcp] (did you mean 'idleTimeout'?)" });
+
+    [Test]
+    public async Task UnknownKey_AtTheTopLevel_Warns() =>
+        await Assert.That(Warnings("wwww = site\n[lua]\nmemoryLimit = 0\n"))
+            .IsEquivalentTo(new[] { "test.ini:1: unknown key 'wwww' at the top level (did you mean 'www'?)" });
+
+    [Test]
+    public async Task UnknownKey_FarFromEveryKnownOne_WarnsWithoutAGuess() =>
+        await Assert.That(Warnings("[smtp]\nsender = me@example.com\n"))
+            .IsEquivalentTo(new[] { "test.ini:2: unknown key 'sender' in [smtp]" });
+
+    [Test]
+    public async Task ScriptSections_AndKnownKeysInAnyCase_AreSilent() =>
+        await Assert.That(Warnings("www = site\n[echo]\nport = 7000\nanything = 1\n[TCP]\nIDLETIMEOUT = 5\n[logs]\nmaxSize = 2048\n")).IsEmpty();
+
+    [Test]
+    public async Task KnownKeys_CoverEverySectionMonaAotReads() =>
+        await Assert.That(ServerSettings.KnownKeys.Keys.OrderBy(k => k).ToArray())
+            .IsEquivalentTo(new[] { "", "logs", "lua", "smtp", "tcp" });
+}
