@@ -34,8 +34,9 @@ public sealed record ServerSettings(string WwwRoot, LogLevel LogLevel, IniFile I
 {
     /// <summary>
     /// Every key MonaAot reads, by section ("" for the lines before any header); the one list
-    /// that the unknown-key warnings and the docs check against. Keys of other sections are the
-    /// scripts' (mona.configs) and never warned about.
+    /// that the unknown-key warnings and docs/api.md are checked against (Docs/ApiReferenceTests
+    /// also checks that this file reads no other key). Keys of other sections are the scripts'
+    /// (mona.configs) and never warned about.
     /// </summary>
     public static IReadOnlyDictionary<string, string[]> KnownKeys { get; } =
         new Dictionary<string, string[]>(StringComparer.OrdinalIgnoreCase)
@@ -56,20 +57,6 @@ public sealed record ServerSettings(string WwwRoot, LogLevel LogLevel, IniFile I
 
     /// <summary>[lua]: memoryLimit and handlerTimeout.</summary>
     public LuaLimits Lua { get; init; } = LuaLimits.Default;
-
-    /// <summary>
-    /// Every key MonaAot reads, by section ("" is the top level): what docs/api.md documents
-    /// (Docs/ApiReferenceTests checks both that and that this file reads no other key). Keys of
-    /// other sections are the applications' own.
-    /// </summary>
-    public static IReadOnlyDictionary<string, string[]> KnownKeys { get; } = new Dictionary<string, string[]>(StringComparer.OrdinalIgnoreCase)
-    {
-        [""] = ["www"],
-        ["logs"] = ["directory", "maxSize", "rotation"],
-        ["tcp"] = ["receiveLimit", "sendLimit", "connectTimeout", "idleTimeout", "sendTimeout"],
-        ["lua"] = ["memoryLimit", "handlerTimeout"],
-        ["smtp"] = ["host", "port", "timeout", "user", "password", "tls"],
-    };
 
     /// <summary>MonaServer's rule: the ini file beside the executable, named after it.</summary>
     public static string DefaultConfigPath(string executablePath) =>
