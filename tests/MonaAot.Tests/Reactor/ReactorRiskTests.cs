@@ -23,8 +23,8 @@ namespace MonaAot.Tests.Reactor;
 /// </summary>
 [RunOn(OS.Linux)]
 [NotInParallel]
-[UnsupportedOSPlatform("windows")]
-public sealed unsafe partial class ReactorRiskTests
+[SupportedOSPlatform("linux")]
+public sealed partial class ReactorRiskTests
 {
     private sealed class NoHandler : IIoHandler
     {
@@ -111,32 +111,19 @@ public sealed unsafe partial class ReactorRiskTests
         EventLoop loop = EventLoop.CreateDefault();
         int wakeFd = ((EpollBackend)loop.Backend).WakeDescriptor;
         loop.Dispose();
-        int* ends = stackalloc int[2];
-        await Assert.That(pipe2(ends, O_NONBLOCK | O_CLOEXEC)).IsEqualTo(0);
-        // The write end of a pipe takes the wake descriptor's number, as any new file could.
-        int writer = fcntl(ends[1], F_DUPFD_CLOEXEC, wakeFd);
-        try
-        {
-            await Assert.That(writer).IsEqualTo(wakeFd);
-            bool ran = false;
-            await Task.Run(() =>
-            {
-                loop.Post(() => ran = true);
-                loop.Backend.Wake();
-                loop.Stop();
-            });
+        using var pipe = new Pipe(wakeFd); // its write end takes the wake descriptor's number, as any new file could
+        await Assert.That(pipe.Writer).IsEqualTo(wakeFd);
+        bool ran = false;
 
-            ulong value;
-            nint read = Libc.read(ends[0], &value, sizeof(ulong));
-            await Assert.That(read).IsEqualTo((nint)(-1)); // empty (EAGAIN): nothing was written
-            await Assert.That(ran).IsFalse();
-        }
-        finally
+        await Task.Run(() =>
         {
-            Libc.close(writer);
-            Libc.close(ends[0]);
-            Libc.close(ends[1]);
-        }
+            loop.Post(() => ran = true);
+            loop.Backend.Wake();
+            loop.Stop();
+        });
+
+        await Assert.That(pipe.Available()).IsEqualTo(0);
+        await Assert.That(ran).IsFalse();
     }
 
     [Test]
@@ -145,33 +132,75 @@ public sealed unsafe partial class ReactorRiskTests
         EventLoop loop = EventLoop.CreateDefault();
         int wakeFd = ((EpollBackend)loop.Backend).WakeDescriptor;
         loop.Dispose();
-        int* ends = stackalloc int[2];
-        await Assert.That(pipe2(ends, O_CLOEXEC)).IsEqualTo(0);
-        int reused = fcntl(ends[1], F_DUPFD_CLOEXEC, wakeFd);
-        try
+        using var pipe = new Pipe(wakeFd);
+        await Assert.That(pipe.Writer).IsEqualTo(wakeFd);
+
+        loop.Dispose();
+
+        await Assert.That(FileOf(pipe.Writer)).IsNotNull(); // the pipe's end is still open
+    }
+
+    /// <summary>A pipe whose write end has the lowest free number from <paramref name="from"/>
+    /// (its own, or a duplicate); closes every end on dispose.</summary>
+    private sealed unsafe class Pipe : IDisposable
+    {
+        private readonly int _reader, _original;
+
+        public Pipe(int from)
         {
-            await Assert.That(reused).IsEqualTo(wakeFd);
-            loop.Dispose();
-            await Assert.That(FileOf(reused)).IsNotNull(); // the pipe's end is still open
-        }
-        finally
-        {
-            Libc.close(reused);
+            int* ends = stackalloc int[2];
+            if (pipe2(ends, O_NONBLOCK | O_CLOEXEC) != 0)
+                throw new InvalidOperationException("pipe2 failed");
+            // The read end moves out of the way (it may have taken the number itself).
+            _reader = fcntl(ends[0], F_DUPFD_CLOEXEC, 1000);
             Libc.close(ends[0]);
-            Libc.close(ends[1]);
+            if (ends[1] == from)
+            {
+                _original = -1;
+                Writer = ends[1];
+            }
+            else
+            {
+                _original = ends[1];
+                Writer = fcntl(_original, F_DUPFD_CLOEXEC, from);
+            }
+        }
+
+        public int Writer { get; }
+
+        /// <summary>Bytes waiting in the pipe (reads them).</summary>
+        public int Available()
+        {
+            ulong value;
+            nint n = Libc.read(_reader, &value, sizeof(ulong));
+            return n < 0 ? 0 : (int)n;
+        }
+
+        public void Dispose()
+        {
+            Libc.close(Writer);
+            Libc.close(_reader);
+            if (_original >= 0)
+                Libc.close(_original);
         }
     }
 
     [Test]
     public async Task Send_FailedCall_KeepsItsErrnoWhateverFailsNext()
     {
-        byte one = 1;
-        CallResult sent = SocketCalls.Send(-1, &one, 1);
-        CallResult other = Libc.Checked(Libc.socket(-1, Libc.SOCK_STREAM, 0)); // errno is now EAFNOSUPPORT
+        (CallResult sent, CallResult other) = SendThenFailOtherwise();
 
         await Assert.That(sent.Failed).IsTrue();
         await Assert.That(sent.Error).IsEqualTo(Libc.EBADF);
         await Assert.That(other.Error).IsEqualTo(Libc.EAFNOSUPPORT);
+    }
+
+    private static unsafe (CallResult Sent, CallResult Other) SendThenFailOtherwise()
+    {
+        byte one = 1;
+        CallResult sent = SocketCalls.Send(-1, &one, 1);
+        CallResult other = Libc.Checked(Libc.socket(-1, Libc.SOCK_STREAM, 0)); // errno is now EAFNOSUPPORT
+        return (sent, other);
     }
 
     private const int O_NONBLOCK = 0x800;
@@ -179,7 +208,7 @@ public sealed unsafe partial class ReactorRiskTests
     private const int F_DUPFD_CLOEXEC = 1030;
 
     [LibraryImport("libc")]
-    private static partial int pipe2(int* fds, int flags);
+    private static unsafe partial int pipe2(int* fds, int flags);
 
     [LibraryImport("libc")]
     private static partial int fcntl(int fd, int cmd, int arg);
