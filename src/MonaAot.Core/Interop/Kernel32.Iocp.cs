@@ -15,6 +15,11 @@ internal static unsafe partial class Kernel32
     public const uint INFINITE = 0xFFFFFFFF;
     public const int WAIT_TIMEOUT = 258;
 
+    /// <summary>0 when <paramref name="result"/> (a BOOL or a handle) is non-zero, else the last
+    /// error of the import that returned it (kept by its SetLastError stub), read in the
+    /// expression that made the call, before another import can replace it.</summary>
+    public static int ErrorUnless(nint result) => result != 0 ? 0 : Marshal.GetLastPInvokeError();
+
     [StructLayout(LayoutKind.Sequential)]
     public struct OVERLAPPED_ENTRY
     {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 
@@ -5,14 +6,16 @@ namespace MonaAot.Interop;
 
 /// <summary>Shared constants of the libc interop files (one file per C header, C names verbatim).
 /// The errno values double as the socket code's error vocabulary on both systems
-/// (Net/SocketCalls.cs); the functions are marked as not on Windows, so the analyzer proves
+/// (Net/SocketCalls.cs), and every failure's errno comes with its result (<see cref="Checked"/>); the functions are marked as not on Windows, so the analyzer proves
 /// that every call is behind a check of the OS.</summary>
 internal static partial class Libc
 {
     public const string Name = "libc";
 
     // errno values used by the reactor (asm-generic/errno-base.h, same on x64 and arm64).
+    public const int ENOENT = 2;
     public const int EINTR = 4;
+    public const int EBADF = 9;
     public const int EAGAIN = 11;
     public const int ENOMEM = 12;
     public const int EACCES = 13;
@@ -33,10 +36,13 @@ internal static partial class Libc
     public const int EINPROGRESS = 115;
 
     /// <summary>
-    /// errno, read straight from libc. The imports do not use SetLastError: its stub clears errno
-    /// before and copies it after every call, four extra calls on each send and recv, where only a
-    /// failure needs it. So read this right after the call that failed, before any other call.
+    /// <paramref name="result"/> with errno when it is negative, read here, in the expression that
+    /// made the call (<c>Libc.Checked(Libc.send(...))</c>). The imports do not use SetLastError:
+    /// its stub clears errno before and copies it after every call, extra work on each send and
+    /// recv where only a failure needs errno. errno is not read anywhere else, so no caller can
+    /// read it late, after another call (or an allocation) changed it.
     /// </summary>
-    [UnsupportedOSPlatform("windows")]
-    public static int LastErrno => Marshal.GetLastSystemError();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static CallResult Checked(nint result) =>
+        result < 0 ? new CallResult(result, Marshal.GetLastSystemError()) : new CallResult(result, 0);
 }

@@ -9,8 +9,8 @@ namespace MonaAot.Interop;
 
 /// <summary>
 /// winsock2.h, mswsock.h and ws2ipdef.h: the Windows socket calls of the IOCP backend, C names
-/// verbatim. Every import sets the last error, and callers read it with
-/// <see cref="LastError"/> right after the call that failed: that is WSAGetLastError's value,
+/// verbatim. Every import sets the last error, and callers take it with the result through
+/// <see cref="Checked"/>: that is WSAGetLastError's value,
 /// and it is also what works under Wine, where a separate WSAGetLastError import reads 0.
 /// </summary>
 [SupportedOSPlatform("windows")]
@@ -97,8 +97,12 @@ internal static unsafe partial class Winsock
     public const int ERROR_HOST_UNREACHABLE = 1232;
     public const int ERROR_NETWORK_UNREACHABLE = 1231;
 
-    /// <summary>WSAGetLastError's value for the call that just failed.</summary>
-    public static int LastError => Marshal.GetLastPInvokeError();
+    /// <summary><paramref name="result"/> with WSAGetLastError's value (kept by the import's
+    /// SetLastError stub) when it is negative, read in the expression that made the call
+    /// (<c>Winsock.Checked(Winsock.send(...))</c>), before any other import can replace it.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public static CallResult Checked(nint result) =>
+        result < 0 ? new CallResult(result, Marshal.GetLastPInvokeError()) : new CallResult(result, 0);
 
     [StructLayout(LayoutKind.Sequential)]
     public struct WSABUF

@@ -135,13 +135,21 @@ public sealed unsafe class NetContext : IDisposable
 
     internal void Change(nint fd, ulong token, IoEvents interest) => Loop.Backend.Change(fd, token, interest);
 
-    /// <summary>Stops watching and closes <paramref name="fd"/>.</summary>
+    /// <summary>Stops watching and closes <paramref name="fd"/>. Cannot fail halfway: the handle
+    /// is removed and the descriptor closed whatever happens to the detach (which ignores the
+    /// OS's complaints itself), so that the owner's close always completes.</summary>
     internal void Close(nint fd, ulong token)
     {
-        Loop.Backend.Detach(fd);
-        Loop.Handles.Remove(token);
-        SocketCalls.Close(fd);
-        OpenSockets--;
+        try
+        {
+            Loop.Backend.Detach(fd);
+        }
+        finally
+        {
+            Loop.Handles.Remove(token);
+            SocketCalls.Close(fd);
+            OpenSockets--;
+        }
     }
 
     public void Dispose()

@@ -87,14 +87,14 @@ internal sealed unsafe class SendQueue
         long sent = 0;
         while (TryPeek(out byte* data, out int length))
         {
-            nint n = SocketCalls.Send(fd, data, length);
-            if (n < 0)
+            CallResult result = SocketCalls.Send(fd, data, length);
+            if (result.Failed)
             {
-                int errno = SocketCalls.LastError;
-                if (errno == Libc.EINTR)
+                if (result.Error == Libc.EINTR)
                     continue;
-                return errno == Libc.EAGAIN ? sent : -errno;
+                return result.Error == Libc.EAGAIN ? sent : -result.Error;
             }
+            nint n = result.Value;
             sent += n;
             Consume((int)n);
             if (n < length)

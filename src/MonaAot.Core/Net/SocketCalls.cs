@@ -1,6 +1,5 @@
 using System;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using MonaAot.Interop;
 
 namespace MonaAot.Net;
@@ -8,9 +7,11 @@ namespace MonaAot.Net;
 /// <summary>
 /// The socket calls the connection, listener and address code make, in one vocabulary on both
 /// systems: a socket is an <c>nint</c> handle (a descriptor on Linux, a SOCKET on Windows),
-/// sockets are non-blocking and not inherited, and a failure returns -1 with
-/// <see cref="LastError"/> holding a Linux errno value (Windows codes are mapped by
-/// <see cref="WindowsErrors"/>), so that the logic above, and its messages, are written once.
+/// sockets are non-blocking and not inherited, and a call that can fail returns a
+/// <see cref="CallResult"/>: a negative value with its error as a Linux errno value (Windows
+/// codes are mapped by <see cref="WindowsErrors"/>), taken in the same expression as the call,
+/// so that the logic above, and its messages, are written once, and no caller can read the
+/// error late.
 /// Each call is one branch on the OS, which the compiler folds away for the target; the calls
 /// only Windows makes (overlapped operations) live in the IOCP backend.
 /// </summary>
@@ -20,69 +21,91 @@ internal static unsafe class SocketCalls
 
     public static int AF_INET6 => OperatingSystem.IsWindows() ? Winsock.AF_INET6 : Libc.AF_INET6;
 
-    /// <summary>The error of the call that just failed, as a Linux errno value.</summary>
-    public static int LastError => OperatingSystem.IsWindows() ? WindowsErrors.ToErrno(Winsock.LastError) : Libc.LastErrno;
+    /// <summary>A Winsock result with its error mapped to errno, so both systems answer alike.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [System.Runtime.Versioning.SupportedOSPlatform("windows")]
+    public static CallResult Mapped(CallResult result) =>
+        result.Failed ? new CallResult(result.Value, WindowsErrors.ToErrno(result.Error)) : result;
 
-    /// <summary>A non-blocking TCP socket (overlapped-capable on Windows); -1 on failure.</summary>
-    public static nint OpenStream(int family) => Open(family, stream: true);
+    /// <summary>A non-blocking TCP socket (overlapped-capable on Windows) in its Value.</summary>
+    public static CallResult OpenStream(int family) => Open(family, stream: true);
 
-    /// <summary>A non-blocking UDP socket; -1 on failure.</summary>
-    public static nint OpenDatagram(int family) => Open(family, stream: false);
+    /// <summary>A non-blocking UDP socket in its Value.</summary>
+    public static CallResult OpenDatagram(int family) => Open(family, stream: false);
 
-    private static nint Open(int family, bool stream)
+    private static CallResult Open(int family, bool stream)
     {
         if (OperatingSystem.IsWindows())
         {
-            nint s = Winsock.WSASocket(family, stream ? Winsock.SOCK_STREAM : Winsock.SOCK_DGRAM,
+            CallResult s = Winsock.Checked(Winsock.WSASocket(family, stream ? Winsock.SOCK_STREAM : Winsock.SOCK_DGRAM,
                 stream ? Winsock.IPPROTO_TCP : Winsock.IPPROTO_UDP, null, 0,
-                Winsock.WSA_FLAG_OVERLAPPED | Winsock.WSA_FLAG_NO_HANDLE_INHERIT);
-            if (s == Winsock.INVALID_SOCKET)
-                return -1;
-            if (!MakeNonBlocking(s))
+                Winsock.WSA_FLAG_OVERLAPPED | Winsock.WSA_FLAG_NO_HANDLE_INHERIT));
+            if (s.Failed)
+                return Mapped(s);
+            CallResult nonBlocking = MakeNonBlocking(s.Value);
+            if (nonBlocking.Failed)
             {
-                int error = Winsock.LastError;
-                Winsock.closesocket(s);
-                Marshal.SetLastPInvokeError(error);
-                return -1;
+                Winsock.closesocket(s.Value);
+                return nonBlocking;
             }
             return s;
         }
-        return Libc.socket(family, (stream ? Libc.SOCK_STREAM : Libc.SOCK_DGRAM) | Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC, 0);
+        return Libc.Checked(Libc.socket(family, (stream ? Libc.SOCK_STREAM : Libc.SOCK_DGRAM) | Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC, 0));
     }
 
     /// <summary>Windows: FIONBIO on (accepted sockets inherit nothing from the listener).</summary>
-    public static bool MakeNonBlocking(nint s)
+    public static CallResult MakeNonBlocking(nint s)
     {
         if (!OperatingSystem.IsWindows())
-            return true; // made so at creation (SOCK_NONBLOCK)
+            return default; // made so at creation (SOCK_NONBLOCK)
         uint on = 1;
-        return Winsock.ioctlsocket(s, Winsock.FIONBIO, &on) == 0;
+        return Mapped(Winsock.Checked(Winsock.ioctlsocket(s, Winsock.FIONBIO, &on)));
     }
 
-    public static int Close(nint s) => OperatingSystem.IsWindows() ? Winsock.closesocket(s) : Libc.close((int)s);
+    /// <summary>Closes; the result is not worth a check (on Linux the descriptor is gone even
+    /// when close reports EINTR or EIO).</summary>
+    public static void Close(nint s)
+    {
+        if (OperatingSystem.IsWindows())
+            Winsock.closesocket(s);
+        else
+            Libc.close((int)s);
+    }
 
-    public static int Bind(nint s, NetAddress* address) =>
-        OperatingSystem.IsWindows() ? Winsock.bind(s, address, (int)address->Length) : Libc.bind((int)s, address, address->Length);
+    public static CallResult Bind(nint s, NetAddress* address) =>
+        OperatingSystem.IsWindows()
+            ? Mapped(Winsock.Checked(Winsock.bind(s, address, (int)address->Length)))
+            : Libc.Checked(Libc.bind((int)s, address, address->Length));
 
-    public static int Listen(nint s) =>
-        OperatingSystem.IsWindows() ? Winsock.listen(s, Winsock.SOMAXCONN) : Libc.listen((int)s, Libc.SOMAXCONN);
+    public static CallResult Listen(nint s) =>
+        OperatingSystem.IsWindows()
+            ? Mapped(Winsock.Checked(Winsock.listen(s, Winsock.SOMAXCONN)))
+            : Libc.Checked(Libc.listen((int)s, Libc.SOMAXCONN));
 
     /// <summary>Starts a TCP connect (Linux only: on Windows TCP connects with ConnectEx through
     /// the backend), or sets a UDP socket's peer (both systems).</summary>
-    public static int Connect(nint s, NetAddress* address) =>
-        OperatingSystem.IsWindows() ? Winsock.connect(s, address, (int)address->Length) : Libc.connect((int)s, address, address->Length);
+    public static CallResult Connect(nint s, NetAddress* address) =>
+        OperatingSystem.IsWindows()
+            ? Mapped(Winsock.Checked(Winsock.connect(s, address, (int)address->Length)))
+            : Libc.Checked(Libc.connect((int)s, address, address->Length));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static nint Receive(nint s, byte* buffer, int length) =>
-        OperatingSystem.IsWindows() ? Winsock.recv(s, buffer, length, 0) : Libc.recv((int)s, buffer, (nuint)length, 0);
+    public static CallResult Receive(nint s, byte* buffer, int length) =>
+        OperatingSystem.IsWindows()
+            ? Mapped(Winsock.Checked(Winsock.recv(s, buffer, length, 0)))
+            : Libc.Checked(Libc.recv((int)s, buffer, (nuint)length, 0));
 
     /// <summary>Sends without raising SIGPIPE (Linux: MSG_NOSIGNAL; Windows has no such signal).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static nint Send(nint s, byte* data, int length) =>
-        OperatingSystem.IsWindows() ? Winsock.send(s, data, length, 0) : Libc.send((int)s, data, (nuint)length, Libc.MSG_NOSIGNAL);
+    public static CallResult Send(nint s, byte* data, int length) =>
+        OperatingSystem.IsWindows()
+            ? Mapped(Winsock.Checked(Winsock.send(s, data, length, 0)))
+            : Libc.Checked(Libc.send((int)s, data, (nuint)length, Libc.MSG_NOSIGNAL));
 
-    public static int ShutdownSend(nint s) =>
-        OperatingSystem.IsWindows() ? Winsock.shutdown(s, Winsock.SD_SEND) : Libc.shutdown((int)s, Libc.SHUT_WR);
+    public static CallResult ShutdownSend(nint s) =>
+        OperatingSystem.IsWindows()
+            ? Mapped(Winsock.Checked(Winsock.shutdown(s, Winsock.SD_SEND)))
+            : Libc.Checked(Libc.shutdown((int)s, Libc.SHUT_WR));
 
     public static void SetNoDelay(nint s)
     {

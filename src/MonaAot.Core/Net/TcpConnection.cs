@@ -226,15 +226,15 @@ public sealed unsafe partial class TcpConnection : IIoHandler
         int sent = 0;
         while (sent < data.Length)
         {
-            nint n;
+            CallResult n;
             fixed (byte* p = data)
                 n = SocketCalls.Send(_fd, p + sent, data.Length - sent);
-            if (n >= 0)
+            if (!n.Failed)
             {
-                sent += (int)n;
+                sent += (int)n.Value;
                 continue;
             }
-            int errno = SocketCalls.LastError;
+            int errno = n.Error;
             if (errno == Libc.EINTR)
                 continue;
             _net.Stats.BytesSent += sent;
@@ -294,26 +294,29 @@ public sealed unsafe partial class TcpConnection : IIoHandler
         while (_nextCandidate < _candidates.Length)
         {
             NetAddress address = _candidates[_nextCandidate++];
-            nint fd = SocketCalls.OpenStream(address.Family);
-            if (fd == -1)
+            CallResult opened = SocketCalls.OpenStream(address.Family);
+            if (opened.Failed)
             {
-                _lastConnectError = NetError.Describe(SocketCalls.LastError, address.ToString());
+                _lastConnectError = NetError.Describe(opened.Error, address.ToString());
                 continue;
             }
+            nint fd = opened.Value;
             SocketCalls.SetNoDelay(fd);
             if (OperatingSystem.IsWindows())
             {
                 // ConnectEx, posted once the socket is attached; its outcome comes to OnIo.
-                BeginAttempt(fd, address, IoEvents.None);
+                if (!BeginAttempt(fd, address, IoEvents.None))
+                    continue;
                 PostConnectEx(address);
                 return;
             }
-            int result = SocketCalls.Connect(fd, &address);
-            int errno = result == 0 ? 0 : SocketCalls.LastError;
-            if (result == 0 || errno == Libc.EINPROGRESS)
+            CallResult connect = SocketCalls.Connect(fd, &address);
+            int errno = connect.Error;
+            if (!connect.Failed || errno == Libc.EINPROGRESS)
             {
-                BeginAttempt(fd, address, IoEvents.Writable); // epoll says writable when done
-                return;
+                if (BeginAttempt(fd, address, IoEvents.Writable)) // epoll says writable when done
+                    return;
+                continue;
             }
             SocketCalls.Close(fd);
             _lastConnectError = NetError.Describe(errno, address.ToString());
@@ -322,15 +325,27 @@ public sealed unsafe partial class TcpConnection : IIoHandler
     }
 
     /// <summary>Watches <paramref name="fd"/>, connecting to <paramref name="address"/>, for at
-    /// most the connect timeout.</summary>
-    private void BeginAttempt(nint fd, NetAddress address, IoEvents interest)
+    /// most the connect timeout. False when the loop could not watch it (out of memory, or of
+    /// the user's epoll watches): fd is closed then, and the next address is tried.</summary>
+    private bool BeginAttempt(nint fd, NetAddress address, IoEvents interest)
     {
+        // Attached first: when that fails it has closed fd, which this connection must then not
+        // hold (a later close would close the number again, maybe someone else's by then).
+        try
+        {
+            _token = _net.Attach(fd, this, interest);
+        }
+        catch (InvalidOperationException e)
+        {
+            _lastConnectError = $"{e.Message} ({address})";
+            return false;
+        }
         _fd = fd;
         _phase = Phase.Connecting;
         _attempt = address.ToString();
         _interest = interest;
-        _token = _net.Attach(fd, this, interest);
         _timer = _net.Loop.Schedule(_net.Limits.ConnectTimeoutMs, 0, TimeOutAttempt);
+        return true;
     }
 
     private void TimeOutAttempt()
@@ -418,7 +433,8 @@ public sealed unsafe partial class TcpConnection : IIoHandler
                 buffer = _net.ReadBuffer;
                 capacity = NetContext.ReadBufferSize;
             }
-            nint n = SocketCalls.Receive(_fd, buffer, capacity);
+            CallResult received = SocketCalls.Receive(_fd, buffer, capacity);
+            nint n = received.Value;
             if (n > 0)
             {
                 _net.Stats.BytesReceived += n;
@@ -434,7 +450,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
                 OnPeerClosed();
                 return;
             }
-            int errno = SocketCalls.LastError;
+            int errno = received.Error;
             if (errno == Libc.EINTR)
                 continue;
             if (errno != Libc.EAGAIN)

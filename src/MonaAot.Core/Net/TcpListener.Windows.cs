@@ -23,9 +23,10 @@ public sealed unsafe partial class TcpListener
         var iocp = (IocpBackend)_net.Loop.Backend;
         while (_acceptsInFlight < AcceptsPosted)
         {
-            if (!iocp.PostAccept(_fd, _family))
+            int errno = iocp.PostAccept(_fd, _family);
+            if (errno != 0)
             {
-                PauseAccepting(SocketCalls.LastError);
+                PauseAccepting(errno);
                 return;
             }
             _acceptsInFlight++;

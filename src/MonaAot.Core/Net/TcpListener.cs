@@ -45,18 +45,22 @@ public sealed unsafe partial class TcpListener : IIoHandler
     /// Returns the listener, or null with <paramref name="error"/> set.</summary>
     public static TcpListener? Start(NetContext net, NetAddress address, ITcpListenerEvents events, out string? error)
     {
-        nint fd = SocketCalls.OpenStream(address.Family);
-        if (fd == -1)
+        CallResult opened = SocketCalls.OpenStream(address.Family);
+        if (opened.Failed)
         {
-            error = NetError.Describe(SocketCalls.LastError, address.ToString());
+            error = NetError.Describe(opened.Error, address.ToString());
             return null;
         }
+        nint fd = opened.Value;
         SocketCalls.SetReuseAddress(fd);
         if (address.Family == SocketCalls.AF_INET6)
             SocketCalls.SetDualStack(fd);
-        if (SocketCalls.Bind(fd, &address) != 0 || SocketCalls.Listen(fd) != 0)
+        CallResult listening = SocketCalls.Bind(fd, &address);
+        if (!listening.Failed)
+            listening = SocketCalls.Listen(fd);
+        if (listening.Failed)
         {
-            error = NetError.Describe(SocketCalls.LastError, address.ToString());
+            error = NetError.Describe(listening.Error, address.ToString());
             SocketCalls.Close(fd);
             return null;
         }
@@ -93,14 +97,14 @@ public sealed unsafe partial class TcpListener : IIoHandler
     {
         for (int i = 0; i < AcceptsPerEvent && _fd != -1; i++)
         {
-            int fd = Libc.accept4((int)_fd, null, null, Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC);
-            if (fd >= 0)
+            CallResult accepted = Libc.Checked(Libc.accept4((int)_fd, null, null, Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC));
+            if (!accepted.Failed)
             {
-                SocketCalls.SetNoDelay(fd);
-                _events.OnAccepted(fd);
+                SocketCalls.SetNoDelay(accepted.Value);
+                _events.OnAccepted(accepted.Value);
                 continue;
             }
-            int errno = Libc.LastErrno;
+            int errno = accepted.Error;
             if (errno is Libc.EINTR or Libc.ECONNABORTED)
                 continue;
             if (errno is Libc.EMFILE or Libc.ENFILE or Libc.ENOBUFS or Libc.ENOMEM)

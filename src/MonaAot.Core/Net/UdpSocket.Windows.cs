@@ -41,17 +41,17 @@ public sealed unsafe partial class UdpSocket
     [SupportedOSPlatform("windows")]
     private string? SendOrPost(ReadOnlySpan<byte> data, NetAddress* target, NetAddress* recipient)
     {
-        int n = -1;
         int errno = Libc.EAGAIN;
         if (_postedBytes == 0) // else after the posted ones, in order, as on Linux
         {
+            CallResult n;
             fixed (byte* p = data)
-                n = target == null
+                n = SocketCalls.Mapped(Winsock.Checked(target == null
                     ? Winsock.send(_fd, p, data.Length, 0)
-                    : Winsock.sendto(_fd, p, data.Length, 0, target, (int)target->Length);
-            if (n >= 0)
+                    : Winsock.sendto(_fd, p, data.Length, 0, target, (int)target->Length)));
+            if (!n.Failed)
             {
-                _net.Stats.BytesSent += n;
+                _net.Stats.BytesSent += n.Value;
                 if (_readsStopped)
                 {
                     _readsStopped = false;
@@ -59,7 +59,7 @@ public sealed unsafe partial class UdpSocket
                 }
                 return null;
             }
-            errno = SocketCalls.LastError;
+            errno = n.Error;
         }
         if (errno != Libc.EAGAIN)
             return Failure(errno, recipient);
@@ -98,15 +98,16 @@ public sealed unsafe partial class UdpSocket
         {
             NetAddress sender;
             int length = sizeof(NetAddress);
-            int n = Winsock.recvfrom(_fd, _net.ReadBuffer, NetContext.ReadBufferSize, 0, &sender, &length);
-            if (n < 0)
+            CallResult received = SocketCalls.Mapped(Winsock.Checked(
+                Winsock.recvfrom(_fd, _net.ReadBuffer, NetContext.ReadBufferSize, 0, &sender, &length)));
+            if (received.Failed)
             {
-                int errno = SocketCalls.LastError;
-                if (errno is Libc.EAGAIN)
+                if (received.Error is Libc.EAGAIN)
                     return;
                 NotePeerError(errno);
                 continue; // one datagram's trouble (too large, an unreachable report)
             }
+            int n = (int)received.Value;
             _net.Stats.BytesReceived += n;
             _events.OnDatagram(this, new ReadOnlySpan<byte>(_net.ReadBuffer, n), SenderText(ref sender));
         }
@@ -115,7 +116,7 @@ public sealed unsafe partial class UdpSocket
     [SupportedOSPlatform("windows")]
     private string? SetMembershipWindows(IPAddress group, string? networkInterface, bool join)
     {
-        int result;
+        CallResult result;
         if (group.AddressFamily == AddressFamily.InterNetwork)
         {
             var request = new Winsock.ip_mreq { imr_multiaddr = ToNetworkUInt(group) };
@@ -125,12 +126,12 @@ public sealed unsafe partial class UdpSocket
                     return $"invalid interface {AddressText.Quote(networkInterface)} (an IPv4 address for an IPv4 group)";
                 request.imr_interface = ToNetworkUInt(local);
             }
-            result = Winsock.setsockopt(_fd, Winsock.IPPROTO_IP, join ? Winsock.IP_ADD_MEMBERSHIP : Winsock.IP_DROP_MEMBERSHIP,
-                &request, sizeof(Winsock.ip_mreq));
-            if (result == 0 && join && networkInterface is not null)
+            result = Winsock.Checked(Winsock.setsockopt(_fd, Winsock.IPPROTO_IP, join ? Winsock.IP_ADD_MEMBERSHIP : Winsock.IP_DROP_MEMBERSHIP,
+                &request, sizeof(Winsock.ip_mreq)));
+            if (!result.Failed && join && networkInterface is not null)
             {
                 uint address = request.imr_interface;
-                result = Winsock.setsockopt(_fd, Winsock.IPPROTO_IP, Winsock.IP_MULTICAST_IF, &address, sizeof(uint));
+                result = Winsock.Checked(Winsock.setsockopt(_fd, Winsock.IPPROTO_IP, Winsock.IP_MULTICAST_IF, &address, sizeof(uint)));
             }
         }
         else
@@ -145,12 +146,13 @@ public sealed unsafe partial class UdpSocket
                 if (request.ipv6mr_interface == 0)
                     return $"unknown interface {AddressText.Quote(networkInterface)}";
             }
-            result = Winsock.setsockopt(_fd, Winsock.IPPROTO_IPV6, join ? Winsock.IPV6_ADD_MEMBERSHIP : Winsock.IPV6_DROP_MEMBERSHIP,
-                &request, sizeof(Libc.ipv6_mreq));
-            if (result == 0 && join && networkInterface is not null)
-                result = Winsock.SetIntOption(_fd, Winsock.IPPROTO_IPV6, Winsock.IPV6_MULTICAST_IF, (int)request.ipv6mr_interface);
+            result = Winsock.Checked(Winsock.setsockopt(_fd, Winsock.IPPROTO_IPV6, join ? Winsock.IPV6_ADD_MEMBERSHIP : Winsock.IPV6_DROP_MEMBERSHIP,
+                &request, sizeof(Libc.ipv6_mreq)));
+            if (!result.Failed && join && networkInterface is not null)
+                result = Winsock.Checked(Winsock.SetIntOption(_fd, Winsock.IPPROTO_IPV6, Winsock.IPV6_MULTICAST_IF, (int)request.ipv6mr_interface));
         }
-        return result == 0 ? null : NetError.Describe(SocketCalls.LastError, group.ToString());
+        result = SocketCalls.Mapped(result);
+        return result.Failed ? NetError.Describe(result.Error, group.ToString()) : null;
     }
 
     [SupportedOSPlatform("windows")]

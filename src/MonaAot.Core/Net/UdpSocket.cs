@@ -100,9 +100,10 @@ public sealed unsafe partial class UdpSocket : IIoHandler
             return "already bound or connected (close() first)";
         if (Open(address.Family) is { } openError)
             return openError;
-        if (SocketCalls.Bind(_fd, &address) != 0)
+        CallResult bound = SocketCalls.Bind(_fd, &address);
+        if (bound.Failed)
         {
-            string error = NetError.Describe(SocketCalls.LastError, address.ToString());
+            string error = NetError.Describe(bound.Error, address.ToString());
             Close();
             return error;
         }
@@ -116,8 +117,9 @@ public sealed unsafe partial class UdpSocket : IIoHandler
         if (_fd == -1 && Open(address.Family) is { } openError)
             return openError;
         NetAddress target = _family == SocketCalls.AF_INET6 ? address.ToIPv6() : address;
-        if (SocketCalls.Connect(_fd, &target) != 0)
-            return NetError.Describe(SocketCalls.LastError, address.ToString());
+        CallResult connected = SocketCalls.Connect(_fd, &target);
+        if (connected.Failed)
+            return NetError.Describe(connected.Error, address.ToString());
         _connected = true;
         _peerError = 0;
         if (OperatingSystem.IsWindows())
@@ -153,17 +155,17 @@ public sealed unsafe partial class UdpSocket : IIoHandler
             return SendOrPost(data, recipient != null ? &target : null, recipient);
         if (_pending.Count > 0 || (_handlingBatch && data.Length <= GatherLimit))
             return Enqueue(data, recipient != null, target);
-        nint n;
+        CallResult n;
         fixed (byte* p = data)
-            n = recipient == null
+            n = Libc.Checked(recipient == null
                 ? Libc.send((int)_fd, p, (nuint)data.Length, Libc.MSG_NOSIGNAL)
-                : Libc.sendto((int)_fd, p, (nuint)data.Length, Libc.MSG_NOSIGNAL, &target, target.Length);
-        if (n >= 0)
+                : Libc.sendto((int)_fd, p, (nuint)data.Length, Libc.MSG_NOSIGNAL, &target, target.Length));
+        if (!n.Failed)
         {
-            _net.Stats.BytesSent += n;
+            _net.Stats.BytesSent += n.Value;
             return null;
         }
-        int errno = Libc.LastErrno;
+        int errno = n.Error;
         if (errno == Libc.EAGAIN)
             return Enqueue(data, recipient != null, target);
         return Failure(errno, recipient);
@@ -239,7 +241,7 @@ public sealed unsafe partial class UdpSocket : IIoHandler
             return "bind() first";
         if (OperatingSystem.IsWindows())
             return SetMembershipWindows(group, networkInterface, join);
-        int result;
+        CallResult result;
         if (group.AddressFamily == AddressFamily.InterNetwork)
         {
             var request = new Libc.ip_mreqn { imr_multiaddr = ToNetworkUInt(group) };
@@ -249,9 +251,9 @@ public sealed unsafe partial class UdpSocket : IIoHandler
                     return $"invalid interface {AddressText.Quote(networkInterface)} (an IPv4 address for an IPv4 group)";
                 request.imr_address = ToNetworkUInt(local);
             }
-            result = Libc.setsockopt((int)_fd, Libc.IPPROTO_IP, join ? Libc.IP_ADD_MEMBERSHIP : Libc.IP_DROP_MEMBERSHIP, &request, (uint)sizeof(Libc.ip_mreqn));
-            if (result == 0 && join && networkInterface is not null)
-                result = Libc.setsockopt((int)_fd, Libc.IPPROTO_IP, Libc.IP_MULTICAST_IF, &request, (uint)sizeof(Libc.ip_mreqn));
+            result = Libc.Checked(Libc.setsockopt((int)_fd, Libc.IPPROTO_IP, join ? Libc.IP_ADD_MEMBERSHIP : Libc.IP_DROP_MEMBERSHIP, &request, (uint)sizeof(Libc.ip_mreqn)));
+            if (!result.Failed && join && networkInterface is not null)
+                result = Libc.Checked(Libc.setsockopt((int)_fd, Libc.IPPROTO_IP, Libc.IP_MULTICAST_IF, &request, (uint)sizeof(Libc.ip_mreqn)));
         }
         else
         {
@@ -265,11 +267,11 @@ public sealed unsafe partial class UdpSocket : IIoHandler
                 if (request.ipv6mr_interface == 0)
                     return $"unknown interface {AddressText.Quote(networkInterface)}";
             }
-            result = Libc.setsockopt((int)_fd, Libc.IPPROTO_IPV6, join ? Libc.IPV6_ADD_MEMBERSHIP : Libc.IPV6_DROP_MEMBERSHIP, &request, (uint)sizeof(Libc.ipv6_mreq));
-            if (result == 0 && join && networkInterface is not null)
-                result = Libc.SetIntOption((int)_fd, Libc.IPPROTO_IPV6, Libc.IPV6_MULTICAST_IF, (int)request.ipv6mr_interface);
+            result = Libc.Checked(Libc.setsockopt((int)_fd, Libc.IPPROTO_IPV6, join ? Libc.IPV6_ADD_MEMBERSHIP : Libc.IPV6_DROP_MEMBERSHIP, &request, (uint)sizeof(Libc.ipv6_mreq)));
+            if (!result.Failed && join && networkInterface is not null)
+                result = Libc.Checked(Libc.SetIntOption((int)_fd, Libc.IPPROTO_IPV6, Libc.IPV6_MULTICAST_IF, (int)request.ipv6mr_interface));
         }
-        return result == 0 ? null : NetError.Describe(Libc.LastErrno, group.ToString());
+        return result.Failed ? NetError.Describe(result.Error, group.ToString()) : null;
     }
 
     public bool MulticastLoop
@@ -301,9 +303,10 @@ public sealed unsafe partial class UdpSocket : IIoHandler
 
     private string? Open(int family)
     {
-        nint fd = SocketCalls.OpenDatagram(family);
-        if (fd == -1)
-            return NetError.Describe(SocketCalls.LastError);
+        CallResult opened = SocketCalls.OpenDatagram(family);
+        if (opened.Failed)
+            return NetError.Describe(opened.Error);
+        nint fd = opened.Value;
         if (family == SocketCalls.AF_INET6)
             SocketCalls.SetDualStack(fd);
         if (_allowBroadcast)
@@ -425,10 +428,11 @@ public sealed unsafe partial class UdpSocket : IIoHandler
             int count = Math.Min(_pending.Count, UdpBatch.Count);
             for (int i = 0; i < count; i++)
                 batch.PrepareSend(i, _pending[i].Data, _pending[i].Length, _pending[i].HasRecipient ? ToPointer(i) : null);
-            int sent = Libc.sendmmsg((int)_fd, batch.Headers, (uint)count, Libc.MSG_NOSIGNAL);
+            CallResult result = Libc.Checked(Libc.sendmmsg((int)_fd, batch.Headers, (uint)count, Libc.MSG_NOSIGNAL));
+            int sent = (int)result.Value;
             if (sent <= 0)
             {
-                int errno = sent < 0 ? Libc.LastErrno : Libc.EAGAIN;
+                int errno = result.Failed ? result.Error : Libc.EAGAIN;
                 if (errno == Libc.EAGAIN)
                 {
                     WatchWrites(true); // the rest when the kernel has room

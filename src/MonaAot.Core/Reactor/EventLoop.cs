@@ -19,6 +19,7 @@ public sealed class EventLoop : IDisposable
     private readonly ConcurrentQueue<Action> _posted = new();
     private readonly IoEvent[] _events = new IoEvent[256];
     private int _wakePending;
+    private volatile bool _disposed;
     private volatile bool _stopRequested;
     private Thread? _thread;
 
@@ -67,9 +68,14 @@ public sealed class EventLoop : IDisposable
 
     private static long TicksOf(long ms) => MonotonicClock.TicksFromMilliseconds(Math.Clamp(ms, 0, int.MaxValue));
 
-    /// <summary>Queues <paramref name="action"/> to run on the loop thread. Any thread.</summary>
+    /// <summary>Queues <paramref name="action"/> to run on the loop thread. Any thread. Once the
+    /// loop is disposed the action is dropped: a late resolver or mail continuation finds
+    /// nothing to run on, and the backend's wake is a no-op then as well, also when this check
+    /// races with <see cref="Dispose"/>.</summary>
     public void Post(Action action)
     {
+        if (_disposed)
+            return;
         _posted.Enqueue(action);
         if (Interlocked.Exchange(ref _wakePending, 1) == 0)
             _backend.Wake();
@@ -79,6 +85,8 @@ public sealed class EventLoop : IDisposable
     public void Stop()
     {
         _stopRequested = true;
+        if (_disposed)
+            return;
         _backend.Wake();
     }
 
@@ -139,5 +147,11 @@ public sealed class EventLoop : IDisposable
         }
     }
 
-    public void Dispose() => _backend.Dispose();
+    /// <summary>Closes the backend, once the loop has stopped. Posts and wakes after this do
+    /// nothing.</summary>
+    public void Dispose()
+    {
+        _disposed = true;
+        _backend.Dispose();
+    }
 }

@@ -15,7 +15,8 @@ public interface IIoBackend : IDisposable
     /// <summary>Changes what an attached handle is watched for.</summary>
     void Change(nint handle, ulong token, IoEvents interest);
 
-    /// <summary>Stops watching a handle (before it is closed).</summary>
+    /// <summary>Stops watching a handle (before it is closed). Never fails: a close must go on
+    /// whatever the OS says about a handle it no longer knows.</summary>
     void Detach(nint handle);
 
     /// <summary>
@@ -25,7 +26,8 @@ public interface IIoBackend : IDisposable
     /// </summary>
     int Wait(Span<IoEvent> events, int timeoutMs);
 
-    /// <summary>Makes a current or next <see cref="Wait"/> return. Thread-safe.</summary>
+    /// <summary>Makes a current or next <see cref="Wait"/> return. Thread-safe, and a no-op once
+    /// the backend is disposed: it never touches a handle after closing it.</summary>
     void Wake();
 
     /// <summary>Releases what an event carried (an accepted socket) when its handler was

@@ -1,5 +1,7 @@
 using System;
+using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
+using System.Threading;
 using MonaAot.Interop;
 
 namespace MonaAot.Reactor.Epoll;
@@ -14,68 +16,110 @@ public sealed unsafe class EpollBackend : IIoBackend
     private const int MaxEventsPerWait = 256;
     private readonly int _epfd;
     private readonly int _wakeFd;
-    private readonly Libc.epoll_event[] _ready = new Libc.epoll_event[MaxEventsPerWait];
+    // Native memory: the kernel writes here during a blocking epoll_wait, which a managed array
+    // would have to stay pinned across (fragmenting the GC heap for as long as the loop idles).
+    private Libc.epoll_event* _ready;
+    // Wake may come from any thread at any time, also after Dispose (a resolver or mail
+    // continuation that posts late). The lock orders each write against the close: no write
+    // reaches the number once it is closed, where a new descriptor may have taken it.
+    private readonly Lock _wakeLock = new();
+    private bool _wakeClosed;
 
     public EpollBackend()
     {
-        _epfd = Libc.epoll_create1(Libc.EPOLL_CLOEXEC);
-        if (_epfd < 0)
-            throw new InvalidOperationException($"epoll_create1 failed (errno {Libc.LastErrno})");
-        _wakeFd = Libc.eventfd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK);
-        if (_wakeFd < 0)
+        CallResult epfd = Libc.Checked(Libc.epoll_create1(Libc.EPOLL_CLOEXEC));
+        if (epfd.Failed)
+            throw new InvalidOperationException($"epoll_create1 failed (errno {epfd.Error})");
+        CallResult wakeFd = Libc.Checked(Libc.eventfd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK));
+        if (wakeFd.Failed)
         {
-            int errno = Libc.LastErrno;
-            Libc.close(_epfd);
-            throw new InvalidOperationException($"eventfd failed (errno {errno})");
+            Libc.close((int)epfd.Value);
+            throw new InvalidOperationException($"eventfd failed (errno {wakeFd.Error})");
         }
-        Control(Libc.EPOLL_CTL_ADD, _wakeFd, 0, IoEvents.Readable);
+        _epfd = (int)epfd.Value;
+        _wakeFd = (int)wakeFd.Value;
+        _ready = (Libc.epoll_event*)NativeMemory.Alloc(MaxEventsPerWait, (nuint)sizeof(Libc.epoll_event));
+        Attach(_wakeFd, 0, IoEvents.Readable);
     }
 
-    public void Attach(nint handle, ulong token, IoEvents interest) => Control(Libc.EPOLL_CTL_ADD, (int)handle, token, interest);
+    /// <summary>The eventfd's number, for the tests that check nothing is written to it late.</summary>
+    internal int WakeDescriptor => _wakeFd;
 
-    public void Change(nint handle, ulong token, IoEvents interest) => Control(Libc.EPOLL_CTL_MOD, (int)handle, token, interest);
+    /// <summary>Fails (ENOMEM, ENOSPC: the user's max_user_watches) with an exception: the caller
+    /// (NetContext.Attach) closes the descriptor and reports it.</summary>
+    public void Attach(nint handle, ulong token, IoEvents interest)
+    {
+        int errno = Control(Libc.EPOLL_CTL_ADD, (int)handle, token, interest);
+        if (errno != 0)
+            throw new InvalidOperationException($"epoll_ctl(ADD, fd {handle}) failed (errno {errno})");
+    }
 
+    /// <summary>EPOLL_CTL_MOD cannot run out of memory: a failure (EBADF, ENOENT) means the
+    /// caller changes a descriptor it does not hold, a bug that throws.</summary>
+    public void Change(nint handle, ulong token, IoEvents interest)
+    {
+        int errno = Control(Libc.EPOLL_CTL_MOD, (int)handle, token, interest);
+        if (errno != 0)
+            throw new InvalidOperationException($"epoll_ctl(MOD, fd {handle}) failed (errno {errno})");
+    }
+
+    /// <summary>Never fails: a descriptor epoll does not know (ENOENT), or one closed behind the
+    /// loop's back (EBADF), has nothing to stop watching, and the close that follows must
+    /// happen whatever. libuv (uv__platform_invalidate_fd) and redis (aeApiDelEvent) ignore
+    /// EPOLL_CTL_DEL's result the same way.</summary>
     public void Detach(nint handle) => Control(Libc.EPOLL_CTL_DEL, (int)handle, 0, IoEvents.None);
 
     public int Wait(Span<IoEvent> events, int timeoutMs)
     {
         int max = Math.Min(events.Length, MaxEventsPerWait);
-        int n;
-        fixed (Libc.epoll_event* ready = _ready)
-            n = Libc.epoll_wait(_epfd, ready, max, timeoutMs);
-        if (n < 0)
+        CallResult n = Libc.Checked(Libc.epoll_wait(_epfd, _ready, max, timeoutMs));
+        if (n.Failed)
         {
-            int errno = Libc.LastErrno;
-            if (errno == Libc.EINTR)
+            if (n.Error == Libc.EINTR)
                 return 0;
             // The loop cannot go on without its poller: a broken invariant, not a runtime error.
-            Environment.FailFast($"epoll_wait failed (errno {errno})");
+            Environment.FailFast($"epoll_wait failed (errno {n.Error})");
         }
         int count = 0;
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n.Value; i++)
         {
-            ref Libc.epoll_event ev = ref _ready[i];
-            if (ev.data == 0)
+            Libc.epoll_event* ev = _ready + i;
+            if (ev->data == 0)
             {
                 DrainWake();
                 continue;
             }
-            events[count++] = new IoEvent(ev.data, ToIoEvents(ev.events));
+            events[count++] = new IoEvent(ev->data, ToIoEvents(ev->events));
         }
         return count;
     }
 
+    /// <summary>Any thread, also after <see cref="Dispose"/> (then it does nothing).</summary>
     public void Wake()
     {
         ulong one = 1;
-        // EAGAIN means the counter is already non-zero: the loop is woken either way.
-        Libc.write(_wakeFd, &one, sizeof(ulong));
+        lock (_wakeLock)
+        {
+            if (_wakeClosed)
+                return;
+            // EAGAIN means the counter is already non-zero: the loop is woken either way.
+            Libc.write(_wakeFd, &one, sizeof(ulong));
+        }
     }
 
+    /// <summary>Loop thread, once the loop has stopped; a second call does nothing.</summary>
     public void Dispose()
     {
-        Libc.close(_wakeFd);
+        lock (_wakeLock)
+        {
+            if (_wakeClosed)
+                return;
+            _wakeClosed = true;
+            Libc.close(_wakeFd);
+        }
         Libc.close(_epfd);
+        NativeMemory.Free(_ready);
+        _ready = null;
     }
 
     private void DrainWake()
@@ -84,11 +128,11 @@ public sealed unsafe class EpollBackend : IIoBackend
         Libc.read(_wakeFd, &value, sizeof(ulong));
     }
 
-    private void Control(int op, int fd, ulong token, IoEvents interest)
+    /// <summary>One epoll_ctl; returns 0 or its errno.</summary>
+    private int Control(int op, int fd, ulong token, IoEvents interest)
     {
         var ev = new Libc.epoll_event { events = ToEpoll(interest), data = token };
-        if (Libc.epoll_ctl(_epfd, op, fd, &ev) < 0)
-            throw new InvalidOperationException($"epoll_ctl({op}, fd {fd}) failed (errno {Libc.LastErrno})");
+        return Libc.Checked(Libc.epoll_ctl(_epfd, op, fd, &ev)).Error;
     }
 
     /// <summary>No interest is edge-triggered: epoll reports hang-ups and errors whatever the mask,

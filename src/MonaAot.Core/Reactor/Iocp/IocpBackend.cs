@@ -44,7 +44,14 @@ public sealed unsafe class IocpBackend : IIoBackend
     private readonly Queue<IoEvent> _inline = new();
     private List<nint> _toArm = new();
     private List<nint> _arming = new();
-    private readonly Kernel32.OVERLAPPED_ENTRY[] _entries = new Kernel32.OVERLAPPED_ENTRY[MaxEntries];
+    // Native memory: the kernel fills it during a blocking wait, which a managed array would
+    // have to stay pinned across.
+    private Kernel32.OVERLAPPED_ENTRY* _entries =
+        (Kernel32.OVERLAPPED_ENTRY*)NativeMemory.Alloc(MaxEntries, (nuint)sizeof(Kernel32.OVERLAPPED_ENTRY));
+    // Wake comes from any thread, also after Dispose: the lock orders each post against the
+    // close, so that none reaches the handle value once it is closed (and maybe reused).
+    private readonly System.Threading.Lock _wakeLock = new();
+    private bool _portClosed;
     // Extension functions, looked up once: every TCP provider here is the same one.
     private void* _connectEx;
     private void* _acceptEx;
@@ -62,14 +69,19 @@ public sealed unsafe class IocpBackend : IIoBackend
     public IocpBackend()
     {
         _port = Kernel32.CreateIoCompletionPort(-1, 0, 0, 1);
-        if (_port == 0)
-            throw new InvalidOperationException($"CreateIoCompletionPort failed (error {Winsock.LastError})");
+        int error = Kernel32.ErrorUnless(_port);
+        if (error != 0)
+        {
+            NativeMemory.Free(_entries);
+            throw new InvalidOperationException($"CreateIoCompletionPort failed (error {error})");
+        }
     }
 
     public void Attach(nint handle, ulong token, IoEvents interest)
     {
-        if (Kernel32.CreateIoCompletionPort(handle, _port, 0, 0) == 0)
-            throw new InvalidOperationException($"CreateIoCompletionPort(socket) failed (error {Winsock.LastError})");
+        int error = Kernel32.ErrorUnless(Kernel32.CreateIoCompletionPort(handle, _port, 0, 0));
+        if (error != 0)
+            throw new InvalidOperationException($"CreateIoCompletionPort(socket) failed (error {error})");
         bool skip = Kernel32.SetFileCompletionNotificationModes(handle,
             Kernel32.FILE_SKIP_COMPLETION_PORT_ON_SUCCESS | Kernel32.FILE_SKIP_SET_EVENT_ON_HANDLE) != 0;
         int type = 0, length = sizeof(int);
@@ -134,12 +146,10 @@ public sealed unsafe class IocpBackend : IIoBackend
     private int DequeueCompletions(Span<IoEvent> events, uint waitMs)
     {
         uint removed;
-        int ok;
-        fixed (Kernel32.OVERLAPPED_ENTRY* entries = _entries)
-            ok = Kernel32.GetQueuedCompletionStatusEx(_port, entries, (uint)Math.Min(events.Length, MaxEntries), &removed, waitMs, 0);
-        if (ok == 0)
+        int error = Kernel32.ErrorUnless(
+            Kernel32.GetQueuedCompletionStatusEx(_port, _entries, (uint)Math.Min(events.Length, MaxEntries), &removed, waitMs, 0));
+        if (error != 0)
         {
-            int error = Winsock.LastError;
             if (error == Kernel32.WAIT_TIMEOUT)
                 return 0;
             // The loop cannot go on without its port: a broken invariant, not a runtime error.
@@ -148,7 +158,7 @@ public sealed unsafe class IocpBackend : IIoBackend
         int count = 0;
         for (int i = 0; i < removed; i++)
         {
-            ref Kernel32.OVERLAPPED_ENTRY entry = ref _entries[i];
+            ref Kernel32.OVERLAPPED_ENTRY entry = ref _entries[i]; // i < removed <= MaxEntries
             if (entry.lpOverlapped == null)
                 continue; // the wake
             if (Complete((IocpOperation*)entry.lpOverlapped, (int)entry.Internal < 0, (int)entry.dwNumberOfBytesTransferred, out IoEvent ev))
@@ -157,7 +167,15 @@ public sealed unsafe class IocpBackend : IIoBackend
         return count;
     }
 
-    public void Wake() => Kernel32.PostQueuedCompletionStatus(_port, 0, WakeKey, null);
+    /// <summary>Any thread, also after <see cref="Dispose"/> (then it does nothing).</summary>
+    public void Wake()
+    {
+        lock (_wakeLock)
+        {
+            if (!_portClosed)
+                Kernel32.PostQueuedCompletionStatus(_port, 0, WakeKey, null);
+        }
+    }
 
     /// <summary>An accept whose listener was closed before its event ran: the socket it
     /// brought has no owner, so it is closed here.</summary>
@@ -172,9 +190,11 @@ public sealed unsafe class IocpBackend : IIoBackend
 
     /// <summary>Waits (up to a second) for the cancelled operations of closed sockets to come
     /// back, so that their blocks are freed after the kernel is done with them, then closes the
-    /// port. Loop thread, after the loop has stopped.</summary>
+    /// port. Loop thread, after the loop has stopped; a second call does nothing.</summary>
     public void Dispose()
     {
+        if (_entries == null)
+            return;
         long deadline = Environment.TickCount64 + 1000;
         var late = new IoEvent[MaxEntries]; // of sockets still attached: no handler runs them now
         while (_orphans > 0 && Environment.TickCount64 < deadline)
@@ -183,7 +203,13 @@ public sealed unsafe class IocpBackend : IIoBackend
             for (int i = 0; i < count; i++)
                 Discard(in late[i]);
         }
-        Kernel32.CloseHandle(_port);
+        lock (_wakeLock)
+        {
+            _portClosed = true;
+            Kernel32.CloseHandle(_port);
+        }
+        NativeMemory.Free(_entries);
+        _entries = null;
     }
 
     private IocpOperation* NewOperation(IocpOperationKind kind, ulong token, nint socket, int payload)
@@ -219,8 +245,8 @@ public sealed unsafe class IocpBackend : IIoBackend
     {
         var op = (IocpOperation*)operation;
         uint sent;
-        int result = Winsock.WSASend(op->Socket, &op->Buffer, 1, &sent, 0, &op->Overlapped, null);
-        Posted(_sockets[op->Socket], op, result == 0, result == 0 ? (int)sent : 0);
+        CallResult result = Winsock.Checked(Winsock.WSASend(op->Socket, &op->Buffer, 1, &sent, 0, &op->Overlapped, null));
+        Posted(_sockets[op->Socket], op, !result.Failed, result.Failed ? 0 : (int)sent, result.Error);
     }
 
     /// <summary>Posts one datagram to <paramref name="recipient"/> (null: the connected peer),
@@ -233,18 +259,18 @@ public sealed unsafe class IocpBackend : IIoBackend
         data.CopyTo(new Span<byte>(bytes, data.Length));
         op->Buffer = new Winsock.WSABUF { len = (uint)data.Length, buf = bytes };
         uint sent;
-        int result;
+        CallResult result;
         if (recipient == null)
         {
-            result = Winsock.WSASend(socket, &op->Buffer, 1, &sent, 0, &op->Overlapped, null);
+            result = Winsock.Checked(Winsock.WSASend(socket, &op->Buffer, 1, &sent, 0, &op->Overlapped, null));
         }
         else
         {
             var to = (NetAddress*)op->Payload;
             *to = *recipient;
-            result = Winsock.WSASendTo(socket, &op->Buffer, 1, &sent, 0, to, (int)to->Length, &op->Overlapped, null);
+            result = Winsock.Checked(Winsock.WSASendTo(socket, &op->Buffer, 1, &sent, 0, to, (int)to->Length, &op->Overlapped, null));
         }
-        Posted(state, op, result == 0, result == 0 ? (int)sent : 0);
+        Posted(state, op, !result.Failed, result.Failed ? 0 : (int)sent, result.Error);
     }
 
     /// <summary>Connects with ConnectEx (the socket is bound to the wildcard first, as ConnectEx
@@ -255,9 +281,10 @@ public sealed unsafe class IocpBackend : IIoBackend
         IocpOperation* op = NewOperation(IocpOperationKind.Connect, state.Token, socket, 0);
         NetAddress any = NetAddress.Any(address->Family);
         _connectEx = _connectEx != null ? _connectEx : Winsock.ExtensionFunction(socket, Winsock.WSAID_CONNECTEX);
-        if (SocketCalls.Bind(socket, &any) != 0 || _connectEx == null)
+        CallResult bound = _connectEx == null ? default : Winsock.Checked(Winsock.bind(socket, &any, (int)any.Length));
+        if (bound.Failed || _connectEx == null)
         {
-            Posted(state, op, false, 0, _connectEx == null ? Winsock.WSAEOPNOTSUPP : Winsock.LastError);
+            Posted(state, op, false, 0, _connectEx == null ? Winsock.WSAEOPNOTSUPP : bound.Error);
             return;
         }
         var connectEx = (delegate* unmanaged<nint, void*, int, void*, uint, uint*, System.Threading.NativeOverlapped*, int>)_connectEx;
@@ -270,35 +297,36 @@ public sealed unsafe class IocpBackend : IIoBackend
     /// <summary>Posts an AcceptEx on a listening socket into a new socket of
     /// <paramref name="family"/>. The completion comes as Completed|Readable with the accepted
     /// socket in <see cref="IoEvent.Data"/> (non-blocking, its context updated), or a negative
-    /// errno. Returns false, with nothing posted, when no socket could be made for it.</summary>
-    public bool PostAccept(nint listener, int family)
+    /// errno. Returns 0, or the errno of the socket that could not be made for it (nothing was
+    /// posted then).</summary>
+    public int PostAccept(nint listener, int family)
     {
         SocketState state = _sockets[listener];
-        nint accepted = SocketCalls.OpenStream(family);
-        if (accepted == -1)
-            return false;
+        CallResult opened = SocketCalls.OpenStream(family);
+        if (opened.Failed)
+            return opened.Error;
+        nint accepted = opened.Value;
         IocpOperation* op = NewOperation(IocpOperationKind.Accept, state.Token, listener, 2 * IocpOperation.AcceptAddressLength);
         op->AcceptSocket = accepted;
         void* acceptEx = _acceptEx = _acceptEx != null ? _acceptEx : Winsock.ExtensionFunction(listener, Winsock.WSAID_ACCEPTEX);
         if (acceptEx == null)
         {
             Posted(state, op, false, 0, Winsock.WSAEOPNOTSUPP);
-            return true;
+            return 0;
         }
         uint received;
         var call = (delegate* unmanaged<nint, nint, void*, uint, uint, uint, uint*, System.Threading.NativeOverlapped*, int>)acceptEx;
         int ok = call(listener, accepted, op->Payload, 0, IocpOperation.AcceptAddressLength, IocpOperation.AcceptAddressLength,
             &received, &op->Overlapped);
         Posted(state, op, ok != 0, 0, ok != 0 ? 0 : Marshal.GetLastSystemError()); // as for ConnectEx
-        return true;
+        return 0;
     }
 
     /// <summary>After a post: an inline success (no packet will come, the socket skips the port
-    /// on success) or an immediate failure is queued for the next wait; a pending one is tracked.</summary>
-    private void Posted(SocketState state, IocpOperation* op, bool succeeded, int bytes, int error = -1)
+    /// on success) or an immediate failure is queued for the next wait; a pending one is tracked.
+    /// <paramref name="error"/>: the Windows error of a failed post, taken with its result.</summary>
+    private void Posted(SocketState state, IocpOperation* op, bool succeeded, int bytes, int error)
     {
-        if (!succeeded && error == -1)
-            error = Winsock.LastError;
         if (op->Kind == IocpOperationKind.Readiness)
             state.ReadinessPosted = true;
         else
@@ -318,8 +346,9 @@ public sealed unsafe class IocpBackend : IIoBackend
         {
             // The status is an NTSTATUS (an error when negative); Winsock says which error.
             uint transferred, flags;
-            if (Winsock.WSAGetOverlappedResult(op->Socket, &op->Overlapped, &transferred, 0, &flags) == 0)
-                errno = WindowsErrors.ToErrno(Winsock.LastError);
+            int error = Kernel32.ErrorUnless(Winsock.WSAGetOverlappedResult(op->Socket, &op->Overlapped, &transferred, 0, &flags));
+            if (error != 0)
+                errno = WindowsErrors.ToErrno(error);
         }
         return Finish(op, errno, bytes, out ev);
     }
@@ -392,17 +421,17 @@ public sealed unsafe class IocpBackend : IIoBackend
             op->Reset();
             op->Buffer = default;
             uint received, flags = 0;
-            int result;
+            CallResult result;
             if (state.Datagram)
             {
                 flags = Winsock.MSG_PEEK; // a zero-byte read would consume the datagram
-                result = Winsock.WSARecvFrom(socket, &op->Buffer, 1, &received, &flags, null, null, &op->Overlapped, null);
+                result = Winsock.Checked(Winsock.WSARecvFrom(socket, &op->Buffer, 1, &received, &flags, null, null, &op->Overlapped, null));
             }
             else
             {
-                result = Winsock.WSARecv(socket, &op->Buffer, 1, &received, &flags, &op->Overlapped, null);
+                result = Winsock.Checked(Winsock.WSARecv(socket, &op->Buffer, 1, &received, &flags, &op->Overlapped, null));
             }
-            Posted(state, op, result == 0, 0);
+            Posted(state, op, !result.Failed, 0, result.Error);
         }
         _arming.Clear();
     }
