@@ -104,7 +104,7 @@ public sealed unsafe partial class UdpSocket
             {
                 if (received.Error is Libc.EAGAIN)
                     return;
-                NotePeerError(errno);
+                NotePeerError(received.Error);
                 continue; // one datagram's trouble (too large, an unreachable report)
             }
             int n = (int)received.Value;

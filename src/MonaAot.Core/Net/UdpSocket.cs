@@ -359,9 +359,10 @@ public sealed unsafe partial class UdpSocket : IIoHandler
     {
         UdpBatch batch = _net.UdpBatch;
         batch.Reset();
-        int n = Libc.recvmmsg((int)_fd, batch.Headers, UdpBatch.Count, 0, null);
-        if (n < 0)
-            NotePeerError(Libc.LastErrno); // EAGAIN, or an ICMP error reported on a connected socket
+        CallResult received = Libc.Checked(Libc.recvmmsg((int)_fd, batch.Headers, UdpBatch.Count, 0, null));
+        if (received.Failed)
+            NotePeerError(received.Error); // EAGAIN, or an ICMP error reported on a connected socket
+        int n = (int)received.Value;
         if (n <= 0)
             return 0;
         _handlingBatch = true;

@@ -62,6 +62,9 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
             return portError;
         if (port == 0)
             return "invalid port 0";
+        // Text that can be no name (999.1.1.1) fails here rather than going to DNS, as for UDP.
+        if (!IPAddress.TryParse(host, out _) && AddressText.CheckHostName(host) is { } invalid)
+            return invalid;
         _error = null;
         _clampWarned = false;
         TcpConnection connection = TcpConnection.ForConnect(Runtime.Net, this);

@@ -36,6 +36,14 @@ public class TcpBehaviourTests
     }
 
     [Test]
+    public async Task Connect_TextThatCanBeNoName_FailsAtOnce_NothingResolved()
+    {
+        string result = await TcpApp.ResultOf("c = mona:createTCPClient()", "return c:connect('999.1.1.1', 80)");
+
+        await Assert.That(result).IsEqualTo("invalid address '999.1.1.1' (neither an IP address nor a host name)");
+    }
+
+    [Test]
     public async Task BytesLeft_KeptTailComesBackFirst()
     {
         await using TcpApp app = await TcpApp.Start(RecordingServer("if data == 'abcde' then return 2 end return 0"));
