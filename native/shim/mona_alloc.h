@@ -23,6 +23,10 @@ typedef struct {
     volatile unsigned long long interrupted; /* the call a signal stops (0: none) */
     volatile int signal;                /* which signal (mona_guard.h MONA_SIG*), for the message */
     int timeout_s;                      /* [lua] handlerTimeout, for the message; 0: no watchdog */
+    lua_State *main;                    /* the state, for the interrupt's same-thread hook */
+#ifndef _WIN32
+    unsigned long thread;               /* pthread_t of the thread running scripts (POSIX) */
+#endif
 } mona_scripts;
 
 /* Makes the state allocate through a new heap from now on; blocks it already holds may be

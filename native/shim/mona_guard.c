@@ -1,7 +1,16 @@
 /* See mona_guard.h. */
+#ifndef _WIN32
+#define _POSIX_C_SOURCE 200809L /* sigaction, pthread_kill under -std=c11 */
+#endif
 #include "mona_guard.h"
 
 #include <lauxlib.h>
+
+#ifndef _WIN32
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#endif
 
 /* Instructions between two looks of the stop hook while nothing is armed. */
 #define BASE_COUNT 1000
@@ -15,8 +24,16 @@ int mona_protectedcall(lua_State *L, int nargs, int nresults, int msgh) {
     mona_scripts *scripts = mona_scriptsofstate(L);
     int in_host = 0;
     if (scripts != NULL) {
-        if (scripts->depth++ == 0)
-            scripts->calls++;
+        if (scripts->depth == 0) {
+            /* calls before depth, released: an interrupt that sees depth > 0 reads the
+             * number of this call, never the one before it. */
+            __atomic_store_n(&scripts->calls, scripts->calls + 1, __ATOMIC_RELAXED);
+#ifndef _WIN32
+            scripts->thread = (unsigned long)pthread_self(); /* a thread-pointer read */
+#endif
+            scripts->main = L;
+        }
+        __atomic_store_n(&scripts->depth, scripts->depth + 1, __ATOMIC_RELEASE);
         in_host = scripts->in_host; /* a host function calling back into scripts */
         scripts->in_host = 0;
     }
@@ -96,18 +113,60 @@ int mona_watchdog_tick(lua_State *L, unsigned long long *seen, int *ticks, int l
     return 1;
 }
 
+#ifndef _WIN32
+/* POSIX: the hook is set by the thread that runs scripts, in the handler of a private
+ * real-time signal sent to it. lua_sethook is safe "during a signal" on the thread running Lua
+ * (lua.c's SIGINT handler); from another thread it would walk a call chain that the running
+ * thread is changing. SIGRTMIN itself is the .NET runtime's (thread activation). */
+#define HOOK_SIGNAL (SIGRTMIN + 7)
+
+static mona_scripts *volatile hook_target;
+
+static void on_hook_signal(int signal) {
+    (void)signal;
+    int saved = errno;
+    mona_scripts *scripts = hook_target;
+    if (scripts != NULL && scripts->main != NULL && lua_gethook(scripts->main) == NULL)
+        lua_sethook(scripts->main, stop_hook, LUA_MASKCOUNT, 1);
+    errno = saved;
+}
+
+static pthread_once_t hook_signal_once = PTHREAD_ONCE_INIT;
+
+static void install_hook_signal(void) {
+    struct sigaction action = {0};
+    action.sa_handler = on_hook_signal;
+    action.sa_flags = SA_RESTART;
+    sigemptyset(&action.sa_mask);
+    sigaction(HOOK_SIGNAL, &action, NULL);
+}
+
+static void set_hook(mona_scripts *scripts) {
+    pthread_once(&hook_signal_once, install_hook_signal);
+    hook_target = scripts;
+    pthread_kill((pthread_t)scripts->thread, HOOK_SIGNAL);
+}
+#else
+/* Windows has no way to run code on a given thread at an instruction boundary: the hook is
+ * set from the signal's thread (the call chain race is there; Windows signals are console
+ * events, once per process). */
+static void set_hook(mona_scripts *scripts) {
+    lua_sethook(scripts->main, stop_hook, LUA_MASKCOUNT, 1);
+}
+#endif
+
 int mona_guard_interrupt(lua_State *L, int signal) {
     mona_scripts *scripts = mona_scriptsofstate(L);
-    if (scripts == NULL || scripts->depth == 0)
+    if (scripts == NULL || __atomic_load_n(&scripts->depth, __ATOMIC_ACQUIRE) == 0)
         return 0;
-    /* depth first, then calls: a call that started in between is the one running now. */
-    unsigned long long calls = scripts->calls;
+    /* depth (acquired) first, then calls: the call that made depth non-zero, or a later one. */
+    unsigned long long calls = __atomic_load_n(&scripts->calls, __ATOMIC_RELAXED);
     scripts->signal = signal;
     scripts->interrupted = calls;
     /* The marks are visible before the hook that reads them (the loop thread may run on
      * another core; volatile alone orders nothing there). */
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     if (lua_gethook(L) == NULL) /* handlerTimeout = 0: nothing looks until we ask */
-        lua_sethook(L, stop_hook, LUA_MASKCOUNT, 1);
+        set_hook(scripts);
     return 1;
 }

@@ -35,10 +35,13 @@ MONA_API int mona_watchdog_tick(lua_State *L, unsigned long long *seen, int *tic
 /* Stops the script call running now because the process received `signal` (MONA_SIG*): the
  * stop hook raises "<where>: interrupted by SIGTERM" in it, and again at every instruction of
  * that call, as for the watchdog. Called from a signal-handling thread while the loop thread
- * may be running scripts: it calls no Lua function but lua_sethook, which Lua documents as
- * safe to call asynchronously (lua.c's SIGINT handler does the same). With no stop hook there
- * ([lua] handlerTimeout = 0) it installs one on the main thread, at count 1; that hook removes
- * itself once the call has ended, so a server never signalled pays nothing. A coroutine
+ * may be running scripts: it calls no Lua function but lua_gethook. With no stop hook there
+ * ([lua] handlerTimeout = 0) one is installed on the main thread, at count 1, by the thread
+ * running scripts itself: on POSIX a private real-time signal (SIGRTMIN + 7) is sent to it, and
+ * its handler calls lua_sethook, which Lua allows during a signal on the thread running Lua
+ * (lua.c's SIGINT handler does the same; from another thread it would race with the call
+ * chain). That hook removes itself once the call has ended, so a server never signalled pays
+ * nothing. A coroutine
  * running without a hook (created before the signal, handlerTimeout = 0) cannot be reached
  * from here: it is stopped when control comes back to the main thread. Returns 1 when a call
  * was running (its stop is under way), 0 when none was. */

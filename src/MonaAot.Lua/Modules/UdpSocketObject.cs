@@ -235,14 +235,10 @@ public sealed unsafe class UdpSocketObject : ScriptObject, IUdpSocketEvents
         }
     }
 
-    /// <summary>Logs <paramref name="message"/> at the script line that called the host function.</summary>
-    private void LogAtCaller(nint L, LogLevel level, string message)
-    {
-        byte* source;
-        int line;
-        Shim.mona_where(L, 1, &source, &line);
-        Runtime.Logger.Log(level, Marshal.PtrToStringUTF8((nint)source) ?? "?", line, message);
-    }
+    /// <summary>Logs <paramref name="message"/> at the script line that called the host function
+    /// (through pcall too).</summary>
+    private void LogAtCaller(nint L, LogLevel level, string message) =>
+        Runtime.LogAtScript(level, message, ScriptRuntime.CallerPosition(L));
 
     /// <summary>The cache key of the address at argument 3 ("host:port", or host and an integer
     /// port); false for other forms, which are parsed each time.</summary>

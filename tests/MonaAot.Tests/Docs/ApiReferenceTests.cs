@@ -211,9 +211,10 @@ public class ApiReferenceTests
             int end = source.IndexOf("[UnmanagedCallersOnly]", index, StringComparison.Ordinal);
             string indexBody = end < 0 ? source[index..] : source[index..end];
             string[] answered = [.. Regex.Matches(indexBody, @"""(\w+)""u8").Select(m => m.Groups[1].Value).Order()];
-            // Events are called through ScriptRuntime.PushEvent, except TCPClient's onReception,
-            // which native/shim/mona_shim.c's mona_reception calls (with its bytes-left answer).
-            IEnumerable<string> pushed = Regex.Matches(source, @"PushEvent\(this, ""(\w+)\\0""u8\)").Select(m => m.Groups[1].Value);
+            // An event's name reaches the shim as a NUL-terminated literal, however it is pushed
+            // (ScriptRuntime.PushEvent, a helper); TCPClient's onReception is named by
+            // native/shim/mona_shim.c's mona_reception itself (with its bytes-left answer).
+            IEnumerable<string> pushed = Regex.Matches(source, @"""(\w+)\\0""u8").Select(m => m.Groups[1].Value);
             if (source.Contains("Shim.mona_reception(", StringComparison.Ordinal))
                 pushed = pushed.Append("onReception");
             string[] called = [.. pushed.Distinct().Order()];

@@ -14,7 +14,7 @@ namespace MonaAot.Reactor.Epoll;
 public sealed unsafe class EpollBackend : IIoBackend
 {
     private const int MaxEventsPerWait = 256;
-    private readonly int _epfd;
+    private int _epfd; // -1 once disposed: its number may belong to another loop's epoll then
     private readonly int _wakeFd;
     // Native memory: the kernel writes here during a blocking epoll_wait, which a managed array
     // would have to stay pinned across (fragmenting the GC heap for as long as the loop idles).
@@ -117,7 +117,9 @@ public sealed unsafe class EpollBackend : IIoBackend
             _wakeClosed = true;
             Libc.close(_wakeFd);
         }
-        Libc.close(_epfd);
+        if (_epfd >= 0)
+            Libc.close(_epfd);
+        _epfd = -1;
         NativeMemory.Free(_ready);
         _ready = null;
     }
@@ -128,9 +130,11 @@ public sealed unsafe class EpollBackend : IIoBackend
         Libc.read(_wakeFd, &value, sizeof(ulong));
     }
 
-    /// <summary>One epoll_ctl; returns 0 or its errno.</summary>
+    /// <summary>One epoll_ctl; returns 0 or its errno (EBADF once disposed).</summary>
     private int Control(int op, int fd, ulong token, IoEvents interest)
     {
+        if (_epfd < 0)
+            return Libc.EBADF;
         var ev = new Libc.epoll_event { events = ToEpoll(interest), data = token };
         return Libc.Checked(Libc.epoll_ctl(_epfd, op, fd, &ev)).Error;
     }
