@@ -45,9 +45,10 @@ function Build-NativeWindows {
     $lua = Join-Path $env:VCPKG_ROOT 'installed/x64-windows-static'
     $build = Join-Path $Root 'native/build'
     New-Item -ItemType Directory -Force $build | Out-Null
-    # The three shim files (C11 for _Thread_local), merged with the static Lua into one library.
+    # Every shim file (C11 for _Thread_local), merged with the static Lua into one library: the
+    # same list as SHIM_NAMES in native/Makefile.
     $objects = @()
-    foreach ($name in @('mona_shim', 'mona_alloc', 'mona_guard')) {
+    foreach ($name in @('mona_binding', 'mona_send', 'mona_file', 'mona_probe', 'mona_alloc', 'mona_guard')) {
         Invoke-Checked 'cl.exe' @('/nologo', '/std:c11', '/O2', '/W4', '/WX', '/c', "/I$lua/include", "/Fo$build/$name.obj", "native/shim/$name.c")
         $objects += "$build/$name.obj"
     }

@@ -12,4 +12,13 @@
 #define MONA_API
 #endif
 
+/* MONA_INTERNAL marks a function one shim file shares with another and C# does not import: kept
+ * out of the Linux .so's exports (hidden), as the DLL keeps everything unmarked, so that the
+ * exported names are exactly the MONA_API ones on every platform. */
+#if defined(__GNUC__) && !defined(_WIN32)
+#define MONA_INTERNAL __attribute__((visibility("hidden")))
+#else
+#define MONA_INTERNAL
+#endif
+
 #endif

@@ -2,7 +2,8 @@ using System.Runtime.InteropServices;
 
 namespace MonaAot.Lua.Native;
 
-/// <summary>native/shim/mona_shim.h, mona_alloc.h and mona_guard.h, C names verbatim.</summary>
+/// <summary>native/shim/mona_binding.h, mona_send.h, mona_file.h, mona_probe.h, mona_alloc.h and
+/// mona_guard.h, C names verbatim.</summary>
 public static unsafe partial class Shim
 {
     /// <summary>A host function returns this to have the value on top of the stack raised.</summary>

@@ -25,7 +25,7 @@ public interface IScriptModule
 /// </summary>
 public sealed unsafe class ScriptType
 {
-    /// <summary>The userdata's block: mona_handle in native/shim/mona_shim.h.</summary>
+    /// <summary>The userdata's block: mona_handle in native/shim/mona_binding.h.</summary>
     [StructLayout(LayoutKind.Sequential)]
     private struct Handle
     {

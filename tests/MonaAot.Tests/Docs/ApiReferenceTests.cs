@@ -213,7 +213,7 @@ public class ApiReferenceTests
             string[] answered = [.. Regex.Matches(indexBody, @"""(\w+)""u8").Select(m => m.Groups[1].Value).Order()];
             // An event's name reaches the shim as a NUL-terminated literal, however it is pushed
             // (ScriptRuntime.PushEvent, a helper); TCPClient's onReception is named by
-            // native/shim/mona_shim.c's mona_reception itself (with its bytes-left answer).
+            // native/shim/mona_binding.c's mona_reception itself (with its bytes-left answer).
             IEnumerable<string> pushed = Regex.Matches(source, @"""(\w+)\\0""u8").Select(m => m.Groups[1].Value);
             if (source.Contains("Shim.mona_reception(", StringComparison.Ordinal))
                 pushed = pushed.Append("onReception");

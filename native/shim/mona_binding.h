@@ -1,8 +1,13 @@
-/* The C side of MonaAot's Lua binding. C# never raises a Lua error itself (a longjmp over a
+/* The C side of MonaAot's Lua binding: host functions behind a trampoline, protected calls
+ * with a traceback, the per-message event calls, method lookup, the userdata block and the
+ * text of log lines and positions. C# never raises a Lua error itself (a longjmp over a
  * managed frame aborts the process under GC load): host functions return MONA_RAISE with the
- * message on top of the stack, and mona_trampoline raises it once C# has returned. */
-#ifndef MONA_SHIM_H
-#define MONA_SHIM_H
+ * message on top of the stack, and mona_trampoline raises it once C# has returned.
+ * The other concerns of the shim have their own files: the direct send (mona_send.h), the file
+ * probe (mona_file.h), the layout probes (mona_probe.h), the allocator (mona_alloc.h) and the
+ * protected calls with their stop (mona_guard.h). */
+#ifndef MONA_BINDING_H
+#define MONA_BINDING_H
 
 #include <lua.h>
 
@@ -21,23 +26,25 @@
  * so host functions read their own upvalues from index 2. */
 MONA_API void mona_pushhostfunction(lua_State *L, lua_CFunction fn, int n);
 
+/* The closure mona_pushhostfunction pushes: calls the host function in upvalue 1 (counted as
+ * host code in mona_scripts.in_host) and, once it has returned, raises what it asked for
+ * (MONA_RAISE, MONA_ARGERROR) or returns its results. For the shim's own closures that fall
+ * back to a host function with the same upvalues (mona_send.c); not exported. */
+MONA_INTERNAL int mona_trampoline(lua_State *L);
+
 /* The block of every MonaAot userdata (ScriptType.Handle in C#, same layout). fd, direct and
  * partial serve a TCPClient's send fast path: while `direct` is 1 (connected, nothing queued,
  * kept so by the C# connection) send(data) goes straight to send(2) on `fd`; `partial` tells
  * the host function how many bytes of a short send already went; `sends` counts direct sends,
  * for the idle-connection sweeper. On Windows `fd` holds the socket's SOCKET handle, which
- * fits in an int (kernel handles are 32-bit values, sign-extended to 64 bits). */
+ * fits in an int (kernel handles are 32-bit values, sign-extended to 64 bits). The send fast
+ * path itself is mona_send.c; the layout probes (mona_probe.h) let the tests compare this
+ * struct with the C# one. */
 typedef struct {
     int id, generation, type;
     int fd, direct, partial;
     unsigned sends;
 } mona_handle;
-
-/* Pushes TCPClient's send: with the context (upvalue 2 of host functions) on top of the stack,
- * pops it and pushes a closure that sends a string directly when the userdata at 1 carries
- * `tag` as its type and is direct, adding the bytes to *bytes_sent, and otherwise (a short or
- * failed send, anything unusual) calls host function `fn` as the trampoline does. */
-MONA_API void mona_pushdirectsend(lua_State *L, lua_CFunction fn, int tag, long long *bytes_sent);
 
 /* lua_pcall with a traceback message handler. On error the message (with traceback) is on
  * top of the stack. Never raises. */
@@ -89,18 +96,5 @@ MONA_API int mona_reception(lua_State *L, int ref, const char *data, size_t leng
 MONA_API int mona_calltimer(lua_State *L, int ref, lua_Integer elapsed, lua_Number *next);
 MONA_API void mona_pushindex(lua_State *L);
 MONA_API void *mona_touserdata(lua_State *L, int index, size_t size);
-
-/* The version of a file or folder without allocating anything on either side: modification
- * time in nanoseconds and size. Returns 1 for a folder, 0 for another file, -1 if it is
- * missing. Lets the www watcher check its files every 2 seconds at no cost. `path` is UTF-8 on
- * every OS. */
-MONA_API int mona_stat(const char *path, long long *mtime_ns, long long *size);
-
-/* Layout probes: the C compiler's answer, checked by the tests against the C# structs. The
- * epoll ones answer -1 on Windows, which has no epoll. */
-MONA_API int mona_sizeof_epoll_event(void);
-MONA_API int mona_sizeof_handle(void);
-MONA_API int mona_offsetof_handle_sends(void);
-MONA_API int mona_offsetof_epoll_event_data(void);
 
 #endif

@@ -1,28 +1,13 @@
-/* See mona_shim.h for the contract of each function. */
-#ifndef _WIN32
-#define _POSIX_C_SOURCE 200809L /* st_mtim under -std=c11 */
-#endif
-#include "mona_shim.h"
+/* See mona_binding.h for the contract of each function. The direct send (mona_send.c) is the
+ * one other C file that enters mona_trampoline, for everything it does not send itself. */
+#include "mona_binding.h"
 
 #include "mona_guard.h"
 
 #include <lauxlib.h>
-#include <stddef.h>
 #include <string.h>
 
-#ifdef _WIN32
-#include <winsock2.h> /* before windows.h, which would bring the old winsock.h */
-#include <limits.h>
-#include <stdlib.h>
-#include <windows.h>
-#else
-#include <errno.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#endif
-
-static int trampoline(lua_State *L) {
+int mona_trampoline(lua_State *L) {
     lua_CFunction fn = (lua_CFunction)lua_touserdata(L, lua_upvalueindex(1));
     /* While C# runs, no allocation may fail (mona_scripts.in_host): a Lua error raised there
      * would unwind through C# frames. */
@@ -43,61 +28,7 @@ static int trampoline(lua_State *L) {
 void mona_pushhostfunction(lua_State *L, lua_CFunction fn, int n) {
     lua_pushlightuserdata(L, (void *)fn);
     lua_insert(L, -(n + 1));
-    lua_pushcclosure(L, trampoline, n + 1);
-}
-
-/* One send on the connection's socket, again when a signal interrupts it: the bytes the kernel
- * took, or -1 for anything else (would block, or an error), which the host function then
- * meets itself and handles. */
-static long long send_once(int fd, const char *data, size_t length) {
-#ifdef _WIN32
-    /* Winsock: `fd` is the SOCKET handle, sign-extended back to its 64 bits (mona_handle). No
-     * SIGPIPE to suppress on Windows (flags 0), a length that is an int (a longer string is a
-     * short send, whose rest the host function queues) and the error in WSAGetLastError(), not
-     * errno. WSAEWOULDBLOCK needs no case of its own: like EAGAIN, the host function queues. */
-    int chunk = length > INT_MAX ? INT_MAX : (int)length;
-    int sent;
-    do
-        sent = send((SOCKET)(INT_PTR)fd, data, chunk, 0);
-    while (sent == SOCKET_ERROR && WSAGetLastError() == WSAEINTR);
-    return sent == SOCKET_ERROR ? -1 : sent;
-#else
-    ssize_t sent;
-    do
-        sent = send(fd, data, length, MSG_NOSIGNAL);
-    while (sent < 0 && errno == EINTR);
-    return sent;
-#endif
-}
-
-/* Upvalues: 1 the host function, 2 its context, 3 the type's tag, 4 the bytes-sent counter. */
-static int direct_send(lua_State *L) {
-    if (lua_gettop(L) == 2 && lua_type(L, 1) == LUA_TUSERDATA && lua_type(L, 2) == LUA_TSTRING
-        && lua_rawlen(L, 1) == sizeof(mona_handle)) {
-        mona_handle *self = lua_touserdata(L, 1);
-        if (self->direct && self->type == (int)lua_tointeger(L, lua_upvalueindex(3))) {
-            size_t length;
-            const char *data = lua_tolstring(L, 2, &length);
-            long long sent = send_once(self->fd, data, length);
-            if (sent > 0) {
-                *(long long *)lua_touserdata(L, lua_upvalueindex(4)) += sent;
-                self->sends++;
-            }
-            if (sent == (long long)length)
-                return 0;
-            if (sent > 0)
-                self->partial = (int)sent; /* the host function queues the rest */
-        }
-    }
-    return trampoline(L); /* everything else: the host function, with its full checks */
-}
-
-void mona_pushdirectsend(lua_State *L, lua_CFunction fn, int tag, long long *bytes_sent) {
-    lua_pushlightuserdata(L, (void *)fn);
-    lua_insert(L, -2);
-    lua_pushinteger(L, tag);
-    lua_pushlightuserdata(L, bytes_sent);
-    lua_pushcclosure(L, direct_send, 4);
+    lua_pushcclosure(L, mona_trampoline, n + 1);
 }
 
 static int traceback(lua_State *L) {
@@ -310,56 +241,3 @@ void *mona_touserdata(lua_State *L, int index, size_t size) {
         return NULL;
     return lua_touserdata(L, index);
 }
-
-#ifdef _WIN32
-/* Windows: the UTF-8 path becomes UTF-16 (the CRT's narrow stat would read it in the ANSI code
- * page), on the stack unless it is very long. GetFileAttributesExW rather than _wstat64: its
- * write time comes in 100 ns steps where _wstat64 has whole seconds, in which two saves of the
- * same size would look alike to the www watcher. Unlike stat, it describes a symbolic link
- * itself, not its target. */
-int mona_stat(const char *path, long long *mtime_ns, long long *size) {
-    wchar_t stack[1024];
-    wchar_t *wide = stack;
-    int length = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, path, -1, NULL, 0);
-    if (length <= 0)
-        return -1;
-    if (length > (int)(sizeof stack / sizeof stack[0])) {
-        wide = malloc((size_t)length * sizeof *wide);
-        if (wide == NULL)
-            return -1;
-    }
-    WIN32_FILE_ATTRIBUTE_DATA data;
-    BOOL found = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, path, -1, wide, length) > 0
-                 && GetFileAttributesExW(wide, GetFileExInfoStandard, &data);
-    if (wide != stack)
-        free(wide);
-    if (!found)
-        return -1;
-    /* FILETIME: 100 ns ticks since 1601-01-01; 11644473600 s separate it from 1970-01-01. */
-    long long ticks = (long long)(((unsigned long long)data.ftLastWriteTime.dwHighDateTime << 32)
-                                  | data.ftLastWriteTime.dwLowDateTime);
-    *mtime_ns = (ticks - 116444736000000000LL) * 100;
-    *size = (long long)(((unsigned long long)data.nFileSizeHigh << 32) | data.nFileSizeLow);
-    return (data.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) ? 1 : 0;
-}
-#else
-int mona_stat(const char *path, long long *mtime_ns, long long *size) {
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return -1;
-    *mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
-    *size = (long long)st.st_size;
-    return S_ISDIR(st.st_mode) ? 1 : 0;
-}
-#endif
-
-int mona_sizeof_handle(void) { return (int)sizeof(mona_handle); }
-int mona_offsetof_handle_sends(void) { return (int)offsetof(mona_handle, sends); }
-#ifdef _WIN32
-/* No epoll on Windows: kept so that the DLL exports what Shim.cs declares, answering -1. */
-int mona_sizeof_epoll_event(void) { return -1; }
-int mona_offsetof_epoll_event_data(void) { return -1; }
-#else
-int mona_sizeof_epoll_event(void) { return (int)sizeof(struct epoll_event); }
-int mona_offsetof_epoll_event_data(void) { return (int)offsetof(struct epoll_event, data); }
-#endif
