@@ -12,6 +12,8 @@ using MonaAot.Tests.Support;
 using TUnit.Assertions;
 using TUnit.Assertions.Extensions;
 using TUnit.Core;
+using TUnit.Core.Enums;
+using LogLevel = MonaAot.Diagnostics.LogLevel;
 
 namespace MonaAot.Tests.Net;
 
