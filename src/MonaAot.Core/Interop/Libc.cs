@@ -35,6 +35,23 @@ internal static partial class Libc
     public const int EHOSTUNREACH = 113;
     public const int EINPROGRESS = 115;
 
+    // More errno values NetError classifies (asm-generic/errno.h, same on x64 and arm64).
+    public const int EPERM = 1;
+    public const int EFAULT = 14;
+    public const int ENODEV = 19;
+    public const int ENONET = 64;
+    public const int EPROTO = 71;
+    public const int ENOTSOCK = 88;
+    public const int EPROTOTYPE = 91;
+    public const int ENOPROTOOPT = 92;
+    public const int EPROTONOSUPPORT = 93;
+    public const int EOPNOTSUPP = 95;
+    public const int ENETDOWN = 100;
+    public const int ENETRESET = 102;
+    public const int ENOTCONN = 107;
+    public const int EHOSTDOWN = 112;
+    public const int EALREADY = 114;
+
     /// <summary>
     /// <paramref name="result"/> with errno when it is negative, read here, in the expression that
     /// made the call (<c>Libc.Checked(Libc.send(...))</c>). The imports do not use SetLastError:

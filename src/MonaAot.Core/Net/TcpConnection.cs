@@ -241,7 +241,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
             _activity++;
             if (errno != Libc.EAGAIN)
             {
-                string error = NetError.Describe(errno, _peerText ?? "?");
+                string error = NetError.Describe(_net.Logger, "send", _fd, errno, _peerText ?? "?");
                 Close(error);
                 return error;
             }
@@ -275,7 +275,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
             case Phase.Draining when ev.Result < 0:
                 // The IOCP backend's readiness read failed (a reset): the read that follows may
                 // no longer see the error, so it ends the connection here. Epoll gives no Result.
-                CloseUndelivered(NetError.Describe(-ev.Result, _peerText ?? "?"));
+                CloseUndelivered(NetError.Describe(_net.Logger, "receive", _fd, -ev.Result, _peerText ?? "?"));
                 break;
             case Phase.Connected:
             case Phase.Draining:
@@ -297,7 +297,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
             CallResult opened = SocketCalls.OpenStream(address.Family);
             if (opened.Failed)
             {
-                _lastConnectError = NetError.Describe(opened.Error, address.ToString());
+                _lastConnectError = NetError.Describe(_net.Logger, "socket", -1, opened.Error, address.ToString());
                 continue;
             }
             nint fd = opened.Value;
@@ -319,7 +319,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
                 continue;
             }
             SocketCalls.Close(fd);
-            _lastConnectError = NetError.Describe(errno, address.ToString());
+            _lastConnectError = NetError.Describe(_net.Logger, "connect", fd, errno, address.ToString());
         }
         CloseUndelivered(_lastConnectError ?? "no address to connect to");
     }
@@ -358,10 +358,10 @@ public sealed unsafe partial class TcpConnection : IIoHandler
     private void FailAttempt(int errno)
     {
         _timer?.Cancel();
+        _lastConnectError = NetError.Describe(_net.Logger, "connect", _fd, errno, _attempt);
         _net.Close(_fd, _token);
         _fd = -1;
         _phase = Phase.Resolving;
-        _lastConnectError = NetError.Describe(errno, _attempt);
         TryNextCandidate();
     }
 
@@ -400,7 +400,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
         long sent = _queue.Flush(_fd);
         if (sent < 0)
         {
-            CloseUndelivered(NetError.Describe((int)-sent, _peerText ?? "?"));
+            CloseUndelivered(NetError.Describe(_net.Logger, "send", _fd, (int)-sent, _peerText ?? "?"));
             return;
         }
         _net.Stats.BytesSent += sent;
@@ -454,7 +454,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
             if (errno == Libc.EINTR)
                 continue;
             if (errno != Libc.EAGAIN)
-                CloseUndelivered(NetError.Describe(errno, _peerText ?? "?"));
+                CloseUndelivered(NetError.Describe(_net.Logger, "receive", _fd, errno, _peerText ?? "?"));
             return;
         }
     }
@@ -512,7 +512,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
     {
         int errno = SocketCalls.PendingError(_fd);
         if (errno != 0)
-            CloseUndelivered(NetError.Describe(errno, _peerText ?? "?"));
+            CloseUndelivered(NetError.Describe(_net.Logger, "pending error (SO_ERROR)", _fd, errno, _peerText ?? "?"));
     }
 
     /// <summary>Reading until the peer's FIN, unless paused; a closing connection reads (and

@@ -48,7 +48,7 @@ public sealed unsafe partial class TcpListener : IIoHandler
         CallResult opened = SocketCalls.OpenStream(address.Family);
         if (opened.Failed)
         {
-            error = NetError.Describe(opened.Error, address.ToString());
+            error = NetError.Describe(net.Logger, "socket", -1, opened.Error, address.ToString());
             return null;
         }
         nint fd = opened.Value;
@@ -60,7 +60,7 @@ public sealed unsafe partial class TcpListener : IIoHandler
             listening = SocketCalls.Listen(fd);
         if (listening.Failed)
         {
-            error = NetError.Describe(listening.Error, address.ToString());
+            error = NetError.Describe(net.Logger, "bind or listen", fd, listening.Error, address.ToString());
             SocketCalls.Close(fd);
             return null;
         }
@@ -109,6 +109,8 @@ public sealed unsafe partial class TcpListener : IIoHandler
                 continue;
             if (errno is Libc.EMFILE or Libc.ENFILE or Libc.ENOBUFS or Libc.ENOMEM)
                 PauseAccepting(errno);
+            else if (errno != Libc.EAGAIN && NetError.Classify(errno) == NetErrorKind.Bug)
+                NetError.Describe(_net.Logger, "accept", _fd, errno, null); // logged; the listener goes on
             return; // EAGAIN: nothing more waiting
         }
     }

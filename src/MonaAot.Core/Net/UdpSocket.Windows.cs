@@ -152,7 +152,7 @@ public sealed unsafe partial class UdpSocket
                 result = Winsock.Checked(Winsock.SetIntOption(_fd, Winsock.IPPROTO_IPV6, Winsock.IPV6_MULTICAST_IF, (int)request.ipv6mr_interface));
         }
         result = SocketCalls.Mapped(result);
-        return result.Failed ? NetError.Describe(result.Error, group.ToString()) : null;
+        return result.Failed ? NetError.Describe(_net.Logger, "multicast membership", _fd, result.Error, group.ToString()) : null;
     }
 
     [SupportedOSPlatform("windows")]

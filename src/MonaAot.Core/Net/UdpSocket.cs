@@ -103,7 +103,7 @@ public sealed unsafe partial class UdpSocket : IIoHandler
         CallResult bound = SocketCalls.Bind(_fd, &address);
         if (bound.Failed)
         {
-            string error = NetError.Describe(bound.Error, address.ToString());
+            string error = NetError.Describe(_net.Logger, "bind", _fd, bound.Error, address.ToString());
             Close();
             return error;
         }
@@ -119,7 +119,7 @@ public sealed unsafe partial class UdpSocket : IIoHandler
         NetAddress target = _family == SocketCalls.AF_INET6 ? address.ToIPv6() : address;
         CallResult connected = SocketCalls.Connect(_fd, &target);
         if (connected.Failed)
-            return NetError.Describe(connected.Error, address.ToString());
+            return NetError.Describe(_net.Logger, "connect", _fd, connected.Error, address.ToString());
         _connected = true;
         _peerError = 0;
         if (OperatingSystem.IsWindows())
@@ -177,6 +177,9 @@ public sealed unsafe partial class UdpSocket : IIoHandler
         PeerUnreachable = _connected && IsPeerReport(errno);
         if (PeerUnreachable && errno == Libc.ECONNRESET)
             errno = Libc.ECONNREFUSED; // Winsock's word for a UDP port unreachable
+        // Linux refuses a datagram to port 0 with EINVAL: the script's address, not a bug.
+        if (errno == Libc.EINVAL && recipient != null && recipient->Port == 0)
+            return NetError.Describe(errno, recipient->ToString());
         return Describe(errno, recipient != null ? recipient->ToString() : _peerText ?? "?");
     }
 
@@ -197,7 +200,7 @@ public sealed unsafe partial class UdpSocket : IIoHandler
     {
         Libc.EACCES when !_allowBroadcast => $"broadcast not allowed ({address}): create the socket with mona:createUDPSocket(true)",
         Libc.EMSGSIZE => $"datagram too large ({address})",
-        _ => NetError.Describe(errno, address),
+        _ => NetError.Describe(_net.Logger, "UDP send", _fd, errno, address),
     };
 
     public void Close()
@@ -271,7 +274,7 @@ public sealed unsafe partial class UdpSocket : IIoHandler
             if (!result.Failed && join && networkInterface is not null)
                 result = Libc.Checked(Libc.SetIntOption((int)_fd, Libc.IPPROTO_IPV6, Libc.IPV6_MULTICAST_IF, (int)request.ipv6mr_interface));
         }
-        return result.Failed ? NetError.Describe(result.Error, group.ToString()) : null;
+        return result.Failed ? NetError.Describe(_net.Logger, "multicast membership", _fd, result.Error, group.ToString()) : null;
     }
 
     public bool MulticastLoop
@@ -305,7 +308,7 @@ public sealed unsafe partial class UdpSocket : IIoHandler
     {
         CallResult opened = SocketCalls.OpenDatagram(family);
         if (opened.Failed)
-            return NetError.Describe(opened.Error);
+            return NetError.Describe(_net.Logger, "socket", -1, opened.Error, null);
         nint fd = opened.Value;
         if (family == SocketCalls.AF_INET6)
             SocketCalls.SetDualStack(fd);

@@ -6,7 +6,8 @@ namespace MonaAot.Net;
 /// <summary>
 /// Windows socket errors (the WSA codes of calls and the system codes of completions) as the
 /// Linux errno values the rest of the code and <see cref="NetError"/> speak. A code without an
-/// equivalent is kept as it is: NetError then describes it with the system's own message.
+/// equivalent is kept as it is: NetError then describes it with the system's own message, and
+/// classifies it as a bug (every code the peer or the network can cause is mapped here).
 /// </summary>
 [SupportedOSPlatform("windows")]
 internal static class WindowsErrors
@@ -20,6 +21,7 @@ internal static class WindowsErrors
         Winsock.WSAEINVAL => Libc.EINVAL,
         Winsock.WSAEMFILE => Libc.EMFILE,
         Winsock.WSAENOBUFS => Libc.ENOBUFS,
+        Winsock.ERROR_NOT_ENOUGH_MEMORY => Libc.ENOMEM,
         Winsock.WSAEMSGSIZE => Libc.EMSGSIZE,
         Winsock.WSAEAFNOSUPPORT => Libc.EAFNOSUPPORT,
         Winsock.WSAEADDRINUSE => Libc.EADDRINUSE,
@@ -28,6 +30,12 @@ internal static class WindowsErrors
         Winsock.WSAEHOSTUNREACH or Winsock.ERROR_HOST_UNREACHABLE => Libc.EHOSTUNREACH,
         Winsock.WSAECONNABORTED or Winsock.ERROR_CONNECTION_ABORTED => Libc.ECONNABORTED,
         Winsock.WSAECONNRESET or Winsock.ERROR_NETNAME_DELETED or Winsock.WSAESHUTDOWN => Libc.ECONNRESET,
+        // The network under the socket went away, or a reset ended the stream before this call
+        // (NetError counts these as expected: unmapped, they would read as bugs).
+        Winsock.WSAENETDOWN => Libc.ENETDOWN,
+        Winsock.WSAENETRESET => Libc.ENETRESET,
+        Winsock.WSAENOTCONN => Libc.ENOTCONN,
+        Winsock.WSAEHOSTDOWN => Libc.EHOSTDOWN,
         Winsock.WSAETIMEDOUT or Winsock.ERROR_SEM_TIMEOUT => Libc.ETIMEDOUT,
         Winsock.WSAECONNREFUSED or Winsock.ERROR_CONNECTION_REFUSED or Winsock.ERROR_PORT_UNREACHABLE => Libc.ECONNREFUSED,
         _ => code,

@@ -50,6 +50,10 @@ public sealed class HostHarness : IDisposable
     public MailQueue Mail { get; }
     public ApplicationHost Host { get; }
 
+    /// <summary>Set by a test that makes MonaAot meet a bug-class errno on purpose; otherwise
+    /// <see cref="Dispose"/> fails the test when one was logged (<see cref="NetError.BugMarker"/>).</summary>
+    public bool BugsExpected { get; set; }
+
     public void Rescan() => Host.Apply(ApplicationScanner.Scan(Www.Www));
 
     /// <summary>Runs the loop on a thread of its own until dispose.</summary>
@@ -102,5 +106,11 @@ public sealed class HostHarness : IDisposable
         Vm.Dispose();
         Net.Dispose();
         Loop.Dispose();
+        if (!BugsExpected)
+        {
+            System.Collections.Generic.List<string> bugs = Log.Messages.FindAll(m => m.Contains(NetError.BugMarker, StringComparison.Ordinal));
+            if (bugs.Count > 0)
+                throw new InvalidOperationException($"MonaAot logged a bug:\n{string.Join("\n", bugs)}\nlog:\n{string.Join("\n", Log.Messages)}");
+        }
     }
 }

@@ -127,8 +127,14 @@ public sealed class TcpApp : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        Harness.Dispose();
-        Www.Dispose();
+        try
+        {
+            Harness.Dispose(); // throws when MonaAot logged a bug
+        }
+        finally
+        {
+            Www.Dispose();
+        }
         await Task.CompletedTask;
     }
 }
