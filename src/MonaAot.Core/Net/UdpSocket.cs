@@ -355,7 +355,7 @@ public sealed unsafe partial class UdpSocket : IIoHandler
     }
 
     /// <summary>One recvmmsg and a handler call per datagram; returns how many came.</summary>
-    [UnsupportedOSPlatform("windows")] // recvmmsg, sendmmsg, accept4: Linux
+    [UnsupportedOSPlatform("windows")] // recvmmsg: Linux; Windows: one recvfrom each (.Windows.cs)
     private int ReceiveBatch()
     {
         UdpBatch batch = _net.UdpBatch;
@@ -421,7 +421,7 @@ public sealed unsafe partial class UdpSocket : IIoHandler
     }
 
     /// <summary>Sends queued datagrams, up to <see cref="UdpBatch.Count"/> per sendmmsg.</summary>
-    [UnsupportedOSPlatform("windows")] // recvmmsg, sendmmsg, accept4: Linux
+    [UnsupportedOSPlatform("windows")] // sendmmsg: Linux; Windows: sendto, else posted WSASendTo
     private void FlushPending()
     {
         UdpBatch batch = _net.UdpBatch;
