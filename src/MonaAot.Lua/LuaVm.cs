@@ -15,7 +15,7 @@ namespace MonaAot.Lua;
 /// </summary>
 public sealed unsafe class LuaVm : IDisposable
 {
-    private readonly List<GCHandle> _pinned = new();
+    private readonly List<GCHandle> _kept = new(); // freed at disposal
     private void* _heap; // mona_alloc.h: the state's allocator
     // Interrupt comes from a signal thread: it must not reach a closed state.
     private readonly object _interruptGate = new();
@@ -69,11 +69,16 @@ public sealed unsafe class LuaVm : IDisposable
     /// <summary>The raw <c>lua_State*</c>.</summary>
     public nint L => State.Handle;
 
-    /// <summary>A handle to <paramref name="target"/> for host functions' upvalue 2, kept until disposal.</summary>
-    public GCHandle Pin(object target)
+    /// <summary>
+    /// Keeps <paramref name="target"/> alive for the VM's lifetime and returns a handle to it
+    /// that Lua can hold (host functions' upvalue 2, read back with GCHandle.FromIntPtr). The
+    /// handle is a normal one: it roots the object but does not pin it (the GC may still move
+    /// it; Lua only ever holds the handle, never the object's address). Freed at disposal.
+    /// </summary>
+    public GCHandle Keep(object target)
     {
         GCHandle handle = GCHandle.Alloc(target);
-        _pinned.Add(handle);
+        _kept.Add(handle);
         return handle;
     }
 
@@ -146,9 +151,9 @@ public sealed unsafe class LuaVm : IDisposable
         State.Dispose();
         Shim.mona_freeheap(_heap); // after lua_close, which returned every block through it
         _heap = null;
-        foreach (GCHandle handle in _pinned)
+        foreach (GCHandle handle in _kept)
             handle.Free();
-        _pinned.Clear();
+        _kept.Clear();
     }
 }
 

@@ -8,8 +8,8 @@ using MonaAot.Net;
 namespace MonaAot.Mail;
 
 /// <summary>
-/// Builds the message mona:sendMail sends (SPEC 5): text/plain in UTF-8, the sender in From,
-/// every recipient in To, a Date and a Message-Id. Non-ASCII subjects are encoded by MimeKit
+/// Builds the message mona:sendMail sends (docs/api.md, "Mail"): text/plain in UTF-8, the sender in
+/// From, every recipient in To, a Date and a Message-Id. Non-ASCII subjects are encoded by MimeKit
 /// (RFC 2047) and the body gets the transfer encoding the server's extensions allow.
 /// </summary>
 public static class MailComposer

@@ -8,10 +8,10 @@ using MimeKit;
 namespace MonaAot.Mail;
 
 /// <summary>
-/// Sends mails one after another through one SMTP session, on a worker task off the loop
-/// thread, so a slow or stalled server never delays the loop (SPEC 5). The session is kept for
-/// the next mail and closed after <see cref="SmtpSettings.Timeout"/> idle. A failed mail ends
-/// the session, so its error cannot leak into the next mail, which starts a fresh one.
+/// Sends mails one after another through one SMTP session, on a worker task off the loop thread, so
+/// a slow or stalled server never delays the loop (docs/api.md, "Mail"). The session is kept for
+/// the next mail and closed after <see cref="SmtpSettings.Timeout"/> idle. A failed mail ends the
+/// session, so its error cannot leak into the next mail, which starts a fresh one.
 ///
 /// <see cref="Send"/>, <see cref="Pending"/> and <see cref="Abandon"/> belong to the loop
 /// thread; each completion comes back to it through <c>post</c> (the loop's cross-thread wake)

@@ -44,10 +44,10 @@ public static partial class Server
 
         // Signals arrive on a runtime thread, which must not run scripts. The first SIGINT or
         // SIGTERM interrupts the script call running now, if any (an endless loop included,
-        // whatever [lua] handlerTimeout says: SPEC 7), and hands the stop to the loop, which
-        // stops the applications (children first), lets closing connections drain, and then
-        // returns from Run. Another one means the stop itself is stuck (an onStop that loops,
-        // a drain the user will not wait for): exit at once, without the loop.
+        // whatever [lua] handlerTimeout says: docs/api.md, "Signals and shutdown"), and hands the
+        // stop to the loop, which stops the applications (children first), lets closing connections
+        // drain, and then returns from Run. Another one means the stop itself is stuck (an onStop
+        // that loops, a drain the user will not wait for): exit at once, without the loop.
         int stopSignals = 0;
         void OnStopSignal(PosixSignalContext context)
         {

@@ -12,7 +12,7 @@
 #           BENCH_RELAY_SLOW_RATE bytes/s), fed by loadgen streaming 4 connections with 32 MiB
 #           in flight each: the relay's peak RSS (VmHWM) with backpressure (pause the side read
 #           while the other side's queueing is above BENCH_RELAY_HIGH, resume in its onFlush:
-#           SPEC 9) and without (plain forwarding). Without, the relay reads its client as fast
+#           docs/api.md) and without (plain forwarding). Without, the relay reads its client as fast
 #           as it writes and queues what the backend has not taken: its memory grows towards
 #           the 128 MiB loadgen keeps in flight, and loadgen's window is what bounds it, in
 #           well under a second. With it, the relay holds about one high mark per connection
@@ -35,7 +35,7 @@ write_relay_application() {
   mkdir -p "$WORK/www-relay"
   cat >"$WORK/www-relay/main.lua" <<'LUA'
 -- bench.high > 0: the side being read is paused while the other side's queueing is above that
--- many bytes, and resumed in that side's onFlush (SPEC 9); 0: plain forwarding.
+-- many bytes, and resumed in that side's onFlush (docs/api.md, "onFlush()"); 0: plain forwarding.
 local HIGH = mona.configs["bench.high"]
 local BACKEND = mona.configs["bench.backend"]
 

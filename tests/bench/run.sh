@@ -18,7 +18,7 @@
 #                 arm+fire, re-arm and stop, against native/bench/timer_reference
 #   relay         a Lua relay in front of a backend (tests/bench/relay.sh): its CPU per message and
 #                 MB/s against MonaAot's direct echo, and its peak RSS before a slow backend with
-#                 and without backpressure (pause/resume, SPEC 9)
+#                 and without backpressure (pause/resume, docs/api.md)
 # Each traffic run lasts BENCH_SECONDS (default 10). Figures are medians over the rounds; the
 # CPU targets are checked against the median of the per-round ratios (each round runs both
 # servers back to back, so the ratio within a round is free of drift between rounds); UDP

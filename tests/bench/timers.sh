@@ -1,11 +1,11 @@
 # The timer scenario of tests/bench/run.sh (sourced by it; uses its helpers and settings).
 #
-# What one arm and one firing cost with BENCH_TIMERS (100,000) timers armed, MonaAot's
-# mona:setTimer (SPEC 8) against native/bench/timer_reference (an indexed binary min-heap on a
-# plain epoll loop). Both run the same schedule, described in timer_reference.c: every timer
-# fires BENCH_TIMER_FIRES times, its delays 1-1000 ms from a hash of (timer, firing), so each
-# timer gets the same delays on both sides whatever order they fire in; then
-# BENCH_TIMER_REARMS re-arms go round the armed timers, and every timer is stopped.
+# What one arm and one firing cost with BENCH_TIMERS (100,000) timers armed, MonaAot's mona:setTimer
+# (docs/api.md, "Timer") against native/bench/timer_reference (an indexed binary min-heap on a plain
+# epoll loop). Both run the same schedule, described in timer_reference.c: every timer fires
+# BENCH_TIMER_FIRES times, its delays 1-1000 ms from a hash of (timer, firing), so each timer gets
+# the same delays on both sides whatever order they fire in; then BENCH_TIMER_REARMS re-arms go
+# round the armed timers, and every timer is stopped.
 #
 # Each server measures its own phases with the process CPU clock: user + system time of all
 # its threads, the accounting of /proc/PID/stat fields 14 and 15 that the echo scenarios read,

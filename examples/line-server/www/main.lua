@@ -1,5 +1,5 @@
 -- A line protocol server: every complete line of each onReception is one command, the
--- incomplete last line is kept for the next call (the return value of onReception, SPEC 2).
+-- incomplete last line is kept for the next call (the return value of onReception: docs/api.md).
 --
 --   ECHO text   answers "text"
 --   TIME        answers mona:time(), milliseconds since the epoch

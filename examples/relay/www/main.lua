@@ -2,7 +2,7 @@
 -- backend, and bytes are forwarded both ways, with
 --
 --   backpressure: while the side being written has more than highMark bytes queued
---                 (queueing, SPEC 9), the side being read is paused; the written side's onFlush
+--                 (queueing, docs/api.md), the side being read is paused; the written side's onFlush
 --                 (its queue is empty again) resumes it. Memory stays bounded however slow one
 --                 side is: the kernel's window slows the fast side down instead.
 --   half-close:   allowHalfOpen on both sides; a FIN from one side (onEnd) is forwarded to the
@@ -36,7 +36,7 @@ local function forward(from, to)
     if from.paused then from:resume() end
   end
   -- `from` has nothing more to send: so has `to`'s peer, once `to` has sent what is queued.
-  -- When both directions are done the connection ends by itself (SPEC 9, shutdown()).
+  -- When both directions are done the connection ends by itself (docs/api.md, client:shutdown()).
   function from:onEnd()
     to:shutdown()
   end

@@ -7,10 +7,10 @@ using MonaAot.Interop;
 namespace MonaAot.Net;
 
 /// <summary>
-/// An IP address and port in the kernel's own form (sockaddr_in or sockaddr_in6), so that it
-/// goes to bind/connect/sendto without conversion. Formatting follows SPEC 1: "ip:port",
-/// "[v6]:port", and an IPv4-mapped IPv6 address shows as plain IPv4. The sockaddr is the only
-/// field, so a <c>NetAddress*</c> is a <c>sockaddr*</c>.
+/// An IP address and port in the kernel's own form (sockaddr_in or sockaddr_in6), so that it goes
+/// to bind/connect/sendto without conversion. Formatting follows docs/api.md, "Conventions"
+/// (addresses): "ip:port", "[v6]:port", and an IPv4-mapped IPv6 address shows as plain IPv4. The
+/// sockaddr is the only field, so a <c>NetAddress*</c> is a <c>sockaddr*</c>.
 /// </summary>
 public unsafe struct NetAddress : IEquatable<NetAddress>
 {
@@ -89,7 +89,7 @@ public unsafe struct NetAddress : IEquatable<NetAddress>
         return new IPAddress(new ReadOnlySpan<byte>(((Libc.sockaddr_in*)&raw)->sin_addr, 4));
     }
 
-    /// <summary>"ip:port" or "[v6]:port" (SPEC 1).</summary>
+    /// <summary>"ip:port" or "[v6]:port" (docs/api.md, "Conventions").</summary>
     public override readonly string ToString() => Format(ToIPAddress(), Port);
 
     public static string Format(IPAddress ip, int port) =>

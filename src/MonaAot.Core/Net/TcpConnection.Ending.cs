@@ -3,7 +3,8 @@ using MonaAot.Reactor;
 namespace MonaAot.Net;
 
 /// <summary>
-/// How a connection ends without losing a byte (SPEC 9, "Ending a connection").
+/// How a connection ends without losing a byte (docs/api.md, "client:disconnect()" and
+/// "client:shutdown()").
 ///
 /// <list type="bullet">
 /// <item><see cref="Disconnect"/>: nothing more is read for the owner; what is queued is handed

@@ -92,7 +92,7 @@ public sealed unsafe partial class TcpListener : IIoHandler
             AcceptPending();
     }
 
-    [UnsupportedOSPlatform("windows")] // recvmmsg, sendmmsg, accept4: Linux
+    [UnsupportedOSPlatform("windows")] // accept4 on readiness: Unix; Windows posts AcceptEx
     private void AcceptPending()
     {
         for (int i = 0; i < AcceptsPerEvent && _fd != -1; i++)

@@ -18,12 +18,13 @@ public interface IUdpSocketEvents
 }
 
 /// <summary>
-/// A UDP socket on the reactor (SPEC 4). Receives up to <see cref="UdpBatch.Count"/> datagrams
-/// per system call (recvmmsg) into the context's shared batch buffers. Replies sent by the
-/// handlers of one such batch are gathered and leave together at its end, many per call
-/// (sendmmsg), as a batching C server does; other sends go straight to the kernel. What the
-/// kernel has no room for is queued in native memory and sent when it has. The socket is created by bind, connect or the first send (which
-/// takes an ephemeral port, as the OS does), and close() makes the object reusable.
+/// A UDP socket on the reactor (docs/api.md, "UDPSocket"). Receives up to <see
+/// cref="UdpBatch.Count"/> datagrams per system call (recvmmsg) into the context's shared batch
+/// buffers. Replies sent by the handlers of one such batch are gathered and leave together at its
+/// end, many per call (sendmmsg), as a batching C server does; other sends go straight to the
+/// kernel. What the kernel has no room for is queued in native memory and sent when it has. The
+/// socket is created by bind, connect or the first send (which takes an ephemeral port, as the OS
+/// does), and close() makes the object reusable.
 /// </summary>
 public sealed unsafe partial class UdpSocket : IIoHandler
 {
@@ -69,7 +70,7 @@ public sealed unsafe partial class UdpSocket : IIoHandler
     private bool _multicastLoop = true;
     private int _multicastTtl = 1;
     // An error the kernel reported for the connected peer (ICMP port or host unreachable),
-    // found by a receive or a queued send; the next send returns it (SPEC 4).
+    // found by a receive or a queued send; the next send returns it (docs/api.md, "udp:send").
     private int _peerError;
 
     public UdpSocket(NetContext net, IUdpSocketEvents events, bool allowBroadcast)
@@ -357,7 +358,7 @@ public sealed unsafe partial class UdpSocket : IIoHandler
     }
 
     /// <summary>One recvmmsg and a handler call per datagram; returns how many came.</summary>
-    [UnsupportedOSPlatform("windows")] // recvmmsg, sendmmsg, accept4: Linux
+    [UnsupportedOSPlatform("windows")] // recvmmsg: Linux; Windows: one recvfrom each (.Windows.cs)
     private int ReceiveBatch()
     {
         UdpBatch batch = _net.UdpBatch;
@@ -423,7 +424,7 @@ public sealed unsafe partial class UdpSocket : IIoHandler
     }
 
     /// <summary>Sends queued datagrams, up to <see cref="UdpBatch.Count"/> per sendmmsg.</summary>
-    [UnsupportedOSPlatform("windows")] // recvmmsg, sendmmsg, accept4: Linux
+    [UnsupportedOSPlatform("windows")] // sendmmsg: Linux; Windows: sendto, else posted WSASendTo
     private void FlushPending()
     {
         UdpBatch batch = _net.UdpBatch;

@@ -4,8 +4,8 @@ using MonaAot.Net;
 namespace MonaAot.Lua.Binding;
 
 /// <summary>
-/// An address argument as SPEC 1 takes it: "host:port" (IPv6 as "[v6]:port") in one string at
-/// <c>arg</c>, or host and port in two arguments from <c>arg</c>.
+/// An address argument as docs/api.md, "Conventions" takes it: "host:port" (IPv6 as "[v6]:port") in
+/// one string at <c>arg</c>, or host and port in two arguments from <c>arg</c>.
 /// </summary>
 public static class AddressArgs
 {

@@ -61,7 +61,8 @@ public static unsafe class HostFunction
         ArgError(L, arg, $"{expected} expected, got {LuaStrings.TypeName(L, arg)}");
 
     /// <summary>The seed's rule for a method's result: nothing on success, else the message
-    /// (SPEC 1). Returns the host function's result count.</summary>
+    /// (docs/api.md, "Conventions": one rule for return values). Returns the host function's result
+    /// count.</summary>
     public static int MessageOrNothing(nint L, string? failure)
     {
         if (failure is null)

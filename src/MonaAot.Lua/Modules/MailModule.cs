@@ -9,9 +9,9 @@ using MonaAot.Mail;
 
 namespace MonaAot.Lua.Modules;
 
-/// <summary>mona:sendMail(sender, subject, content, recipient, ...) (SPEC 5): installs the Mail
-/// type and the function on the mona table (on top of the stack). Mails go to the
-/// <see cref="MailQueue"/>, which sends them off the loop thread.</summary>
+/// <summary>mona:sendMail(sender, subject, content, recipient, ...) (docs/api.md, "Mail"): installs
+/// the Mail type and the function on the mona table (on top of the stack). Mails go to the <see
+/// cref="MailQueue"/>, which sends them off the loop thread.</summary>
 public sealed unsafe class MailModule : IScriptModule
 {
     private MailModule(ScriptRuntime runtime, MailQueue queue)
@@ -27,7 +27,7 @@ public sealed unsafe class MailModule : IScriptModule
     public static MailModule Install(ScriptRuntime runtime, MailQueue queue)
     {
         var module = new MailModule(runtime, queue);
-        GCHandle context = runtime.Vm.Pin(module);
+        GCHandle context = runtime.Vm.Keep(module);
         module.MailType = MailObject.CreateType(runtime, context);
         LuaStrings.Push(runtime.Vm.L, "sendMail");
         HostFunction.Push(runtime.Vm.L, &SendMail, context);

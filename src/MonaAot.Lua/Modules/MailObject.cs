@@ -8,9 +8,9 @@ using MonaAot.Lua.Runtime;
 namespace MonaAot.Lua.Modules;
 
 /// <summary>
-/// The object mona:sendMail returns (SPEC 5). Its one event, onSent(error), fires once on the
-/// loop thread, always on a later turn than the call; until then a registry reference keeps it
-/// alive, whatever the script does with it.
+/// The object mona:sendMail returns (docs/api.md, "Mail"). Its one event, onSent(error), fires once
+/// on the loop thread, always on a later turn than the call; until then a registry reference keeps
+/// it alive, whatever the script does with it.
 ///
 /// A mail once handed over is not withdrawn when its application reloads or stops: it is still
 /// sent and onSent still runs (the handler of the script that sent it). Only the server's

@@ -16,7 +16,7 @@ public static unsafe class StatsFunction
     /// <summary>Adds stats to the table on top of the stack.</summary>
     public static void Install(ScriptRuntime runtime)
     {
-        GCHandle context = runtime.Vm.Pin(runtime);
+        GCHandle context = runtime.Vm.Keep(runtime);
         LuaStrings.Push(runtime.Vm.L, "stats");
         HostFunction.Push(runtime.Vm.L, &Stats, context);
         runtime.Vm.State.RawSet(-3);

@@ -11,10 +11,10 @@ using MonaAot.Net;
 namespace MonaAot.Lua.Modules;
 
 /// <summary>
-/// TCPClient (SPEC 2, 9): connect, send, disconnect, shutdown, pause, resume; connected,
-/// address, peerAddress, error, queueing, paused, allowHalfOpen; onReception, onFlush, onEnd
-/// and onDisconnection. One object may connect again after a disconnection; each connection is
-/// a <see cref="TcpConnection"/> of its own, and takes the object's paused and allowHalfOpen.
+/// TCPClient (docs/api.md, "TCPClient"): connect, send, disconnect, shutdown, pause, resume;
+/// connected, address, peerAddress, error, queueing, paused, allowHalfOpen; onReception, onFlush,
+/// onEnd and onDisconnection. One object may connect again after a disconnection; each connection
+/// is a <see cref="TcpConnection"/> of its own, and takes the object's paused and allowHalfOpen.
 /// </summary>
 public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
 {
@@ -109,7 +109,8 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
     {
     }
 
-    /// <summary>onReception(data) and its bytes-left answer (SPEC 2), in one shim call.</summary>
+    /// <summary>onReception(data) and its bytes-left answer (docs/api.md, "onReception(data)"), in
+    /// one shim call.</summary>
     public int OnReceived(TcpConnection connection, ReadOnlySpan<byte> data)
     {
         if (SelfRef == LuaApi.LUA_NOREF)
@@ -147,8 +148,9 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
             Runtime.CallEvent(this, 0, 0);
     }
 
-    /// <summary>onFlush() on the next loop turn (SPEC 9: never inside send), once however many
-    /// flushes came before it, and only if the connection is still open then.</summary>
+    /// <summary>onFlush() on the next loop turn (docs/api.md, "onFlush()": never inside send), once
+    /// however many flushes came before it, and only if the connection is still open
+    /// then.</summary>
     public void OnFlushed(TcpConnection connection)
     {
         bool posted = _flushed is not null;

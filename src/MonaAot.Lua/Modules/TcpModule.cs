@@ -6,9 +6,9 @@ using MonaAot.Lua.Runtime;
 namespace MonaAot.Lua.Modules;
 
 /// <summary>
-/// mona:createTCPClient() and mona:createTCPServer() (SPEC 2, 3): installs both types and the
-/// two factories on the mona table (on top of the stack when <see cref="Install"/> runs). This
-/// object is the context (upvalue 2) of every TCP host function.
+/// mona:createTCPClient() and mona:createTCPServer() (docs/api.md, "TCPClient", "TCPServer"):
+/// installs both types and the two factories on the mona table (on top of the stack when <see
+/// cref="Install"/> runs). This object is the context (upvalue 2) of every TCP host function.
 /// </summary>
 public sealed unsafe class TcpModule : IScriptModule
 {
@@ -22,7 +22,7 @@ public sealed unsafe class TcpModule : IScriptModule
     public static TcpModule Install(ScriptRuntime runtime)
     {
         var module = new TcpModule(runtime);
-        GCHandle context = runtime.Vm.Pin(module);
+        GCHandle context = runtime.Vm.Keep(module);
         module.ClientType = TcpClientObject.CreateType(runtime, context);
         module.ServerType = TcpServerObject.CreateType(runtime, context);
         nint L = runtime.Vm.L;

@@ -10,9 +10,9 @@ using MonaAot.Net;
 namespace MonaAot.Lua.Modules;
 
 /// <summary>
-/// TCPServer (SPEC 3): start(port) dual-stack, start(host, port), start("host:port"); stop();
-/// port and running; clientHandler(client), with onConnection as an alias. Accepted clients are
-/// TCPClient objects that live until they disconnect.
+/// TCPServer (docs/api.md, "TCPServer"): start(port) dual-stack, start(host, port),
+/// start("host:port"); stop(); port and running; clientHandler(client), with onConnection as an
+/// alias. Accepted clients are TCPClient objects that live until they disconnect.
 /// </summary>
 public sealed unsafe class TcpServerObject : ScriptObject, ITcpListenerEvents
 {
@@ -138,8 +138,8 @@ public sealed unsafe class TcpServerObject : ScriptObject, ITcpListenerEvents
                 LuaApi.lua_pushboolean(L, 1);
                 return 1;
             }
-            // SPEC 3: the ERROR is logged and the reason returned too, so that a script can say
-            // why; the log names the script line that called start, not this file.
+            // docs/api.md, server:start: the ERROR is logged and the reason returned too, so that a
+            // script can say why; the log names the script line that called start, not this file.
             string on = invalid is not null ? "" : wildcard ? $" on port {address.Port}" : $" on {address}";
             module.Runtime.LogAtScript(LogLevel.Error, $"TCPServer cannot start{on}: {failure}", ScriptRuntime.CallerPosition(L));
             server.StopListening();

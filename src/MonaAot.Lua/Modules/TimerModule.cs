@@ -7,8 +7,8 @@ using MonaAot.Lua.Runtime;
 namespace MonaAot.Lua.Modules;
 
 /// <summary>
-/// mona:setTimer (SPEC 8, MonaServer2's API): installs the Timer type and setTimer on the mona
-/// table (on top of the stack when <see cref="Install"/> runs). This object is the context
+/// mona:setTimer (docs/api.md, "Timer"; MonaServer2's API): installs the Timer type and setTimer on
+/// the mona table (on top of the stack when <see cref="Install"/> runs). This object is the context
 /// (upvalue 2) of every Timer host function.
 /// </summary>
 public sealed unsafe class TimerModule : IScriptModule
@@ -22,7 +22,7 @@ public sealed unsafe class TimerModule : IScriptModule
     public static TimerModule Install(ScriptRuntime runtime)
     {
         var module = new TimerModule(runtime);
-        GCHandle context = runtime.Vm.Pin(module);
+        GCHandle context = runtime.Vm.Keep(module);
         module.TimerType = TimerObject.CreateType(runtime, context);
         nint L = runtime.Vm.L;
         LuaStrings.Push(L, "setTimer");

@@ -8,12 +8,12 @@ using MonaAot.Reactor;
 namespace MonaAot.Lua.Modules;
 
 /// <summary>
-/// Timer (SPEC 8): what mona:setTimer returns. Its function lives in user value 2 of its
-/// userdata, so that only the userdata keeps it alive: a function that captures its own timer
+/// Timer (docs/api.md, "Timer"): what mona:setTimer returns. Its function lives in user value 2 of
+/// its userdata, so that only the userdata keeps it alive: a function that captures its own timer
 /// makes a cycle the Lua GC can collect once the timer is stopped and dropped. While armed, a
-/// registry reference (<see cref="ScriptObject.Retain"/>) keeps the userdata, and the timer
-/// belongs to the application that armed it. The loop holds one <see cref="LoopTimer"/> per
-/// object, made once with one delegate, and re-armed in place: firing allocates nothing.
+/// registry reference (<see cref="ScriptObject.Retain"/>) keeps the userdata, and the timer belongs
+/// to the application that armed it. The loop holds one <see cref="LoopTimer"/> per object, made
+/// once with one delegate, and re-armed in place: firing allocates nothing.
 /// </summary>
 public sealed unsafe class TimerObject : ScriptObject
 {
@@ -89,10 +89,10 @@ public sealed unsafe class TimerObject : ScriptObject
     }
 
     /// <summary>
-    /// Calls fn(elapsed) as the timer's application. The answer decides (SPEC 8, MonaServer2): a
-    /// number of at least 1 re-arms for that many milliseconds (rounded up, at most
-    /// <see cref="MaxDelayMs"/>); anything else stops the timer, whatever setTimer(timer, ...)
-    /// fn made meanwhile. An error is logged and stops the timer.
+    /// Calls fn(elapsed) as the timer's application. The answer decides (docs/api.md, "What fn's
+    /// answer does"; MonaServer2's rule): a number of at least 1 re-arms for that many milliseconds
+    /// (rounded up, at most <see cref="MaxDelayMs"/>); anything else stops the timer, whatever
+    /// setTimer(timer, ...) fn made meanwhile. An error is logged and stops the timer.
     /// </summary>
     private void Call(long elapsed)
     {

@@ -6,8 +6,9 @@ using MonaAot.Lua.Runtime;
 
 namespace MonaAot.Lua.Modules;
 
-/// <summary>mona:createUDPSocket([allowBroadcast]) (SPEC 4): installs the type and the factory on
-/// the mona table (on top of the stack). This object is the context of every UDP host function.</summary>
+/// <summary>mona:createUDPSocket([allowBroadcast]) (docs/api.md, "UDPSocket"): installs the type
+/// and the factory on the mona table (on top of the stack). This object is the context of every UDP
+/// host function.</summary>
 public sealed unsafe class UdpModule : IScriptModule
 {
     private UdpModule(ScriptRuntime runtime) => Runtime = runtime;
@@ -18,7 +19,7 @@ public sealed unsafe class UdpModule : IScriptModule
     public static UdpModule Install(ScriptRuntime runtime)
     {
         var module = new UdpModule(runtime);
-        GCHandle context = runtime.Vm.Pin(module);
+        GCHandle context = runtime.Vm.Keep(module);
         module.SocketType = UdpSocketObject.CreateType(runtime, context);
         LuaStrings.Push(runtime.Vm.L, "createUDPSocket");
         HostFunction.Push(runtime.Vm.L, &Create, context);

@@ -12,9 +12,9 @@ using MonaAot.Net;
 namespace MonaAot.Lua.Modules;
 
 /// <summary>
-/// UDPSocket (SPEC 4): bind, connect, send, close; joinGroup/leaveGroup; address, peerAddress,
-/// multicastLoop and multicastTTL (settable); onReception(data, address). Alive while it has a
-/// socket open (bound, connected, or after a first send), released by close().
+/// UDPSocket (docs/api.md, "UDPSocket"): bind, connect, send, close; joinGroup/leaveGroup; address,
+/// peerAddress, multicastLoop and multicastTTL (settable); onReception(data, address). Alive while
+/// it has a socket open (bound, connected, or after a first send), released by close().
 /// </summary>
 public sealed unsafe class UdpSocketObject : ScriptObject, IUdpSocketEvents
 {
@@ -95,7 +95,8 @@ public sealed unsafe class UdpSocketObject : ScriptObject, IUdpSocketEvents
         _destinations.Clear();
     }
 
-    /// <summary>Keeps the object alive once its socket is open (SPEC 1, Lifetime).</summary>
+    /// <summary>Keeps the object alive once its socket is open (docs/api.md, "Conventions",
+    /// lifetime).</summary>
     private void RetainIfOpen(nint L)
     {
         if (_socket.IsOpen)
@@ -119,8 +120,9 @@ public sealed unsafe class UdpSocketObject : ScriptObject, IUdpSocketEvents
 
     /// <summary>Runs <paramref name="operation"/> on the address at <paramref name="arg"/>: at once
     /// for a numeric address or a hosts-file name; else, when <paramref name="resolve"/>, after
-    /// resolving it off the loop (a failure then is logged, there being no caller left to return
-    /// it to). bind does not resolve: it answers at once (SPEC 1).</summary>
+    /// resolving it off the loop (a failure then is logged, there being no caller left to return it
+    /// to). bind does not resolve: it answers at once (docs/api.md, "Conventions",
+    /// addresses).</summary>
     private static int WithAddress(nint L, int arg, string what, bool resolve, AddressOperation operation)
     {
         var module = HostFunction.Context<UdpModule>(L);

@@ -5,8 +5,9 @@ namespace MonaAot.Lua.Native;
 /// <summary>
 /// The Lua C API functions that host functions call with the raw <c>lua_State*</c> they receive,
 /// declared here so that no KeraLua wrapper object is needed (or allocated) on that path. Only
-/// functions that cannot raise a Lua error on valid input belong here (see STYLE: no longjmp
-/// over a C# frame). C names verbatim.
+/// functions that cannot raise a Lua error on valid input belong here (a Lua error is a longjmp,
+/// and one over a C# frame aborts the process: docs/architecture.md, "Rules for contributors"). C
+/// names verbatim.
 ///
 /// [SuppressGCTransition] marks the calls that are a few instructions long, never allocate in
 /// Lua (so never run a Lua collection, whose __gc could call back into C#) and never block:

@@ -4,9 +4,11 @@ using MonaAot.Net;
 namespace MonaAot.Lua.Runtime;
 
 /// <summary>
-/// The C# side of a Lua-visible object (TCPClient, TCPServer, ...). The Lua userdata holds only
-/// its id and generation; while the object is active (connected, listening) a registry
-/// reference keeps the userdata alive even when the script drops it (SPEC 1, Lifetime).
+/// The C# side of a Lua-visible object (TCPClient, TCPServer, ...). The Lua userdata holds no
+/// reference to it, only the 28-byte mona_handle block (native/shim/mona_shim.h): its id,
+/// generation and type, and the send fields <see cref="SendState"/> points at; while the
+/// object is active (connected, listening) a registry reference keeps the userdata alive even
+/// when the script drops it (docs/api.md, "Conventions", lifetime).
 /// </summary>
 public abstract unsafe class ScriptObject : IOwnedResource
 {

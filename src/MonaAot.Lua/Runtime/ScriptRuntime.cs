@@ -111,9 +111,9 @@ public sealed unsafe class ScriptRuntime
     }
 
     /// <summary>
-    /// Logs a message a script caused at the script's position (SPEC 1: every such message names
-    /// the script file and line, never a C# file). Host functions pass
-    /// <see cref="CallerPosition"/>; messages that come after the script returned (a late name
+    /// Logs a message a script caused at the script's position (docs/api.md, "Conventions": every
+    /// such message names the script file and line, never a C# file). Host functions pass <see
+    /// cref="CallerPosition"/>; messages that come after the script returned (a late name
     /// resolution, a handler's answer) pass the position of the call or handler they are about.
     /// </summary>
     public void LogAtScript(LogLevel level, string message, in ScriptPosition at)

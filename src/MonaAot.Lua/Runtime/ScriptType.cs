@@ -18,10 +18,12 @@ public interface IScriptModule
 /// <summary>
 /// One Lua-visible type: its metatable (kept in the registry) with __index, __newindex,
 /// __gc/__close, __tostring and a protected __metatable, and its methods table. Userdata are
-/// 8 bytes (id, generation) with one user value: the table where assignments land, which is
-/// how scripts attach handlers (SPEC 1). A type may ask for more user values, for Lua values
-/// that only its object's userdata should keep alive (a Timer's function: a reference from the
-/// registry would keep a function that captures its own timer, and so the timer, forever).
+/// the 28-byte mona_handle block (<see cref="Handle"/>: id, generation, type, then the four
+/// send fields a TCPClient's direct send uses) with one user value: the table where
+/// assignments land, which is how scripts attach handlers (docs/api.md, "Conventions"). A
+/// type may ask for more user values, for Lua values that only its object's userdata should
+/// keep alive (a Timer's function: a reference from the registry would keep a function that
+/// captures its own timer, and so the timer, forever).
 /// </summary>
 public sealed unsafe class ScriptType
 {

@@ -3,8 +3,9 @@ using System.Globalization;
 
 namespace MonaAot.Configuration;
 
-/// <summary>How a configuration value is typed for scripts (SPEC 6): true/false become booleans,
-/// integers Lua integers, other numbers floats, everything else stays a string.</summary>
+/// <summary>How a configuration value is typed for scripts (docs/api.md, "mona.configs"):
+/// true/false become booleans, integers Lua integers, other numbers floats, everything else stays a
+/// string.</summary>
 public readonly struct ConfigValue
 {
     public enum Kind { String, Boolean, Integer, Float }

@@ -11,10 +11,11 @@ using MonaAot.Reactor;
 namespace MonaAot.Hosting;
 
 /// <summary>
-/// Runs the applications of a www folder (SPEC 6) on the loop thread: loads them parents first,
-/// gives each an environment that inherits from its parent's, calls onStart/onStop/onManage,
-/// and applies the scanner's reports (reload a changed main.lua, stop a removed one, load a new
-/// one). A script that fails is logged and left unloaded; nothing else is affected.
+/// Runs the applications of a www folder (docs/guide.md; docs/api.md, "The application
+/// environment") on the loop thread: loads them parents first, gives each an environment that
+/// inherits from its parent's, calls onStart/onStop/onManage, and applies the scanner's reports
+/// (reload a changed main.lua, stop a removed one, load a new one). A script that fails is logged
+/// and left unloaded; nothing else is affected.
 /// </summary>
 public sealed unsafe class ApplicationHost : IDisposable
 {
@@ -282,7 +283,7 @@ public sealed unsafe class ApplicationHost : IDisposable
         SetStandardFields(app);
     }
 
-    /// <summary>super, path and name (SPEC 6).</summary>
+    /// <summary>super, path and name (docs/api.md, "The application environment").</summary>
     private void SetStandardFields(Application app)
     {
         KeraLua.Lua lua = _vm.State;

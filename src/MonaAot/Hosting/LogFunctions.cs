@@ -10,9 +10,9 @@ using MonaAot.Lua.Runtime;
 namespace MonaAot.Hosting;
 
 /// <summary>
-/// The global log functions FATAL .. TRACE (SPEC 6): arguments concatenated without separator
-/// (nil as "(null)", booleans as "(true)"/"(false)"), recorded with the calling script's file
-/// and line. One host function serves all levels; the level is upvalue 3.
+/// The global log functions FATAL .. TRACE (docs/api.md, "Log functions"): arguments concatenated
+/// without separator (nil as "(null)", booleans as "(true)"/"(false)"), recorded with the calling
+/// script's file and line. One host function serves all levels; the level is upvalue 3.
 /// </summary>
 public static unsafe class LogFunctions
 {
@@ -24,7 +24,7 @@ public static unsafe class LogFunctions
 
     public static void Install(LuaVm vm, Logger logger)
     {
-        GCHandle context = vm.Pin(logger);
+        GCHandle context = vm.Keep(logger);
         nint L = vm.L;
         foreach ((string name, LogLevel level) in Levels)
         {

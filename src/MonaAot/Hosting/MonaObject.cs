@@ -11,7 +11,7 @@ using MonaAot.Lua.Native;
 namespace MonaAot.Hosting;
 
 /// <summary>
-/// The global <c>mona</c> table (SPEC 6): <c>configs</c>, <c>environment</c>,
+/// The global <c>mona</c> table (docs/api.md, "mona"): <c>configs</c>, <c>environment</c>,
 /// <c>mona:absolutePath(path)</c>, <c>mona:time()</c>. Socket and mail factories are added to
 /// the same table by their modules.
 /// </summary>
@@ -23,7 +23,7 @@ public static unsafe class MonaObject
     public static void Install(LuaVm vm, IniFile ini, string wwwRoot)
     {
         KeraLua.Lua lua = vm.State;
-        GCHandle context = vm.Pin(new Context(wwwRoot));
+        GCHandle context = vm.Keep(new Context(wwwRoot));
         lua.NewTable();
         lua.PushString("configs");
         PushConfigs(lua, ini);

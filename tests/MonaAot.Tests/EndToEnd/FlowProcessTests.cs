@@ -10,8 +10,8 @@ using TUnit.Core.Enums;
 
 namespace MonaAot.Tests.EndToEnd;
 
-/// <summary>SPEC 9's lossless end against the published binary: the slow reader, and
-/// the shutdown drain that says what it could not deliver.</summary>
+/// <summary>The lossless end of docs/api.md, "client:disconnect()", against the published binary:
+/// the slow reader, and the shutdown drain that says what it could not deliver.</summary>
 // Linux only: it runs the published Linux binary (out/monaaot) as a child process.
 [RunOn(OS.Linux)]
 public class FlowProcessTests

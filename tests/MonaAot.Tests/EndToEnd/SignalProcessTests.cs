@@ -12,8 +12,9 @@ using TUnit.Core.Enums;
 
 namespace MonaAot.Tests.EndToEnd;
 
-/// <summary>SPEC 7's signals on the published binary: SIGINT/SIGTERM interrupt a script call
-/// that never ends, a second one ends a stuck shutdown, SIGHUP reopens logs and reloads.</summary>
+/// <summary>The signals of docs/api.md, "Signals and shutdown", on the published binary:
+/// SIGINT/SIGTERM interrupt a script call that never ends, a second one ends a stuck shutdown,
+/// SIGHUP reopens logs and reloads.</summary>
 // Linux only: it runs the published Linux binary (out/monaaot) as a child process.
 [RunOn(OS.Linux)]
 public class SignalProcessTests

@@ -8,7 +8,9 @@ using TUnit.Core;
 
 namespace MonaAot.Tests.Hosting;
 
-/// <summary>SPEC 6 in-process: the host driven directly, each rescan standing for a scanner report.</summary>
+/// <summary>The applications of a www tree (docs/guide.md, docs/api.md "The application
+/// environment") in-process: the host driven directly, each rescan standing for a scanner
+/// report.</summary>
 public class ApplicationHostTests
 {
     private const string Recorder = """

@@ -164,7 +164,7 @@ public class BindingTests
     public async Task Context_ReachesTheCSharpObject()
     {
         using LuaVm vm = NewVm();
-        GCHandle handle = vm.Pin("the context");
+        GCHandle handle = vm.Keep("the context");
         TestHostFunctions.SetContextFunction(vm, "context", handle);
 
         await Assert.That(Run(vm, "return context()")).IsEqualTo("the context");

@@ -12,8 +12,9 @@ using TUnit.Core;
 
 namespace MonaAot.Tests.Lua;
 
-/// <summary>Every message a script causes names the script's file and line (SPEC 1, issue 13):
-/// the line of the call for a host function, the handler's for what follows an event.</summary>
+/// <summary>Every message a script causes names the script's file and line (docs/api.md,
+/// "Conventions"; issue 13): the line of the call for a host function, the handler's for what
+/// follows an event.</summary>
 public class ScriptAttributionTests
 {
     [Test]

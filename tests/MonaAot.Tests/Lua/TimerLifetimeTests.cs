@@ -7,7 +7,8 @@ using TUnit.Core;
 
 namespace MonaAot.Tests.Lua;
 
-/// <summary>SPEC 8: setTimer's arguments, a timer's lifetime and owner, and many timers.</summary>
+/// <summary>docs/api.md, "Timer": setTimer's arguments, a timer's lifetime and owner, and many
+/// timers.</summary>
 public class TimerLifetimeTests
 {
     [Test]

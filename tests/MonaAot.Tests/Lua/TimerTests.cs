@@ -10,8 +10,9 @@ using TUnit.Core;
 
 namespace MonaAot.Tests.Lua;
 
-/// <summary>SPEC 8, mona:setTimer and Timer, in-process on a running loop. Tests wait for log
-/// lines; where something must not happen, a later timer of the same loop is the witness.</summary>
+/// <summary>mona:setTimer and Timer (docs/api.md, "Timer"), in-process on a running loop. Tests
+/// wait for log lines; where something must not happen, a later timer of the same loop is the
+/// witness.</summary>
 public class TimerTests
 {
     /// <summary>Logs "witness" after <paramref name="ms"/>: every timer due before has fired.</summary>

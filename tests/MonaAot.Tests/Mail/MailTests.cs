@@ -11,8 +11,9 @@ using TUnit.Core;
 
 namespace MonaAot.Tests.Mail;
 
-/// <summary>SPEC 5 in-process: mona:sendMail on the real loop and Lua, against the in-process
-/// SMTP server (<see cref="TestSmtpServer"/>) for what a server can do wrong.</summary>
+/// <summary>Mail (docs/api.md, "Mail") in-process: mona:sendMail on the real loop and Lua, against
+/// the in-process SMTP server (<see cref="TestSmtpServer"/>) for what a server can do
+/// wrong.</summary>
 public class MailTests
 {
     // Sends one mail per call and logs its outcome as "sent <tag> <error or nil>".

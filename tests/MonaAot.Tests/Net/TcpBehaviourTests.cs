@@ -10,7 +10,8 @@ using TUnit.Core;
 
 namespace MonaAot.Tests.Net;
 
-/// <summary>SPEC 2-3 behaviours, one each, in-process with real sockets on 127.0.0.1.</summary>
+/// <summary>TCPClient and TCPServer behaviours (docs/api.md), one each, in-process with real
+/// sockets on 127.0.0.1.</summary>
 public class TcpBehaviourTests
 {
     private static byte[] Ascii(string text) => Encoding.ASCII.GetBytes(text);

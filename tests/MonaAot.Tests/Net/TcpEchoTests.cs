@@ -10,7 +10,8 @@ using TUnit.Core;
 
 namespace MonaAot.Tests.Net;
 
-/// <summary>SPEC 2-3 data path in-process: the real reactor and Lua, a real client on loopback.</summary>
+/// <summary>The TCPClient/TCPServer data path (docs/api.md) in-process: the real reactor and Lua, a
+/// real client on loopback.</summary>
 public class TcpEchoTests
 {
     public const string EchoServer = """

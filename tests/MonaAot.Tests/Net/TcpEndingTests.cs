@@ -9,8 +9,9 @@ using TUnit.Core;
 
 namespace MonaAot.Tests.Net;
 
-/// <summary>SPEC 9, "Ending a connection without losing data": disconnect, shutdown,
-/// allowHalfOpen and onEnd, [tcp] sendTimeout; in-process, real sockets.</summary>
+/// <summary>Ending a connection without losing data (docs/api.md, "client:disconnect()",
+/// "client:shutdown()"): disconnect, shutdown, allowHalfOpen and onEnd, [tcp] sendTimeout;
+/// in-process, real sockets.</summary>
 public class TcpEndingTests
 {
     private static byte[] Ascii(string text) => Encoding.ASCII.GetBytes(text);

@@ -9,7 +9,8 @@ using TUnit.Core;
 
 namespace MonaAot.Tests.Net;
 
-/// <summary>SPEC 9 flow control: queueing, onFlush, pause/resume; in-process, real sockets.</summary>
+/// <summary>Flow control (docs/api.md, "client:send", "onFlush()", "client:pause()"): queueing,
+/// onFlush, pause/resume; in-process, real sockets.</summary>
 public class TcpFlowTests
 {
     /// <summary>A server whose accepted client is paused in clientHandler and counts what it

@@ -11,7 +11,7 @@ using TUnit.Core;
 namespace MonaAot.Tests.Net;
 
 /// <summary>Nothing queued is lost: sends before connect, half-closes, disconnects (and
-/// TcpEndingTests for SPEC 9's rules).</summary>
+/// TcpEndingTests for the rules of docs/api.md, "client:disconnect()").</summary>
 public class TcpGracefulTests
 {
     [Test]

@@ -11,7 +11,8 @@ using TUnit.Core;
 
 namespace MonaAot.Tests.Net;
 
-/// <summary>SPEC 4 in-process: the real reactor and Lua, real datagrams on loopback.</summary>
+/// <summary>UDPSocket (docs/api.md, "UDPSocket") in-process: the real reactor and Lua, real
+/// datagrams on loopback.</summary>
 public class UdpTests
 {
     public const string EchoSocket = """
@@ -346,10 +347,11 @@ public class UdpTests
         www.Dispose();
     }
 
-    /// <summary>Issue 13, bug 3 (SPEC 4): the ICMP port unreachable a datagram to a closed port
-    /// draws is reported by the next send of the connected socket, and logged once at WARN at
-    /// the script line of that send. The loop turns in between let the reactor see the error
-    /// on the socket first (as it does when sends come from timers), which it used to swallow.</summary>
+    /// <summary>Issue 13, bug 3 (docs/api.md, "udp:send"): the ICMP port unreachable a datagram to
+    /// a closed port draws is reported by the next send of the connected socket, and logged once at
+    /// WARN at the script line of that send. The loop turns in between let the reactor see the
+    /// error on the socket first (as it does when sends come from timers), which it used to
+    /// swallow.</summary>
     [Test]
     public async Task Connected_PeerPortClosed_NextSendReportsRefused_LoggedOnce()
     {
