@@ -1,5 +1,5 @@
-/* timer_reference: the yardstick MonaAot's timers (mona:setTimer, SPEC 8) are benchmarked
- * against (tests/bench/timers.sh).
+/* timer_reference: the yardstick MonaAot's timers (mona:setTimer, docs/api.md "Timer") are
+ * benchmarked against (tests/bench/timers.sh).
  *
  *   timer_reference TIMERS FIRES REARMS
  *

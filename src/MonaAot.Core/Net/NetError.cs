@@ -14,7 +14,7 @@ public enum NetErrorKind
 }
 
 /// <summary>
-/// Runtime failures as the one readable line SPEC 1 asks for, e.g.
+/// Runtime failures as the one readable line docs/api.md ("Conventions") promises, e.g.
 /// "connection refused (127.0.0.1:9)". Built only when a failure happens, never per message.
 /// Every errno a socket call returns is classified here, once (<see cref="Classify"/>), as
 /// Kestrel's socket transport does with its IsConnectionResetError/IsConnectionAbortError.
