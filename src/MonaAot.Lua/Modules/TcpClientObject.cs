@@ -54,17 +54,12 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
         return client;
     }
 
-    private string? StartConnect(nint L, string host, long port)
+    /// <summary>Connects to <paramref name="address"/>, or to <paramref name="host"/> once
+    /// resolved when the address is null.</summary>
+    private string? StartConnect(nint L, NetAddress? address, string host, int port)
     {
         if (_connection is { IsOpen: true })
             return "already connected";
-        if (AddressText.CheckPort(port) is { } portError)
-            return portError;
-        if (port == 0)
-            return "invalid port 0";
-        // Text that can be no name (999.1.1.1) fails here rather than going to DNS, as for UDP.
-        if (!IPAddress.TryParse(host, out _) && AddressText.CheckHostName(host) is { } invalid)
-            return invalid;
         _error = null;
         _clampWarned = false;
         TcpConnection connection = TcpConnection.ForConnect(Runtime.Net, this);
@@ -74,12 +69,10 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
         connection.ShareSendState(SendState);
         _reportsDue++;
         Retain(L, 1);
-        if (IPAddress.TryParse(host, out IPAddress? ip))
-        {
-            connection.Connect([NetAddress.From(ip, (int)port)]);
-            return null;
-        }
-        ResolveThenConnect(connection, host, (int)port);
+        if (address is { } now)
+            connection.Connect([now]);
+        else
+            ResolveThenConnect(connection, host, port);
         return null;
     }
 
@@ -236,20 +229,11 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
         {
             var module = HostFunction.Context<TcpModule>(L);
             if (!module.ClientType.Check(L, 1, out TcpClientObject client, out int error)
-                || !Args.Text(L, 2, out string host, out error))
+                || !AddressArgs.Read(L, 2, AddressForms.TcpConnect, out string host, out int port, out string? failure, out error))
                 return error;
-            long port;
-            string? failure = null;
-            if (Args.IsNoneOrNil(L, 3) && host.Contains(':'))
-            {
-                failure = AddressText.TrySplit(host, out host, out int parsed); // connect("host:port")
-                port = parsed;
-            }
-            else if (!Args.Integer(L, 3, out port, out error))
-            {
-                return error;
-            }
-            failure ??= client.StartConnect(L, host, port);
+            // Text that can be no name (999.1.1.1) fails here rather than going to DNS, as for UDP.
+            NetAddress? address = failure is null ? AddressArgs.Locate(host, port, null, null, out failure) : null;
+            failure ??= client.StartConnect(L, address, host, port);
             return HostFunction.MessageOrNothing(L, failure);
         }
         catch (Exception e)

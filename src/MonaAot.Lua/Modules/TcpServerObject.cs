@@ -30,45 +30,22 @@ public sealed unsafe class TcpServerObject : ScriptObject, ITcpListenerEvents
             ["clientHandler", "onConnection"],
             &Index, &ToText);
 
-    /// <summary>Reads start's arguments into an address to bind; null with a message if invalid.</summary>
-    private static string? ReadAddress(nint L, out NetAddress address, out bool wildcard, out int argError)
+    /// <summary>Reads start's arguments into an address to bind; null with a message if invalid.
+    /// No host (start(port), start(":port")) is every interface.</summary>
+    private string? ReadAddress(nint L, out NetAddress address, out bool wildcard, out int argError)
     {
         address = default;
         wildcard = false;
-        argError = 0;
-        string host;
-        long port;
-        if (!Args.IsNoneOrNil(L, 3))
+        if (!AddressArgs.Read(L, 2, AddressForms.TcpStart, out string host, out int port, out string? invalid, out argError) || invalid is not null)
+            return invalid;
+        wildcard = host.Length == 0;
+        if (wildcard)
         {
-            if (!Args.Text(L, 2, out host, out argError) || !Args.Integer(L, 3, out port, out argError))
-                return null;
-        }
-        else if (LuaApi.lua_type(L, 2) == LuaApi.LUA_TSTRING && LuaStrings.Span(L, 2).IndexOf((byte)':') >= 0)
-        {
-            string? splitError = AddressText.TrySplit(LuaStrings.ToText(L, 2)!, out host, out int parsed);
-            if (splitError is not null)
-                return splitError;
-            port = parsed;
-        }
-        else
-        {
-            if (!Args.Integer(L, 2, out port, out argError))
-                return null;
-            host = "";
-        }
-        if (AddressText.CheckPort(port) is { } portError)
-            return portError;
-        if (host.Length == 0)
-        {
-            wildcard = true;
-            address = NetAddress.From(IPAddress.IPv6Any, (int)port);
+            address = NetAddress.From(IPAddress.IPv6Any, port);
             return null;
         }
-        IPAddress? ip = HostsFile.Lookup(host);
-        if (ip is null)
-            return $"cannot resolve {AddressText.Quote(host)} (start takes numeric addresses and names of the hosts file)";
-        address = NetAddress.From(ip, (int)port);
-        return null;
+        address = AddressArgs.Locate(host, port, Runtime.Hosts, "start", out invalid) ?? default;
+        return invalid;
     }
 
     /// <summary>Listens on <paramref name="address"/>; null, or why it cannot.</summary>
@@ -129,7 +106,7 @@ public sealed unsafe class TcpServerObject : ScriptObject, ITcpListenerEvents
             var module = HostFunction.Context<TcpModule>(L);
             if (!module.ServerType.Check(L, 1, out TcpServerObject server, out int error))
                 return error;
-            string? invalid = ReadAddress(L, out NetAddress address, out bool wildcard, out error);
+            string? invalid = server.ReadAddress(L, out NetAddress address, out bool wildcard, out error);
             if (error != 0)
                 return error;
             string? failure = invalid ?? server.StartListening(L, address, wildcard);

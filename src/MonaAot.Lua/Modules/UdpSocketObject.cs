@@ -127,13 +127,11 @@ public sealed unsafe class UdpSocketObject : ScriptObject, IUdpSocketEvents
     {
         var module = HostFunction.Context<UdpModule>(L);
         if (!module.SocketType.Check(L, 1, out UdpSocketObject self, out int error)
-            || !AddressArgs.Read(L, arg, out string host, out int port, out string? failure, out error))
+            || !AddressArgs.Read(L, arg, AddressForms.Udp, out string host, out int port, out string? failure, out error))
             return error;
-        if (failure is null && AddressArgs.Immediate(self.Runtime.Hosts, host, port) is { } address)
+        if (failure is null && AddressArgs.Locate(host, port, self.Runtime.Hosts, resolve ? null : what, out failure) is { } address)
             failure = operation(self, address);
-        else if (failure is null && !resolve)
-            failure = $"cannot resolve {AddressText.Quote(host)} ({what} takes numeric addresses and names of the hosts file)";
-        else if (failure is null && (failure = AddressText.CheckHostName(host)) is null)
+        else if (failure is null)
             self.ResolveThen(host, port, what, operation, ScriptRuntime.CallerPosition(L));
         self.RetainIfOpen(L);
         return HostFunction.MessageOrNothing(L, failure);
@@ -207,16 +205,16 @@ public sealed unsafe class UdpSocketObject : ScriptObject, IUdpSocketEvents
             {
                 failure = self._socket.Send(data, &cached);
             }
-            else if (!AddressArgs.Read(L, 3, out string host, out int port, out string? invalid, out error))
+            else if (!AddressArgs.Read(L, 3, AddressForms.Udp, out string host, out int port, out string? invalid, out error))
             {
                 return error;
             }
-            else if (invalid is null && AddressArgs.Immediate(self.Runtime.Hosts, host, port) is { } address)
+            else if (invalid is null && AddressArgs.Locate(host, port, self.Runtime.Hosts, null, out invalid) is { } address)
             {
                 self.RememberDestination(L, address);
                 failure = self._socket.Send(data, &address);
             }
-            else if (invalid is null && (invalid = AddressText.CheckHostName(host)) is null)
+            else if (invalid is null)
             {
                 byte[] copy = data.ToArray(); // only for a name that must be resolved first
                 self.ResolveThen(host, port, "send to", (s, a) => s._socket.Send(copy, &a), ScriptRuntime.CallerPosition(L));
