@@ -1,7 +1,6 @@
 using System;
 using System.Net;
 using System.Runtime.InteropServices;
-using System.Threading.Tasks;
 using MonaAot.Diagnostics;
 using MonaAot.Lua.Binding;
 using MonaAot.Lua.Native;
@@ -76,27 +75,16 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
         return null;
     }
 
-    /// <summary>Resolves off the loop; the answer comes back as a post and is applied only if
-    /// this connection is still the one waiting for it.</summary>
-    private void ResolveThenConnect(TcpConnection connection, string host, int port)
-    {
-        Task<IPAddress[]> lookup;
-        try
+    /// <summary>Resolves off the loop; the answer is applied to <paramref name="connection"/>,
+    /// which acts on it only if it is still the one waiting for it.</summary>
+    private void ResolveThenConnect(TcpConnection connection, string host, int port) =>
+        Runtime.ResolveThenPost(host, (addresses, failure) =>
         {
-            lookup = Runtime.Resolver.ResolveAsync(host);
-        }
-        catch (Exception e)
-        {
-            lookup = Task.FromException<IPAddress[]>(e);
-        }
-        lookup.ContinueWith(task => Runtime.Loop.Post(() =>
-        {
-            if (task.IsCompletedSuccessfully && task.Result.Length > 0)
-                connection.Connect(Array.ConvertAll(task.Result, ip => NetAddress.From(ip, port)));
+            if (addresses is not null)
+                connection.Connect(Array.ConvertAll(addresses, ip => NetAddress.From(ip, port)));
             else
-                connection.FailResolve($"cannot resolve {AddressText.Quote(host)} ({task.Exception?.InnerException?.Message ?? "no address"})");
-        }), TaskScheduler.Default);
-    }
+                connection.FailResolve(failure!);
+        });
 
     public void OnConnected(TcpConnection connection)
     {

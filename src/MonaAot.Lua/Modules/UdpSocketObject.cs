@@ -2,7 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.Net;
 using System.Runtime.InteropServices;
-using System.Threading.Tasks;
 using MonaAot.Diagnostics;
 using MonaAot.Lua.Binding;
 using MonaAot.Lua.Native;
@@ -138,28 +137,15 @@ public sealed unsafe class UdpSocketObject : ScriptObject, IUdpSocketEvents
     }
 
     /// <remarks><paramref name="at"/>: the script line of the call, which the late messages name.</remarks>
-    private void ResolveThen(string host, int port, string what, AddressOperation operation, ScriptPosition at)
-    {
-        Task<IPAddress[]> lookup;
-        try
+    private void ResolveThen(string host, int port, string what, AddressOperation operation, ScriptPosition at) =>
+        Runtime.ResolveThenPost(host, (addresses, failure) =>
         {
-            lookup = Runtime.Resolver.ResolveAsync(host);
-        }
-        catch (Exception e)
-        {
-            lookup = Task.FromException<IPAddress[]>(e);
-        }
-        lookup.ContinueWith(task => Runtime.Loop.Post(() =>
-        {
-            string? failure = task.IsCompletedSuccessfully && task.Result.Length > 0
-                ? operation(this, NetAddress.From(task.Result[0], port))
-                : $"cannot resolve {AddressText.Quote(host)} ({task.Exception?.InnerException?.Message ?? "no address"})";
+            failure ??= operation(this, NetAddress.From(addresses![0], port));
             if (failure is not null)
                 Runtime.LogAtScript(LogLevel.Warn, $"{what} {host}:{port}: {failure}", at);
             else if (_socket.IsOpen && SelfRef == LuaApi.LUA_NOREF && Owner is null)
                 Runtime.LogAtScript(LogLevel.Debug, $"{what} {host}:{port} done after the script let go of the socket", at);
-        }), TaskScheduler.Default);
-    }
+        });
 
     [UnmanagedCallersOnly]
     private static int Bind(nint L)

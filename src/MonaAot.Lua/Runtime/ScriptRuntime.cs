@@ -1,6 +1,8 @@
 using System;
 using System.Collections.Generic;
+using System.Net;
 using System.Runtime.InteropServices;
+using System.Threading.Tasks;
 using MonaAot.Diagnostics;
 using MonaAot.Lua.Binding;
 using MonaAot.Lua.Native;
@@ -35,6 +37,33 @@ public sealed unsafe class ScriptRuntime
     /// replaced by tests.</summary>
     public HostsFile Hosts { get; set; } = HostsFile.Default;
     public ObjectTable Objects { get; } = new();
+
+    /// <summary>
+    /// Resolves <paramref name="host"/> off the loop and posts the answer back to it:
+    /// <paramref name="then"/> runs on the loop thread with the addresses (at least one), or with
+    /// null and the message "cannot resolve 'name' (why)". What the answer still applies to (the
+    /// same connection, a socket still open) is for <paramref name="then"/> to check: the script
+    /// may have moved on meanwhile.
+    /// </summary>
+    public void ResolveThenPost(string host, Action<IPAddress[]?, string?> then)
+    {
+        Task<IPAddress[]> lookup;
+        try
+        {
+            lookup = Resolver.ResolveAsync(host);
+        }
+        catch (Exception e)
+        {
+            lookup = Task.FromException<IPAddress[]>(e);
+        }
+        lookup.ContinueWith(task => Loop.Post(() =>
+        {
+            if (task.IsCompletedSuccessfully && task.Result.Length > 0)
+                then(task.Result, null);
+            else
+                then(null, $"cannot resolve {AddressText.Quote(host)} ({task.Exception?.InnerException?.Message ?? "no address"})");
+        }), TaskScheduler.Default);
+    }
 
     private readonly List<ScriptType> _types = [];
 
