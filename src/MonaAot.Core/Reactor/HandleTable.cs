@@ -1,61 +1,22 @@
-using System.Collections.Generic;
+using MonaAot.Collections;
 
 namespace MonaAot.Reactor;
 
 /// <summary>
 /// Maps the integer tokens the kernel holds back to handlers. A token is a slot index plus a
-/// generation, so an event for a handle that was removed (and whose slot was reused) is
-/// recognised as stale and dropped. Token 0 is never issued (the backend's wake uses it).
-/// Loop thread only.
+/// generation (<see cref="SlotMap{T}"/>), so an event for a handle that was removed (and whose
+/// slot was reused) is recognised as stale and dropped. Token 0 is never issued (the backend's
+/// wake uses it): the low half is the slot plus one. Loop thread only.
 /// </summary>
-public sealed class HandleTable
+public sealed class HandleTable : SlotMap<IIoHandler>
 {
-    private readonly List<IIoHandler?> _handlers = new();
-    private readonly List<uint> _generations = new();
-    private readonly Stack<int> _free = new();
-
-    public int Count { get; private set; }
-
     public ulong Add(IIoHandler handler)
     {
-        int slot;
-        if (_free.Count > 0)
-        {
-            slot = _free.Pop();
-            _handlers[slot] = handler;
-        }
-        else
-        {
-            slot = _handlers.Count;
-            _handlers.Add(handler);
-            _generations.Add(1);
-        }
-        Count++;
-        return ((ulong)_generations[slot] << 32) | (uint)(slot + 1);
+        int slot = Add(handler, out uint generation);
+        return ((ulong)generation << 32) | (uint)(slot + 1);
     }
 
-    public void Remove(ulong token)
-    {
-        int slot = SlotOf(token);
-        if (slot < 0)
-            return;
-        _handlers[slot] = null;
-        _generations[slot]++;
-        _free.Push(slot);
-        Count--;
-    }
+    public void Remove(ulong token) => Remove((int)(uint)token - 1, (uint)(token >> 32));
 
-    public IIoHandler? Find(ulong token)
-    {
-        int slot = SlotOf(token);
-        return slot < 0 ? null : _handlers[slot];
-    }
-
-    private int SlotOf(ulong token)
-    {
-        int slot = (int)(uint)token - 1;
-        if (slot < 0 || slot >= _handlers.Count || _generations[slot] != (uint)(token >> 32) || _handlers[slot] is null)
-            return -1;
-        return slot;
-    }
+    public IIoHandler? Find(ulong token) => base.Find((int)(uint)token - 1, (uint)(token >> 32));
 }

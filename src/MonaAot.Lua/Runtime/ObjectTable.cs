@@ -1,46 +1,27 @@
-using System.Collections.Generic;
+using System.Runtime.CompilerServices;
+using MonaAot.Collections;
 
 namespace MonaAot.Lua.Runtime;
 
 /// <summary>Ids for script objects: what a userdata holds instead of an object reference. A
-/// generation per slot makes a stale id (of a collected object) find nothing.</summary>
-public sealed class ObjectTable
+/// generation per slot (<see cref="SlotMap{T}"/>) makes a stale id (of a collected object) find
+/// nothing.</summary>
+public sealed class ObjectTable : SlotMap<ScriptObject>
 {
-    private readonly List<ScriptObject?> _objects = new();
-    private readonly List<int> _generations = new();
-    private readonly Stack<int> _free = new();
-
-    public int Count { get; private set; }
-
     public void Add(ScriptObject obj)
     {
-        int id;
-        if (_free.Count > 0)
-        {
-            id = _free.Pop();
-            _objects[id] = obj;
-        }
-        else
-        {
-            id = _objects.Count;
-            _objects.Add(obj);
-            _generations.Add(1);
-        }
-        obj.Id = id;
-        obj.Generation = _generations[id];
-        Count++;
+        obj.Id = Add(obj, out uint generation);
+        obj.Generation = (int)generation;
     }
 
-    public ScriptObject? Find(int id, int generation) =>
-        (uint)id < (uint)_objects.Count && _generations[id] == generation ? _objects[id] : null;
+    /// <summary>On every method call's self check (ScriptType.Check): inlined to the slot map's
+    /// lookup.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ScriptObject? Find(int id, int generation) => base.Find(id, (uint)generation);
 
     public void Remove(ScriptObject obj)
     {
-        if (Find(obj.Id, obj.Generation) != obj)
-            return;
-        _objects[obj.Id] = null;
-        _generations[obj.Id]++;
-        _free.Push(obj.Id);
-        Count--;
+        if (Find(obj.Id, obj.Generation) == obj)
+            Remove(obj.Id, (uint)obj.Generation);
     }
 }
