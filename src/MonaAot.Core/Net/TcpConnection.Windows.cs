@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics;
 using System.Runtime.Versioning;
 using MonaAot.Reactor;
 using MonaAot.Reactor.Iocp;
@@ -16,8 +17,49 @@ public sealed unsafe partial class TcpConnection
     [SupportedOSPlatform("windows")]
     private IocpBackend Iocp => (IocpBackend)_net.Loop.Backend;
 
-    [SupportedOSPlatform("windows")]
-    private void PostConnectEx(NetAddress address) => Iocp.PostConnect(_fd, &address);
+    // The native direct send speaks descriptors; every send takes the C# path here.
+    private static partial bool NativeDirectSend => false;
+
+    // The bytes of the send posted to the completion port and not completed yet, at most one
+    // send at a time.
+    private long _postedBytes;
+
+    private partial long PostedBytes => _postedBytes;
+
+    // ConnectEx, posted once the socket is attached; its outcome comes to OnIo.
+    private partial bool BeginConnect(nint fd, NetAddress address)
+    {
+        Debug.Assert(TargetPlatform.IsWindows);
+        if (!BeginAttempt(fd, address, IoEvents.None))
+            return false;
+        Iocp.PostConnect(_fd, &address);
+        return true;
+    }
+
+    // The IOCP backend reports ConnectEx's completion with the outcome in Result.
+    private partial int ConnectOutcome(in IoEvent ev) => -ev.Result;
+
+    partial void OnAppendedBehind()
+    {
+        Debug.Assert(TargetPlatform.IsWindows);
+        if (_phase == Phase.Connected)
+            PostQueued();
+    }
+
+    private partial void SendRestLater()
+    {
+        Debug.Assert(TargetPlatform.IsWindows);
+        PostQueued();
+    }
+
+    private partial void FlushQueue()
+    {
+        Debug.Assert(TargetPlatform.IsWindows);
+        PostQueued();
+    }
+
+    // A posted send still in flight belongs to the closed socket.
+    partial void ForgetPostedSend() => _postedBytes = 0;
 
     /// <summary>The most one posted send carries: what queued up while the previous one was in
     /// flight goes in one operation, not one per send() call.</summary>
@@ -51,9 +93,9 @@ public sealed unsafe partial class TcpConnection
     }
 
     /// <summary>The posted send finished: Result bytes, or a negative errno.</summary>
-    [SupportedOSPlatform("windows")]
-    private void OnSendCompleted(in IoEvent ev)
+    partial void OnSendCompleted(in IoEvent ev)
     {
+        Debug.Assert(TargetPlatform.IsWindows);
         int result = ev.Result;
         if (result < 0)
         {

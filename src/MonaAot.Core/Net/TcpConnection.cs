@@ -65,10 +65,6 @@ public sealed unsafe partial class TcpConnection : IIoHandler
     private long _activity;     // bumped by every byte moved through C#
     private long _activitySeen; // what the idle sweeper saw last
     private int _idleTicks;
-    // Windows: the bytes of the send posted to the completion port and not completed yet, at
-    // most one at a time (always 0 on Linux, where what the kernel does not take waits in the
-    // queue).
-    private long _postedBytes;
 
     private TcpConnection(NetContext net, ITcpConnectionEvents events)
     {
@@ -96,10 +92,42 @@ public sealed unsafe partial class TcpConnection : IIoHandler
 
     /// <summary>Bytes accepted by <see cref="Send"/> and not handed to the kernel yet (on Windows,
     /// a posted send counts until it completes).</summary>
-    public long Queued => _queue.Length + _postedBytes;
+    public long Queued => _queue.Length + PostedBytes;
 
     /// <summary>Every byte sent so far has been handed to the kernel.</summary>
-    private bool NothingToSend => _queue.IsEmpty && _postedBytes == 0;
+    private bool NothingToSend => _queue.IsEmpty && PostedBytes == 0;
+
+    // The platform's half (TcpConnection.Unix.cs, TcpConnection.Windows.cs).
+
+    /// <summary>Whether native code may send on the descriptor (<see cref="SendState"/>).</summary>
+    private static partial bool NativeDirectSend { get; }
+
+    /// <summary>Bytes handed to the platform for sending and not reported sent yet, beyond the
+    /// queue (a send posted to the completion port).</summary>
+    private partial long PostedBytes { get; }
+
+    /// <summary>Starts connecting <paramref name="fd"/> to <paramref name="address"/>; false when
+    /// this address failed at once (<see cref="_lastConnectError"/> set, fd closed).</summary>
+    private partial bool BeginConnect(nint fd, NetAddress address);
+
+    /// <summary>The outcome of a connect attempt, from the event that ended it: 0 or an errno.</summary>
+    private partial int ConnectOutcome(in IoEvent ev);
+
+    /// <summary>Bytes were queued while the connection was connecting, draining or already
+    /// sending.</summary>
+    partial void OnAppendedBehind();
+
+    /// <summary>The kernel took only part of a direct send; the rest has been queued.</summary>
+    private partial void SendRestLater();
+
+    /// <summary>Sends what is queued, as far as the kernel takes it.</summary>
+    private partial void FlushQueue();
+
+    /// <summary>A send operation completed (a completion backend's report).</summary>
+    partial void OnSendCompleted(in IoEvent ev);
+
+    /// <summary>The socket is closed: what was handed over and not reported is gone with it.</summary>
+    partial void ForgetPostedSend();
 
     /// <summary>While true nothing is read: unread bytes, and the peer's FIN behind them, wait in
     /// the kernel. A closing connection (after <see cref="Disconnect"/>) reads regardless, only
@@ -166,7 +194,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
     {
         if (_sendState == null)
             return;
-        bool direct = !OperatingSystem.IsWindows() && _phase == Phase.Connected && NothingToSend && !_shutdownRequested;
+        bool direct = NativeDirectSend && _phase == Phase.Connected && NothingToSend && !_shutdownRequested;
         _sendState->Fd = direct ? (int)_fd : -1;
         _sendState->Direct = direct ? 1 : 0;
     }
@@ -204,7 +232,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
             return "not connected";
         if (_shutdownRequested)
             return "shut down for sending";
-        if (_queue.Length + _postedBytes + data.Length > _net.Limits.MaxQueuedBytes)
+        if (_queue.Length + PostedBytes + data.Length > _net.Limits.MaxQueuedBytes)
         {
             string error = $"send queue limit exceeded ({_net.Limits.MaxQueuedBytes} bytes queued)";
             Close(error);
@@ -214,8 +242,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
         {
             _queue.Append(data);
             PublishSendState();
-            if (OperatingSystem.IsWindows() && _phase == Phase.Connected)
-                PostQueued();
+            OnAppendedBehind();
             return null;
         }
         return SendDirect(data);
@@ -247,10 +274,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
             }
             _queue.Append(data[sent..]);
             PublishSendState();
-            if (OperatingSystem.IsWindows())
-                PostQueued();
-            else
-                UpdateInterest();
+            SendRestLater();
             return null;
         }
         _net.Stats.BytesSent += sent;
@@ -263,12 +287,10 @@ public sealed unsafe partial class TcpConnection : IIoHandler
         switch (_phase)
         {
             case Phase.Connecting:
-                // Linux reports a finished connect as writable, with the outcome in SO_ERROR;
-                // the IOCP backend reports ConnectEx's completion with the outcome in Result.
-                FinishConnect(OperatingSystem.IsWindows() ? -ev.Result : SocketCalls.PendingError(_fd));
+                FinishConnect(ConnectOutcome(in ev));
                 break;
-            case Phase.Connected when OperatingSystem.IsWindows() && (ev.Events & IoEvents.Completed) != 0:
-            case Phase.Draining when OperatingSystem.IsWindows() && (ev.Events & IoEvents.Completed) != 0:
+            case Phase.Connected when (ev.Events & IoEvents.Completed) != 0:
+            case Phase.Draining when (ev.Events & IoEvents.Completed) != 0:
                 OnSendCompleted(in ev);
                 break;
             case Phase.Connected when ev.Result < 0:
@@ -302,24 +324,8 @@ public sealed unsafe partial class TcpConnection : IIoHandler
             }
             nint fd = opened.Value;
             SocketCalls.SetNoDelay(fd);
-            if (OperatingSystem.IsWindows())
-            {
-                // ConnectEx, posted once the socket is attached; its outcome comes to OnIo.
-                if (!BeginAttempt(fd, address, IoEvents.None))
-                    continue;
-                PostConnectEx(address);
+            if (BeginConnect(fd, address))
                 return;
-            }
-            CallResult connect = SocketCalls.Connect(fd, &address);
-            int errno = connect.Error;
-            if (!connect.Failed || errno == Libc.EINPROGRESS)
-            {
-                if (BeginAttempt(fd, address, IoEvents.Writable)) // epoll says writable when done
-                    return;
-                continue;
-            }
-            SocketCalls.Close(fd);
-            _lastConnectError = NetError.Describe(_net.Logger, "connect", fd, errno, address.ToString());
         }
         CloseUndelivered(_lastConnectError ?? "no address to connect to");
     }
@@ -388,31 +394,6 @@ public sealed unsafe partial class TcpConnection : IIoHandler
             SendFin(); // shutdown() while connecting, with nothing queued
         if (_phase == Phase.Connected && _shutdownRequested && !_finSent)
             StartDrainTimer();
-    }
-
-    private void FlushQueue()
-    {
-        if (OperatingSystem.IsWindows())
-        {
-            PostQueued();
-            return;
-        }
-        long sent = _queue.Flush(_fd);
-        if (sent < 0)
-        {
-            CloseUndelivered(NetError.Describe(_net.Logger, "send", _fd, (int)-sent, _peerText ?? "?"));
-            return;
-        }
-        _net.Stats.BytesSent += sent;
-        if (sent > 0)
-        {
-            _activity++;
-            _lastProgress = EventLoop.Now;
-        }
-        UpdateInterest();
-        PublishSendState();
-        if (NothingToSend)
-            AllSent();
     }
 
     private void Receive()
@@ -552,7 +533,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
             _fd = -1;
         }
         _queue.Clear();
-        _postedBytes = 0; // a posted send still in flight belongs to the closed socket
+        ForgetPostedSend();
         FreeKept();
         ITcpConnectionEvents? events = _events;
         _events = null;

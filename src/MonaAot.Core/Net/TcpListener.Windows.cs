@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.Versioning;
 using MonaAot.Interop;
 using MonaAot.Reactor;
@@ -16,6 +17,32 @@ public sealed unsafe partial class TcpListener
     private const int AcceptsPosted = 8;
     private int _acceptsInFlight;
     private int _acceptFailures; // in a row
+
+    // Nothing to watch: completions of the posted AcceptEx operations come on their own.
+    private const IoEvents AcceptInterest = IoEvents.None;
+
+    private partial void StartAccepting()
+    {
+        Debug.Assert(TargetPlatform.IsWindows);
+        PostAccepts();
+    }
+
+    public void OnIo(in IoEvent ev)
+    {
+        Debug.Assert(TargetPlatform.IsWindows);
+        OnAcceptCompleted(in ev);
+    }
+
+    private partial void RetryLater()
+    {
+        Debug.Assert(TargetPlatform.IsWindows);
+        _retry = _net.Loop.Schedule(ExhaustedRetryMs, 0, () =>
+        {
+            Debug.Assert(TargetPlatform.IsWindows);
+            if (_fd != -1)
+                PostAccepts();
+        });
+    }
 
     [SupportedOSPlatform("windows")]
     private void PostAccepts()

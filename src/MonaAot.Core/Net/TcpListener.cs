@@ -1,5 +1,3 @@
-using System;
-using System.Runtime.Versioning;
 using MonaAot.Interop;
 using MonaAot.Reactor;
 
@@ -18,7 +16,6 @@ public interface ITcpListenerEvents
 /// </summary>
 public sealed unsafe partial class TcpListener : IIoHandler
 {
-    private const int AcceptsPerEvent = 64;
     private const int ExhaustedRetryMs = 100;
     // Exhaustion tends to come in waves while it lasts: one warning a minute says it all.
     private const long ExhaustedLogIntervalMs = 60_000;
@@ -40,6 +37,11 @@ public sealed unsafe partial class TcpListener : IIoHandler
     }
 
     public int Port { get; private set; }
+
+    // The platform's half (TcpListener.Unix.cs, TcpListener.Windows.cs): what the listening
+    // socket is watched for, how accepting starts, IIoHandler.OnIo, and the retry after a pause.
+    private partial void StartAccepting();
+    private partial void RetryLater();
 
     /// <summary>Listens on <paramref name="address"/> (an IPv6 wildcard is made dual-stack).
     /// Returns the listener, or null with <paramref name="error"/> set.</summary>
@@ -67,10 +69,8 @@ public sealed unsafe partial class TcpListener : IIoHandler
         var listener = new TcpListener(net, fd, address.Family, events);
         NetAddress.OfSocket(fd, peer: false, out NetAddress bound);
         listener.Port = bound.Port;
-        // Linux: readiness of the listening socket; Windows: AcceptEx operations kept posted.
-        listener._token = net.Attach(fd, listener, OperatingSystem.IsWindows() ? IoEvents.None : IoEvents.Readable);
-        if (OperatingSystem.IsWindows())
-            listener.PostAccepts();
+        listener._token = net.Attach(fd, listener, AcceptInterest);
+        listener.StartAccepting();
         error = null;
         return listener;
     }
@@ -84,37 +84,6 @@ public sealed unsafe partial class TcpListener : IIoHandler
         _fd = -1;
     }
 
-    public void OnIo(in IoEvent ev)
-    {
-        if (OperatingSystem.IsWindows())
-            OnAcceptCompleted(in ev);
-        else
-            AcceptPending();
-    }
-
-    [UnsupportedOSPlatform("windows")] // accept4 on readiness: Unix; Windows posts AcceptEx
-    private void AcceptPending()
-    {
-        for (int i = 0; i < AcceptsPerEvent && _fd != -1; i++)
-        {
-            CallResult accepted = Libc.Checked(Libc.accept4((int)_fd, null, null, Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC));
-            if (!accepted.Failed)
-            {
-                SocketCalls.SetNoDelay(accepted.Value);
-                _events.OnAccepted(accepted.Value);
-                continue;
-            }
-            int errno = accepted.Error;
-            if (errno is Libc.EINTR or Libc.ECONNABORTED)
-                continue;
-            if (errno is Libc.EMFILE or Libc.ENFILE or Libc.ENOBUFS or Libc.ENOMEM)
-                PauseAccepting(errno);
-            else if (errno != Libc.EAGAIN && NetError.Classify(errno) == NetErrorKind.Bug)
-                NetError.Describe(_net.Logger, "accept", _fd, errno, null); // logged; the listener goes on
-            return; // EAGAIN: nothing more waiting
-        }
-    }
-
     private void PauseAccepting(int errno)
     {
         if (EventLoop.Now - _exhaustedLoggedAt >= ExhaustedLogIntervalMs)
@@ -122,24 +91,6 @@ public sealed unsafe partial class TcpListener : IIoHandler
             _exhaustedLoggedAt = EventLoop.Now;
             _net.Logger.Warn($"cannot accept on port {Port}: {NetError.Describe(errno)}; retrying while the open connections are served");
         }
-        if (OperatingSystem.IsWindows())
-        {
-            _retry = _net.Loop.Schedule(ExhaustedRetryMs, 0, () =>
-            {
-                if (_fd != -1 && OperatingSystem.IsWindows())
-                    PostAccepts();
-            });
-            return;
-        }
-        // Level-triggered epoll would report the pending connection again at once: stop
-        // watching until the retry.
-        _net.Change(_fd, _token, IoEvents.None);
-        _retry = _net.Loop.Schedule(ExhaustedRetryMs, 0, () =>
-        {
-            if (_fd == -1 || OperatingSystem.IsWindows())
-                return;
-            _net.Change(_fd, _token, IoEvents.Readable);
-            AcceptPending();
-        });
+        RetryLater();
     }
 }

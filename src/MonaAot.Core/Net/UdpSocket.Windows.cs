@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.Versioning;
@@ -25,13 +26,51 @@ public sealed unsafe partial class UdpSocket
     [SupportedOSPlatform("windows")]
     private IocpBackend Iocp => (IocpBackend)_net.Loop.Backend;
 
+    private partial long QueuedBytes => _postedBytes;
+
+    public void OnIo(in IoEvent ev)
+    {
+        Debug.Assert(TargetPlatform.IsWindows);
+        OnIoWindows(in ev);
+    }
+
+    private partial string? SendNow(ReadOnlySpan<byte> data, NetAddress* target, NetAddress* recipient)
+    {
+        Debug.Assert(TargetPlatform.IsWindows);
+        return SendOrPost(data, target, recipient);
+    }
+
+    partial void ReportUnreachable(nint fd, bool report)
+    {
+        Debug.Assert(TargetPlatform.IsWindows);
+        SetUnreachableReports(fd, report);
+    }
+
+    private partial string? SetMembershipOnPlatform(IPAddress group, string? networkInterface, bool join)
+    {
+        Debug.Assert(TargetPlatform.IsWindows);
+        return SetMembershipWindows(group, networkInterface, join);
+    }
+
+    private partial void ApplyMulticastOptionsOnPlatform()
+    {
+        Debug.Assert(TargetPlatform.IsWindows);
+        ApplyMulticastOptionsWindows();
+    }
+
+    private partial void ForgetSends()
+    {
+        _postedBytes = 0; // what is still posted belongs to the closed socket
+        _readsStopped = false;
+    }
+
     /// <summary>Whether the socket's receives report an ICMP port unreachable (as a reset). Off
     /// when opened: a connectionless socket must not fail its next receive because an earlier
     /// datagram to anyone drew one (Windows' default). On once connected, so that the peer's
     /// unreachability reaches the next send, as on Linux, which reports it only on a connected
     /// socket.</summary>
     [SupportedOSPlatform("windows")]
-    private static void ReportUnreachable(nint fd, bool report)
+    private static void SetUnreachableReports(nint fd, bool report)
     {
         int value = report ? 1 : 0;
         uint returned;
