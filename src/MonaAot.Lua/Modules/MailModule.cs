@@ -12,7 +12,7 @@ namespace MonaAot.Lua.Modules;
 /// <summary>mona:sendMail(sender, subject, content, recipient, ...) (docs/api.md, "Mail"): installs
 /// the Mail type and the function on the mona table (on top of the stack). Mails go to the <see
 /// cref="MailQueue"/>, which sends them off the loop thread.</summary>
-public sealed unsafe class MailModule : IScriptModule
+public sealed unsafe class MailModule
 {
     private MailModule(ScriptRuntime runtime, MailQueue queue)
     {
@@ -28,7 +28,7 @@ public sealed unsafe class MailModule : IScriptModule
     {
         var module = new MailModule(runtime, queue);
         GCHandle context = runtime.Vm.Keep(module);
-        module.MailType = MailObject.CreateType(runtime, context);
+        module.MailType = MailObject.CreateType(runtime);
         LuaStrings.Push(runtime.Vm.L, "sendMail");
         HostFunction.Push(runtime.Vm.L, &SendMail, context);
         runtime.Vm.State.RawSet(-3);
@@ -37,34 +37,28 @@ public sealed unsafe class MailModule : IScriptModule
 
     // Arguments: 1 the mona table (a method call), 2 sender, 3 subject, 4 content, 5... recipients.
     [UnmanagedCallersOnly]
-    private static int SendMail(nint L)
+    private static int SendMail(nint L) => HostFunction.Function<MailModule>(L, &SendMail);
+
+    private static int SendMail(nint L, MailModule module)
     {
-        try
+        if (!Args.Table(L, 1, out int error)
+            || !Address(L, 2, out MailboxAddress sender, out error)
+            || !Args.Text(L, 3, out string subject, out error)
+            || !Args.Text(L, 4, out string content, out error))
+            return error;
+        int last = Math.Max(LuaApi.lua_gettop(L), 5); // at least one recipient
+        var recipients = new List<MailboxAddress>(last - 4);
+        for (int arg = 5; arg <= last; arg++)
         {
-            var module = HostFunction.Context<MailModule>(L);
-            if (!Args.Table(L, 1, out int error)
-                || !Address(L, 2, out MailboxAddress sender, out error)
-                || !Args.Text(L, 3, out string subject, out error)
-                || !Args.Text(L, 4, out string content, out error))
+            if (!Address(L, arg, out MailboxAddress recipient, out error))
                 return error;
-            int last = Math.Max(LuaApi.lua_gettop(L), 5); // at least one recipient
-            var recipients = new List<MailboxAddress>(last - 4);
-            for (int arg = 5; arg <= last; arg++)
-            {
-                if (!Address(L, arg, out MailboxAddress recipient, out error))
-                    return error;
-                recipients.Add(recipient);
-            }
-            MimeMessage message = MailComposer.Compose(sender, subject, content, recipients);
-            var mail = new MailObject(module, recipients.Count == 1 ? recipients[0].Address : $"{recipients[0].Address} and {recipients.Count - 1} more");
-            module.MailType.Push(L, mail);
-            mail.Start(L, message);
-            return 1;
+            recipients.Add(recipient);
         }
-        catch (Exception e)
-        {
-            return HostFunction.Fail(L, e);
-        }
+        MimeMessage message = MailComposer.Compose(sender, subject, content, recipients);
+        var mail = new MailObject(module, recipients.Count == 1 ? recipients[0].Address : $"{recipients[0].Address} and {recipients.Count - 1} more");
+        module.MailType.Push(L, mail);
+        mail.Start(L, message);
+        return 1;
     }
 
     private static bool Address(nint L, int arg, out MailboxAddress address, out int error)

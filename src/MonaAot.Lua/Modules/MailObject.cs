@@ -28,8 +28,8 @@ public sealed unsafe class MailObject : ScriptObject
         _recipients = recipients;
     }
 
-    internal static ScriptType CreateType(ScriptRuntime runtime, GCHandle context) =>
-        new(runtime, "Mail", context, [], [], ["onSent"], &Index, &ToText);
+    internal static ScriptType CreateType(ScriptRuntime runtime) =>
+        new(runtime, "Mail", [], [], ["onSent"], &Index, &ToText);
 
     /// <summary>Queues the message; the userdata is at the top of the stack.</summary>
     public void Start(nint L, MimeMessage message)
@@ -67,35 +67,19 @@ public sealed unsafe class MailObject : ScriptObject
     // Answers the properties listed in CreateType (ScriptType.Properties): a property added or
     // removed here must be added or removed there and in docs/api.md (Docs/ApiReferenceTests).
     [UnmanagedCallersOnly]
-    private static int Index(nint L)
+    private static int Index(nint L) => HostFunction.Method<MailObject>(L, &Index);
+
+    private static int Index(nint L, MailObject self)
     {
-        try
-        {
-            var module = HostFunction.Context<MailModule>(L);
-            if (!module.MailType.Check(L, 1, out MailObject _, out int error))
-                return error;
-            return ScriptType.IndexFields(L);
-        }
-        catch (Exception e)
-        {
-            return HostFunction.Fail(L, e);
-        }
+        return ScriptType.IndexFields(L);
     }
 
     [UnmanagedCallersOnly]
-    private static int ToText(nint L)
+    private static int ToText(nint L) => HostFunction.Method<MailObject>(L, &ToText);
+
+    private static int ToText(nint L, MailObject self)
     {
-        try
-        {
-            var module = HostFunction.Context<MailModule>(L);
-            if (!module.MailType.Check(L, 1, out MailObject self, out int error))
-                return error;
-            LuaStrings.Push(L, $"Mail to {self._recipients} ({self._state})");
-            return 1;
-        }
-        catch (Exception e)
-        {
-            return HostFunction.Fail(L, e);
-        }
+        LuaStrings.Push(L, $"Mail to {self._recipients} ({self._state})");
+        return 1;
     }
 }

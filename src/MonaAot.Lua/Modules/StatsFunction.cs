@@ -23,26 +23,20 @@ public static unsafe class StatsFunction
     }
 
     [UnmanagedCallersOnly]
-    private static int Stats(nint L)
+    private static int Stats(nint L) => HostFunction.Function<ScriptRuntime>(L, &Stats);
+
+    private static int Stats(nint L, ScriptRuntime runtime)
     {
-        try
-        {
-            var runtime = HostFunction.Context<ScriptRuntime>(L);
-            LuaApi.lua_createtable(L, 0, 8);
-            SetInteger(L, "connections"u8, runtime.Net.Stats.Connections);
-            SetInteger(L, "bytesReceived"u8, runtime.Net.Stats.BytesReceived);
-            SetInteger(L, "bytesSent"u8, runtime.Net.Stats.BytesSent);
-            SetInteger(L, "managedAllocatedBytes"u8, GC.GetTotalAllocatedBytes(precise: true));
-            SetInteger(L, "gcCollections"u8, GC.CollectionCount(0));
-            SetInteger(L, "managedHeapBytes"u8, GC.GetTotalMemory(forceFullCollection: false));
-            SetInteger(L, "luaMemoryBytes"u8, runtime.Vm.MemoryInUse);
-            SetInteger(L, "timers"u8, runtime.ArmedTimers);
-            return 1;
-        }
-        catch (Exception e)
-        {
-            return HostFunction.Fail(L, e);
-        }
+        LuaApi.lua_createtable(L, 0, 8);
+        SetInteger(L, "connections"u8, runtime.Net.Stats.Connections);
+        SetInteger(L, "bytesReceived"u8, runtime.Net.Stats.BytesReceived);
+        SetInteger(L, "bytesSent"u8, runtime.Net.Stats.BytesSent);
+        SetInteger(L, "managedAllocatedBytes"u8, GC.GetTotalAllocatedBytes(precise: true));
+        SetInteger(L, "gcCollections"u8, GC.CollectionCount(0));
+        SetInteger(L, "managedHeapBytes"u8, GC.GetTotalMemory(forceFullCollection: false));
+        SetInteger(L, "luaMemoryBytes"u8, runtime.Vm.MemoryInUse);
+        SetInteger(L, "timers"u8, runtime.ArmedTimers);
+        return 1;
     }
 
     private static void SetInteger(nint L, ReadOnlySpan<byte> key, long value)

@@ -29,8 +29,8 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
 
     internal TcpClientObject(TcpModule module) : base(module.Runtime) => _module = module;
 
-    internal static ScriptType CreateType(ScriptRuntime runtime, GCHandle context) =>
-        new(runtime, "TCPClient", context,
+    internal static ScriptType CreateType(ScriptRuntime runtime) =>
+        new(runtime, "TCPClient",
             [("connect", (nint)(delegate* unmanaged<nint, int>)&Connect),
              ("send", (nint)(delegate* unmanaged<nint, int>)&Send),
              ("disconnect", (nint)(delegate* unmanaged<nint, int>)&Disconnect),
@@ -211,163 +211,113 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
     }
 
     [UnmanagedCallersOnly]
-    private static int Connect(nint L)
+    private static int Connect(nint L) => HostFunction.Method<TcpClientObject>(L, &Connect);
+
+    private static int Connect(nint L, TcpClientObject client)
     {
-        try
-        {
-            var module = HostFunction.Context<TcpModule>(L);
-            if (!module.ClientType.Check(L, 1, out TcpClientObject client, out int error)
-                || !AddressArgs.Read(L, 2, AddressForms.TcpConnect, out string host, out int port, out string? failure, out error))
-                return error;
-            // Text that can be no name (999.1.1.1) fails here rather than going to DNS, as for UDP.
-            NetAddress? address = failure is null ? AddressArgs.Locate(host, port, null, null, out failure) : null;
-            failure ??= client.StartConnect(L, address, host, port);
-            return HostFunction.MessageOrNothing(L, failure);
-        }
-        catch (Exception e)
-        {
-            return HostFunction.Fail(L, e);
-        }
+        if (!AddressArgs.Read(L, 2, AddressForms.TcpConnect, out string host, out int port, out string? failure, out int error))
+            return error;
+        // Text that can be no name (999.1.1.1) fails here rather than going to DNS, as for UDP.
+        NetAddress? address = failure is null ? AddressArgs.Locate(host, port, null, null, out failure) : null;
+        failure ??= client.StartConnect(L, address, host, port);
+        return HostFunction.MessageOrNothing(L, failure);
     }
 
     [UnmanagedCallersOnly]
-    private static int Send(nint L)
+    private static int Send(nint L) => HostFunction.Method<TcpClientObject>(L, &Send);
+
+    private static int Send(nint L, TcpClientObject client)
     {
-        try
+        if (!Args.String(L, 2, out ReadOnlySpan<byte> data, out int error))
+            return error;
+        // The direct path (mona_pushdirectsend) may have sent the start of it already.
+        SendState* state = client.SendState;
+        if (state != null && state->Partial > 0)
         {
-            var module = HostFunction.Context<TcpModule>(L);
-            if (!module.ClientType.Check(L, 1, out TcpClientObject client, out int error)
-                || !Args.String(L, 2, out ReadOnlySpan<byte> data, out error))
-                return error;
-            // The direct path (mona_pushdirectsend) may have sent the start of it already.
-            SendState* state = client.SendState;
-            if (state != null && state->Partial > 0)
-            {
-                data = data[Math.Min(state->Partial, data.Length)..];
-                state->Partial = 0;
-            }
-            string? failure = client._connection is null ? "not connected" : client._connection.Send(data);
-            return HostFunction.MessageOrNothing(L, failure);
+            data = data[Math.Min(state->Partial, data.Length)..];
+            state->Partial = 0;
         }
-        catch (Exception e)
-        {
-            return HostFunction.Fail(L, e);
-        }
+        string? failure = client._connection is null ? "not connected" : client._connection.Send(data);
+        return HostFunction.MessageOrNothing(L, failure);
     }
 
     [UnmanagedCallersOnly]
-    private static int Disconnect(nint L)
+    private static int Disconnect(nint L) => HostFunction.Method<TcpClientObject>(L, &Disconnect);
+
+    private static int Disconnect(nint L, TcpClientObject client)
     {
-        try
-        {
-            var module = HostFunction.Context<TcpModule>(L);
-            if (!module.ClientType.Check(L, 1, out TcpClientObject client, out int error))
-                return error;
-            client.StartDisconnect();
-            return 0;
-        }
-        catch (Exception e)
-        {
-            return HostFunction.Fail(L, e);
-        }
+        client.StartDisconnect();
+        return 0;
     }
 
     [UnmanagedCallersOnly]
-    private static int Shutdown(nint L)
+    private static int Shutdown(nint L) => HostFunction.Method<TcpClientObject>(L, &Shutdown);
+
+    private static int Shutdown(nint L, TcpClientObject client)
     {
-        try
-        {
-            var module = HostFunction.Context<TcpModule>(L);
-            if (!module.ClientType.Check(L, 1, out TcpClientObject client, out int error))
-                return error;
-            string? failure = client._connection is null ? "not connected" : client._connection.Shutdown();
-            return HostFunction.MessageOrNothing(L, failure);
-        }
-        catch (Exception e)
-        {
-            return HostFunction.Fail(L, e);
-        }
+        string? failure = client._connection is null ? "not connected" : client._connection.Shutdown();
+        return HostFunction.MessageOrNothing(L, failure);
     }
 
     [UnmanagedCallersOnly]
-    private static int Pause(nint L) => SetPaused(L, true);
+    private static int Pause(nint L) => HostFunction.Method<TcpClientObject>(L, &Pause);
+
+    private static int Pause(nint L, TcpClientObject client)
+    {
+        client.SetPaused(true);
+        return 0;
+    }
 
     [UnmanagedCallersOnly]
-    private static int Resume(nint L) => SetPaused(L, false);
+    private static int Resume(nint L) => HostFunction.Method<TcpClientObject>(L, &Resume);
 
-    private static int SetPaused(nint L, bool paused)
+    private static int Resume(nint L, TcpClientObject client)
     {
-        try
-        {
-            var module = HostFunction.Context<TcpModule>(L);
-            if (!module.ClientType.Check(L, 1, out TcpClientObject client, out int error))
-                return error;
-            client.SetPaused(paused);
-            return 0;
-        }
-        catch (Exception e)
-        {
-            return HostFunction.Fail(L, e);
-        }
+        client.SetPaused(false);
+        return 0;
     }
 
     // Answers the properties listed in CreateType (ScriptType.Properties): a property added or
     // removed here must be added or removed there and in docs/api.md (Docs/ApiReferenceTests).
     [UnmanagedCallersOnly]
-    private static int Index(nint L)
+    private static int Index(nint L) => HostFunction.Method<TcpClientObject>(L, &Index);
+
+    private static int Index(nint L, TcpClientObject client)
     {
-        try
-        {
-            var module = HostFunction.Context<TcpModule>(L);
-            if (!module.ClientType.Check(L, 1, out TcpClientObject client, out int error))
-                return error;
-            ReadOnlySpan<byte> key = LuaApi.lua_type(L, 2) == LuaApi.LUA_TSTRING ? LuaStrings.Span(L, 2) : default;
-            if (key.SequenceEqual("connected"u8))
-                LuaApi.lua_pushboolean(L, client._connection is { IsConnected: true } ? 1 : 0);
-            else if (key.SequenceEqual("error"u8))
-                PushOptional(L, client._error);
-            else if (key.SequenceEqual("address"u8))
-                PushOptional(L, client._connection?.LocalAddress);
-            else if (key.SequenceEqual("peerAddress"u8))
-                PushOptional(L, client._connection?.PeerAddress);
-            else if (key.SequenceEqual("queueing"u8))
-                LuaApi.lua_pushinteger(L, client._connection?.Queued ?? 0);
-            else if (key.SequenceEqual("paused"u8))
-                LuaApi.lua_pushboolean(L, client._paused ? 1 : 0);
-            else if (key.SequenceEqual("allowHalfOpen"u8))
-                LuaApi.lua_pushboolean(L, client._allowHalfOpen ? 1 : 0);
-            else
-                return ScriptType.IndexFields(L);
-            return 1;
-        }
-        catch (Exception e)
-        {
-            return HostFunction.Fail(L, e);
-        }
+        ReadOnlySpan<byte> key = LuaApi.lua_type(L, 2) == LuaApi.LUA_TSTRING ? LuaStrings.Span(L, 2) : default;
+        if (key.SequenceEqual("connected"u8))
+            LuaApi.lua_pushboolean(L, client._connection is { IsConnected: true } ? 1 : 0);
+        else if (key.SequenceEqual("error"u8))
+            PushOptional(L, client._error);
+        else if (key.SequenceEqual("address"u8))
+            PushOptional(L, client._connection?.LocalAddress);
+        else if (key.SequenceEqual("peerAddress"u8))
+            PushOptional(L, client._connection?.PeerAddress);
+        else if (key.SequenceEqual("queueing"u8))
+            LuaApi.lua_pushinteger(L, client._connection?.Queued ?? 0);
+        else if (key.SequenceEqual("paused"u8))
+            LuaApi.lua_pushboolean(L, client._paused ? 1 : 0);
+        else if (key.SequenceEqual("allowHalfOpen"u8))
+            LuaApi.lua_pushboolean(L, client._allowHalfOpen ? 1 : 0);
+        else
+            return ScriptType.IndexFields(L);
+        return 1;
     }
 
     /// <summary>allowHalfOpen takes any value as Lua truth; every other assignment is a field.</summary>
     [UnmanagedCallersOnly]
-    private static int NewIndex(nint L)
+    private static int NewIndex(nint L) => HostFunction.Method<TcpClientObject>(L, &NewIndex);
+
+    private static int NewIndex(nint L, TcpClientObject client)
     {
-        try
+        if (LuaApi.lua_type(L, 2) == LuaApi.LUA_TSTRING && LuaStrings.Span(L, 2).SequenceEqual("allowHalfOpen"u8))
         {
-            var module = HostFunction.Context<TcpModule>(L);
-            if (!module.ClientType.Check(L, 1, out TcpClientObject client, out int error))
-                return error;
-            if (LuaApi.lua_type(L, 2) == LuaApi.LUA_TSTRING && LuaStrings.Span(L, 2).SequenceEqual("allowHalfOpen"u8))
-            {
-                client._allowHalfOpen = LuaApi.lua_toboolean(L, 3) != 0;
-                if (client._connection is { } connection)
-                    connection.AllowHalfOpen = client._allowHalfOpen;
-                return 0;
-            }
-            return ScriptType.StoreField(L);
+            client._allowHalfOpen = LuaApi.lua_toboolean(L, 3) != 0;
+            if (client._connection is { } connection)
+                connection.AllowHalfOpen = client._allowHalfOpen;
+            return 0;
         }
-        catch (Exception e)
-        {
-            return HostFunction.Fail(L, e);
-        }
+        return ScriptType.StoreField(L);
     }
 
     internal static void PushOptional(nint L, string? text)
@@ -379,21 +329,13 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
     }
 
     [UnmanagedCallersOnly]
-    private static int ToText(nint L)
+    private static int ToText(nint L) => HostFunction.Method<TcpClientObject>(L, &ToText);
+
+    private static int ToText(nint L, TcpClientObject client)
     {
-        try
-        {
-            var module = HostFunction.Context<TcpModule>(L);
-            if (!module.ClientType.Check(L, 1, out TcpClientObject client, out int error))
-                return error;
-            TcpConnection? c = client._connection;
-            LuaStrings.Push(L, c is { IsConnected: true } ? $"TCPClient {c.LocalAddress} -> {c.PeerAddress}"
-                : c is { IsOpen: true } ? "TCPClient (connecting)" : "TCPClient (not connected)");
-            return 1;
-        }
-        catch (Exception e)
-        {
-            return HostFunction.Fail(L, e);
-        }
+        TcpConnection? c = client._connection;
+        LuaStrings.Push(L, c is { IsConnected: true } ? $"TCPClient {c.LocalAddress} -> {c.PeerAddress}"
+            : c is { IsOpen: true } ? "TCPClient (connecting)" : "TCPClient (not connected)");
+        return 1;
     }
 }

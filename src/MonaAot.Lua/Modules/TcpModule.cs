@@ -8,9 +8,10 @@ namespace MonaAot.Lua.Modules;
 /// <summary>
 /// mona:createTCPClient() and mona:createTCPServer() (docs/api.md, "TCPClient", "TCPServer"):
 /// installs both types and the two factories on the mona table (on top of the stack when <see
-/// cref="Install"/> runs). This object is the context (upvalue 2) of every TCP host function.
+/// cref="Install"/> runs). This object is the context (upvalue 2) of the two factories;
+/// each type's methods have the type as theirs.
 /// </summary>
-public sealed unsafe class TcpModule : IScriptModule
+public sealed unsafe class TcpModule
 {
     private TcpModule(ScriptRuntime runtime) => Runtime = runtime;
 
@@ -23,8 +24,8 @@ public sealed unsafe class TcpModule : IScriptModule
     {
         var module = new TcpModule(runtime);
         GCHandle context = runtime.Vm.Keep(module);
-        module.ClientType = TcpClientObject.CreateType(runtime, context);
-        module.ServerType = TcpServerObject.CreateType(runtime, context);
+        module.ClientType = TcpClientObject.CreateType(runtime);
+        module.ServerType = TcpServerObject.CreateType(runtime);
         nint L = runtime.Vm.L;
         LuaStrings.Push(L, "createTCPClient");
         HostFunction.Push(L, &CreateClient, context);
@@ -36,32 +37,20 @@ public sealed unsafe class TcpModule : IScriptModule
     }
 
     [UnmanagedCallersOnly]
-    private static int CreateClient(nint L)
+    private static int CreateClient(nint L) => HostFunction.Function<TcpModule>(L, &CreateClient);
+
+    private static int CreateClient(nint L, TcpModule module)
     {
-        try
-        {
-            var module = HostFunction.Context<TcpModule>(L);
-            module.ClientType.Push(L, new TcpClientObject(module));
-            return 1;
-        }
-        catch (Exception e)
-        {
-            return HostFunction.Fail(L, e);
-        }
+        module.ClientType.Push(L, new TcpClientObject(module));
+        return 1;
     }
 
     [UnmanagedCallersOnly]
-    private static int CreateServer(nint L)
+    private static int CreateServer(nint L) => HostFunction.Function<TcpModule>(L, &CreateServer);
+
+    private static int CreateServer(nint L, TcpModule module)
     {
-        try
-        {
-            var module = HostFunction.Context<TcpModule>(L);
-            module.ServerType.Push(L, new TcpServerObject(module));
-            return 1;
-        }
-        catch (Exception e)
-        {
-            return HostFunction.Fail(L, e);
-        }
+        module.ServerType.Push(L, new TcpServerObject(module));
+        return 1;
     }
 }

@@ -22,8 +22,8 @@ public sealed unsafe class TcpServerObject : ScriptObject, ITcpListenerEvents
 
     internal TcpServerObject(TcpModule module) : base(module.Runtime) => _module = module;
 
-    internal static ScriptType CreateType(ScriptRuntime runtime, GCHandle context) =>
-        new(runtime, "TCPServer", context,
+    internal static ScriptType CreateType(ScriptRuntime runtime) =>
+        new(runtime, "TCPServer",
             [("start", (nint)(delegate* unmanaged<nint, int>)&Start),
              ("stop", (nint)(delegate* unmanaged<nint, int>)&Stop)],
             ["running", "port"],
@@ -99,99 +99,67 @@ public sealed unsafe class TcpServerObject : ScriptObject, ITcpListenerEvents
     public override void Collect() => StopListening();
 
     [UnmanagedCallersOnly]
-    private static int Start(nint L)
+    private static int Start(nint L) => HostFunction.Method<TcpServerObject>(L, &Start);
+
+    private static int Start(nint L, TcpServerObject server)
     {
-        try
+        string? invalid = server.ReadAddress(L, out NetAddress address, out bool wildcard, out int error);
+        if (error != 0)
+            return error;
+        string? failure = invalid ?? server.StartListening(L, address, wildcard);
+        if (failure is null)
         {
-            var module = HostFunction.Context<TcpModule>(L);
-            if (!module.ServerType.Check(L, 1, out TcpServerObject server, out int error))
-                return error;
-            string? invalid = server.ReadAddress(L, out NetAddress address, out bool wildcard, out error);
-            if (error != 0)
-                return error;
-            string? failure = invalid ?? server.StartListening(L, address, wildcard);
-            if (failure is null)
-            {
-                LuaApi.lua_pushboolean(L, 1);
-                return 1;
-            }
-            // docs/api.md, server:start: the ERROR is logged and the reason returned too, so that a
-            // script can say why; the log names the script line that called start, not this file.
-            string on = invalid is not null ? "" : wildcard ? $" on port {address.Port}" : $" on {address}";
-            module.Runtime.LogAtScript(LogLevel.Error, $"TCPServer cannot start{on}: {failure}", ScriptRuntime.CallerPosition(L));
-            server.StopListening();
-            server.Release();
-            LuaApi.lua_pushboolean(L, 0);
-            LuaStrings.Push(L, failure);
-            return 2;
+            LuaApi.lua_pushboolean(L, 1);
+            return 1;
         }
-        catch (Exception e)
-        {
-            return HostFunction.Fail(L, e);
-        }
+        // docs/api.md, server:start: the ERROR is logged and the reason returned too, so that a
+        // script can say why; the log names the script line that called start, not this file.
+        string on = invalid is not null ? "" : wildcard ? $" on port {address.Port}" : $" on {address}";
+        server.Runtime.LogAtScript(LogLevel.Error, $"TCPServer cannot start{on}: {failure}", ScriptRuntime.CallerPosition(L));
+        server.StopListening();
+        server.Release();
+        LuaApi.lua_pushboolean(L, 0);
+        LuaStrings.Push(L, failure);
+        return 2;
     }
 
     [UnmanagedCallersOnly]
-    private static int Stop(nint L)
+    private static int Stop(nint L) => HostFunction.Method<TcpServerObject>(L, &Stop);
+
+    private static int Stop(nint L, TcpServerObject server)
     {
-        try
-        {
-            var module = HostFunction.Context<TcpModule>(L);
-            if (!module.ServerType.Check(L, 1, out TcpServerObject server, out int error))
-                return error;
-            server.Close();
-            return 0;
-        }
-        catch (Exception e)
-        {
-            return HostFunction.Fail(L, e);
-        }
+        server.Close();
+        return 0;
     }
 
     // Answers the properties listed in CreateType (ScriptType.Properties): a property added or
     // removed here must be added or removed there and in docs/api.md (Docs/ApiReferenceTests).
     [UnmanagedCallersOnly]
-    private static int Index(nint L)
+    private static int Index(nint L) => HostFunction.Method<TcpServerObject>(L, &Index);
+
+    private static int Index(nint L, TcpServerObject server)
     {
-        try
+        ReadOnlySpan<byte> key = LuaApi.lua_type(L, 2) == LuaApi.LUA_TSTRING ? LuaStrings.Span(L, 2) : default;
+        if (key.SequenceEqual("running"u8))
+            LuaApi.lua_pushboolean(L, server._listener is null ? 0 : 1);
+        else if (key.SequenceEqual("port"u8))
         {
-            var module = HostFunction.Context<TcpModule>(L);
-            if (!module.ServerType.Check(L, 1, out TcpServerObject server, out int error))
-                return error;
-            ReadOnlySpan<byte> key = LuaApi.lua_type(L, 2) == LuaApi.LUA_TSTRING ? LuaStrings.Span(L, 2) : default;
-            if (key.SequenceEqual("running"u8))
-                LuaApi.lua_pushboolean(L, server._listener is null ? 0 : 1);
-            else if (key.SequenceEqual("port"u8))
-            {
-                if (server._listener is null)
-                    LuaApi.lua_pushnil(L);
-                else
-                    LuaApi.lua_pushinteger(L, server._listener.Port);
-            }
+            if (server._listener is null)
+                LuaApi.lua_pushnil(L);
             else
-                return ScriptType.IndexFields(L);
-            return 1;
+                LuaApi.lua_pushinteger(L, server._listener.Port);
         }
-        catch (Exception e)
-        {
-            return HostFunction.Fail(L, e);
-        }
+        else
+            return ScriptType.IndexFields(L);
+        return 1;
     }
 
     [UnmanagedCallersOnly]
-    private static int ToText(nint L)
+    private static int ToText(nint L) => HostFunction.Method<TcpServerObject>(L, &ToText);
+
+    private static int ToText(nint L, TcpServerObject server)
     {
-        try
-        {
-            var module = HostFunction.Context<TcpModule>(L);
-            if (!module.ServerType.Check(L, 1, out TcpServerObject server, out int error))
-                return error;
-            LuaStrings.Push(L, server._listener is null ? "TCPServer (stopped)" : "TCPServer " + server._boundText);
-            return 1;
-        }
-        catch (Exception e)
-        {
-            return HostFunction.Fail(L, e);
-        }
+        LuaStrings.Push(L, server._listener is null ? "TCPServer (stopped)" : "TCPServer " + server._boundText);
+        return 1;
     }
 }

@@ -9,9 +9,9 @@ namespace MonaAot.Lua.Modules;
 /// <summary>
 /// mona:setTimer (docs/api.md, "Timer"; MonaServer2's API): installs the Timer type and setTimer on
 /// the mona table (on top of the stack when <see cref="Install"/> runs). This object is the context
-/// (upvalue 2) of every Timer host function.
+/// (upvalue 2) of setTimer; the Timer type's methods have the type as theirs.
 /// </summary>
-public sealed unsafe class TimerModule : IScriptModule
+public sealed unsafe class TimerModule
 {
     private TimerModule(ScriptRuntime runtime) => Runtime = runtime;
 
@@ -23,7 +23,7 @@ public sealed unsafe class TimerModule : IScriptModule
     {
         var module = new TimerModule(runtime);
         GCHandle context = runtime.Vm.Keep(module);
-        module.TimerType = TimerObject.CreateType(runtime, context);
+        module.TimerType = TimerObject.CreateType(runtime);
         nint L = runtime.Vm.L;
         LuaStrings.Push(L, "setTimer");
         HostFunction.Push(L, &SetTimer, context);
@@ -37,49 +37,43 @@ public sealed unsafe class TimerModule : IScriptModule
     /// argument is checked before anything is made or armed.
     /// </summary>
     [UnmanagedCallersOnly]
-    private static int SetTimer(nint L)
+    private static int SetTimer(nint L) => HostFunction.Function<TimerModule>(L, &SetTimer);
+
+    private static int SetTimer(nint L, TimerModule module)
     {
-        try
+        // mona.setTimer(fn, ms) (a dot for a colon) would otherwise read fn as self and
+        // report the delay as the wrong type, which points the reader the wrong way.
+        if (LuaApi.lua_type(L, 1) != LuaApi.LUA_TTABLE)
+            return HostFunction.ArgError(L, 1, $"mona expected, got {LuaStrings.TypeName(L, 1)} (call it as mona:setTimer)");
+        TimerObject? timer = null;
+        if (LuaApi.lua_type(L, 2) != LuaApi.LUA_TFUNCTION && module.TimerType.Check(L, 2, out TimerObject existing, out _))
         {
-            var module = HostFunction.Context<TimerModule>(L);
-            // mona.setTimer(fn, ms) (a dot for a colon) would otherwise read fn as self and
-            // report the delay as the wrong type, which points the reader the wrong way.
-            if (LuaApi.lua_type(L, 1) != LuaApi.LUA_TTABLE)
-                return HostFunction.ArgError(L, 1, $"mona expected, got {LuaStrings.TypeName(L, 1)} (call it as mona:setTimer)");
-            TimerObject? timer = null;
-            if (LuaApi.lua_type(L, 2) != LuaApi.LUA_TFUNCTION && module.TimerType.Check(L, 2, out TimerObject existing, out _))
-            {
-                timer = existing;
-            }
-            else if (LuaApi.lua_type(L, 2) != LuaApi.LUA_TFUNCTION)
-            {
-                LuaApi.lua_pop(L, 1); // Check's own detail ("Timer expected")
-                return HostFunction.TypeError(L, 2, "function or Timer");
-            }
-            bool now = Args.IsNoneOrNil(L, 3);
-            long ms = 0;
-            if (!now && !Delay(L, 3, out ms, out int error))
-                return error;
-            int self = 2;
-            if (timer is null)
-            {
-                timer = new TimerObject(module);
-                module.TimerType.Push(L, timer);   // ... timer
-                LuaApi.lua_pushvalue(L, 2);
-                LuaApi.lua_setiuservalue(L, -2, 2); // fn, reachable only through the timer
-                self = LuaApi.lua_gettop(L);
-            }
-            if (now)
-                timer.CallNow(L, self);
-            else
-                timer.Set(L, self, ms);
-            LuaApi.lua_pushvalue(L, self);
-            return 1;
+            timer = existing;
         }
-        catch (Exception e)
+        else if (LuaApi.lua_type(L, 2) != LuaApi.LUA_TFUNCTION)
         {
-            return HostFunction.Fail(L, e);
+            LuaApi.lua_pop(L, 1); // Check's own detail ("Timer expected")
+            return HostFunction.TypeError(L, 2, "function or Timer");
         }
+        bool now = Args.IsNoneOrNil(L, 3);
+        long ms = 0;
+        if (!now && !Delay(L, 3, out ms, out int error))
+            return error;
+        int self = 2;
+        if (timer is null)
+        {
+            timer = new TimerObject(module);
+            module.TimerType.Push(L, timer);   // ... timer
+            LuaApi.lua_pushvalue(L, 2);
+            LuaApi.lua_setiuservalue(L, -2, 2); // fn, reachable only through the timer
+            self = LuaApi.lua_gettop(L);
+        }
+        if (now)
+            timer.CallNow(L, self);
+        else
+            timer.Set(L, self, ms);
+        LuaApi.lua_pushvalue(L, self);
+        return 1;
     }
 
     /// <summary>A delay in milliseconds: a number (numeric strings accepted, as Lua does) from

@@ -27,8 +27,8 @@ public sealed unsafe class TimerObject : ScriptObject
     internal TimerObject(TimerModule module) : base(module.Runtime) =>
         _timer = module.Runtime.Loop.CreateTimer(OnDue);
 
-    internal static ScriptType CreateType(ScriptRuntime runtime, GCHandle context) =>
-        new(runtime, "Timer", context,
+    internal static ScriptType CreateType(ScriptRuntime runtime) =>
+        new(runtime, "Timer",
             [("nextRaising", (nint)(delegate* unmanaged<nint, int>)&NextRaising)],
             [],
             [],
@@ -136,52 +136,26 @@ public sealed unsafe class TimerObject : ScriptObject
     public override void Collect() => Disarm(); // unreachable while armed; for completeness
 
     [UnmanagedCallersOnly]
-    private static int NextRaising(nint L)
+    private static int NextRaising(nint L) => HostFunction.Method<TimerObject>(L, &NextRaising);
+
+    private static int NextRaising(nint L, TimerObject timer)
     {
-        try
-        {
-            var module = HostFunction.Context<TimerModule>(L);
-            if (!module.TimerType.Check(L, 1, out TimerObject timer, out int error))
-                return error;
-            LuaApi.lua_pushinteger(L, timer.NextRaisingTime());
-            return 1;
-        }
-        catch (Exception e)
-        {
-            return HostFunction.Fail(L, e);
-        }
+        LuaApi.lua_pushinteger(L, timer.NextRaisingTime());
+        return 1;
     }
 
     // Answers the properties listed in CreateType (ScriptType.Properties): a property added or
     // removed here must be added or removed there and in docs/api.md (Docs/ApiReferenceTests).
     [UnmanagedCallersOnly]
-    private static int Index(nint L)
-    {
-        try
-        {
-            return ScriptType.IndexFields(L);
-        }
-        catch (Exception e)
-        {
-            return HostFunction.Fail(L, e);
-        }
-    }
+    private static int Index(nint L) => HostFunction.Function(L, &ScriptType.IndexFields);
 
     /// <summary>"Timer (armed, 250 ms left)" or "Timer (stopped)".</summary>
     [UnmanagedCallersOnly]
-    private static int ToText(nint L)
+    private static int ToText(nint L) => HostFunction.Method<TimerObject>(L, &ToText);
+
+    private static int ToText(nint L, TimerObject timer)
     {
-        try
-        {
-            var module = HostFunction.Context<TimerModule>(L);
-            if (!module.TimerType.Check(L, 1, out TimerObject timer, out int error))
-                return error;
-            LuaStrings.Push(L, timer._timer.IsArmed ? $"Timer (armed, {timer.MillisecondsLeft()} ms left)" : "Timer (stopped)");
-            return 1;
-        }
-        catch (Exception e)
-        {
-            return HostFunction.Fail(L, e);
-        }
+        LuaStrings.Push(L, timer._timer.IsArmed ? $"Timer (armed, {timer.MillisecondsLeft()} ms left)" : "Timer (stopped)");
+        return 1;
     }
 }

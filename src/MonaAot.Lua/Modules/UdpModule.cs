@@ -9,7 +9,7 @@ namespace MonaAot.Lua.Modules;
 /// <summary>mona:createUDPSocket([allowBroadcast]) (docs/api.md, "UDPSocket"): installs the type
 /// and the factory on the mona table (on top of the stack). This object is the context of every UDP
 /// host function.</summary>
-public sealed unsafe class UdpModule : IScriptModule
+public sealed unsafe class UdpModule
 {
     private UdpModule(ScriptRuntime runtime) => Runtime = runtime;
 
@@ -20,7 +20,7 @@ public sealed unsafe class UdpModule : IScriptModule
     {
         var module = new UdpModule(runtime);
         GCHandle context = runtime.Vm.Keep(module);
-        module.SocketType = UdpSocketObject.CreateType(runtime, context);
+        module.SocketType = UdpSocketObject.CreateType(runtime);
         LuaStrings.Push(runtime.Vm.L, "createUDPSocket");
         HostFunction.Push(runtime.Vm.L, &Create, context);
         runtime.Vm.State.RawSet(-3);
@@ -28,18 +28,12 @@ public sealed unsafe class UdpModule : IScriptModule
     }
 
     [UnmanagedCallersOnly]
-    private static int Create(nint L)
+    private static int Create(nint L) => HostFunction.Function<UdpModule>(L, &Create);
+
+    private static int Create(nint L, UdpModule module)
     {
-        try
-        {
-            var module = HostFunction.Context<UdpModule>(L);
-            bool allowBroadcast = LuaApi.lua_toboolean(L, 2) != 0;
-            module.SocketType.Push(L, new UdpSocketObject(module, allowBroadcast));
-            return 1;
-        }
-        catch (Exception e)
-        {
-            return HostFunction.Fail(L, e);
-        }
+        bool allowBroadcast = LuaApi.lua_toboolean(L, 2) != 0;
+        module.SocketType.Push(L, new UdpSocketObject(module, allowBroadcast));
+        return 1;
     }
 }

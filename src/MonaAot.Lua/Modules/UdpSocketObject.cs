@@ -42,8 +42,8 @@ public sealed unsafe class UdpSocketObject : ScriptObject, IUdpSocketEvents
         _socket = new UdpSocket(module.Runtime.Net, this, allowBroadcast);
     }
 
-    internal static ScriptType CreateType(ScriptRuntime runtime, GCHandle context) =>
-        new(runtime, "UDPSocket", context,
+    internal static ScriptType CreateType(ScriptRuntime runtime) =>
+        new(runtime, "UDPSocket",
             [("bind", (nint)(delegate* unmanaged<nint, int>)&Bind),
              ("connect", (nint)(delegate* unmanaged<nint, int>)&Connect),
              ("send", (nint)(delegate* unmanaged<nint, int>)&Send),
@@ -122,11 +122,9 @@ public sealed unsafe class UdpSocketObject : ScriptObject, IUdpSocketEvents
     /// resolving it off the loop (a failure then is logged, there being no caller left to return it
     /// to). bind does not resolve: it answers at once (docs/api.md, "Conventions",
     /// addresses).</summary>
-    private static int WithAddress(nint L, int arg, string what, bool resolve, AddressOperation operation)
+    private static int WithAddress(nint L, UdpSocketObject self, int arg, string what, bool resolve, AddressOperation operation)
     {
-        var module = HostFunction.Context<UdpModule>(L);
-        if (!module.SocketType.Check(L, 1, out UdpSocketObject self, out int error)
-            || !AddressArgs.Read(L, arg, AddressForms.Udp, out string host, out int port, out string? failure, out error))
+        if (!AddressArgs.Read(L, arg, AddressForms.Udp, out string host, out int port, out string? failure, out int error))
             return error;
         if (failure is null && AddressArgs.Locate(host, port, self.Runtime.Hosts, resolve ? null : what, out failure) is { } address)
             failure = operation(self, address);
@@ -148,77 +146,56 @@ public sealed unsafe class UdpSocketObject : ScriptObject, IUdpSocketEvents
         });
 
     [UnmanagedCallersOnly]
-    private static int Bind(nint L)
-    {
-        try
-        {
-            return WithAddress(L, 2, "bind", resolve: false, static (self, address) => self._socket.Bind(address));
-        }
-        catch (Exception e)
-        {
-            return HostFunction.Fail(L, e);
-        }
-    }
+    private static int Bind(nint L) => HostFunction.Method<UdpSocketObject>(L, &Bind);
+
+    private static int Bind(nint L, UdpSocketObject self) =>
+        WithAddress(L, self, 2, "bind", resolve: false, static (s, address) => s._socket.Bind(address));
 
     [UnmanagedCallersOnly]
-    private static int Connect(nint L)
-    {
-        try
-        {
-            return WithAddress(L, 2, "connect", resolve: true, static (self, address) => self._socket.Connect(address));
-        }
-        catch (Exception e)
-        {
-            return HostFunction.Fail(L, e);
-        }
-    }
+    private static int Connect(nint L) => HostFunction.Method<UdpSocketObject>(L, &Connect);
+
+    private static int Connect(nint L, UdpSocketObject self) =>
+        WithAddress(L, self, 2, "connect", resolve: true, static (s, address) => s._socket.Connect(address));
 
     [UnmanagedCallersOnly]
-    private static int Send(nint L)
+    private static int Send(nint L) => HostFunction.Method<UdpSocketObject>(L, &Send);
+
+    private static int Send(nint L, UdpSocketObject self)
     {
-        try
+        if (!Args.String(L, 2, out ReadOnlySpan<byte> data, out int error))
+            return error;
+        string? failure;
+        if (Args.IsNoneOrNil(L, 3))
         {
-            var module = HostFunction.Context<UdpModule>(L);
-            if (!module.SocketType.Check(L, 1, out UdpSocketObject self, out int error)
-                || !Args.String(L, 2, out ReadOnlySpan<byte> data, out error))
-                return error;
-            string? failure;
-            if (Args.IsNoneOrNil(L, 3))
-            {
-                failure = self._socket.Send(data, null);
-            }
-            else if (self.CachedDestination(L, out NetAddress cached))
-            {
-                failure = self._socket.Send(data, &cached);
-            }
-            else if (!AddressArgs.Read(L, 3, AddressForms.Udp, out string host, out int port, out string? invalid, out error))
-            {
-                return error;
-            }
-            else if (invalid is null && AddressArgs.Locate(host, port, self.Runtime.Hosts, null, out invalid) is { } address)
-            {
-                self.RememberDestination(L, address);
-                failure = self._socket.Send(data, &address);
-            }
-            else if (invalid is null)
-            {
-                byte[] copy = data.ToArray(); // only for a name that must be resolved first
-                self.ResolveThen(host, port, "send to", (s, a) => s._socket.Send(copy, &a), ScriptRuntime.CallerPosition(L));
-                failure = null;
-            }
-            else
-            {
-                failure = invalid;
-            }
-            if (failure is not null && self._socket.PeerUnreachable)
-                self.LogAtCaller(L, LogLevel.Warn, $"UDPSocket send: {failure}");
-            self.RetainIfOpen(L);
-            return HostFunction.MessageOrNothing(L, failure);
+            failure = self._socket.Send(data, null);
         }
-        catch (Exception e)
+        else if (self.CachedDestination(L, out NetAddress cached))
         {
-            return HostFunction.Fail(L, e);
+            failure = self._socket.Send(data, &cached);
         }
+        else if (!AddressArgs.Read(L, 3, AddressForms.Udp, out string host, out int port, out string? invalid, out error))
+        {
+            return error;
+        }
+        else if (invalid is null && AddressArgs.Locate(host, port, self.Runtime.Hosts, null, out invalid) is { } address)
+        {
+            self.RememberDestination(L, address);
+            failure = self._socket.Send(data, &address);
+        }
+        else if (invalid is null)
+        {
+            byte[] copy = data.ToArray(); // only for a name that must be resolved first
+            self.ResolveThen(host, port, "send to", (s, a) => s._socket.Send(copy, &a), ScriptRuntime.CallerPosition(L));
+            failure = null;
+        }
+        else
+        {
+            failure = invalid;
+        }
+        if (failure is not null && self._socket.PeerUnreachable)
+            self.LogAtCaller(L, LogLevel.Warn, $"UDPSocket send: {failure}");
+        self.RetainIfOpen(L);
+        return HostFunction.MessageOrNothing(L, failure);
     }
 
     /// <summary>Logs <paramref name="message"/> at the script line that called the host function
@@ -278,48 +255,35 @@ public sealed unsafe class UdpSocketObject : ScriptObject, IUdpSocketEvents
     }
 
     [UnmanagedCallersOnly]
-    private static int CloseMethod(nint L)
+    private static int CloseMethod(nint L) => HostFunction.Method<UdpSocketObject>(L, &CloseMethod);
+
+    private static int CloseMethod(nint L, UdpSocketObject self)
     {
-        try
-        {
-            var module = HostFunction.Context<UdpModule>(L);
-            if (!module.SocketType.Check(L, 1, out UdpSocketObject self, out int error))
-                return error;
-            self.Close();
-            return 0;
-        }
-        catch (Exception e)
-        {
-            return HostFunction.Fail(L, e);
-        }
+        self.Close();
+        return 0;
     }
 
     [UnmanagedCallersOnly]
-    private static int JoinGroup(nint L) => Membership(L, join: true);
+    private static int JoinGroup(nint L) => HostFunction.Method<UdpSocketObject>(L, &JoinGroup);
+
+    private static int JoinGroup(nint L, UdpSocketObject self) => Membership(L, self, join: true);
 
     [UnmanagedCallersOnly]
-    private static int LeaveGroup(nint L) => Membership(L, join: false);
+    private static int LeaveGroup(nint L) => HostFunction.Method<UdpSocketObject>(L, &LeaveGroup);
 
-    private static int Membership(nint L, bool join)
+    private static int LeaveGroup(nint L, UdpSocketObject self) => Membership(L, self, join: false);
+
+    private static int Membership(nint L, UdpSocketObject self, bool join)
     {
-        try
-        {
-            var module = HostFunction.Context<UdpModule>(L);
-            if (!module.SocketType.Check(L, 1, out UdpSocketObject self, out int error)
-                || !Args.Text(L, 2, out string group, out error))
-                return error;
-            string? networkInterface = null;
-            if (!Args.IsNoneOrNil(L, 3) && !Args.Text(L, 3, out networkInterface, out error))
-                return error;
-            string? failure = IPAddress.TryParse(group, out IPAddress? ip) && IsMulticast(ip)
-                ? self._socket.SetMembership(ip, networkInterface, join)
-                : $"invalid multicast group {AddressText.Quote(group)}";
-            return HostFunction.MessageOrNothing(L, failure);
-        }
-        catch (Exception e)
-        {
-            return HostFunction.Fail(L, e);
-        }
+        if (!Args.Text(L, 2, out string group, out int error))
+            return error;
+        string? networkInterface = null;
+        if (!Args.IsNoneOrNil(L, 3) && !Args.Text(L, 3, out networkInterface, out error))
+            return error;
+        string? failure = IPAddress.TryParse(group, out IPAddress? ip) && IsMulticast(ip)
+            ? self._socket.SetMembership(ip, networkInterface, join)
+            : $"invalid multicast group {AddressText.Quote(group)}";
+        return HostFunction.MessageOrNothing(L, failure);
     }
 
     private static bool IsMulticast(IPAddress ip) =>
@@ -328,83 +292,59 @@ public sealed unsafe class UdpSocketObject : ScriptObject, IUdpSocketEvents
     // Answers the properties listed in CreateType (ScriptType.Properties): a property added or
     // removed here must be added or removed there and in docs/api.md (Docs/ApiReferenceTests).
     [UnmanagedCallersOnly]
-    private static int Index(nint L)
+    private static int Index(nint L) => HostFunction.Method<UdpSocketObject>(L, &Index);
+
+    private static int Index(nint L, UdpSocketObject self)
     {
-        try
-        {
-            var module = HostFunction.Context<UdpModule>(L);
-            if (!module.SocketType.Check(L, 1, out UdpSocketObject self, out int error))
-                return error;
-            ReadOnlySpan<byte> key = LuaApi.lua_type(L, 2) == LuaApi.LUA_TSTRING ? LuaStrings.Span(L, 2) : default;
-            if (key.SequenceEqual("address"u8))
-                TcpClientObject.PushOptional(L, self._socket.LocalAddress);
-            else if (key.SequenceEqual("peerAddress"u8))
-                TcpClientObject.PushOptional(L, self._socket.PeerAddress);
-            else if (key.SequenceEqual("multicastLoop"u8))
-                LuaApi.lua_pushboolean(L, self._socket.MulticastLoop ? 1 : 0);
-            else if (key.SequenceEqual("multicastTTL"u8))
-                LuaApi.lua_pushinteger(L, self._socket.MulticastTtl);
-            else if (key.SequenceEqual("allowBroadcast"u8))
-                LuaApi.lua_pushboolean(L, self._allowBroadcast ? 1 : 0);
-            else if (key.SequenceEqual("queueing"u8))
-                LuaApi.lua_pushinteger(L, self._socket.Queued);
-            else
-                return ScriptType.IndexFields(L);
-            return 1;
-        }
-        catch (Exception e)
-        {
-            return HostFunction.Fail(L, e);
-        }
+        ReadOnlySpan<byte> key = LuaApi.lua_type(L, 2) == LuaApi.LUA_TSTRING ? LuaStrings.Span(L, 2) : default;
+        if (key.SequenceEqual("address"u8))
+            TcpClientObject.PushOptional(L, self._socket.LocalAddress);
+        else if (key.SequenceEqual("peerAddress"u8))
+            TcpClientObject.PushOptional(L, self._socket.PeerAddress);
+        else if (key.SequenceEqual("multicastLoop"u8))
+            LuaApi.lua_pushboolean(L, self._socket.MulticastLoop ? 1 : 0);
+        else if (key.SequenceEqual("multicastTTL"u8))
+            LuaApi.lua_pushinteger(L, self._socket.MulticastTtl);
+        else if (key.SequenceEqual("allowBroadcast"u8))
+            LuaApi.lua_pushboolean(L, self._allowBroadcast ? 1 : 0);
+        else if (key.SequenceEqual("queueing"u8))
+            LuaApi.lua_pushinteger(L, self._socket.Queued);
+        else
+            return ScriptType.IndexFields(L);
+        return 1;
     }
 
     /// <summary>multicastLoop and multicastTTL are set on the socket; anything else is a field.</summary>
     [UnmanagedCallersOnly]
-    private static int NewIndex(nint L)
+    private static int NewIndex(nint L) => HostFunction.Method<UdpSocketObject>(L, &NewIndex);
+
+    private static int NewIndex(nint L, UdpSocketObject self)
     {
-        try
+        ReadOnlySpan<byte> key = LuaApi.lua_type(L, 2) == LuaApi.LUA_TSTRING ? LuaStrings.Span(L, 2) : default;
+        if (key.SequenceEqual("multicastLoop"u8))
         {
-            var module = HostFunction.Context<UdpModule>(L);
-            if (!module.SocketType.Check(L, 1, out UdpSocketObject self, out int error))
+            self._socket.MulticastLoop = LuaApi.lua_toboolean(L, 3) != 0;
+            return 0;
+        }
+        if (key.SequenceEqual("multicastTTL"u8))
+        {
+            if (!Args.Integer(L, 3, out long ttl, out int error))
                 return error;
-            ReadOnlySpan<byte> key = LuaApi.lua_type(L, 2) == LuaApi.LUA_TSTRING ? LuaStrings.Span(L, 2) : default;
-            if (key.SequenceEqual("multicastLoop"u8))
-            {
-                self._socket.MulticastLoop = LuaApi.lua_toboolean(L, 3) != 0;
-                return 0;
-            }
-            if (key.SequenceEqual("multicastTTL"u8))
-            {
-                if (!Args.Integer(L, 3, out long ttl, out error))
-                    return error;
-                if (ttl is < 0 or > 255)
-                    return HostFunction.Raise(L, $"multicastTTL must be from 0 to 255, got {ttl}");
-                self._socket.MulticastTtl = (int)ttl;
-                return 0;
-            }
-            return ScriptType.StoreField(L);
+            if (ttl is < 0 or > 255)
+                return HostFunction.Raise(L, $"multicastTTL must be from 0 to 255, got {ttl}");
+            self._socket.MulticastTtl = (int)ttl;
+            return 0;
         }
-        catch (Exception e)
-        {
-            return HostFunction.Fail(L, e);
-        }
+        return ScriptType.StoreField(L);
     }
 
     [UnmanagedCallersOnly]
-    private static int ToText(nint L)
+    private static int ToText(nint L) => HostFunction.Method<UdpSocketObject>(L, &ToText);
+
+    private static int ToText(nint L, UdpSocketObject self)
     {
-        try
-        {
-            var module = HostFunction.Context<UdpModule>(L);
-            if (!module.SocketType.Check(L, 1, out UdpSocketObject self, out int error))
-                return error;
-            string? local = self._socket.LocalAddress, peer = self._socket.PeerAddress;
-            LuaStrings.Push(L, local is null ? "UDPSocket (closed)" : peer is null ? $"UDPSocket {local}" : $"UDPSocket {local} -> {peer}");
-            return 1;
-        }
-        catch (Exception e)
-        {
-            return HostFunction.Fail(L, e);
-        }
+        string? local = self._socket.LocalAddress, peer = self._socket.PeerAddress;
+        LuaStrings.Push(L, local is null ? "UDPSocket (closed)" : peer is null ? $"UDPSocket {local}" : $"UDPSocket {local} -> {peer}");
+        return 1;
     }
 }

@@ -9,12 +9,6 @@ using MonaAot.Net;
 
 namespace MonaAot.Lua.Runtime;
 
-/// <summary>The context object of a module's host functions (upvalue 2).</summary>
-public interface IScriptModule
-{
-    ScriptRuntime Runtime { get; }
-}
-
 /// <summary>
 /// One Lua-visible type: its metatable (kept in the registry) with __index, __newindex,
 /// __gc/__close, __tostring and a protected __metatable, and its methods table. Userdata are
@@ -23,7 +17,9 @@ public interface IScriptModule
 /// assignments land, which is how scripts attach handlers (docs/api.md, "Conventions"). A
 /// type may ask for more user values, for Lua values that only its object's userdata should
 /// keep alive (a Timer's function: a reference from the registry would keep a function that
-/// captures its own timer, and so the timer, forever).
+/// captures its own timer, and so the timer, forever). The type itself is the context (upvalue
+/// 2) of its methods and metamethods: <see cref="HostFunction.Method{T}"/> checks argument 1
+/// against it.
 /// </summary>
 public sealed unsafe class ScriptType
 {
@@ -54,7 +50,7 @@ public sealed unsafe class ScriptType
     /// <param name="directSendCounter">...and the counter it adds the bytes to.</param>
     /// <param name="userValues">User values of each userdata: 1 (the fields table) and the
     /// type's own from 2 on, nil until the type sets them.</param>
-    public ScriptType(ScriptRuntime runtime, string name, GCHandle context,
+    public ScriptType(ScriptRuntime runtime, string name,
         (string Name, nint Function)[] methods, string[] properties, string[] events,
         delegate* unmanaged<nint, int> index, delegate* unmanaged<nint, int> toString,
         delegate* unmanaged<nint, int> newIndex = null, string? directSend = null, long* directSendCounter = null,
@@ -67,6 +63,7 @@ public sealed unsafe class ScriptType
         _runtime = runtime;
         nint L = runtime.Vm.L;
         KeraLua.Lua lua = runtime.Vm.State;
+        GCHandle context = runtime.Vm.Keep(this);
         lua.NewTable();                       // mt, referenced first: its reference is the type's tag
         lua.PushCopy(-1);
         _metatableRef = lua.Ref(KeraLua.LuaRegistry.Index);
@@ -146,14 +143,20 @@ public sealed unsafe class ScriptType
     /// <summary>The object of this type at <paramref name="arg"/>, or an argument error.</summary>
     public bool Check<T>(nint L, int arg, out T obj, out int error) where T : ScriptObject
     {
+        bool found = Check(L, arg, out ScriptObject any, out error);
+        Debug.Assert(!found || any is T);
+        obj = Unsafe.As<T>(any); // Push admits one class per type
+        return found;
+    }
+
+    /// <summary>Non-generic, for <see cref="HostFunction.Method{T}"/>'s shared code.</summary>
+    internal bool Check(nint L, int arg, out ScriptObject obj, out int error)
+    {
         var handle = (Handle*)Shim.mona_touserdata(L, arg, (nuint)sizeof(Handle));
         if (handle != null && handle->Type == _metatableRef
             && _runtime.Objects.Find(handle->Id, handle->Generation) is { } found)
         {
-            // Push admits one class per type: no checked cast, which in shared generic code
-            // costs a dictionary lookup per call.
-            Debug.Assert(found is T);
-            obj = Unsafe.As<T>(found);
+            obj = found;
             error = 0;
             return true;
         }
@@ -175,17 +178,7 @@ public sealed unsafe class ScriptType
 
     /// <summary>__newindex: every assignment lands in the object's fields table.</summary>
     [UnmanagedCallersOnly]
-    private static int NewIndex(nint L)
-    {
-        try
-        {
-            return StoreField(L);
-        }
-        catch (Exception e)
-        {
-            return HostFunction.Fail(L, e);
-        }
-    }
+    private static int NewIndex(nint L) => HostFunction.Function(L, &StoreField);
 
     /// <summary>Stores self[key] = value (arguments 1-3) in the fields table; for a type's own
     /// __newindex after its settable properties.</summary>
@@ -205,46 +198,35 @@ public sealed unsafe class ScriptType
 
     /// <summary>__gc: an unreferenced object is closed and its id freed.</summary>
     [UnmanagedCallersOnly]
-    private static int Collect(nint L)
+    private static int Collect(nint L) => HostFunction.Function<ScriptType>(L, &Collect);
+
+    private static int Collect(nint L, ScriptType type)
     {
-        try
+        if (type.Find(L) is { } obj)
         {
-            if (Find(L) is { } obj)
-            {
-                obj.Collect();
-                obj.SendState = null; // the block goes with the userdata
-                obj.Runtime.Objects.Remove(obj);
-            }
-            return 0;
+            obj.Collect();
+            obj.SendState = null; // the block goes with the userdata
+            obj.Runtime.Objects.Remove(obj);
         }
-        catch (Exception e)
-        {
-            return HostFunction.Fail(L, e);
-        }
+        return 0;
     }
 
     /// <summary>__close (a to-be-closed variable going out of scope): closed, no handler
     /// called, as when its application stops; the object stays usable.</summary>
     [UnmanagedCallersOnly]
-    private static int CloseVariable(nint L)
+    private static int CloseVariable(nint L) => HostFunction.Function<ScriptType>(L, &CloseVariable);
+
+    private static int CloseVariable(nint L, ScriptType type)
     {
-        try
-        {
-            Find(L)?.Close();
-            return 0;
-        }
-        catch (Exception e)
-        {
-            return HostFunction.Fail(L, e);
-        }
+        type.Find(L)?.Close();
+        return 0;
     }
 
-    private static ScriptObject? Find(nint L)
+    private ScriptObject? Find(nint L)
     {
-        var runtime = HostFunction.Context<IScriptModule>(L).Runtime;
         if (LuaApi.lua_type(L, 1) != LuaApi.LUA_TUSERDATA || LuaApi.lua_rawlen(L, 1) != (nuint)sizeof(Handle))
             return null;
         var handle = (Handle*)LuaApi.lua_touserdata(L, 1);
-        return runtime.Objects.Find(handle->Id, handle->Generation);
+        return _runtime.Objects.Find(handle->Id, handle->Generation);
     }
 }

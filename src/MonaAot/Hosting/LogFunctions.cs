@@ -36,25 +36,19 @@ public static unsafe class LogFunctions
     }
 
     [UnmanagedCallersOnly]
-    private static int Log(nint L)
+    private static int Log(nint L) => HostFunction.Function<Logger>(L, &Log);
+
+    private static int Log(nint L, Logger logger)
     {
-        try
-        {
-            var logger = HostFunction.Context<Logger>(L);
-            var level = (LogLevel)LuaApi.lua_tointegerx(L, LuaApi.lua_upvalueindex(3), null);
-            if (!logger.IsEnabled(level))
-                return 0;
-            // The first Lua function up the stack: pcall(INFO, ...) names the line of the pcall.
-            ScriptPosition at = ScriptRuntime.CallerPosition(L);
-            // A failing __tostring is the script's error: raise it at the call.
-            if (Shim.mona_logtext(L, LuaApi.lua_gettop(L)) != LuaApi.LUA_OK)
-                return Shim.MONA_RAISE;
-            logger.Log(level, at.File, at.Line, LuaStrings.ToText(L, -1) ?? "");
+        var level = (LogLevel)LuaApi.lua_tointegerx(L, LuaApi.lua_upvalueindex(3), null);
+        if (!logger.IsEnabled(level))
             return 0;
-        }
-        catch (Exception e)
-        {
-            return HostFunction.Fail(L, e);
-        }
+        // The first Lua function up the stack: pcall(INFO, ...) names the line of the pcall.
+        ScriptPosition at = ScriptRuntime.CallerPosition(L);
+        // A failing __tostring is the script's error: raise it at the call.
+        if (Shim.mona_logtext(L, LuaApi.lua_gettop(L)) != LuaApi.LUA_OK)
+            return Shim.MONA_RAISE;
+        logger.Log(level, at.File, at.Line, LuaStrings.ToText(L, -1) ?? "");
+        return 0;
     }
 }

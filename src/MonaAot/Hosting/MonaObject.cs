@@ -96,35 +96,25 @@ public static unsafe class MonaObject
     /// <summary>mona:absolutePath(path): the folder of the application at <c>path</c>, with a
     /// trailing slash ("/a/b" -> "/srv/www/a/b/").</summary>
     [UnmanagedCallersOnly]
-    private static int AbsolutePath(nint L)
+    private static int AbsolutePath(nint L) => HostFunction.Function<Context>(L, &AbsolutePath);
+
+    private static int AbsolutePath(nint L, Context context)
     {
-        try
-        {
-            if (!Args.Text(L, 2, out string path, out int error))
-                return error;
-            string root = HostFunction.Context<Context>(L).WwwRoot;
-            string relative = path.Trim('/');
-            LuaStrings.Push(L, relative.Length == 0 ? root + "/" : root + "/" + relative + "/");
-            return 1;
-        }
-        catch (Exception e)
-        {
-            return HostFunction.Fail(L, e);
-        }
+        if (!Args.Text(L, 2, out string path, out int error))
+            return error;
+        string root = context.WwwRoot;
+        string relative = path.Trim('/');
+        LuaStrings.Push(L, relative.Length == 0 ? root + "/" : root + "/" + relative + "/");
+        return 1;
     }
 
     /// <summary>mona:time(): milliseconds since the Unix epoch.</summary>
     [UnmanagedCallersOnly]
-    private static int Time(nint L)
+    private static int Time(nint L) => HostFunction.Function<Context>(L, &Time);
+
+    private static int Time(nint L, Context _)
     {
-        try
-        {
-            LuaApi.lua_pushinteger(L, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
-            return 1;
-        }
-        catch (Exception e)
-        {
-            return HostFunction.Fail(L, e);
-        }
+        LuaApi.lua_pushinteger(L, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        return 1;
     }
 }

@@ -16,68 +16,48 @@ internal static unsafe class TestHostFunctions
 {
     /// <summary>needsString(s [, n]): returns #s + n, or raises through the trampoline.</summary>
     [UnmanagedCallersOnly]
-    private static int NeedsString(nint L)
+    private static int NeedsString(nint L) => HostFunction.Function(L, &NeedsStringBody);
+
+    private static int NeedsStringBody(nint L)
     {
-        try
-        {
-            if (!Args.String(L, 1, out ReadOnlySpan<byte> s, out int error))
-                return error;
-            long n = 0;
-            if (!Args.IsNoneOrNil(L, 2) && !Args.Integer(L, 2, out n, out error))
-                return error;
-            LuaApi.lua_pushinteger(L, s.Length + n);
-            return 1;
-        }
-        catch (Exception e)
-        {
-            return HostFunction.Fail(L, e);
-        }
+        if (!Args.String(L, 1, out ReadOnlySpan<byte> s, out int error))
+            return error;
+        long n = 0;
+        if (!Args.IsNoneOrNil(L, 2) && !Args.Integer(L, 2, out n, out error))
+            return error;
+        LuaApi.lua_pushinteger(L, s.Length + n);
+        return 1;
     }
 
     /// <summary>fail(): always raises a message built in C#.</summary>
     [UnmanagedCallersOnly]
-    private static int Fail(nint L)
+    private static int Fail(nint L) => HostFunction.Function(L, &FailBody);
+
+    private static int FailBody(nint L)
     {
-        try
-        {
-            return HostFunction.Raise(L, "failed from C# " + LuaApi.lua_gettop(L));
-        }
-        catch (Exception e)
-        {
-            return HostFunction.Fail(L, e);
-        }
+        return HostFunction.Raise(L, "failed from C# " + LuaApi.lua_gettop(L));
     }
 
     /// <summary>collectAndFail(i): runs a collection from inside the host function (a full
     /// compacting one every 100th call), then raises.</summary>
     [UnmanagedCallersOnly]
-    private static int CollectAndFail(nint L)
+    private static int CollectAndFail(nint L) => HostFunction.Function(L, &CollectAndFailBody);
+
+    private static int CollectAndFailBody(nint L)
     {
-        try
-        {
-            long i = LuaApi.lua_tointegerx(L, 1, null);
-            GC.Collect(i % 100 == 0 ? 2 : 0, GCCollectionMode.Forced, blocking: true, compacting: i % 100 == 0);
-            return HostFunction.Raise(L, "collected " + i);
-        }
-        catch (Exception e)
-        {
-            return HostFunction.Fail(L, e);
-        }
+        long i = LuaApi.lua_tointegerx(L, 1, null);
+        GC.Collect(i % 100 == 0 ? 2 : 0, GCCollectionMode.Forced, blocking: true, compacting: i % 100 == 0);
+        return HostFunction.Raise(L, "collected " + i);
     }
 
     /// <summary>context(): returns the string of the C# object behind upvalue 2.</summary>
     [UnmanagedCallersOnly]
-    private static int ContextText(nint L)
+    private static int ContextText(nint L) => HostFunction.Function<string>(L, &ContextText);
+
+    private static int ContextText(nint L, string text)
     {
-        try
-        {
-            LuaStrings.Push(L, HostFunction.Context<string>(L));
-            return 1;
-        }
-        catch (Exception e)
-        {
-            return HostFunction.Fail(L, e);
-        }
+        LuaStrings.Push(L, text);
+        return 1;
     }
 
     public static LuaVm NewVm()
