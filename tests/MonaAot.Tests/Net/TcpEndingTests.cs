@@ -88,13 +88,8 @@ public class TcpEndingTests
     [Test]
     public async Task ConnectAgainDuringADrain_BothConnectionsReportTheirEnd()
     {
-        using var slow = new Socket(SocketType.Stream, ProtocolType.Tcp);
-        slow.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
-        slow.Listen(1);
-        int slowPort = ((System.Net.IPEndPoint)slow.LocalEndPoint!).Port;
-        using var probe = new Socket(SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
-        int refusedPort = ((System.Net.IPEndPoint)probe.LocalEndPoint!).Port;
+        using Socket slow = TcpApp.Listen(out int slowPort);
+        using Socket probe = TcpApp.RefusingPort(out int refusedPort);
         await using TcpApp app = await TcpApp.Start($$"""
             c = mona:createTCPClient()
             function c:onDisconnection() NOTE("gone ", self.error) end
@@ -143,9 +138,7 @@ public class TcpEndingTests
     [Test]
     public async Task Disconnect_WhileConnecting_FailedConnectNamesTheBytesLost()
     {
-        using var probe = new Socket(SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
-        int port = ((System.Net.IPEndPoint)probe.LocalEndPoint!).Port; // bound, not listening: refused
+        using Socket probe = TcpApp.RefusingPort(out int port);
         await using TcpApp app = await TcpApp.Start($$"""
             c = mona:createTCPClient()
             function c:onDisconnection() NOTE("gone ", self.error) end
@@ -305,10 +298,7 @@ public class TcpEndingTests
     [Test]
     public async Task Disconnect_WhileConnecting_QueueDeliveredThenOneDisconnection()
     {
-        using var listener = new Socket(SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
-        listener.Listen(1);
-        int port = ((System.Net.IPEndPoint)listener.LocalEndPoint!).Port;
+        using Socket listener = TcpApp.Listen(out int port);
         await using TcpApp app = await TcpApp.Start($$"""
             c = mona:createTCPClient()
             function c:onDisconnection() NOTE("gone ", self.error) end

@@ -103,10 +103,7 @@ public class TcpFlowTests
     [Test]
     public async Task Pause_BeforeConnect_ConnectionStartsPaused()
     {
-        using var listener = new Socket(SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
-        listener.Listen(1);
-        int port = ((System.Net.IPEndPoint)listener.LocalEndPoint!).Port;
+        using Socket listener = TcpApp.Listen(out int port);
         await using TcpApp app = await TcpApp.Start($$"""
             total = 0
             c = mona:createTCPClient()
@@ -183,10 +180,7 @@ public class TcpFlowTests
     [Test]
     public async Task OnFlush_DataSentWhileConnecting_FiresAfterConnect()
     {
-        using var listener = new Socket(SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
-        listener.Listen(1);
-        int port = ((System.Net.IPEndPoint)listener.LocalEndPoint!).Port;
+        using Socket listener = TcpApp.Listen(out int port);
         await using TcpApp app = await TcpApp.Start($$"""
             c = mona:createTCPClient()
             function c:onFlush() NOTE("flushed ", self.queueing, " ", tostring(self.connected)) end

@@ -69,6 +69,26 @@ public sealed class TcpApp : IAsyncDisposable
         return (await app.Log.WaitFor("result "))["result ".Length..];
     }
 
+    /// <summary>A test-side listener on 127.0.0.1 with a free port, for MonaAot's clients to reach.</summary>
+    public static Socket Listen(out int port)
+    {
+        var listener = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(1);
+        port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+        return listener;
+    }
+
+    /// <summary>A port on 127.0.0.1 that refuses connections: bound, not listening, and held by
+    /// the returned socket so that nothing else takes it meanwhile.</summary>
+    public static Socket RefusingPort(out int port)
+    {
+        var probe = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        port = ((IPEndPoint)probe.LocalEndPoint!).Port;
+        return probe;
+    }
+
     public static async Task<Socket> Connect(int port, IPAddress? address = null)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
