@@ -32,11 +32,13 @@ MONA_API void mona_pushhostfunction(lua_State *L, lua_CFunction fn, int n);
  * back to a host function with the same upvalues (mona_send.c); not exported. */
 MONA_INTERNAL int mona_trampoline(lua_State *L);
 
-/* The block of every MonaAot userdata (ScriptType.Handle in C#, same layout). fd, direct and
- * partial serve a TCPClient's send fast path: while `direct` is 1 (connected, nothing queued,
- * kept so by the C# connection) send(data) goes straight to send(2) on `fd`; `partial` tells
- * the host function how many bytes of a short send already went; `sends` counts direct sends,
- * for the idle-connection sweeper. On Windows `fd` holds the socket's SOCKET handle, which
+/* The block of every MonaAot userdata (ScriptType.Handle in C#, same layout). fd, direct,
+ * partial and sends are the sockets layer's direct-write gate (DirectWriteGate in
+ * src/MonaAot.Core/Net/DirectWriteGate.cs), embedded here so that a TCPClient's send fast path
+ * finds it in its self: the binding hands the gate to the C# connection, which keeps `direct`
+ * at 1 exactly while it is connected with nothing queued; send(data) then goes straight to
+ * send(2) on `fd`; `partial` tells the host function how many bytes of a short send already
+ * went; `sends` counts direct sends, for the idle-connection sweeper. On Windows `fd` holds the socket's SOCKET handle, which
  * fits in an int (kernel handles are 32-bit values, sign-extended to 64 bits). The send fast
  * path itself is mona_send.c; the layout probes (mona_probe.h) let the tests compare this
  * struct with the C# one. */

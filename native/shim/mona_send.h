@@ -1,7 +1,8 @@
 /* TCPClient's direct send: send(data) written to the socket from C, without crossing into C#,
  * while the connection has nothing queued. The userdata block it reads and writes (fd, direct,
- * partial, sends) is mona_handle in mona_binding.h; the C# connection keeps `direct` true only
- * while a send from C is safe. */
+ * partial, sends: the connection's direct-write gate) is mona_handle in mona_binding.h; the C#
+ * connection keeps `direct` true only while a send from C is safe. *bytes_sent is the sockets
+ * layer's native bytes-sent cell (NetStats.BytesSentCell). */
 #ifndef MONA_SEND_H
 #define MONA_SEND_H
 

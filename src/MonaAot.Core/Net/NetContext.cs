@@ -23,8 +23,9 @@ public sealed record TcpLimits(long MaxUnconsumedBytes, long MaxQueuedBytes, int
     public int IdleTimeoutSeconds { get; init; }
 }
 
-/// <summary>Counters read by mona:stats(); loop thread only. BytesSent lives in native memory,
-/// where TCPClient's direct send (<see cref="SendState"/>) adds to it as well.</summary>
+/// <summary>Counters of one loop's sockets; loop thread only. BytesSent lives in native memory
+/// (<see cref="BytesSentCell"/>) so that direct writers (<see cref="DirectWriteGate"/>) can add
+/// what they write to it in place.</summary>
 public sealed unsafe class NetStats : IDisposable
 {
     public long Connections { get; internal set; }
@@ -32,16 +33,17 @@ public sealed unsafe class NetStats : IDisposable
 
     public long BytesSent
     {
-        get => *BytesSentCounter;
-        internal set => *BytesSentCounter = value;
+        get => *BytesSentCell;
+        internal set => *BytesSentCell = value;
     }
 
-    public long* BytesSentCounter { get; private set; } = (long*)NativeMemory.AllocZeroed((nuint)sizeof(long));
+    /// <summary>Where <see cref="BytesSent"/> is kept: a direct writer adds its bytes here.</summary>
+    public long* BytesSentCell { get; private set; } = (long*)NativeMemory.AllocZeroed((nuint)sizeof(long));
 
     public void Dispose()
     {
-        NativeMemory.Free(BytesSentCounter);
-        BytesSentCounter = null;
+        NativeMemory.Free(BytesSentCell);
+        BytesSentCell = null;
     }
 }
 

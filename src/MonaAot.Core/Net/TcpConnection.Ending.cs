@@ -76,7 +76,7 @@ public sealed partial class TcpConnection
     {
         if (!report)
             _events = null;
-        DropSendState(); // the owner's block may serve its next connection from now on
+        DropGate(); // the owner's block may serve its next connection from now on
         switch (_phase)
         {
             case Phase.Resolving or Phase.Connecting when !_queue.IsEmpty:
@@ -97,7 +97,7 @@ public sealed partial class TcpConnection
     public void Abort()
     {
         _events = null;
-        DropSendState();
+        DropGate();
         Close(null);
     }
 
@@ -110,7 +110,7 @@ public sealed partial class TcpConnection
         if (_shutdownRequested)
             return null;
         _shutdownRequested = true;
-        PublishSendState();
+        PublishGate();
         if (_phase != Phase.Connected)
             return null; // FinishConnect sends it, after the queue
         if (NothingToSend)
@@ -125,7 +125,7 @@ public sealed partial class TcpConnection
         _phase = Phase.Draining;
         _shutdownRequested = true;
         _net.Ending.Add(this);
-        PublishSendState();
+        PublishGate();
         FreeKept();
         StartDrainTimer();
         UpdateInterest(); // reads again if paused: only to see the peer's FIN
@@ -167,7 +167,7 @@ public sealed partial class TcpConnection
     {
         SocketCalls.ShutdownSend(_fd);
         _finSent = true;
-        PublishSendState();
+        PublishGate();
         if (_phase == Phase.Draining)
             FinDone();
         else if (_peerClosed)

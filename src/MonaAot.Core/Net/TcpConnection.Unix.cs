@@ -7,12 +7,12 @@ namespace MonaAot.Net;
 /// <summary>
 /// The Unix half of a connection: a non-blocking connect whose end epoll reports as
 /// writability (the outcome in SO_ERROR), and what the kernel does not take at once waits in
-/// the queue until the socket is writable again. The native direct send speaks descriptors, so
-/// it is allowed here.
+/// the queue until the socket is writable again. Direct writes from outside C#
+/// (<see cref="DirectWriteGate"/>) go to the descriptor, so they are allowed here.
 /// </summary>
 public sealed unsafe partial class TcpConnection
 {
-    private static partial bool NativeDirectSend => true;
+    private static partial bool DirectWrites => true;
 
     // Nothing is ever handed over beyond the queue: what the kernel does not take waits there.
     private partial long PostedBytes => 0;
@@ -50,7 +50,7 @@ public sealed unsafe partial class TcpConnection
             _lastProgress = EventLoop.Now;
         }
         UpdateInterest();
-        PublishSendState();
+        PublishGate();
         if (NothingToSend)
             AllSent();
     }

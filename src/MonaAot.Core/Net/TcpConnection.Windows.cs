@@ -17,8 +17,9 @@ public sealed unsafe partial class TcpConnection
     [SupportedOSPlatform("windows")]
     private IocpBackend Iocp => (IocpBackend)_net.Loop.Backend;
 
-    // The native direct send speaks descriptors; every send takes the C# path here.
-    private static partial bool NativeDirectSend => false;
+    // Direct writes (DirectWriteGate) stay shut here: every send takes the C# path, and so
+    // the completion port's posted sends.
+    private static partial bool DirectWrites => false;
 
     // The bytes of the send posted to the completion port and not completed yet, at most one
     // send at a time.
@@ -89,7 +90,7 @@ public sealed unsafe partial class TcpConnection
         }
         _postedBytes = length;
         Iocp.PostSend(operation);
-        PublishSendState();
+        PublishGate();
     }
 
     /// <summary>The posted send finished: Result bytes, or a negative errno.</summary>

@@ -61,7 +61,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
     private int _keptCapacity;
     private string? _localText;
     private string? _peerText;
-    private SendState* _sendState;
+    private DirectWriteGate* _gate;
     private long _activity;     // bumped by every byte moved through C#
     private long _activitySeen; // what the idle sweeper saw last
     private int _idleTicks;
@@ -99,8 +99,9 @@ public sealed unsafe partial class TcpConnection : IIoHandler
 
     // The platform's half (TcpConnection.Unix.cs, TcpConnection.Windows.cs).
 
-    /// <summary>Whether native code may send on the descriptor (<see cref="SendState"/>).</summary>
-    private static partial bool NativeDirectSend { get; }
+    /// <summary>Whether the platform lets code outside C# write to the descriptor itself
+    /// (<see cref="DirectWriteGate"/>).</summary>
+    private static partial bool DirectWrites { get; }
 
     /// <summary>Bytes handed to the platform for sending and not reported sent yet, beyond the
     /// queue (a send posted to the completion port).</summary>
@@ -149,7 +150,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
     /// <summary>One look by the idle sweeper: how many looks in a row found no traffic.</summary>
     internal int TickIdle()
     {
-        long activity = _activity + (_sendState != null ? _sendState->Sends : 0);
+        long activity = _activity + (_gate != null ? _gate->Sends : 0);
         // A paused connection is silent by the script's choice (a relay waiting for its other
         // side), not idle: it would lose what the kernel holds for it. Not so one whose own
         // queue is stuck: its peer may be gone.
@@ -178,34 +179,34 @@ public sealed unsafe partial class TcpConnection : IIoHandler
     private void RememberPeer() =>
         _peerText = NetAddress.OfSocket(_fd, peer: true, out NetAddress peer) ? peer.ToString() : "?";
 
-    /// <summary>Lets native code send on this connection while it may (see
-    /// <see cref="SendState"/>); kept up to date until the connection closes or is handed back
-    /// by <see cref="Disconnect"/> or <see cref="Abort"/>.</summary>
-    public void ShareSendState(SendState* state)
+    /// <summary>Lets code outside C# write to this connection's socket while it may (see
+    /// <see cref="DirectWriteGate"/>): the gate is kept up to date until the connection closes
+    /// or is handed back by <see cref="Disconnect"/> or <see cref="Abort"/>.</summary>
+    public void ShareGate(DirectWriteGate* gate)
     {
-        _sendState = state;
-        PublishSendState();
+        _gate = gate;
+        PublishGate();
     }
 
-    /// <summary>Direct sends only while connected with nothing queued: they can then never
-    /// overtake queued bytes, nor reach a connection that is draining or closed. Linux only:
-    /// the native direct send speaks descriptors.</summary>
-    private void PublishSendState()
+    /// <summary>Direct writes only while connected with nothing queued: they can then never
+    /// overtake queued bytes, nor reach a connection that is draining or closed. Only where the
+    /// platform allows them (<see cref="DirectWrites"/>).</summary>
+    private void PublishGate()
     {
-        if (_sendState == null)
+        if (_gate == null)
             return;
-        bool direct = NativeDirectSend && _phase == Phase.Connected && NothingToSend && !_shutdownRequested;
-        _sendState->Fd = direct ? (int)_fd : -1;
-        _sendState->Direct = direct ? 1 : 0;
+        bool direct = DirectWrites && _phase == Phase.Connected && NothingToSend && !_shutdownRequested;
+        _gate->Fd = direct ? (int)_fd : -1;
+        _gate->Direct = direct ? 1 : 0;
     }
 
-    private void DropSendState()
+    private void DropGate()
     {
-        if (_sendState == null)
+        if (_gate == null)
             return;
-        _sendState->Fd = -1;
-        _sendState->Direct = 0;
-        _sendState = null;
+        _gate->Fd = -1;
+        _gate->Direct = 0;
+        _gate = null;
     }
 
     /// <summary>Starts connecting to the first candidate, then the next on failure.</summary>
@@ -241,7 +242,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
         if (_phase != Phase.Connected || !NothingToSend)
         {
             _queue.Append(data);
-            PublishSendState();
+            PublishGate();
             OnAppendedBehind();
             return null;
         }
@@ -273,7 +274,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
                 return error;
             }
             _queue.Append(data[sent..]);
-            PublishSendState();
+            PublishGate();
             SendRestLater();
             return null;
         }
@@ -384,7 +385,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
         RememberPeer();
         _net.Idle?.Add(this);
         UpdateInterest();
-        PublishSendState();
+        PublishGate();
         _events?.OnConnected(this);
         if (_drainWhenConnected && _phase == Phase.Connected)
             BeginDrain();
@@ -525,7 +526,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
         _phase = Phase.Closed;
         _net.Idle?.Remove(this);
         _net.Ending.Remove(this);
-        DropSendState();
+        DropGate();
         _timer?.Cancel();
         if (_fd >= 0)
         {

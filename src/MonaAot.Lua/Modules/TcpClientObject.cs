@@ -39,7 +39,7 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
              ("resume", (nint)(delegate* unmanaged<nint, int>)&Resume)],
             ["connected", "error", "address", "peerAddress", "queueing", "paused", "allowHalfOpen"],
             ["onReception", "onFlush", "onEnd", "onDisconnection"],
-            &Index, &ToText, &NewIndex, directSend: "send", directSendCounter: runtime.Net.Stats.BytesSentCounter);
+            &Index, &ToText, &NewIndex, directSend: "send", directSendCounter: runtime.Net.Stats.BytesSentCell);
 
     /// <summary>A client for a connection the server accepted; pushes it on the stack.</summary>
     internal static TcpClientObject PushAccepted(TcpModule module, nint L, nint fd)
@@ -47,7 +47,7 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
         var client = new TcpClientObject(module);
         module.ClientType.Push(L, client);
         client._connection = TcpConnection.Accepted(module.Runtime.Net, fd, client);
-        client._connection.ShareSendState(client.SendState);
+        client._connection.ShareGate(client.Gate);
         client._reportsDue++;
         client.Retain(L, -1);
         return client;
@@ -65,7 +65,7 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
         connection.Paused = _paused;
         connection.AllowHalfOpen = _allowHalfOpen;
         _connection = connection;
-        connection.ShareSendState(SendState);
+        connection.ShareGate(Gate);
         _reportsDue++;
         Retain(L, 1);
         if (address is { } now)
@@ -231,11 +231,11 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
         if (!Args.String(L, 2, out ReadOnlySpan<byte> data, out int error))
             return error;
         // The direct path (mona_pushdirectsend) may have sent the start of it already.
-        SendState* state = client.SendState;
-        if (state != null && state->Partial > 0)
+        DirectWriteGate* gate = client.Gate;
+        if (gate != null && gate->Partial > 0)
         {
-            data = data[Math.Min(state->Partial, data.Length)..];
-            state->Partial = 0;
+            data = data[Math.Min(gate->Partial, data.Length)..];
+            gate->Partial = 0;
         }
         string? failure = client._connection is null ? "not connected" : client._connection.Send(data);
         return HostFunction.MessageOrNothing(L, failure);

@@ -6,7 +6,7 @@ namespace MonaAot.Lua.Runtime;
 /// <summary>
 /// The C# side of a Lua-visible object (TCPClient, TCPServer, ...). The Lua userdata holds no
 /// reference to it, only the 28-byte mona_handle block (native/shim/mona_shim.h): its id,
-/// generation and type, and the send fields <see cref="SendState"/> points at; while the
+/// generation and type, and the direct-write gate <see cref="Gate"/> points at; while the
 /// object is active (connected, listening) a registry reference keeps the userdata alive even
 /// when the script drops it (docs/api.md, "Conventions", lifetime).
 /// </summary>
@@ -18,8 +18,9 @@ public abstract unsafe class ScriptObject : IOwnedResource
     public int Id { get; internal set; }
     public int Generation { get; internal set; }
 
-    /// <summary>The send fields of its userdata's block, from creation until __gc.</summary>
-    public SendState* SendState { get; internal set; }
+    /// <summary>The <see cref="DirectWriteGate"/> inside its userdata's block (fd, direct,
+    /// partial, sends of mona_handle), from creation until __gc.</summary>
+    public DirectWriteGate* Gate { get; internal set; }
 
     /// <summary>Registry reference to the userdata while active, else LUA_NOREF.</summary>
     public int SelfRef { get; private set; } = LuaApi.LUA_NOREF;

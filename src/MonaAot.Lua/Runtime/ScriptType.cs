@@ -12,8 +12,8 @@ namespace MonaAot.Lua.Runtime;
 /// <summary>
 /// One Lua-visible type: its metatable (kept in the registry) with __index, __newindex,
 /// __gc/__close, __tostring and a protected __metatable, and its methods table. Userdata are
-/// the 28-byte mona_handle block (<see cref="Handle"/>: id, generation, type, then the four
-/// send fields a TCPClient's direct send uses) with one user value: the table where
+/// the 28-byte mona_handle block (<see cref="Handle"/>: id, generation, type, then the
+/// <see cref="DirectWriteGate"/> a TCPClient's direct send reads) with one user value: the table where
 /// assignments land, which is how scripts attach handlers (docs/api.md, "Conventions"). A
 /// type may ask for more user values, for Lua values that only its object's userdata should
 /// keep alive (a Timer's function: a reference from the registry would keep a function that
@@ -23,14 +23,17 @@ namespace MonaAot.Lua.Runtime;
 /// </summary>
 public sealed unsafe class ScriptType
 {
-    /// <summary>The userdata's block: mona_handle in native/shim/mona_binding.h.</summary>
+    /// <summary>The userdata's block: mona_handle in native/shim/mona_binding.h, whose fd, direct,
+    /// partial and sends are <see cref="Gate"/>, field for field. Every userdata carries the gate,
+    /// so that the shim's direct send can check any self it is given by its size and tag; only a
+    /// TCPClient's is ever shared with a connection (<see cref="TcpConnection.ShareGate"/>).</summary>
     [StructLayout(LayoutKind.Sequential)]
     private struct Handle
     {
         public int Id;
         public int Generation;
         public int Type; // which ScriptType made it: its metatable's registry reference
-        public SendState Send;
+        public DirectWriteGate Gate;
     }
 
     private readonly int _metatableRef;
@@ -46,7 +49,8 @@ public sealed unsafe class ScriptType
     /// <param name="index">Called by __index for what is not a method: properties, then
     /// <see cref="IndexFields"/>.</param>
     /// <param name="directSend">The method that may send without entering C# (TCPClient's
-    /// send, see <see cref="SendState"/>)...</param>
+    /// send: the shim's closure writes to the socket itself while the object's
+    /// <see cref="DirectWriteGate"/> is open)...</param>
     /// <param name="directSendCounter">...and the counter it adds the bytes to.</param>
     /// <param name="userValues">User values of each userdata: 1 (the fields table) and the
     /// type's own from 2 on, nil until the type sets them.</param>
@@ -131,9 +135,9 @@ public sealed unsafe class ScriptType
         handle->Id = obj.Id;
         handle->Generation = obj.Generation;
         handle->Type = _metatableRef;
-        handle->Send = default;
-        handle->Send.Fd = -1;
-        obj.SendState = &handle->Send;
+        handle->Gate = default;
+        handle->Gate.Fd = -1;
+        obj.Gate = &handle->Gate;
         LuaApi.lua_createtable(L, 0, 2);
         LuaApi.lua_setiuservalue(L, -2, 1);
         LuaApi.lua_rawgeti(L, LuaApi.LUA_REGISTRYINDEX, _metatableRef);
@@ -205,7 +209,7 @@ public sealed unsafe class ScriptType
         if (type.Find(L) is { } obj)
         {
             obj.Collect();
-            obj.SendState = null; // the block goes with the userdata
+            obj.Gate = null; // the block goes with the userdata
             obj.Runtime.Objects.Remove(obj);
         }
         return 0;

@@ -9,8 +9,9 @@ using TUnit.Core;
 
 namespace MonaAot.Tests.Lua;
 
-/// <summary>The userdata block C and C# both write (mona_handle, ScriptType.Handle with
-/// <see cref="SendState"/>) has one layout on both sides.</summary>
+/// <summary>The userdata block C and C# both write (mona_handle, ScriptType.Handle: id,
+/// generation, type, then the connection's <see cref="DirectWriteGate"/>) has one layout on
+/// both sides.</summary>
 public class HandleLayoutTests
 {
     [Test]
@@ -18,7 +19,7 @@ public class HandleLayoutTests
     {
         NativeLibraries.Install();
 
-        await Assert.That(3 * sizeof(int) + Unsafe.SizeOf<SendState>()).IsEqualTo(Shim.mona_sizeof_handle());
-        await Assert.That(3 * sizeof(int) + (int)Marshal.OffsetOf<SendState>(nameof(SendState.Sends))).IsEqualTo(Shim.mona_offsetof_handle_sends());
+        await Assert.That(3 * sizeof(int) + Unsafe.SizeOf<DirectWriteGate>()).IsEqualTo(Shim.mona_sizeof_handle());
+        await Assert.That(3 * sizeof(int) + (int)Marshal.OffsetOf<DirectWriteGate>(nameof(DirectWriteGate.Sends))).IsEqualTo(Shim.mona_offsetof_handle_sends());
     }
 }

@@ -232,7 +232,7 @@ public class TcpBehaviourTests
         await Assert.That(await app.StopAndCountOpenSockets()).IsEqualTo(0);
     }
 
-    /// <summary>send() goes straight to send(2) from C when nothing is queued (SendState); when
+    /// <summary>send() goes straight to send(2) from C when nothing is queued (DirectWriteGate); when
     /// the kernel takes only part, C# must queue exactly the rest, and later sends must follow
     /// the queue, never overtake it. Every 4-byte word differs, so a byte lost, doubled or out
     /// of place shows.</summary>
