@@ -1,0 +1,141 @@
+using System.Collections.Generic;
+using System.Linq;
+using System.Reflection;
+using System.Threading.Tasks;
+using NetArchTest.Rules;
+using TUnit.Assertions;
+using TUnit.Assertions.Extensions;
+using TUnit.Core;
+
+namespace MonaAot.Tests.Architecture;
+
+/// <summary>
+/// The one-way rule (docs/architecture.md, "The one-way rule"): interop -> reactor -> sockets ->
+/// Lua binding -> modules -> host -> executable, each layer using only those before it. Each
+/// test takes one layer's types from the real assemblies and fails when one of them depends on
+/// a namespace of a later layer, naming the type and what it reaches. Layers are namespaces
+/// (the folders), not projects: Core holds three of them, MonaAot.Lua two.
+/// </summary>
+public class LayerTests
+{
+    private static readonly Assembly Core = typeof(MonaAot.Net.TcpConnection).Assembly;
+    private static readonly Assembly Lua = typeof(MonaAot.Lua.LuaVm).Assembly;
+    private static readonly Assembly Mail = typeof(MonaAot.Mail.MailQueue).Assembly;
+    private static readonly Assembly Executable = typeof(MonaAot.Program).Assembly;
+
+    // The layers' namespaces, from the top down. The executable is the root namespace's types
+    // (Program, Server), named one by one: "MonaAot" alone would match everything.
+    private static readonly string[] ExecutableLayer = ["MonaAot.Program", "MonaAot.Server"];
+    private static readonly string[] HostLayer = ["MonaAot.Hosting", "MonaAot.Configuration", "MonaAot.Logging"];
+    private static readonly string[] ModulesLayer = ["MonaAot.Lua.Modules", "MonaAot.Mail"];
+    private static readonly string[] BindingLayer = ["MonaAot.Lua", "KeraLua"];
+    private static readonly string[] SocketsLayer = ["MonaAot.Net"];
+    private static readonly string[] ReactorLayer = ["MonaAot.Reactor", "MonaAot.Collections", "MonaAot.Diagnostics"];
+
+    private static string[] Above(params string[][] layers) => layers.SelectMany(l => l).ToArray();
+
+    [Test]
+    public async Task Interop_UsesNoOtherMonaAotNamespace()
+    {
+        // Declarations and constants only: below everything, even the logger.
+        string? breaches = Breaches(Types.InAssembly(Core).That().ResideInNamespaceStartingWith("MonaAot.Interop"),
+            Above(ReactorLayer, SocketsLayer, BindingLayer, ModulesLayer, HostLayer, ExecutableLayer));
+        await Assert.That(breaches).IsNull();
+    }
+
+    [Test]
+    public async Task CollectionsAndDiagnostics_StayBelowTheReactor()
+    {
+        string? breaches = Breaches(Types.InAssembly(Core).That().ResideInNamespaceStartingWith("MonaAot.Collections")
+                .Or().ResideInNamespaceStartingWith("MonaAot.Diagnostics"),
+            Above(["MonaAot.Reactor"], SocketsLayer, BindingLayer, ModulesLayer, HostLayer, ExecutableLayer));
+        await Assert.That(breaches).IsNull();
+    }
+
+    [Test]
+    public async Task Reactor_KnowsNoSockets()
+    {
+        // The seam (IIoBackend) knows handles and tokens; addresses and sockets are the next
+        // layer's, Epoll/ and Iocp/ included.
+        string? breaches = Breaches(Types.InAssembly(Core).That().ResideInNamespaceStartingWith("MonaAot.Reactor"),
+            Above(SocketsLayer, BindingLayer, ModulesLayer, HostLayer, ExecutableLayer));
+        await Assert.That(breaches).IsNull();
+    }
+
+    [Test]
+    public async Task Sockets_KnowNoLua()
+    {
+        string? breaches = Breaches(Types.InAssembly(Core).That().ResideInNamespaceStartingWith("MonaAot.Net"),
+            Above(BindingLayer, ModulesLayer, HostLayer, ExecutableLayer));
+        await Assert.That(breaches).IsNull();
+    }
+
+    [Test]
+    public async Task Core_HasNoNotionOfLua()
+    {
+        // Every type of the assembly, whatever its namespace: what direct writes from the shim
+        // need is Net's neutral DirectWriteGate, which the binding maps onto its userdata.
+        string? breaches = Breaches(Types.InAssembly(Core), Above(BindingLayer, ModulesLayer, HostLayer, ExecutableLayer));
+        await Assert.That(breaches).IsNull();
+    }
+
+    [Test]
+    public async Task LuaBindingKit_KnowsNoModules()
+    {
+        // MonaAot.Lua, .Binding, .Native, .Runtime: the kit every Lua-visible type is made with.
+        string? breaches = Breaches(Types.InAssembly(Lua).That().DoNotResideInNamespaceStartingWith("MonaAot.Lua.Modules"),
+            Above(ModulesLayer, HostLayer, ExecutableLayer));
+        await Assert.That(breaches).IsNull();
+    }
+
+    [Test]
+    public async Task Modules_KnowNoHost()
+    {
+        string? breaches = Breaches(Types.InAssembly(Lua).That().ResideInNamespaceStartingWith("MonaAot.Lua.Modules"),
+            Above(HostLayer, ExecutableLayer));
+        await Assert.That(breaches).IsNull();
+    }
+
+    [Test]
+    public async Task Mail_KnowsNoLuaNorHost()
+    {
+        // Mail sends off the loop for the Mail module and needs nothing of the binding.
+        string? breaches = Breaches(Types.InAssembly(Mail), Above(BindingLayer, ["MonaAot.Lua.Modules"], HostLayer, ExecutableLayer));
+        await Assert.That(breaches).IsNull();
+    }
+
+    [Test]
+    public async Task Host_KnowsNoExecutable()
+    {
+        string? breaches = Breaches(Types.InAssembly(Executable).That().ResideInNamespaceStartingWith("MonaAot.Hosting")
+                .Or().ResideInNamespaceStartingWith("MonaAot.Configuration")
+                .Or().ResideInNamespaceStartingWith("MonaAot.Logging"),
+            ExecutableLayer);
+        await Assert.That(breaches).IsNull();
+    }
+
+    /// <summary>Null when no selected type depends on any of <paramref name="forbidden"/>, else
+    /// one line per offending type with what it reaches: the assertion's message.</summary>
+    private static string? Breaches(PredicateList selection, string[] forbidden)
+    {
+        var reached = new SortedDictionary<string, SortedSet<string>>();
+        foreach (string name in forbidden)
+        {
+            NetArchTest.Rules.TestResult result = selection.ShouldNot().HaveDependencyOn(name).GetResult();
+            if (result.IsSuccessful)
+                continue;
+            foreach (string type in result.FailingTypeNames)
+            {
+                if (!reached.TryGetValue(type, out SortedSet<string>? names))
+                    reached[type] = names = new SortedSet<string>();
+                names.Add(name);
+            }
+        }
+        return reached.Count == 0
+            ? null
+            : "a layer reaches up (docs/architecture.md, \"The one-way rule\"):\n"
+              + string.Join("\n", reached.Select(r => $"  {r.Key} uses {string.Join(", ", r.Value)}"));
+    }
+
+    private static string? Breaches(Types types, string[] forbidden) => Breaches(types.That().HaveNameMatching(".*"), forbidden);
+}
