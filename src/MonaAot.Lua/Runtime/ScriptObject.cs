@@ -5,7 +5,7 @@ namespace MonaAot.Lua.Runtime;
 
 /// <summary>
 /// The C# side of a Lua-visible object (TCPClient, TCPServer, ...). The Lua userdata holds no
-/// reference to it, only the 28-byte mona_handle block (native/shim/mona_shim.h): its id,
+/// reference to it, only the 28-byte mona_handle block (native/shim/mona_binding.h): its id,
 /// generation and type, and the direct-write gate <see cref="Gate"/> points at; while the
 /// object is active (connected, listening) a registry reference keeps the userdata alive even
 /// when the script drops it (docs/api.md, "Conventions", lifetime).

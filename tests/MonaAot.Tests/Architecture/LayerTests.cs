@@ -44,6 +44,19 @@ public class LayerTests
     }
 
     [Test]
+    public async Task LuaNative_IsInterop()
+    {
+        // The Lua C API and the shim's declarations: interop that lives beside the binding
+        // (MonaAot.Lua.Native), so it may use MonaAot.Interop and KeraLua, and nothing else.
+        string[] luaRoot = Lua.GetTypes().Where(t => t.Namespace == "MonaAot.Lua" && !t.IsNested)
+            .Select(t => t.FullName!).ToArray();
+        string? breaches = Breaches(Types.InAssembly(Lua).That().ResideInNamespaceStartingWith("MonaAot.Lua.Native"),
+            Above(ReactorLayer, SocketsLayer, luaRoot, ["MonaAot.Lua.Binding", "MonaAot.Lua.Runtime"],
+                ModulesLayer, HostLayer, ExecutableLayer));
+        await Assert.That(breaches).IsNull();
+    }
+
+    [Test]
     public async Task CollectionsAndDiagnostics_StayBelowTheReactor()
     {
         string? breaches = Breaches(Types.InAssembly(Core).That().ResideInNamespaceStartingWith("MonaAot.Collections")
