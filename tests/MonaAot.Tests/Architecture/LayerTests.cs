@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using System.Linq;
 using System.Reflection;
+using System.Text.RegularExpressions;
 using System.Threading.Tasks;
 using NetArchTest.Rules;
 using TUnit.Assertions;
@@ -125,6 +126,71 @@ public class LayerTests
                 .Or().ResideInNamespaceStartingWith("MonaAot.Logging"),
             ExecutableLayer);
         await Assert.That(breaches).IsNull();
+    }
+
+    /// <summary>Folders of one layer that use each other today, each a known debt
+    /// (docs/architecture.md, "The one-way rule"): a loop of folders must be one of these,
+    /// exactly, or the test fails.</summary>
+    private static readonly string[][] KnownLoops =
+    [
+        // EventLoop picks its backend; the backends implement the seam EventLoop declares.
+        ["MonaAot.Reactor", "MonaAot.Reactor.Epoll", "MonaAot.Reactor.Iocp"],
+        // The binding kit's parts: HostFunction checks against ScriptType, whose
+        // metamethods go through HostFunction; the VM sets up both.
+        ["MonaAot.Lua", "MonaAot.Lua.Binding", "MonaAot.Lua.Runtime"],
+    ];
+
+    [Test]
+    public async Task Folders_FormNoNewLoop()
+    {
+        // Within each assembly (projects cannot form a loop): namespaces that reach each other,
+        // directly or around a longer loop. Exact namespaces, so that Reactor and Reactor.Epoll
+        // are two folders.
+        var loops = new SortedSet<string>();
+        foreach (Assembly assembly in new[] { Core, Lua, Mail, Executable })
+        {
+            Dictionary<string, string[]> typesOf = assembly.GetTypes()
+                .Where(t => !t.IsNested && t.Namespace is { } ns && ns.StartsWith("MonaAot", System.StringComparison.Ordinal))
+                .GroupBy(t => t.Namespace!)
+                .ToDictionary(g => g.Key, g => g.Select(t => t.FullName!).ToArray());
+            var uses = typesOf.Keys.ToDictionary(ns => ns, _ => new SortedSet<string>());
+            foreach (string from in typesOf.Keys)
+                foreach (string to in typesOf.Keys)
+                {
+                    if (from == to)
+                        continue;
+                    var result = Types.InAssembly(assembly).That().ResideInNamespaceMatching("^" + Regex.Escape(from) + "$")
+                        .ShouldNot().HaveDependencyOnAny(typesOf[to]).GetResult();
+                    if (!result.IsSuccessful)
+                        uses[from].Add(to);
+                }
+            foreach (string from in uses.Keys)
+            {
+                string[] loop = uses.Keys.Where(n => n == from || (Reaches(uses, from, n) && Reaches(uses, n, from)))
+                    .Order(System.StringComparer.Ordinal).ToArray();
+                if (loop.Length > 1 && !KnownLoops.Any(known => known.SequenceEqual(loop)))
+                    loops.Add("  " + string.Join(", ", loop));
+            }
+        }
+        await Assert.That(loops.Count == 0 ? null
+            : "folders that use each other, beyond the known loops (docs/architecture.md, \"The one-way rule\"):\n"
+              + string.Join("\n", loops)).IsNull();
+    }
+
+    private static bool Reaches(Dictionary<string, SortedSet<string>> uses, string from, string target)
+    {
+        var seen = new HashSet<string>();
+        var pending = new Stack<string>([from]);
+        while (pending.Count > 0)
+        {
+            string at = pending.Pop();
+            if (at == target)
+                return true;
+            if (seen.Add(at))
+                foreach (string next in uses[at])
+                    pending.Push(next);
+        }
+        return false;
     }
 
     /// <summary>Null when no selected type depends on any of <paramref name="forbidden"/>, else
