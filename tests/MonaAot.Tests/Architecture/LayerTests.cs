@@ -129,8 +129,8 @@ public class LayerTests
     }
 
     /// <summary>Folders of one layer that use each other today, each a known debt
-    /// (docs/architecture.md, "The one-way rule"): a loop of folders must be one of these,
-    /// exactly, or the test fails.</summary>
+    /// (docs/architecture.md, "The one-way rule"): a loop of folders must lie within one of
+    /// these (a platform's build may compile only part of it), or the test fails.</summary>
     private static readonly string[][] KnownLoops =
     [
         // EventLoop picks its backend; the backends implement the seam EventLoop declares.
@@ -168,7 +168,7 @@ public class LayerTests
             {
                 string[] loop = uses.Keys.Where(n => n == from || (Reaches(uses, from, n) && Reaches(uses, n, from)))
                     .Order(System.StringComparer.Ordinal).ToArray();
-                if (loop.Length > 1 && !KnownLoops.Any(known => known.SequenceEqual(loop)))
+                if (loop.Length > 1 && !KnownLoops.Any(known => loop.All(known.Contains)))
                     loops.Add("  " + string.Join(", ", loop));
             }
         }
