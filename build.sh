@@ -4,7 +4,7 @@
 #   ./build.sh run     build when needed, then run out/monaaot on out/www (extra args passed on)
 #   ./build.sh test    build, run every test on Linux and as a Windows build under Wine, end
 #                      with "N passed, N failed, N skipped" over both
-#   ./build.sh bench   build, then compare MonaAot with C references: echo, timers, relay (tests/bench/run.sh)
+#   ./build.sh bench   build, then compare MonaAot with C references: echo, timers, relay (tests/bench/bench.py)
 #   ./build.sh order   profile the server and rewrite the method order file (tests/bench/method-order.sh)
 #   ./build.sh wine-test  the tests as a win-x64 build under Wine (tests/wine/wine.sh; options passed on)
 set -euo pipefail
@@ -16,7 +16,8 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 say() { printf '==> %s\n' "$*" >&2; }
 
 # System packages the build needs: the static Lua and its headers, a C toolchain and clang
-# (the Native AOT linker driver). Installed only when missing, non-interactively.
+# (the Native AOT linker driver), and Python 3 for the benchmark driver. Installed only when
+# missing, non-interactively.
 install_missing() {
   local missing=()
   [ -f /usr/include/lua5.4/lua.h ] && ls /usr/lib/*/liblua5.4.a >/dev/null 2>&1 || missing+=(liblua5.4-dev)
@@ -24,6 +25,7 @@ install_missing() {
   command -v make >/dev/null || missing+=(make)
   command -v clang >/dev/null || missing+=(clang)
   command -v ar >/dev/null || missing+=(binutils)
+  command -v python3 >/dev/null || missing+=(python3)
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]}"
     local sudo=""
@@ -134,8 +136,9 @@ case "${1:-build}" in
     ;;
   test) run_tests ;;
   bench)
+    install_missing
     if needs_build; then build; fi
-    exec tests/bench/run.sh
+    exec python3 tests/bench/bench.py
     ;;
   order)
     install_missing
