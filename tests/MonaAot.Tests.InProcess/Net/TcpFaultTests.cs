@@ -13,16 +13,7 @@ namespace MonaAot.Tests.Net;
 /// a healthy connection beside them is not affected.</summary>
 public class TcpFaultTests
 {
-    /// <summary>An echo server that logs each connection's end with its error.</summary>
-    internal const string EchoWithGoodbye = """
-        server = mona:createTCPServer()
-        function server:onConnection(client)
-          function client:onReception(data) self:send(data) end
-          function client:onDisconnection() NOTE("gone ", self.error) end
-        end
-        assert(server:start("127.0.0.1", 0))
-        NOTE("port ", server.port)
-        """;
+    private const string EchoWithGoodbye = TestScripts.EchoWithGoodbye;
 
     [Test]
     public async Task IdleTimeout_EndsASilentPeer_NotABusyOne()

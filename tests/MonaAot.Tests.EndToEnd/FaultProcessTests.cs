@@ -26,7 +26,7 @@ namespace MonaAot.Tests.EndToEnd;
 [NotInParallel]
 public class FaultProcessTests
 {
-    private const string Server = Net.TcpFaultTests.EchoWithGoodbye + "\nfunction onStop() NOTE(\"onStop ran\") end\n";
+    private const string Server = TestScripts.EchoWithGoodbye + "\nfunction onStop() NOTE(\"onStop ran\") end\n";
 
     [Test]
     [Timeout(120_000)]
