@@ -7,7 +7,6 @@ using MonaAot.Diagnostics;
 using MonaAot.Interop;
 using MonaAot.Net;
 using MonaAot.Reactor;
-using MonaAot.Reactor.Epoll;
 using TUnit.Assertions;
 using TUnit.Assertions.Extensions;
 using TUnit.Core;
@@ -109,7 +108,7 @@ public sealed partial class ReactorRiskTests
     public async Task PostAndWake_AfterDispose_WriteNothingToTheReusedWakeDescriptor()
     {
         EventLoop loop = EventLoop.CreateDefault();
-        int wakeFd = ((EpollBackend)loop.Backend).WakeDescriptor;
+        int wakeFd = loop.Epoll.WakeDescriptor;
         loop.Dispose();
         using var pipe = new Pipe(wakeFd); // its write end takes the wake descriptor's number, as any new file could
         await Assert.That(pipe.Writer).IsEqualTo(wakeFd);
@@ -130,7 +129,7 @@ public sealed partial class ReactorRiskTests
     public async Task Dispose_Twice_ClosesOnce()
     {
         EventLoop loop = EventLoop.CreateDefault();
-        int wakeFd = ((EpollBackend)loop.Backend).WakeDescriptor;
+        int wakeFd = loop.Epoll.WakeDescriptor;
         loop.Dispose();
         using var pipe = new Pipe(wakeFd);
         await Assert.That(pipe.Writer).IsEqualTo(wakeFd);

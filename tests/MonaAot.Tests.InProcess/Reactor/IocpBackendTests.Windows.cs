@@ -32,7 +32,7 @@ public class IocpBackendTests
             assert(server:start("127.0.0.1", 0))
             NOTE("port ", server.port)
             """, ini: "[tcp]\nsendTimeout=1\n");
-        var backend = (IocpBackend)app.Harness.Loop.Backend;
+        IocpBackend backend = app.Harness.Loop.Iocp;
         using Socket peer = await TcpApp.Connect(await app.Log.WaitForNumber("port "));
         await Assert.That(await app.Log.WaitFor("queued ")).IsEqualTo("queued (true)");
         int busy = await app.Harness.OnLoop(() => backend.LiveOperations);

@@ -1,13 +1,14 @@
 using System.Runtime.Versioning;
-using MonaAot.Interop;
 
-namespace MonaAot.Net;
+namespace MonaAot.Interop;
 
 /// <summary>
 /// Windows socket errors (the WSA codes of calls and the system codes of completions) as the
-/// Linux errno values the rest of the code and <see cref="NetError"/> speak. A code without an
-/// equivalent is kept as it is: NetError then describes it with the system's own message, and
-/// classifies it as a bug (every code the peer or the network can cause is mapped here).
+/// Linux errno values the rest of the code speaks (<see cref="Libc"/>'s): the reactor's IOCP
+/// backend maps its completions' codes with it, the socket code its calls' codes. A code without
+/// an equivalent is kept as it is: Net/NetError.cs then describes it with the system's own
+/// message, and classifies it as a bug (every code the peer or the network can cause is mapped
+/// here). It lives with the interop declarations, below both layers that use it.
 /// </summary>
 [SupportedOSPlatform("windows")]
 internal static class WindowsErrors
