@@ -23,7 +23,7 @@ public sealed class HostHarness : IDisposable
     private Thread? _loopThread;
     private readonly HandlerWatchdog? _watchdog;
 
-    public HostHarness(TempWww www, string ini = "", LogLevel level = LogLevel.Trace, IResolver? resolver = null)
+    public HostHarness(TempWww www, string ini = "", LogLevel level = LogLevel.Trace, IResolver? resolver = null, HostsFile? hosts = null)
     {
         Www = www;
         Logger = new Logger(level);
@@ -34,10 +34,9 @@ public sealed class HostHarness : IDisposable
         Net = new NetContext(Loop, Logger, settings.TcpLimits);
         Vm = new LuaVm();
         _watchdog = Server.ApplyLuaLimits(Vm, settings.Lua);
-        Runtime = new ScriptRuntime(Vm, Loop, Net, Logger, resolver);
+        Runtime = new ScriptRuntime(Vm, Loop, Net, Logger, resolver, hosts);
         Mail = new MailQueue(settings.Smtp, Loop.Post);
-        Server.InstallGlobals(Runtime, settings, Mail);
-        Host = new ApplicationHost(Runtime, www.Www);
+        Host = new ApplicationHost(Runtime, Server.InstallGlobals(Runtime, settings, Mail), www.Www);
     }
 
     public TempWww Www { get; }

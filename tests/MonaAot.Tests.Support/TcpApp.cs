@@ -22,12 +22,13 @@ public sealed class TcpApp : IAsyncDisposable
     public HostHarness Harness { get; }
     public ListLogSink Log => Harness.Log;
 
-    /// <summary>Starts the loop with <paramref name="rootScript"/> as www/main.lua.</summary>
-    public static async Task<TcpApp> Start(string rootScript, string ini = "")
+    /// <summary>Starts the loop with <paramref name="rootScript"/> as www/main.lua
+    /// (<paramref name="hosts"/>: the hosts file instead of the system's).</summary>
+    public static async Task<TcpApp> Start(string rootScript, string ini = "", MonaAot.Net.HostsFile? hosts = null)
     {
         var www = new TempWww();
         www.WriteApp("", rootScript);
-        var harness = new HostHarness(www, ini);
+        var harness = new HostHarness(www, ini, hosts: hosts);
         harness.StartLoop();
         var app = new TcpApp(www, harness);
         await harness.OnLoop(() =>
@@ -45,11 +46,9 @@ public sealed class TcpApp : IAsyncDisposable
         if (lua.LoadString(code) == KeraLua.LuaStatus.OK)
         {
             lua.RawGetInteger(KeraLua.LuaRegistry.Index, Harness.Host.Applications[""].EnvironmentRef);
-            lua.SetUpValue(-2, 1); // run as the root application's code
+            lua.SetUpValue(-2, 1); // run as the root application's code: what it makes belongs to the root
         }
-        Harness.Runtime.CurrentOwner = Harness.Host.Applications[""]; // what it makes belongs to the root
         bool ok = lua.GetTop() > 0 && lua.PCall(0, 0, 0) == KeraLua.LuaStatus.OK;
-        Harness.Runtime.CurrentOwner = null;
         if (!ok)
         {
             string error = lua.ToString(-1);

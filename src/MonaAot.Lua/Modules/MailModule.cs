@@ -10,7 +10,8 @@ using MonaAot.Mail;
 namespace MonaAot.Lua.Modules;
 
 /// <summary>mona:sendMail(sender, subject, content, recipient, ...) (docs/api.md, "Mail"): installs
-/// the Mail type and the function on the mona table (on top of the stack). Mails go to the <see
+/// the Mail type and the function on the mona table (upvalue 3: the owner of the mails it makes,
+/// <see cref="Owners"/>). Mails go to the <see
 /// cref="MailQueue"/>, which sends them off the loop thread.</summary>
 public sealed unsafe class MailModule
 {
@@ -24,14 +25,12 @@ public sealed unsafe class MailModule
     public MailQueue Queue { get; }
     public ScriptType MailType { get; private set; } = null!;
 
-    public static MailModule Install(ScriptRuntime runtime, MailQueue queue)
+    public static MailModule Install(ScriptRuntime runtime, MonaObject mona, MailQueue queue)
     {
         var module = new MailModule(runtime, queue);
         GCHandle context = runtime.Vm.Keep(module);
         module.MailType = MailObject.CreateType(runtime);
-        LuaStrings.Push(runtime.Vm.L, "sendMail");
-        HostFunction.Push(runtime.Vm.L, &SendMail, context);
-        runtime.Vm.State.RawSet(-3);
+        mona.AddFactory("sendMail", &SendMail, context);
         return module;
     }
 
@@ -55,7 +54,7 @@ public sealed unsafe class MailModule
             recipients.Add(recipient);
         }
         MimeMessage message = MailComposer.Compose(sender, subject, content, recipients);
-        var mail = new MailObject(module, recipients.Count == 1 ? recipients[0].Address : $"{recipients[0].Address} and {recipients.Count - 1} more");
+        var mail = new MailObject(module, Owners.OfFactory(L), recipients.Count == 1 ? recipients[0].Address : $"{recipients[0].Address} and {recipients.Count - 1} more");
         module.MailType.Push(L, mail);
         mail.Start(L, message);
         return 1;

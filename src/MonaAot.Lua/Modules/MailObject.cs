@@ -22,7 +22,7 @@ public sealed unsafe class MailObject : ScriptObject
     private readonly string _recipients;
     private string _state = "pending";
 
-    public MailObject(MailModule module, string recipients) : base(module.Runtime)
+    public MailObject(MailModule module, IResourceOwner? owner, string recipients) : base(module.Runtime, owner)
     {
         _module = module;
         _recipients = recipients;
@@ -49,7 +49,7 @@ public sealed unsafe class MailObject : ScriptObject
                 LuaApi.lua_pushnil(L);
             else
                 LuaStrings.Push(L, error);
-            Runtime.CallEvent(this, 1, 0);
+            Runtime.CallEvent(1, 0);
         }
         LuaApi.lua_settop(L, top);
         Release();

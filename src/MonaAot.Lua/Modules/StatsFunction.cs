@@ -13,14 +13,9 @@ namespace MonaAot.Lua.Modules;
 /// </summary>
 public static unsafe class StatsFunction
 {
-    /// <summary>Adds stats to the table on top of the stack.</summary>
-    public static void Install(ScriptRuntime runtime)
-    {
-        GCHandle context = runtime.Vm.Keep(runtime);
-        LuaStrings.Push(runtime.Vm.L, "stats");
-        HostFunction.Push(runtime.Vm.L, &Stats, context);
-        runtime.Vm.State.RawSet(-3);
-    }
+    /// <summary>Adds stats to <paramref name="mona"/>.</summary>
+    public static void Install(ScriptRuntime runtime, MonaObject mona) =>
+        mona.AddFunction("stats", &Stats, runtime.Vm.Keep(runtime));
 
     [UnmanagedCallersOnly]
     private static int Stats(nint L) => HostFunction.Function<ScriptRuntime>(L, &Stats);

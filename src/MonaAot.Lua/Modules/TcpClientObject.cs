@@ -27,7 +27,7 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
     private TcpConnection? _flushed; // the connection whose onFlush is due, until it fires
     private Action? _fireFlush;      // made once: a relay flushes often
 
-    internal TcpClientObject(TcpModule module) : base(module.Runtime) => _module = module;
+    internal TcpClientObject(TcpModule module, IResourceOwner? owner) : base(module.Runtime, owner) => _module = module;
 
     internal static ScriptType CreateType(ScriptRuntime runtime) =>
         new(runtime, "TCPClient",
@@ -41,10 +41,11 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
             ["onReception", "onFlush", "onEnd", "onDisconnection"],
             &Index, &ToText, &NewIndex, directSend: "send", directSendCounter: runtime.Net.Stats.BytesSentCounter);
 
-    /// <summary>A client for a connection the server accepted; pushes it on the stack.</summary>
-    internal static TcpClientObject PushAccepted(TcpModule module, nint L, nint fd)
+    /// <summary>A client for a connection the server accepted, owned by <paramref name="owner"/>
+    /// (the server's); pushes it on the stack.</summary>
+    internal static TcpClientObject PushAccepted(TcpModule module, IResourceOwner? owner, nint L, nint fd)
     {
-        var client = new TcpClientObject(module);
+        var client = new TcpClientObject(module, owner);
         module.ClientType.Push(L, client);
         client._connection = TcpConnection.Accepted(module.Runtime.Net, fd, client);
         client._connection.ShareSendState(client.SendState);
@@ -96,13 +97,10 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
     {
         if (SelfRef == LuaApi.LUA_NOREF)
             return 0;
-        IResourceOwner? previous = Runtime.CurrentOwner;
-        Runtime.CurrentOwner = Owner ?? previous;
         double rest;
         int called;
         fixed (byte* bytes = data)
             called = Shim.mona_reception(Runtime.Vm.L, SelfRef, bytes, (nuint)data.Length, &rest);
-        Runtime.CurrentOwner = previous;
         if (called < 0)
         {
             Runtime.LogScriptError(); // a handler that raised consumed everything
@@ -126,7 +124,7 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
     public void OnEnd(TcpConnection connection)
     {
         if (Runtime.PushEvent(this, "onEnd\0"u8))
-            Runtime.CallEvent(this, 0, 0);
+            Runtime.CallEvent(0, 0);
     }
 
     /// <summary>onFlush() on the next loop turn (docs/api.md, "onFlush()": never inside send), once
@@ -147,7 +145,7 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
         TcpConnection? flushed = _flushed;
         _flushed = null;
         if (flushed is { IsOpen: true } && flushed == _connection && Runtime.PushEvent(this, "onFlush\0"u8))
-            Runtime.CallEvent(this, 0, 0);
+            Runtime.CallEvent(0, 0);
     }
 
     public void OnClosed(TcpConnection connection, string? error)
@@ -169,7 +167,7 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
             borrowed = true;
         }
         if (Runtime.PushEvent(this, "onDisconnection\0"u8))
-            Runtime.CallEvent(this, 0, 0);
+            Runtime.CallEvent(0, 0);
         if (borrowed && (object?)_error == error)
             _error = kept; // unless the handler connected again, which cleared it
         // Alive while any connection of it still owes its report (one may be draining while

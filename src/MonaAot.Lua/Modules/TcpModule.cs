@@ -7,8 +7,8 @@ namespace MonaAot.Lua.Modules;
 
 /// <summary>
 /// mona:createTCPClient() and mona:createTCPServer() (docs/api.md, "TCPClient", "TCPServer"):
-/// installs both types and the two factories on the mona table (on top of the stack when <see
-/// cref="Install"/> runs). This object is the context (upvalue 2) of the two factories;
+/// installs both types and the two factories on the mona table. This object is the context
+/// (upvalue 2) of the two factories, the owner of what they make upvalue 3 (<see cref="Owners"/>);
 /// each type's methods have the type as theirs.
 /// </summary>
 public sealed unsafe class TcpModule
@@ -19,20 +19,15 @@ public sealed unsafe class TcpModule
     public ScriptType ClientType { get; private set; } = null!;
     public ScriptType ServerType { get; private set; } = null!;
 
-    /// <summary>Adds createTCPClient/createTCPServer to the table on top of the stack.</summary>
-    public static TcpModule Install(ScriptRuntime runtime)
+    /// <summary>Adds createTCPClient/createTCPServer to <paramref name="mona"/>.</summary>
+    public static TcpModule Install(ScriptRuntime runtime, MonaObject mona)
     {
         var module = new TcpModule(runtime);
         GCHandle context = runtime.Vm.Keep(module);
         module.ClientType = TcpClientObject.CreateType(runtime);
         module.ServerType = TcpServerObject.CreateType(runtime);
-        nint L = runtime.Vm.L;
-        LuaStrings.Push(L, "createTCPClient");
-        HostFunction.Push(L, &CreateClient, context);
-        runtime.Vm.State.RawSet(-3);
-        LuaStrings.Push(L, "createTCPServer");
-        HostFunction.Push(L, &CreateServer, context);
-        runtime.Vm.State.RawSet(-3);
+        mona.AddFactory("createTCPClient", &CreateClient, context);
+        mona.AddFactory("createTCPServer", &CreateServer, context);
         return module;
     }
 
@@ -41,7 +36,7 @@ public sealed unsafe class TcpModule
 
     private static int CreateClient(nint L, TcpModule module)
     {
-        module.ClientType.Push(L, new TcpClientObject(module));
+        module.ClientType.Push(L, new TcpClientObject(module, Owners.OfFactory(L)));
         return 1;
     }
 
@@ -50,7 +45,7 @@ public sealed unsafe class TcpModule
 
     private static int CreateServer(nint L, TcpModule module)
     {
-        module.ServerType.Push(L, new TcpServerObject(module));
+        module.ServerType.Push(L, new TcpServerObject(module, Owners.OfFactory(L)));
         return 1;
     }
 }

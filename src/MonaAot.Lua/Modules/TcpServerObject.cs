@@ -20,7 +20,7 @@ public sealed unsafe class TcpServerObject : ScriptObject, ITcpListenerEvents
     private TcpListener? _listener;
     private string _boundText = "";
 
-    internal TcpServerObject(TcpModule module) : base(module.Runtime) => _module = module;
+    internal TcpServerObject(TcpModule module, IResourceOwner? owner) : base(module.Runtime, owner) => _module = module;
 
     internal static ScriptType CreateType(ScriptRuntime runtime) =>
         new(runtime, "TCPServer",
@@ -73,19 +73,15 @@ public sealed unsafe class TcpServerObject : ScriptObject, ITcpListenerEvents
     {
         nint L = Runtime.Vm.L;
         int top = LuaApi.lua_gettop(L);
-        IResourceOwner? previous = Runtime.CurrentOwner;
         try
         {
-            // The client belongs to the server's application, like everything its handlers make.
-            Runtime.CurrentOwner = Owner;
             bool handled = Runtime.PushEvent(this, "clientHandler\0"u8) || Runtime.PushEvent(this, "onConnection\0"u8);
-            TcpClientObject.PushAccepted(_module, L, fd);
+            TcpClientObject.PushAccepted(_module, Owner, L, fd); // the server's application owns it
             if (handled)
-                Runtime.CallEvent(this, 1, 0);
+                Runtime.CallEvent(1, 0);
         }
         finally
         {
-            Runtime.CurrentOwner = previous;
             LuaApi.lua_settop(L, top);
         }
     }

@@ -8,8 +8,8 @@ namespace MonaAot.Lua.Modules;
 
 /// <summary>
 /// mona:setTimer (docs/api.md, "Timer"; MonaServer2's API): installs the Timer type and setTimer on
-/// the mona table (on top of the stack when <see cref="Install"/> runs). This object is the context
-/// (upvalue 2) of setTimer; the Timer type's methods have the type as theirs.
+/// the mona table. This object is the context (upvalue 2) of setTimer, the owner of the timers it
+/// makes upvalue 3 (<see cref="Owners"/>); the Timer type's methods have the type as theirs.
 /// </summary>
 public sealed unsafe class TimerModule
 {
@@ -18,16 +18,13 @@ public sealed unsafe class TimerModule
     public ScriptRuntime Runtime { get; }
     public ScriptType TimerType { get; private set; } = null!;
 
-    /// <summary>Adds setTimer to the table on top of the stack.</summary>
-    public static TimerModule Install(ScriptRuntime runtime)
+    /// <summary>Adds setTimer to <paramref name="mona"/>.</summary>
+    public static TimerModule Install(ScriptRuntime runtime, MonaObject mona)
     {
         var module = new TimerModule(runtime);
         GCHandle context = runtime.Vm.Keep(module);
         module.TimerType = TimerObject.CreateType(runtime);
-        nint L = runtime.Vm.L;
-        LuaStrings.Push(L, "setTimer");
-        HostFunction.Push(L, &SetTimer, context);
-        runtime.Vm.State.RawSet(-3);
+        mona.AddFactory("setTimer", &SetTimer, context);
         return module;
     }
 
@@ -62,7 +59,7 @@ public sealed unsafe class TimerModule
         int self = 2;
         if (timer is null)
         {
-            timer = new TimerObject(module);
+            timer = new TimerObject(module, Owners.OfFactory(L));
             module.TimerType.Push(L, timer);   // ... timer
             LuaApi.lua_pushvalue(L, 2);
             LuaApi.lua_setiuservalue(L, -2, 2); // fn, reachable only through the timer

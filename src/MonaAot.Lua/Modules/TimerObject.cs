@@ -12,7 +12,7 @@ namespace MonaAot.Lua.Modules;
 /// its userdata, so that only the userdata keeps it alive: a function that captures its own timer
 /// makes a cycle the Lua GC can collect once the timer is stopped and dropped. While armed, a
 /// registry reference (<see cref="ScriptObject.Retain"/>) keeps the userdata, and the timer belongs
-/// to the application that armed it. The loop holds one <see cref="LoopTimer"/> per object, made
+/// to the application whose mona:setTimer made it. The loop holds one <see cref="LoopTimer"/> per object, made
 /// once with one delegate, and re-armed in place: firing allocates nothing.
 /// </summary>
 public sealed unsafe class TimerObject : ScriptObject
@@ -24,7 +24,7 @@ public sealed unsafe class TimerObject : ScriptObject
     private long _armedAt; // MonotonicClock ticks: elapsed counts from here
     private int _calls;    // fn calls in progress on this timer (fn may call setTimer(timer))
 
-    internal TimerObject(TimerModule module) : base(module.Runtime) =>
+    internal TimerObject(TimerModule module, IResourceOwner? owner) : base(module.Runtime, owner) =>
         _timer = module.Runtime.Loop.CreateTimer(OnDue);
 
     internal static ScriptType CreateType(ScriptRuntime runtime) =>
@@ -89,7 +89,7 @@ public sealed unsafe class TimerObject : ScriptObject
     }
 
     /// <summary>
-    /// Calls fn(elapsed) as the timer's application. The answer decides (docs/api.md, "What fn's
+    /// Calls fn(elapsed). The answer decides (docs/api.md, "What fn's
     /// answer does"; MonaServer2's rule): a number of at least 1 re-arms for that many milliseconds
     /// (rounded up, at most <see cref="MaxDelayMs"/>); anything else stops the timer, whatever
     /// setTimer(timer, ...) fn made meanwhile. An error is logged and stops the timer.
@@ -98,13 +98,10 @@ public sealed unsafe class TimerObject : ScriptObject
     {
         if (SelfRef == LuaApi.LUA_NOREF)
             return;
-        IResourceOwner? previous = Runtime.CurrentOwner;
-        Runtime.CurrentOwner = Owner ?? previous;
         double next;
         _calls++;
         int called = Shim.mona_calltimer(Runtime.Vm.L, SelfRef, elapsed, &next);
         _calls--;
-        Runtime.CurrentOwner = previous;
         if (called < 0)
             Runtime.LogScriptError();
         if (called >= 0 && next >= 1 && SelfRef != LuaApi.LUA_NOREF) // not closed by its application meanwhile

@@ -7,8 +7,8 @@ using MonaAot.Lua.Runtime;
 namespace MonaAot.Lua.Modules;
 
 /// <summary>mona:createUDPSocket([allowBroadcast]) (docs/api.md, "UDPSocket"): installs the type
-/// and the factory on the mona table (on top of the stack). This object is the context of every UDP
-/// host function.</summary>
+/// and the factory on the mona table. This object is the context of every UDP host function; the
+/// factory's upvalue 3 is the owner of the sockets it makes (<see cref="Owners"/>).</summary>
 public sealed unsafe class UdpModule
 {
     private UdpModule(ScriptRuntime runtime) => Runtime = runtime;
@@ -16,14 +16,12 @@ public sealed unsafe class UdpModule
     public ScriptRuntime Runtime { get; }
     public ScriptType SocketType { get; private set; } = null!;
 
-    public static UdpModule Install(ScriptRuntime runtime)
+    public static UdpModule Install(ScriptRuntime runtime, MonaObject mona)
     {
         var module = new UdpModule(runtime);
         GCHandle context = runtime.Vm.Keep(module);
         module.SocketType = UdpSocketObject.CreateType(runtime);
-        LuaStrings.Push(runtime.Vm.L, "createUDPSocket");
-        HostFunction.Push(runtime.Vm.L, &Create, context);
-        runtime.Vm.State.RawSet(-3);
+        mona.AddFactory("createUDPSocket", &Create, context);
         return module;
     }
 
@@ -33,7 +31,7 @@ public sealed unsafe class UdpModule
     private static int Create(nint L, UdpModule module)
     {
         bool allowBroadcast = LuaApi.lua_toboolean(L, 2) != 0;
-        module.SocketType.Push(L, new UdpSocketObject(module, allowBroadcast));
+        module.SocketType.Push(L, new UdpSocketObject(module, Owners.OfFactory(L), allowBroadcast));
         return 1;
     }
 }

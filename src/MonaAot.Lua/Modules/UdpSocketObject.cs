@@ -35,7 +35,7 @@ public sealed unsafe class UdpSocketObject : ScriptObject, IUdpSocketEvents
     private readonly Dictionary<(nint Text, long Port), (byte[] Text, NetAddress Address)> _destinations = new();
     private object? _hostsVersion;
 
-    internal UdpSocketObject(UdpModule module, bool allowBroadcast) : base(module.Runtime)
+    internal UdpSocketObject(UdpModule module, IResourceOwner? owner, bool allowBroadcast) : base(module.Runtime, owner)
     {
         _module = module;
         _allowBroadcast = allowBroadcast;
@@ -64,7 +64,7 @@ public sealed unsafe class UdpSocketObject : ScriptObject, IUdpSocketEvents
                 return;
             LuaStrings.Push(L, data);
             PushSender(L, from);
-            Runtime.CallEvent(this, 2, 0);
+            Runtime.CallEvent(2, 0);
         }
         finally
         {
@@ -141,7 +141,7 @@ public sealed unsafe class UdpSocketObject : ScriptObject, IUdpSocketEvents
             failure ??= operation(this, NetAddress.From(addresses![0], port));
             if (failure is not null)
                 Runtime.LogAtScript(LogLevel.Warn, $"{what} {host}:{port}: {failure}", at);
-            else if (_socket.IsOpen && SelfRef == LuaApi.LUA_NOREF && Owner is null)
+            else if (_socket.IsOpen && SelfRef == LuaApi.LUA_NOREF)
                 Runtime.LogAtScript(LogLevel.Debug, $"{what} {host}:{port} done after the script let go of the socket", at);
         });
 

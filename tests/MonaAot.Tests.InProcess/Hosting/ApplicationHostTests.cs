@@ -109,6 +109,54 @@ public class ApplicationHostTests
         await Assert.That(harness.Log.MessagesStartingWith("child sees ")).IsEquivalentTo(new[] { "child sees version 2" });
     }
 
+    /// <summary>Each environment has a mona of its own: the global one's fields, new fields
+    /// shared through it (docs/api.md, "The application environment").</summary>
+    [Test]
+    public async Task Environment_HasItsOwnMona()
+    {
+        using var www = new TempWww();
+        www.WriteApp("", """
+            local own, global = 0, 0
+            for _ in pairs(mona) do own = own + 1 end
+            for _ in pairs(_G.mona) do global = global + 1 end
+            INFO("root ", mona ~= _G.mona, " ", rawget(_ENV, "mona") == mona, " ", mona.configs == _G.mona.configs, " ", own == global)
+            mona.added = 1
+            """);
+        www.WriteApp("/a", "INFO('child ', mona ~= super.mona, ' ', mona.added, ' ', _G.mona.added)");
+        using var harness = new HostHarness(www);
+
+        harness.Rescan();
+
+        await Assert.That(harness.Log.MessagesStartingWith("root ")).IsEquivalentTo(new[] { "root (true) (true) (true) (true)" });
+        await Assert.That(harness.Log.MessagesStartingWith("child ")).IsEquivalentTo(new[] { "child (true) 1 1" });
+    }
+
+    /// <summary>An object belongs to the application whose mona made it (docs/api.md,
+    /// "Conventions", lifetime), whoever calls the code: a root function called by a child makes
+    /// root objects; a reload closes exactly the reloaded application's, across reloads too.</summary>
+    [Test]
+    public async Task Ownership_FollowsTheMonaThatMadeIt()
+    {
+        using var www = new TempWww();
+        www.WriteApp("", """
+            function armForever() return mona:setTimer(function() end, 100000) end
+            function onManage() INFO("armed ", mona:stats().timers) end
+            """);
+        www.WriteApp("/a", "mine = mona:setTimer(function() end, 100000)\ntheirs = armForever()");
+        using var harness = new HostHarness(www);
+        harness.Rescan();
+        harness.Host.Manage();
+
+        www.WriteApp("/a", "mona:setTimer(function() end, 100000) mona:setTimer(function() end, 100000)");
+        harness.Rescan();
+        harness.Host.Manage();
+        www.WriteApp("/a", "-- v3");
+        harness.Rescan();
+        harness.Host.Manage();
+
+        await Assert.That(harness.Log.MessagesStartingWith("armed ")).IsEquivalentTo(new[] { "armed 2", "armed 3", "armed 1" });
+    }
+
     [Test]
     public async Task SyntaxError_IsLoggedWithFileAndLine_OthersRun()
     {

@@ -392,9 +392,8 @@ public class UdpTests
         File.WriteAllText(hostsPath, "127.0.0.1 udp-peer.test\n");
         try
         {
-            await using TcpApp app = await TcpApp.Start("u = mona:createUDPSocket()");
             var hosts = new MonaAot.Net.HostsFile(hostsPath);
-            app.Harness.Runtime.Hosts = hosts;
+            await using TcpApp app = await TcpApp.Start("u = mona:createUDPSocket()", hosts: hosts);
 
             await app.Run($$"""
                 local failures = 0

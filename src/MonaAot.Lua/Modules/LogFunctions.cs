@@ -2,12 +2,11 @@ using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using MonaAot.Diagnostics;
-using MonaAot.Lua;
 using MonaAot.Lua.Binding;
 using MonaAot.Lua.Native;
 using MonaAot.Lua.Runtime;
 
-namespace MonaAot.Hosting;
+namespace MonaAot.Lua.Modules;
 
 /// <summary>
 /// The global log functions FATAL .. TRACE (docs/api.md, "Log functions"): arguments concatenated
@@ -26,13 +25,16 @@ public static unsafe class LogFunctions
     {
         GCHandle context = vm.Keep(logger);
         nint L = vm.L;
+        LuaApi.lua_pushglobaltable(L);
         foreach ((string name, LogLevel level) in Levels)
         {
+            LuaStrings.Push(L, name);
             LuaApi.lua_pushlightuserdata(L, (void*)GCHandle.ToIntPtr(context));
             LuaApi.lua_pushinteger(L, (long)level);
             HostFunction.Push(L, &Log, upvalues: 2);
-            vm.State.SetGlobal(name);
+            LuaApi.lua_rawset(L, -3);
         }
+        LuaApi.lua_pop(L, 1);
     }
 
     [UnmanagedCallersOnly]
