@@ -133,16 +133,18 @@ public class ApplicationHostTests
 
     /// <summary>An object belongs to the application whose mona made it (docs/api.md,
     /// "Conventions", lifetime), whoever calls the code: a root function called by a child makes
-    /// root objects; a reload closes exactly the reloaded application's, across reloads too.</summary>
+    /// root objects, unless it is given the child's mona; a reload closes exactly the reloaded
+    /// application's, across reloads too.</summary>
     [Test]
     public async Task Ownership_FollowsTheMonaThatMadeIt()
     {
         using var www = new TempWww();
         www.WriteApp("", """
             function armForever() return mona:setTimer(function() end, 100000) end
+            function armWith(m) return m:setTimer(function() end, 100000) end
             function onManage() INFO("armed ", mona:stats().timers) end
             """);
-        www.WriteApp("/a", "mine = mona:setTimer(function() end, 100000)\ntheirs = armForever()");
+        www.WriteApp("/a", "mine = mona:setTimer(function() end, 100000)\ntheirs = armForever()\npassed = armWith(mona)");
         using var harness = new HostHarness(www);
         harness.Rescan();
         harness.Host.Manage();
@@ -154,7 +156,7 @@ public class ApplicationHostTests
         harness.Rescan();
         harness.Host.Manage();
 
-        await Assert.That(harness.Log.MessagesStartingWith("armed ")).IsEquivalentTo(new[] { "armed 2", "armed 3", "armed 1" });
+        await Assert.That(harness.Log.MessagesStartingWith("armed ")).IsEquivalentTo(new[] { "armed 3", "armed 3", "armed 1" });
     }
 
     [Test]
