@@ -6,7 +6,7 @@ using MonaAot.Diagnostics;
 using MonaAot.Hosting;
 using MonaAot.Logging;
 using MonaAot.Lua;
-using MonaAot.Lua.Modules;
+using MonaAot.Modules;
 using MonaAot.Lua.Runtime;
 using MonaAot.Mail;
 using MonaAot.Net;

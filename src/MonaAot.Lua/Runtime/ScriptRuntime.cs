@@ -73,8 +73,9 @@ public sealed unsafe class ScriptRuntime
 
     internal void AddType(ScriptType type) => _types.Add(type);
 
-    /// <summary>Lua timers armed now (mona:stats().timers); kept by TimerObject.</summary>
-    public int ArmedTimers { get; internal set; }
+    /// <summary>Lua timers armed now (mona:stats().timers): kept by the Timer module
+    /// (src/MonaAot.Modules/TimerObject.cs), here because it is counted per Lua state.</summary>
+    public int ArmedTimers { get; set; }
 
     /// <summary>
     /// Pushes the handler <paramref name="name"/> (a NUL-terminated literal such as

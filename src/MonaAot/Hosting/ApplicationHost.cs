@@ -4,7 +4,7 @@ using System.IO;
 using MonaAot.Diagnostics;
 using MonaAot.Lua;
 using MonaAot.Lua.Binding;
-using MonaAot.Lua.Modules;
+using MonaAot.Modules;
 using MonaAot.Lua.Native;
 using MonaAot.Lua.Runtime;
 using MonaAot.Reactor;

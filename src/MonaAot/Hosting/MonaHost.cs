@@ -1,6 +1,6 @@
 using System.Collections.Generic;
 using MonaAot.Configuration;
-using MonaAot.Lua.Modules;
+using MonaAot.Modules;
 
 namespace MonaAot.Hosting;
 

@@ -1,6 +1,6 @@
 using System.Collections.Generic;
 
-namespace MonaAot.Lua.Modules;
+namespace MonaAot.Modules;
 
 /// <summary>What the <c>mona</c> table shows of the server that hosts the scripts (docs/api.md,
 /// "mona"); the host implements it, so that the Lua side needs nothing of its configuration

@@ -7,7 +7,7 @@ using MonaAot.Lua.Native;
 using MonaAot.Lua.Runtime;
 using MonaAot.Net;
 
-namespace MonaAot.Lua.Modules;
+namespace MonaAot.Modules;
 
 /// <summary>
 /// TCPClient (docs/api.md, "TCPClient"): connect, send, disconnect, shutdown, pause, resume;

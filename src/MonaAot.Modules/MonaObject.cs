@@ -6,7 +6,7 @@ using MonaAot.Lua.Binding;
 using MonaAot.Lua.Native;
 using MonaAot.Lua.Runtime;
 
-namespace MonaAot.Lua.Modules;
+namespace MonaAot.Modules;
 
 /// <summary>
 /// The <c>mona</c> table (docs/api.md, "mona"): <c>configs</c>, <c>environment</c>,

@@ -1,12 +1,13 @@
 using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using MonaAot.Lua;
 using MonaAot.Diagnostics;
 using MonaAot.Lua.Binding;
 using MonaAot.Lua.Native;
 using MonaAot.Lua.Runtime;
 
-namespace MonaAot.Lua.Modules;
+namespace MonaAot.Modules;
 
 /// <summary>
 /// The global log functions FATAL .. TRACE (docs/api.md, "Log functions"): arguments concatenated

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 using MonaAot.Lua.Binding;
 using MonaAot.Lua.Runtime;
 
-namespace MonaAot.Lua.Modules;
+namespace MonaAot.Modules;
 
 /// <summary>
 /// mona:createTCPClient() and mona:createTCPServer() (docs/api.md, "TCPClient", "TCPServer"):

@@ -7,7 +7,7 @@ using MonaAot.Lua.Native;
 using MonaAot.Lua.Runtime;
 using MonaAot.Mail;
 
-namespace MonaAot.Lua.Modules;
+namespace MonaAot.Modules;
 
 /// <summary>mona:sendMail(sender, subject, content, recipient, ...) (docs/api.md, "Mail"): installs
 /// the Mail type and the function on the mona table (upvalue 3: the owner of the mails it makes,

@@ -4,7 +4,7 @@ using MonaAot.Lua.Binding;
 using MonaAot.Lua.Native;
 using MonaAot.Lua.Runtime;
 
-namespace MonaAot.Lua.Modules;
+namespace MonaAot.Modules;
 
 /// <summary>
 /// mona:stats(): counters a script (or a test) can watch: connections, bytesReceived,

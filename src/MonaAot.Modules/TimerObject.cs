@@ -5,7 +5,7 @@ using MonaAot.Lua.Native;
 using MonaAot.Lua.Runtime;
 using MonaAot.Reactor;
 
-namespace MonaAot.Lua.Modules;
+namespace MonaAot.Modules;
 
 /// <summary>
 /// Timer (docs/api.md, "Timer"): what mona:setTimer returns. Its function lives in user value 2 of

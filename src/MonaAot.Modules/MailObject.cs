@@ -5,7 +5,7 @@ using MonaAot.Lua.Binding;
 using MonaAot.Lua.Native;
 using MonaAot.Lua.Runtime;
 
-namespace MonaAot.Lua.Modules;
+namespace MonaAot.Modules;
 
 /// <summary>
 /// The object mona:sendMail returns (docs/api.md, "Mail"). Its one event, onSent(error), fires once

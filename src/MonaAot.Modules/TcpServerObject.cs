@@ -7,7 +7,7 @@ using MonaAot.Lua.Native;
 using MonaAot.Lua.Runtime;
 using MonaAot.Net;
 
-namespace MonaAot.Lua.Modules;
+namespace MonaAot.Modules;
 
 /// <summary>
 /// TCPServer (docs/api.md, "TCPServer"): start(port) dual-stack, start(host, port),

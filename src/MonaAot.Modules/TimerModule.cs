@@ -4,7 +4,7 @@ using MonaAot.Lua.Binding;
 using MonaAot.Lua.Native;
 using MonaAot.Lua.Runtime;
 
-namespace MonaAot.Lua.Modules;
+namespace MonaAot.Modules;
 
 /// <summary>
 /// mona:setTimer (docs/api.md, "Timer"; MonaServer2's API): installs the Timer type and setTimer on

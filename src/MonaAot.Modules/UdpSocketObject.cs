@@ -8,7 +8,7 @@ using MonaAot.Lua.Native;
 using MonaAot.Lua.Runtime;
 using MonaAot.Net;
 
-namespace MonaAot.Lua.Modules;
+namespace MonaAot.Modules;
 
 /// <summary>
 /// UDPSocket (docs/api.md, "UDPSocket"): bind, connect, send, close; joinGroup/leaveGroup; address,

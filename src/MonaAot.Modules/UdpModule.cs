@@ -4,7 +4,7 @@ using MonaAot.Lua.Binding;
 using MonaAot.Lua.Native;
 using MonaAot.Lua.Runtime;
 
-namespace MonaAot.Lua.Modules;
+namespace MonaAot.Modules;
 
 /// <summary>mona:createUDPSocket([allowBroadcast]) (docs/api.md, "UDPSocket"): installs the type
 /// and the factory on the mona table. This object is the context of every UDP host function; the
