@@ -2,9 +2,10 @@
 # MonaAot build entry point (Linux).
 #   ./build.sh         install what is missing, build native/, publish out/monaaot + out/www
 #   ./build.sh run     build when needed, then run out/monaaot on out/www (extra args passed on)
-#   ./build.sh test    build, run every test on Linux and as a Windows build under Wine, end
-#                      with "N passed, N failed, N skipped" over both
-#   ./build.sh bench   build, then compare MonaAot with C references: echo, timers, relay (tests/bench/run.sh)
+#   ./build.sh test    build, run the test levels (unit, in-process, end-to-end) on Linux, then
+#                      unit and in-process as a Windows build under Wine; end with
+#                      "N passed, N failed, N skipped" over all of them
+#   ./build.sh bench   build, then compare MonaAot with C references: echo, timers, relay (tests/bench/bench.py)
 #   ./build.sh order   profile the server and rewrite the method order file (tests/bench/method-order.sh)
 #   ./build.sh wine-test  the tests as a win-x64 build under Wine (tests/wine/wine.sh; options passed on)
 set -euo pipefail
@@ -16,7 +17,8 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 say() { printf '==> %s\n' "$*" >&2; }
 
 # System packages the build needs: the static Lua and its headers, a C toolchain and clang
-# (the Native AOT linker driver). Installed only when missing, non-interactively.
+# (the Native AOT linker driver), and Python 3 for the benchmark driver. Installed only when
+# missing, non-interactively.
 install_missing() {
   local missing=()
   [ -f /usr/include/lua5.4/lua.h ] && ls /usr/lib/*/liblua5.4.a >/dev/null 2>&1 || missing+=(liblua5.4-dev)
@@ -24,6 +26,7 @@ install_missing() {
   command -v make >/dev/null || missing+=(make)
   command -v clang >/dev/null || missing+=(clang)
   command -v ar >/dev/null || missing+=(binutils)
+  command -v python3 >/dev/null || missing+=(python3)
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]}"
     local sudo=""
@@ -76,24 +79,44 @@ stop_smtpd() {
   rm -rf "$SMTPD_DIR"
 }
 
-# Every test twice: on Linux (epoll), then the same suites as a Windows build under Wine (IOCP,
-# tests/wine/wine.sh). The last line sums both runs.
+# Every test level in order, fast first: on Linux (epoll) the unit, in-process and end-to-end
+# levels (tests/MonaAot.Tests.*), then the unit and in-process levels as a Windows build under
+# Wine (IOCP, tests/wine/wine.sh). Every level runs even when one before it failed, so that
+# the last line, which sums them all, is the whole picture.
+TEST_LEVELS=(Unit InProcess EndToEnd)
 run_tests() {
   build
   start_smtpd
-  local log wine_log status wine_status
-  log=$(mktemp)
-  wine_log=$(mktemp)
+  local runs=() log level status
+  # shellcheck source=tests/wine/wine.sh
+  source tests/wine/wine.sh
   set +e
-  say "tests on Linux (epoll)"
-  MONAAOT_BINARY="$OUT/monaaot" dotnet test --project tests/MonaAot.Tests/MonaAot.Tests.csproj -c Release \
-    --no-progress 2>&1 | tee "$log"
-  status=${PIPESTATUS[0]}
-  say "tests as a Windows build under Wine (IOCP)"
-  tests/wine/wine.sh 2>&1 | tee "$wine_log"
-  wine_status=${PIPESTATUS[0]}
+  for level in "${TEST_LEVELS[@]}"; do
+    log=$(mktemp)
+    say "$level tests on Linux (epoll)"
+    MONAAOT_BINARY="$OUT/monaaot" dotnet test --project "tests/MonaAot.Tests.$level/MonaAot.Tests.$level.csproj" \
+      -c Release --no-progress 2>&1 | tee "$log"
+    runs+=("$log" "${PIPESTATUS[0]}" "Linux $level")
+  done
+  trap 'wine_stop; stop_smtpd' EXIT
+  log=$(mktemp)
+  say "building the tests for Windows (Wine)"
+  (set -e; wine_install_missing; wine_build) >"$log" 2>&1
+  status=$?
+  if [ "$status" -ne 0 ]; then
+    cat "$log" >&2
+    runs+=("$log" "$status" "Windows build for Wine")
+  else
+    rm -f "$log"
+    for level in "${WINE_LEVELS[@]}"; do
+      log=$(mktemp)
+      say "$level tests as a Windows build under Wine (IOCP)"
+      wine_run "$level" 2>&1 | tee "$log"
+      runs+=("$log" "${PIPESTATUS[0]}" "Windows under Wine $level")
+    done
+  fi
   set -e
-  summarize "$log" "$status" "Linux" "$wine_log" "$wine_status" "Windows under Wine"
+  summarize "${runs[@]}"
 }
 
 # Turns the test platform's summaries (total/failed/succeeded/skipped) of each run, given as
@@ -134,8 +157,9 @@ case "${1:-build}" in
     ;;
   test) run_tests ;;
   bench)
+    install_missing
     if needs_build; then build; fi
-    exec tests/bench/run.sh
+    exec python3 tests/bench/bench.py
     ;;
   order)
     install_missing

@@ -7,7 +7,7 @@
  *           back, and sends the next; every round trip is timed.
  * stream    each connection writes continuously, at most WINDOW bytes (default 256 KiB) ahead
  *           of what came back, and reads the echo back. A large window makes a source that
- *           outruns a slow path (the relay benchmark's memory figure, tests/bench/relay.sh).
+ *           outruns a slow path (the relay benchmark's memory figure, tests/bench/bench.py).
  * idle      (also --idle) opens the connections, prints "connected=N" once all are
  *           established, then holds them open until stdin closes, SIGTERM/SIGINT, or the
  *           duration (default 600 s) ends. Used to measure a server's memory per connection.

@@ -1,5 +1,5 @@
 /* slow_echo: a TCP echo server that reads at a capped rate: the slow backend of the relay
- * benchmark's memory figure (tests/bench/relay.sh).
+ * benchmark's memory figure (tests/bench/bench.py).
  *
  *   slow_echo PORT BYTES_PER_SECOND     (PORT 0 lets the kernel pick; the port is printed)
  *

@@ -1,11 +1,11 @@
 /* timer_reference: the yardstick MonaAot's timers (mona:setTimer, docs/api.md "Timer") are
- * benchmarked against (tests/bench/timers.sh).
+ * benchmarked against (the timer scenario of tests/bench/bench.py).
  *
  *   timer_reference TIMERS FIRES REARMS
  *
  * A minimal epoll loop with an indexed binary min-heap of timers keyed by (due time, arming
  * order), on the monotonic clock, running the schedule of the benchmark's Lua application
- * (timer_app in tests/bench/timers.sh), which must stay the same as this one:
+ * (tests/bench/apps/timer.lua), which must stay the same as this one:
  *
  *   fire    TIMERS one-shot timers are armed, timer i for delay(i * FIRES) ms; its k-th firing
  *           (k = 1..FIRES-1) re-arms it for delay(i * FIRES + k) ms by returning that delay, so

@@ -6,7 +6,7 @@ using MonaAot.Diagnostics;
 using MonaAot.Hosting;
 using MonaAot.Logging;
 using MonaAot.Lua;
-using MonaAot.Lua.Modules;
+using MonaAot.Modules;
 using MonaAot.Lua.Runtime;
 using MonaAot.Mail;
 using MonaAot.Net;
@@ -39,8 +39,8 @@ public static partial class Server
         using HandlerWatchdog? watchdog = ApplyLuaLimits(vm, settings.Lua);
         using var mail = new MailQueue(settings.Smtp, loop.Post);
         var runtime = new ScriptRuntime(vm, loop, net, logger);
-        InstallGlobals(runtime, settings, mail);
-        var host = new ApplicationHost(runtime, settings.WwwRoot);
+        MonaObject mona = InstallGlobals(runtime, settings, mail);
+        var host = new ApplicationHost(runtime, mona, settings.WwwRoot);
 
         // Signals arrive on a runtime thread, which must not run scripts. The first SIGINT or
         // SIGTERM interrupts the script call running now, if any (an endless loop included,
@@ -99,18 +99,18 @@ public static partial class Server
         return limits.HandlerTimeoutSeconds > 0 ? new HandlerWatchdog(vm, limits.HandlerTimeoutSeconds) : null;
     }
 
-    /// <summary>The global log functions and the mona table with every module.</summary>
-    public static void InstallGlobals(ScriptRuntime runtime, ServerSettings settings, MailQueue mail)
+    /// <summary>The global log functions and the mona table with every module; returns the
+    /// mona table, which the applications' own are made from.</summary>
+    public static MonaObject InstallGlobals(ScriptRuntime runtime, ServerSettings settings, MailQueue mail)
     {
         LogFunctions.Install(runtime.Vm, runtime.Logger);
-        MonaObject.Install(runtime.Vm, settings.Ini, settings.WwwRoot);
-        runtime.Vm.State.GetGlobal("mona");
-        TcpModule.Install(runtime);
-        UdpModule.Install(runtime);
-        MailModule.Install(runtime, mail);
-        TimerModule.Install(runtime);
-        StatsFunction.Install(runtime);
-        runtime.Vm.State.Pop(1);
+        MonaObject mona = MonaObject.Install(runtime, new MonaHost(settings.Ini, settings.WwwRoot));
+        TcpModule.Install(runtime, mona);
+        UdpModule.Install(runtime, mona);
+        MailModule.Install(runtime, mona, mail);
+        TimerModule.Install(runtime, mona);
+        StatsFunction.Install(runtime, mona);
+        return mona;
     }
 
     private static void StopWhenDrained(EventLoop loop, NetContext net, MailQueue mail, long deadline)

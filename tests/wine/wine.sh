@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
-# The tests as a Windows program, on the Linux machines this project is built on: a
-# self-contained win-x64 build of tests/MonaAot.Tests (JIT, not Native AOT) run under Wine.
-#   ./build.sh wine-test [test options]     (or tests/wine/wine.sh [test options])
-# The options go to the test program (Microsoft.Testing.Platform), for instance
+# The tests as a Windows program, on the Linux machines this project is built on: self-contained
+# win-x64 builds of the unit and in-process test levels (tests/MonaAot.Tests.Unit and
+# tests/MonaAot.Tests.InProcess; JIT, not Native AOT) run under Wine. The end-to-end level
+# drives the Linux binary and is not run here.
+#   ./build.sh wine-test [--level Unit|InProcess] [test options]     (or tests/wine/wine.sh ...)
+# The options go to each test program (Microsoft.Testing.Platform), for instance
 #   --treenode-filter '/*/*/(AllocatorTests)|(BindingTests)/*'    --list-tests    --help
-# Without any, it runs every test: the suites on sockets run on the IOCP backend, the
-# Linux-only classes ([RunOn(OS.Linux)]: EndToEnd/, DescriptorLeakTests, EpollLayoutTests)
-# are skipped, and so are the few checks Wine cannot show (Support/Wine.cs says which).
+# and a level whose tests the filter all leaves out counts as passed. Without options, every
+# test of both levels runs: the suites on sockets run on the IOCP backend, the Linux-only
+# classes ([RunOn(OS.Linux)]: DescriptorLeakTests, EpollLayoutTests, ...) are skipped, and so
+# are the few checks Wine cannot show (tests/MonaAot.Tests.Support/Wine.cs says which).
 #
 # Steps: install Wine and MinGW-w64 when missing; make -C native windows (monaaot_native.dll
-# over KeraLua's lua54.dll); publish into out/wine/tests, with bin/ and obj/ under
-# out/wine/artifacts so that the Linux build's stay as they are; run MonaAot.Tests.exe in a
-# private Wine prefix, out/wine/prefix, made headless on first use; stop that prefix's
-# wineserver at the end, however the run ended.
+# over KeraLua's lua54.dll); publish each level into out/wine/tests/LEVEL, with bin/ and obj/
+# under out/wine/artifacts so that the Linux build's stay as they are; run it in a private Wine
+# prefix, out/wine/prefix, made headless on first use; stop that prefix's wineserver at the
+# end, however the run ended.
 # Sourced, the file only defines its functions (wine_install_missing, wine_build, wine_run).
 set -euo pipefail
 
@@ -78,43 +81,65 @@ wine_stop() {
   [ -n "$server" ] && [ -d "$WINE_PREFIX_DIR" ] && wine_env "$server" -k 2>/dev/null || true
 }
 
+# The levels run under Wine, in the order they run: fast first.
+WINE_LEVELS=(Unit InProcess)
+
 # native/'s DLL and the published tests. The global properties: no Native AOT for this build
 # (src/MonaAot sets PublishAot), and artifacts output so that bin/ and obj/ (restore's assets
 # for win-x64 included) go under out/wine/artifacts. KeraLua's package must be restored before
 # make, which links against its lua54.dll.
 wine_build() {
-  local project=tests/MonaAot.Tests/MonaAot.Tests.csproj
   local props=(-p:PublishAot=false -p:UseArtifactsOutput=true "-p:ArtifactsPath=$WINE_OUT/artifacts")
+  local level project
   (
     cd "$WINE_ROOT"
     wine_say "restoring for win-x64"
-    dotnet restore "$project" -r win-x64 -p:SelfContained=true "${props[@]}" -nologo -v quiet
+    for level in "${WINE_LEVELS[@]}"; do
+      dotnet restore "tests/MonaAot.Tests.$level/MonaAot.Tests.$level.csproj" -r win-x64 -p:SelfContained=true "${props[@]}" -nologo -v quiet
+    done
     wine_say "native/ for Windows (make windows)"
     make -s -C native windows
-    wine_say "publishing the tests for win-x64 (self-contained, JIT) into out/wine/tests"
-    dotnet publish "$project" -c Release -r win-x64 --self-contained --no-restore "${props[@]}" \
-      -o "$WINE_OUT/tests" -nologo -v quiet -p:TreatWarningsAsErrors=true
+    for level in "${WINE_LEVELS[@]}"; do
+      project=tests/MonaAot.Tests.$level/MonaAot.Tests.$level.csproj
+      wine_say "publishing the $level tests for win-x64 (self-contained, JIT) into out/wine/tests/$level"
+      dotnet publish "$project" -c Release -r win-x64 --self-contained --no-restore "${props[@]}" \
+        -o "$WINE_OUT/tests/$level" -nologo -v quiet -p:TreatWarningsAsErrors=true
+    done
   )
 }
 
-# Runs MonaAot.Tests.exe with the given options (every test without any); the exit code is
-# the test program's. The wineserver is stopped before returning.
+# Runs one level's MonaAot.Tests.LEVEL.exe with the given options (every test without any); the
+# exit code is the test program's. The wineserver is stopped before returning.
 wine_run() {
+  local level=$1
+  shift
   local args=("$@")
   if [ ${#args[@]} -eq 0 ]; then
     args=(--progress off --no-ansi)
   fi
   wine_prefix
-  wine_say "MonaAot.Tests.exe under Wine ${args[*]}"
+  wine_say "MonaAot.Tests.$level.exe under Wine ${args[*]}"
   local status=0
-  (cd "$WINE_OUT/tests" && wine_env "$(wine_tool wine64)" MonaAot.Tests.exe "${args[@]}") || status=$?
+  (cd "$WINE_OUT/tests/$level" && wine_env "$(wine_tool wine64)" "MonaAot.Tests.$level.exe" "${args[@]}") || status=$?
   wine_stop
   return $status
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   trap wine_stop EXIT
+  if [ "${1:-}" = "--level" ]; then
+    WINE_LEVELS=("$2")
+    shift 2
+  fi
   wine_install_missing
   wine_build
-  wine_run "$@"
+  status=0
+  for level in "${WINE_LEVELS[@]}"; do
+    level_status=0
+    wine_run "$level" "$@" || level_status=$?
+    # 8: no test ran, which with options only means the filter left out this level's tests.
+    if [ "$level_status" -eq 8 ] && [ $# -gt 0 ]; then level_status=0; fi
+    [ "$level_status" -eq 0 ] || status=$level_status
+  done
+  exit $status
 fi

@@ -1,6 +1,7 @@
 using System;
 using System.Diagnostics;
 using System.Runtime.Versioning;
+using MonaAot.Interop;
 using MonaAot.Reactor;
 using MonaAot.Reactor.Iocp;
 
@@ -9,13 +10,14 @@ namespace MonaAot.Net;
 /// <summary>
 /// The Windows half of a connection: connects with ConnectEx, and hands what the kernel did not
 /// take at once to the completion port instead of waiting for writability, which IOCP cannot
-/// report. Each posted send owns a copy of its bytes, so closing the connection while sends are
-/// in flight frees nothing the kernel still reads. Reads are the same as on Linux.
+/// report (both posted through <see cref="IocpSocketOperations"/>). Each posted send owns a
+/// copy of its bytes, so closing the connection while sends are in flight frees nothing the
+/// kernel still reads. Reads are the same as on Linux.
 /// </summary>
 public sealed unsafe partial class TcpConnection
 {
     [SupportedOSPlatform("windows")]
-    private IocpBackend Iocp => (IocpBackend)_net.Loop.Backend;
+    private IocpBackend Iocp => _net.Loop.Iocp;
 
     // Direct writes (DirectWriteGate) stay shut here: every send takes the C# path, and so
     // the completion port's posted sends.
@@ -33,7 +35,7 @@ public sealed unsafe partial class TcpConnection
         Debug.Assert(TargetPlatform.IsWindows);
         if (!BeginAttempt(fd, address, IoEvents.None))
             return false;
-        Iocp.PostConnect(_fd, &address);
+        IocpSocketOperations.PostConnect(Iocp, _fd, &address);
         return true;
     }
 
@@ -79,7 +81,7 @@ public sealed unsafe partial class TcpConnection
         // and a slow reader takes a long time to let 1 MiB complete.
         bool ending = _shutdownRequested || _peerClosed;
         int length = (int)Math.Min(_queue.Length, ending ? MaxPostedSendWhileEnding : MaxPostedSend);
-        byte* buffer = Iocp.PrepareSend(_fd, length, out nint operation);
+        byte* buffer = IocpSocketOperations.PrepareSend(Iocp, _fd, length, out IocpOperation* operation);
         for (int copied = 0; copied < length;)
         {
             _queue.TryPeek(out byte* data, out int available);
@@ -89,7 +91,7 @@ public sealed unsafe partial class TcpConnection
             copied += take;
         }
         _postedBytes = length;
-        Iocp.PostSend(operation);
+        IocpSocketOperations.PostSend(Iocp, operation);
         PublishGate();
     }
 

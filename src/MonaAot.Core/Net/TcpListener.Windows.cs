@@ -47,10 +47,10 @@ public sealed unsafe partial class TcpListener
     [SupportedOSPlatform("windows")]
     private void PostAccepts()
     {
-        var iocp = (IocpBackend)_net.Loop.Backend;
+        IocpBackend iocp = _net.Loop.Iocp;
         while (_acceptsInFlight < AcceptsPosted)
         {
-            int errno = iocp.PostAccept(_fd, _family);
+            int errno = IocpSocketOperations.PostAccept(iocp, _fd, _family);
             if (errno != 0)
             {
                 PauseAccepting(errno);

@@ -24,7 +24,7 @@ public sealed unsafe partial class UdpSocket
     private bool _readsStopped;
 
     [SupportedOSPlatform("windows")]
-    private IocpBackend Iocp => (IocpBackend)_net.Loop.Backend;
+    private IocpBackend Iocp => _net.Loop.Iocp;
 
     private partial long QueuedBytes => _postedBytes;
 
@@ -104,7 +104,7 @@ public sealed unsafe partial class UdpSocket
             return Failure(errno, recipient);
         if (_postedBytes + data.Length > _net.Limits.MaxQueuedBytes)
             return $"send queue full ({_net.Limits.MaxQueuedBytes} bytes queued): datagram dropped";
-        Iocp.PostSendTo(_fd, data, target);
+        IocpSocketOperations.PostSendTo(Iocp, _fd, data, target);
         _postedBytes += data.Length;
         return null;
     }

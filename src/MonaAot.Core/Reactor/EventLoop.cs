@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Concurrent;
 using System.Threading;
-using MonaAot.Reactor.Epoll;
 
 namespace MonaAot.Reactor;
 
@@ -9,11 +8,12 @@ namespace MonaAot.Reactor;
 /// The reactor: one thread runs <see cref="Run"/> and owns everything attached to the loop (the
 /// Lua state, the sockets). Other threads reach it only through <see cref="Post"/>, which wakes
 /// the backend (eventfd on Linux). Each turn: wait for I/O or the next timer, dispatch I/O, run
-/// posted work, run due timers.
+/// posted work, run due timers. Its backend is the one of the build's platform, chosen at
+/// compile time (EventLoop.Unix.cs: epoll, EventLoop.Windows.cs: IOCP); this file reaches it
+/// only through the <see cref="IIoBackend"/> seam both share.
 /// </summary>
-public sealed class EventLoop : IDisposable
+public sealed partial class EventLoop : IDisposable
 {
-    private readonly IIoBackend _backend;
     private readonly HandleTable _handles = new();
     private readonly TimerQueue _timers = new();
     private readonly ConcurrentQueue<Action> _posted = new();
@@ -23,18 +23,6 @@ public sealed class EventLoop : IDisposable
     private volatile bool _stopRequested;
     private Thread? _thread;
 
-    public EventLoop(IIoBackend backend) => _backend = backend;
-
-    /// <summary>The backend of this OS.</summary>
-    public static EventLoop CreateDefault()
-    {
-        if (OperatingSystem.IsLinux())
-            return new EventLoop(new EpollBackend());
-        if (OperatingSystem.IsWindows())
-            return new EventLoop(new Iocp.IocpBackend());
-        throw new PlatformNotSupportedException("MonaAot's reactor has no backend for this OS yet");
-    }
-
     /// <summary>Reports an exception that escaped a callback; the loop carries on.</summary>
     public Action<Exception> UnhandledException { get; set; } = static _ => { };
 
@@ -43,6 +31,7 @@ public sealed class EventLoop : IDisposable
 
     public bool IsLoopThread => Thread.CurrentThread == _thread;
 
+    /// <summary>The backend, as the seam: what the loop and the shared socket code use of it.</summary>
     public IIoBackend Backend => _backend;
 
     public HandleTable Handles => _handles;
@@ -78,7 +67,7 @@ public sealed class EventLoop : IDisposable
             return;
         _posted.Enqueue(action);
         if (Interlocked.Exchange(ref _wakePending, 1) == 0)
-            _backend.Wake();
+            Backend.Wake();
     }
 
     /// <summary>Makes <see cref="Run"/> return after the current turn. Any thread.</summary>
@@ -87,7 +76,7 @@ public sealed class EventLoop : IDisposable
         _stopRequested = true;
         if (_disposed)
             return;
-        _backend.Wake();
+        Backend.Wake();
     }
 
     /// <summary>Runs the loop on the calling thread until <see cref="Stop"/>.</summary>
@@ -102,7 +91,7 @@ public sealed class EventLoop : IDisposable
     private void RunOnce()
     {
         int timeout = _posted.IsEmpty ? _timers.NextTimeout(MonotonicClock.Timestamp()) : 0;
-        int count = _backend.Wait(_events, timeout);
+        int count = Backend.Wait(_events, timeout);
         for (int i = 0; i < count; i++)
             Dispatch(in _events[i]);
         RunPosted();
@@ -115,7 +104,7 @@ public sealed class EventLoop : IDisposable
         IIoHandler? handler = _handles.Find(ev.Token);
         if (handler is null)
         {
-            _backend.Discard(in ev);
+            Backend.Discard(in ev);
             return;
         }
         try
@@ -152,6 +141,6 @@ public sealed class EventLoop : IDisposable
     public void Dispose()
     {
         _disposed = true;
-        _backend.Dispose();
+        Backend.Dispose();
     }
 }

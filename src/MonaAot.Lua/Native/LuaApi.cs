@@ -18,6 +18,7 @@ public static unsafe partial class LuaApi
     public const int LUA_OK = 0;
     public const int LUA_MULTRET = -1;
     public const int LUA_REGISTRYINDEX = -1000000 - 1000;
+    public const int LUA_RIDX_GLOBALS = 2;
 
     public const int LUA_TNONE = -1;
     public const int LUA_TNIL = 0;
@@ -77,6 +78,10 @@ public static unsafe partial class LuaApi
     public static void lua_pop(nint L, int n) => lua_settop(L, -n - 1);
 
     public static void lua_insert(nint L, int index) => lua_rotate(L, index, 1);
+
+    public static void lua_newtable(nint L) => lua_createtable(L, 0, 0);
+
+    public static void lua_pushglobaltable(nint L) => lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
 
     public static void lua_remove(nint L, int index)
     {

@@ -12,7 +12,13 @@ namespace MonaAot.Lua.Runtime;
 /// </summary>
 public abstract unsafe class ScriptObject : IOwnedResource
 {
-    protected ScriptObject(ScriptRuntime runtime) => Runtime = runtime;
+    /// <param name="owner">The application whose <c>mona</c> made it (null outside any
+    /// application), see <see cref="Owners"/>.</param>
+    protected ScriptObject(ScriptRuntime runtime, IResourceOwner? owner)
+    {
+        Runtime = runtime;
+        Owner = owner;
+    }
 
     public ScriptRuntime Runtime { get; }
     public int Id { get; internal set; }
@@ -25,11 +31,14 @@ public abstract unsafe class ScriptObject : IOwnedResource
     /// <summary>Registry reference to the userdata while active, else LUA_NOREF.</summary>
     public int SelfRef { get; private set; } = LuaApi.LUA_NOREF;
 
-    /// <summary>The application it belongs to while active.</summary>
-    public IResourceOwner? Owner { get; private set; }
+    /// <summary>The application it belongs to, fixed when it is made; it holds the object
+    /// (<see cref="IResourceOwner.Track"/>) while the object is active.</summary>
+    public IResourceOwner? Owner { get; }
 
-    /// <summary>Keeps the userdata at <paramref name="index"/> alive and ties the object to the
-    /// running application. Idempotent.</summary>
+    private bool _tracked;
+
+    /// <summary>Keeps the userdata at <paramref name="index"/> alive and lets its application
+    /// close it. Idempotent.</summary>
     protected void Retain(nint L, int index)
     {
         if (SelfRef == LuaApi.LUA_NOREF)
@@ -37,10 +46,10 @@ public abstract unsafe class ScriptObject : IOwnedResource
             LuaApi.lua_pushvalue(L, index);
             SelfRef = LuaApi.luaL_ref(L, LuaApi.LUA_REGISTRYINDEX);
         }
-        if (Owner is null)
+        if (!_tracked && Owner is not null)
         {
-            Owner = Runtime.CurrentOwner;
-            Owner?.Track(this);
+            Owner.Track(this);
+            _tracked = true;
         }
     }
 
@@ -52,8 +61,11 @@ public abstract unsafe class ScriptObject : IOwnedResource
             LuaApi.luaL_unref(Runtime.Vm.L, LuaApi.LUA_REGISTRYINDEX, SelfRef);
             SelfRef = LuaApi.LUA_NOREF;
         }
-        Owner?.Untrack(this);
-        Owner = null;
+        if (_tracked)
+        {
+            Owner!.Untrack(this);
+            _tracked = false;
+        }
     }
 
     /// <summary>The application stops or reloads: end everything, call no handler.</summary>

@@ -13,13 +13,16 @@ namespace MonaAot.Lua.Runtime;
 
 /// <summary>
 /// What the Lua-visible modules share, reached by host functions through their context upvalue:
-/// the VM, the loop, the network context, the resolver, the logger, the object ids, and the
-/// application whose code runs now (new objects belong to it).
+/// the VM, the loop, the network context, the resolver, the hosts file, the logger and the object
+/// ids. Which application a new object belongs to is not here: see <see cref="Owners"/>.
 /// </summary>
 public sealed unsafe class ScriptRuntime
 {
-    public ScriptRuntime(LuaVm vm, EventLoop loop, NetContext net, Logger logger, IResolver? resolver = null)
+    /// <param name="hosts">The hosts file that start, bind and send read names from without
+    /// waiting; <see cref="HostsFile.Default"/> unless given (tests give their own).</param>
+    public ScriptRuntime(LuaVm vm, EventLoop loop, NetContext net, Logger logger, IResolver? resolver = null, HostsFile? hosts = null)
     {
+        Hosts = hosts ?? HostsFile.Default;
         Vm = vm;
         Loop = loop;
         Net = net;
@@ -33,9 +36,7 @@ public sealed unsafe class ScriptRuntime
     public Logger Logger { get; }
     public IResolver Resolver { get; }
 
-    /// <summary>The hosts file that start, bind and send read names from without waiting;
-    /// replaced by tests.</summary>
-    public HostsFile Hosts { get; set; } = HostsFile.Default;
+    public HostsFile Hosts { get; }
     public ObjectTable Objects { get; } = new();
 
     /// <summary>
@@ -72,11 +73,9 @@ public sealed unsafe class ScriptRuntime
 
     internal void AddType(ScriptType type) => _types.Add(type);
 
-    /// <summary>Lua timers armed now (mona:stats().timers); kept by TimerObject.</summary>
-    public int ArmedTimers { get; internal set; }
-
-    /// <summary>The application running now; set by the host and around every event.</summary>
-    public IResourceOwner? CurrentOwner { get; set; }
+    /// <summary>Lua timers armed now (mona:stats().timers): kept by the Timer module
+    /// (src/MonaAot.Modules/TimerObject.cs), here because it is counted per Lua state.</summary>
+    public int ArmedTimers { get; set; }
 
     /// <summary>
     /// Pushes the handler <paramref name="name"/> (a NUL-terminated literal such as
@@ -93,14 +92,11 @@ public sealed unsafe class ScriptRuntime
     }
 
     /// <summary>Calls the handler pushed by <see cref="PushEvent"/> with self and
-    /// <paramref name="nargs"/> more arguments, as <paramref name="obj"/>'s application.
-    /// An error is logged; returns false then, with nothing left on the stack.</summary>
-    public bool CallEvent(ScriptObject obj, int nargs, int nresults)
+    /// <paramref name="nargs"/> more arguments. An error is logged; returns false then, with
+    /// nothing left on the stack.</summary>
+    public bool CallEvent(int nargs, int nresults)
     {
-        IResourceOwner? previous = CurrentOwner;
-        CurrentOwner = obj.Owner ?? previous;
         bool ok = Shim.mona_pcall(Vm.L, 1 + nargs, nresults) == LuaApi.LUA_OK;
-        CurrentOwner = previous;
         if (!ok)
             LogScriptError();
         return ok;

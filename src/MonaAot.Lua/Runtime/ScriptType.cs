@@ -13,8 +13,8 @@ namespace MonaAot.Lua.Runtime;
 /// One Lua-visible type: its metatable (kept in the registry) with __index, __newindex,
 /// __gc/__close, __tostring and a protected __metatable, and its methods table. Userdata are
 /// the 28-byte mona_handle block (<see cref="Handle"/>: id, generation, type, then the
-/// <see cref="DirectWriteGate"/> a TCPClient's direct send reads) with one user value: the table where
-/// assignments land, which is how scripts attach handlers (docs/api.md, "Conventions"). A
+/// <see cref="DirectWriteGate"/> a TCPClient's direct send reads) with one user value: the
+/// table where assignments land, which is how scripts attach handlers (docs/api.md, "Conventions"). A
 /// type may ask for more user values, for Lua values that only its object's userdata should
 /// keep alive (a Timer's function: a reference from the registry would keep a function that
 /// captures its own timer, and so the timer, forever). The type itself is the context (upvalue
@@ -66,18 +66,17 @@ public sealed unsafe class ScriptType
         _userValues = Math.Max(1, userValues);
         _runtime = runtime;
         nint L = runtime.Vm.L;
-        KeraLua.Lua lua = runtime.Vm.State;
         GCHandle context = runtime.Vm.Keep(this);
-        lua.NewTable();                       // mt, referenced first: its reference is the type's tag
-        lua.PushCopy(-1);
-        _metatableRef = lua.Ref(KeraLua.LuaRegistry.Index);
-        SetField(lua, "__metatable", () => lua.PushString(name));
-        SetField(lua, "__name", () => lua.PushString(name));
-        lua.PushString("__index");
-        lua.NewTable();                       // methods
+        LuaApi.lua_newtable(L);               // mt, referenced first: its reference is the type's tag
+        LuaApi.lua_pushvalue(L, -1);
+        _metatableRef = LuaApi.luaL_ref(L, LuaApi.LUA_REGISTRYINDEX);
+        SetText(L, "__metatable", name);
+        SetText(L, "__name", name);
+        LuaStrings.Push(L, "__index");
+        LuaApi.lua_newtable(L);               // methods
         foreach ((string methodName, nint function) in methods)
         {
-            lua.PushString(methodName);
+            LuaStrings.Push(L, methodName);
             if (methodName == directSend)
             {
                 LuaApi.lua_pushlightuserdata(L, (void*)GCHandle.ToIntPtr(context));
@@ -87,24 +86,16 @@ public sealed unsafe class ScriptType
             {
                 HostFunction.Push(L, (delegate* unmanaged<nint, int>)function, context);
             }
-            lua.RawSet(-3);
+            LuaApi.lua_rawset(L, -3);
         }
         HostFunction.Push(L, index, context); // properties and fields
         Shim.mona_pushindex(L);
-        lua.RawSet(-3);
-        lua.PushString("__newindex");
-        HostFunction.Push(L, newIndex != null ? newIndex : &NewIndex, context);
-        lua.RawSet(-3);
-        lua.PushString("__gc");
-        HostFunction.Push(L, &Collect, context);
-        lua.RawSet(-3);
-        lua.PushString("__close");
-        HostFunction.Push(L, &CloseVariable, context);
-        lua.RawSet(-3);
-        lua.PushString("__tostring");
-        HostFunction.Push(L, toString, context);
-        lua.RawSet(-3);
-        lua.Pop(1);
+        LuaApi.lua_rawset(L, -3);
+        SetFunction(L, "__newindex", newIndex != null ? newIndex : &NewIndex, context);
+        SetFunction(L, "__gc", &Collect, context);
+        SetFunction(L, "__close", &CloseVariable, context);
+        SetFunction(L, "__tostring", toString, context);
+        LuaApi.lua_pop(L, 1);
         runtime.AddType(this);
     }
 
@@ -117,11 +108,21 @@ public sealed unsafe class ScriptType
     /// <summary>The events (handler names) its objects call.</summary>
     public IReadOnlyList<string> Events { get; }
 
-    private static void SetField(KeraLua.Lua lua, string key, Action pushValue)
+    /// <summary>t[key] = text for the table on top of the stack.</summary>
+    private static void SetText(nint L, string key, string text)
     {
-        lua.PushString(key);
-        pushValue();
-        lua.RawSet(-3);
+        LuaStrings.Push(L, key);
+        LuaStrings.Push(L, text);
+        LuaApi.lua_rawset(L, -3);
+    }
+
+    /// <summary>t[key] = a host function over <paramref name="context"/>, for the table on top of
+    /// the stack.</summary>
+    private static void SetFunction(nint L, string key, delegate* unmanaged<nint, int> function, GCHandle context)
+    {
+        LuaStrings.Push(L, key);
+        HostFunction.Push(L, function, context);
+        LuaApi.lua_rawset(L, -3);
     }
 
     /// <summary>Pushes a new userdata for <paramref name="obj"/> (registered in the object table).</summary>

@@ -40,6 +40,10 @@ public sealed class Application : IResourceOwner
     /// <summary>Registry reference of the environment table.</summary>
     public int EnvironmentRef { get; set; }
 
+    /// <summary>Registry reference of its own mona table (its environment's <c>mona</c>, whose
+    /// factories make objects this application owns).</summary>
+    public int MonaRef { get; set; }
+
     /// <summary>The main.lua version last loaded (or tried), null when there is no file.</summary>
     public FileStamp? LoadedStamp { get; set; }
 

@@ -1,9 +1,10 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
-using KeraLua;
 using MonaAot.Diagnostics;
 using MonaAot.Lua;
+using MonaAot.Lua.Binding;
+using MonaAot.Modules;
 using MonaAot.Lua.Native;
 using MonaAot.Lua.Runtime;
 using MonaAot.Reactor;
@@ -13,7 +14,7 @@ namespace MonaAot.Hosting;
 /// <summary>
 /// Runs the applications of a www folder (docs/guide.md; docs/api.md, "The application
 /// environment") on the loop thread: loads them parents first, gives each an environment that
-/// inherits from its parent's, calls onStart/onStop/onManage, and applies the scanner's reports
+/// inherits from its parent's and holds its own mona (what its code makes, it owns), calls onStart/onStop/onManage, and applies the scanner's reports
 /// (reload a changed main.lua, stop a removed one, load a new one). A script that fails is logged
 /// and left unloaded; nothing else is affected.
 /// </summary>
@@ -22,7 +23,7 @@ public sealed unsafe class ApplicationHost : IDisposable
     public static readonly TimeSpan ManageInterval = TimeSpan.FromSeconds(2);
 
     private readonly EventLoop _loop;
-    private readonly ScriptRuntime _runtime;
+    private readonly MonaObject _mona;
     private readonly LuaVm _vm;
     private readonly Logger _logger;
     private readonly string _wwwRoot;
@@ -34,9 +35,9 @@ public sealed unsafe class ApplicationHost : IDisposable
     private LoopTimer? _manageTimer;
     private bool _stopped;
 
-    public ApplicationHost(ScriptRuntime runtime, string wwwRoot)
+    public ApplicationHost(ScriptRuntime runtime, MonaObject mona, string wwwRoot)
     {
-        _runtime = runtime;
+        _mona = mona;
         _loop = runtime.Loop;
         _vm = runtime.Vm;
         _logger = runtime.Logger;
@@ -163,10 +164,7 @@ public sealed unsafe class ApplicationHost : IDisposable
         }
         PushEnvironment(app);
         LuaApi.lua_setupvalue(L, -2, 1); // the main chunk's only upvalue is _ENV
-        IResourceOwner? previous = _runtime.CurrentOwner;
-        _runtime.CurrentOwner = app;
         bool ran = _vm.Call(0, 0, out error);
-        _runtime.CurrentOwner = previous;
         LuaApi.lua_settop(L, top);
         if (!ran)
         {
@@ -216,13 +214,10 @@ public sealed unsafe class ApplicationHost : IDisposable
         int nargs = 0;
         if (argument is not null)
         {
-            _vm.State.PushString(argument);
+            LuaStrings.Push(L, argument);
             nargs = 1;
         }
-        IResourceOwner? previous = _runtime.CurrentOwner;
-        _runtime.CurrentOwner = app;
         bool ok = _vm.Call(nargs, 0, out error);
-        _runtime.CurrentOwner = previous;
         LuaApi.lua_settop(L, top);
         if (!ok)
             LogScriptError(app, error);
@@ -249,17 +244,20 @@ public sealed unsafe class ApplicationHost : IDisposable
         return app;
     }
 
-    /// <summary>A new table whose misses go to the parent's environment (the root's to _G).</summary>
+    /// <summary>A new table whose misses go to the parent's environment (the root's to _G),
+    /// and the application's own mona.</summary>
     private void CreateEnvironment(Application app)
     {
-        KeraLua.Lua lua = _vm.State;
-        lua.NewTable();
-        lua.NewTable();                  // its metatable
-        lua.PushString("__index");
+        nint L = _vm.L;
+        LuaApi.lua_newtable(L);
+        LuaApi.lua_createtable(L, 0, 1); // its metatable
+        LuaStrings.Push(L, "__index");
         PushParentEnvironment(app);
-        lua.RawSet(-3);
-        lua.SetMetaTable(-2);
-        app.EnvironmentRef = lua.Ref(LuaRegistry.Index);
+        LuaApi.lua_rawset(L, -3);
+        LuaApi.lua_setmetatable(L, -2);
+        app.EnvironmentRef = LuaApi.luaL_ref(L, LuaApi.LUA_REGISTRYINDEX);
+        _mona.PushFor(app);
+        app.MonaRef = LuaApi.luaL_ref(L, LuaApi.LUA_REGISTRYINDEX);
         SetStandardFields(app);
     }
 
@@ -283,29 +281,32 @@ public sealed unsafe class ApplicationHost : IDisposable
         SetStandardFields(app);
     }
 
-    /// <summary>super, path and name (docs/api.md, "The application environment").</summary>
+    /// <summary>super, path, name and mona (docs/api.md, "The application environment").</summary>
     private void SetStandardFields(Application app)
     {
-        KeraLua.Lua lua = _vm.State;
+        nint L = _vm.L;
         PushEnvironment(app);
-        lua.PushString("super");
+        LuaStrings.Push(L, "super");
         PushParentEnvironment(app);
-        lua.RawSet(-3);
-        lua.PushString("path");
-        lua.PushString(app.Path);
-        lua.RawSet(-3);
-        lua.PushString("name");
-        lua.PushString(app.Name);
-        lua.RawSet(-3);
-        lua.Pop(1);
+        LuaApi.lua_rawset(L, -3);
+        LuaStrings.Push(L, "path");
+        LuaStrings.Push(L, app.Path);
+        LuaApi.lua_rawset(L, -3);
+        LuaStrings.Push(L, "name");
+        LuaStrings.Push(L, app.Name);
+        LuaApi.lua_rawset(L, -3);
+        LuaStrings.Push(L, "mona");
+        LuaApi.lua_rawgeti(L, LuaApi.LUA_REGISTRYINDEX, app.MonaRef);
+        LuaApi.lua_rawset(L, -3);
+        LuaApi.lua_pop(L, 1);
     }
 
-    private void PushEnvironment(Application app) => _vm.State.RawGetInteger(LuaRegistry.Index, app.EnvironmentRef);
+    private void PushEnvironment(Application app) => LuaApi.lua_rawgeti(_vm.L, LuaApi.LUA_REGISTRYINDEX, app.EnvironmentRef);
 
     private void PushParentEnvironment(Application app)
     {
         if (app.Parent is null)
-            _vm.State.PushGlobalTable();
+            LuaApi.lua_pushglobaltable(_vm.L);
         else
             PushEnvironment(app.Parent);
     }

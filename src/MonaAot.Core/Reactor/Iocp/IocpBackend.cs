@@ -3,7 +3,6 @@ using System.Collections.Generic;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 using MonaAot.Interop;
-using MonaAot.Net;
 
 namespace MonaAot.Reactor.Iocp;
 
@@ -12,11 +11,14 @@ namespace MonaAot.Reactor.Iocp;
 /// socket, posted again before each wait once its handler has run (so a handler that read
 /// everything is not woken for nothing); the handler then reads with non-blocking recv into the
 /// shared buffer, exactly as on Linux, and idle connections own no buffer. What cannot be
-/// expressed as readiness is posted as a completion: sends the kernel did not take at once
-/// (<see cref="PostSend"/>), connects (ConnectEx) and accepts (AcceptEx). Sockets are set to
-/// skip the port on inline success; such results are queued here and returned by the next
-/// <see cref="Wait"/>, never delivered from inside the call that posted them. The cross-thread
-/// wake is PostQueuedCompletionStatus with a key no socket uses.
+/// expressed as readiness (sends the kernel did not take at once, connects, accepts) the
+/// Windows socket code posts itself (Net/IocpSocketOperations.Windows.cs) in operation blocks
+/// it takes from here (<see cref="NewOperation(IocpOperationKind, nint, int)"/>) and hands
+/// back once posted (<see cref="Posted(IocpOperation*, bool, int, int)"/>); the backend turns
+/// their completions into events. Sockets are set to skip the port on inline success; such
+/// results are queued here and returned by the next <see cref="Wait"/>, never delivered from
+/// inside the call that posted them. The cross-thread wake is PostQueuedCompletionStatus with a
+/// key no socket uses.
 /// </summary>
 [SupportedOSPlatform("windows")]
 public sealed unsafe class IocpBackend : IIoBackend
@@ -52,9 +54,6 @@ public sealed unsafe class IocpBackend : IIoBackend
     // close, so that none reaches the handle value once it is closed (and maybe reused).
     private readonly System.Threading.Lock _wakeLock = new();
     private bool _portClosed;
-    // Extension functions, looked up once: every TCP provider here is the same one.
-    private void* _connectEx;
-    private void* _acceptEx;
     private int _live;    // operation blocks allocated and not freed
     private int _orphans; // of which belong to closed sockets, awaiting their cancelled completion
 
@@ -227,100 +226,26 @@ public sealed unsafe class IocpBackend : IIoBackend
     }
 
     /// <summary>
-    /// A send of <paramref name="length"/> bytes, to be written by the caller into the returned
-    /// buffer (the operation's own block: the caller's buffers may change or go away before
-    /// the send completes), then posted with <see cref="PostSend"/>. The completion comes as
-    /// Completed|Writable with the bytes sent, or a negative errno, and the length posted in
-    /// <see cref="IoEvent.Data"/>.
+    /// A new operation block of <paramref name="kind"/> on an attached socket, carrying its
+    /// handler's token, with <paramref name="payload"/> bytes of the caller's after it (a send's
+    /// copy of its bytes, AcceptEx's addresses). The caller posts it and then hands it to
+    /// <see cref="Posted(IocpOperation*, bool, int, int)"/> whatever the post's outcome; from
+    /// then on the block is the backend's, which frees it after its completion. Its completion
+    /// comes to the socket's handler as: Send, Completed|Writable with the bytes sent (or a
+    /// negative errno) and the length posted (<see cref="IocpOperation.Buffer"/>) in
+    /// <see cref="IoEvent.Data"/>; Connect, Writable with 0 or a negative errno; Accept,
+    /// Completed|Readable with the accepted socket (<see cref="IocpOperation.AcceptSocket"/>,
+    /// its context updated) in <see cref="IoEvent.Data"/>, or Completed|Error.
     /// </summary>
-    internal byte* PrepareSend(nint socket, int length, out nint operation)
-    {
-        IocpOperation* op = NewOperation(IocpOperationKind.Send, _sockets[socket].Token, socket, length);
-        op->Buffer = new Winsock.WSABUF { len = (uint)length, buf = op->Payload };
-        operation = (nint)op;
-        return op->Payload;
-    }
+    internal IocpOperation* NewOperation(IocpOperationKind kind, nint socket, int payload) =>
+        NewOperation(kind, _sockets[socket].Token, socket, payload);
 
-    internal void PostSend(nint operation)
-    {
-        var op = (IocpOperation*)operation;
-        uint sent;
-        CallResult result = Winsock.Checked(Winsock.WSASend(op->Socket, &op->Buffer, 1, &sent, 0, &op->Overlapped, null));
-        Posted(_sockets[op->Socket], op, !result.Failed, result.Failed ? 0 : (int)sent, result.Error);
-    }
-
-    /// <summary>Posts one datagram to <paramref name="recipient"/> (null: the connected peer),
-    /// copied into the operation's block like <see cref="PostSend"/>.</summary>
-    public void PostSendTo(nint socket, ReadOnlySpan<byte> data, NetAddress* recipient)
-    {
-        SocketState state = _sockets[socket];
-        IocpOperation* op = NewOperation(IocpOperationKind.Send, state.Token, socket, sizeof(NetAddress) + data.Length);
-        byte* bytes = op->Payload + sizeof(NetAddress); // the address first, then the datagram
-        data.CopyTo(new Span<byte>(bytes, data.Length));
-        op->Buffer = new Winsock.WSABUF { len = (uint)data.Length, buf = bytes };
-        uint sent;
-        CallResult result;
-        if (recipient == null)
-        {
-            result = Winsock.Checked(Winsock.WSASend(socket, &op->Buffer, 1, &sent, 0, &op->Overlapped, null));
-        }
-        else
-        {
-            var to = (NetAddress*)op->Payload;
-            *to = *recipient;
-            result = Winsock.Checked(Winsock.WSASendTo(socket, &op->Buffer, 1, &sent, 0, to, (int)to->Length, &op->Overlapped, null));
-        }
-        Posted(state, op, !result.Failed, result.Failed ? 0 : (int)sent, result.Error);
-    }
-
-    /// <summary>Connects with ConnectEx (the socket is bound to the wildcard first, as ConnectEx
-    /// requires). The completion comes as Writable with 0, or a negative errno.</summary>
-    public void PostConnect(nint socket, NetAddress* address)
-    {
-        SocketState state = _sockets[socket];
-        IocpOperation* op = NewOperation(IocpOperationKind.Connect, state.Token, socket, 0);
-        NetAddress any = NetAddress.Any(address->Family);
-        _connectEx = _connectEx != null ? _connectEx : Winsock.ExtensionFunction(socket, Winsock.WSAID_CONNECTEX);
-        CallResult bound = _connectEx == null ? default : Winsock.Checked(Winsock.bind(socket, &any, (int)any.Length));
-        if (bound.Failed || _connectEx == null)
-        {
-            Posted(state, op, false, 0, _connectEx == null ? Winsock.WSAEOPNOTSUPP : bound.Error);
-            return;
-        }
-        var connectEx = (delegate* unmanaged<nint, void*, int, void*, uint, uint*, System.Threading.NativeOverlapped*, int>)_connectEx;
-        int ok = connectEx(socket, address, (int)address->Length, null, 0, null, &op->Overlapped);
-        // A call through a function pointer keeps no last error for GetLastPInvokeError: read
-        // the thread's own at once (ERROR_IO_PENDING, most of the time).
-        Posted(state, op, ok != 0, 0, ok != 0 ? 0 : Marshal.GetLastSystemError());
-    }
-
-    /// <summary>Posts an AcceptEx on a listening socket into a new socket of
-    /// <paramref name="family"/>. The completion comes as Completed|Readable with the accepted
-    /// socket in <see cref="IoEvent.Data"/> (non-blocking, its context updated), or a negative
-    /// errno. Returns 0, or the errno of the socket that could not be made for it (nothing was
-    /// posted then).</summary>
-    public int PostAccept(nint listener, int family)
-    {
-        SocketState state = _sockets[listener];
-        CallResult opened = SocketCalls.OpenStream(family);
-        if (opened.Failed)
-            return opened.Error;
-        nint accepted = opened.Value;
-        IocpOperation* op = NewOperation(IocpOperationKind.Accept, state.Token, listener, 2 * IocpOperation.AcceptAddressLength);
-        op->AcceptSocket = accepted;
-        void* acceptEx = _acceptEx = _acceptEx != null ? _acceptEx : Winsock.ExtensionFunction(listener, Winsock.WSAID_ACCEPTEX);
-        if (acceptEx == null)
-        {
-            Posted(state, op, false, 0, Winsock.WSAEOPNOTSUPP);
-            return 0;
-        }
-        uint received;
-        var call = (delegate* unmanaged<nint, nint, void*, uint, uint, uint, uint*, System.Threading.NativeOverlapped*, int>)acceptEx;
-        int ok = call(listener, accepted, op->Payload, 0, IocpOperation.AcceptAddressLength, IocpOperation.AcceptAddressLength,
-            &received, &op->Overlapped);
-        Posted(state, op, ok != 0, 0, ok != 0 ? 0 : Marshal.GetLastSystemError()); // as for ConnectEx
-        return 0;
-    }
+    /// <summary>Takes back a block made by <see cref="NewOperation(IocpOperationKind, nint, int)"/>
+    /// once it was posted (<paramref name="succeeded"/>: the call's result, <paramref name="bytes"/>
+    /// what it reported done inline) or could not be (<paramref name="error"/>: the Windows error,
+    /// taken with the call's result; ERROR_IO_PENDING when pending).</summary>
+    internal void Posted(IocpOperation* op, bool succeeded, int bytes, int error) =>
+        Posted(_sockets[op->Socket], op, succeeded, bytes, error);
 
     /// <summary>After a post: an inline success (no packet will come, the socket skips the port
     /// on success) or an immediate failure is queued for the next wait; a pending one is tracked.

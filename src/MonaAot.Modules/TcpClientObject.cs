@@ -1,0 +1,339 @@
+using System;
+using System.Net;
+using System.Runtime.InteropServices;
+using MonaAot.Diagnostics;
+using MonaAot.Lua.Binding;
+using MonaAot.Lua.Native;
+using MonaAot.Lua.Runtime;
+using MonaAot.Net;
+
+namespace MonaAot.Modules;
+
+/// <summary>
+/// TCPClient (docs/api.md, "TCPClient"): connect, send, disconnect, shutdown, pause, resume;
+/// connected, address, peerAddress, error, queueing, paused, allowHalfOpen; onReception, onFlush,
+/// onEnd and onDisconnection. One object may connect again after a disconnection; each connection
+/// is a <see cref="TcpConnection"/> of its own, and takes the object's paused and allowHalfOpen.
+/// </summary>
+public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
+{
+    private readonly TcpModule _module;
+    private TcpConnection? _connection;
+    private string? _error;
+    private bool _clampWarned;
+    private bool _paused;
+    private bool _allowHalfOpen;
+    private int _reportsDue;         // connections whose onDisconnection is still to come
+    private TcpConnection? _flushed; // the connection whose onFlush is due, until it fires
+    private Action? _fireFlush;      // made once: a relay flushes often
+
+    internal TcpClientObject(TcpModule module, IResourceOwner? owner) : base(module.Runtime, owner) => _module = module;
+
+    internal static ScriptType CreateType(ScriptRuntime runtime) =>
+        new(runtime, "TCPClient",
+            [("connect", (nint)(delegate* unmanaged<nint, int>)&Connect),
+             ("send", (nint)(delegate* unmanaged<nint, int>)&Send),
+             ("disconnect", (nint)(delegate* unmanaged<nint, int>)&Disconnect),
+             ("shutdown", (nint)(delegate* unmanaged<nint, int>)&Shutdown),
+             ("pause", (nint)(delegate* unmanaged<nint, int>)&Pause),
+             ("resume", (nint)(delegate* unmanaged<nint, int>)&Resume)],
+            ["connected", "error", "address", "peerAddress", "queueing", "paused", "allowHalfOpen"],
+            ["onReception", "onFlush", "onEnd", "onDisconnection"],
+            &Index, &ToText, &NewIndex, directSend: "send", directSendCounter: runtime.Net.Stats.BytesSentCell);
+
+    /// <summary>A client for a connection the server accepted, owned by <paramref name="owner"/>
+    /// (the server's); pushes it on the stack.</summary>
+    internal static TcpClientObject PushAccepted(TcpModule module, IResourceOwner? owner, nint L, nint fd)
+    {
+        var client = new TcpClientObject(module, owner);
+        module.ClientType.Push(L, client);
+        client._connection = TcpConnection.Accepted(module.Runtime.Net, fd, client);
+        client._connection.ShareGate(client.Gate);
+        client._reportsDue++;
+        client.Retain(L, -1);
+        return client;
+    }
+
+    /// <summary>Connects to <paramref name="address"/>, or to <paramref name="host"/> once
+    /// resolved when the address is null.</summary>
+    private string? StartConnect(nint L, NetAddress? address, string host, int port)
+    {
+        if (_connection is { IsOpen: true })
+            return "already connected";
+        _error = null;
+        _clampWarned = false;
+        TcpConnection connection = TcpConnection.ForConnect(Runtime.Net, this);
+        connection.Paused = _paused;
+        connection.AllowHalfOpen = _allowHalfOpen;
+        _connection = connection;
+        connection.ShareGate(Gate);
+        _reportsDue++;
+        Retain(L, 1);
+        if (address is { } now)
+            connection.Connect([now]);
+        else
+            ResolveThenConnect(connection, host, port);
+        return null;
+    }
+
+    /// <summary>Resolves off the loop; the answer is applied to <paramref name="connection"/>,
+    /// which acts on it only if it is still the one waiting for it.</summary>
+    private void ResolveThenConnect(TcpConnection connection, string host, int port) =>
+        Runtime.ResolveThenPost(host, (addresses, failure) =>
+        {
+            if (addresses is not null)
+                connection.Connect(Array.ConvertAll(addresses, ip => NetAddress.From(ip, port)));
+            else
+                connection.FailResolve(failure!);
+        });
+
+    public void OnConnected(TcpConnection connection)
+    {
+    }
+
+    /// <summary>onReception(data) and its bytes-left answer (docs/api.md, "onReception(data)"), in
+    /// one shim call.</summary>
+    public int OnReceived(TcpConnection connection, ReadOnlySpan<byte> data)
+    {
+        if (SelfRef == LuaApi.LUA_NOREF)
+            return 0;
+        double rest;
+        int called;
+        fixed (byte* bytes = data)
+            called = Shim.mona_reception(Runtime.Vm.L, SelfRef, bytes, (nuint)data.Length, &rest);
+        if (called < 0)
+        {
+            Runtime.LogScriptError(); // a handler that raised consumed everything
+            return 0;
+        }
+        if (rest > data.Length)
+        {
+            if (!_clampWarned)
+            {
+                _clampWarned = true;
+                // The handler has returned: the message names where it is defined.
+                Runtime.LogAtScript(LogLevel.Warn, $"onReception returned {rest}, more than the {data.Length} bytes received: clamped",
+                    Runtime.HandlerPosition(this, "onReception\0"u8));
+            }
+            return data.Length;
+        }
+        return rest > 0 ? (int)rest : 0;
+    }
+
+    /// <summary>onEnd(): the peer's FIN with allowHalfOpen, after the data before it.</summary>
+    public void OnEnd(TcpConnection connection)
+    {
+        if (Runtime.PushEvent(this, "onEnd\0"u8))
+            Runtime.CallEvent(0, 0);
+    }
+
+    /// <summary>onFlush() on the next loop turn (docs/api.md, "onFlush()": never inside send), once
+    /// however many flushes came before it, and only if the connection is still open
+    /// then.</summary>
+    public void OnFlushed(TcpConnection connection)
+    {
+        bool posted = _flushed is not null;
+        _flushed = connection;
+        if (!posted)
+            Runtime.Loop.Post(_fireFlush ??= FireFlush);
+    }
+
+    /// <summary>Only for the connection that flushed, if it is still the object's and open (not
+    /// ended, not disconnected, not replaced by a new connect).</summary>
+    private void FireFlush()
+    {
+        TcpConnection? flushed = _flushed;
+        _flushed = null;
+        if (flushed is { IsOpen: true } && flushed == _connection && Runtime.PushEvent(this, "onFlush\0"u8))
+            Runtime.CallEvent(0, 0);
+    }
+
+    public void OnClosed(TcpConnection connection, string? error)
+    {
+        // A connect made since then cleared error for the new connection: an old connection's
+        // reason shows only during its own onDisconnection.
+        string? kept = _error;
+        bool borrowed = false;
+        _reportsDue--;
+        if (_connection == connection)
+        {
+            _connection = null;
+            if (error is not null)
+                _error = error;
+        }
+        else
+        {
+            _error = error; // an earlier connection's end: its reason (or none), for this event only
+            borrowed = true;
+        }
+        if (Runtime.PushEvent(this, "onDisconnection\0"u8))
+            Runtime.CallEvent(0, 0);
+        if (borrowed && (object?)_error == error)
+            _error = kept; // unless the handler connected again, which cleared it
+        // Alive while any connection of it still owes its report (one may be draining while
+        // the script connected again).
+        if (_connection is null && _reportsDue == 0)
+            Release();
+    }
+
+    /// <summary>Graceful disconnect; onDisconnection follows once the queue is handed over and
+    /// the FIN sent (or with the reason it could not be), on a later loop turn.</summary>
+    private void StartDisconnect()
+    {
+        if (_connection is { IsOpen: true } connection)
+            connection.Disconnect();
+    }
+
+    private void SetPaused(bool paused)
+    {
+        _paused = paused;
+        if (_connection is { } connection)
+            connection.Paused = paused;
+    }
+
+    public override void Close()
+    {
+        if (_connection is { } connection)
+        {
+            connection.Disconnect(report: false);
+            _reportsDue--; // it reports nothing now
+        }
+        _connection = null;
+        Release();
+    }
+
+    public override void Collect()
+    {
+        _connection?.Abort();
+        _connection = null;
+    }
+
+    [UnmanagedCallersOnly]
+    private static int Connect(nint L) => HostFunction.Method<TcpClientObject>(L, &Connect);
+
+    private static int Connect(nint L, TcpClientObject client)
+    {
+        if (!AddressArgs.Read(L, 2, AddressForms.TcpConnect, out string host, out int port, out string? failure, out int error))
+            return error;
+        // Text that can be no name (999.1.1.1) fails here rather than going to DNS, as for UDP.
+        NetAddress? address = failure is null ? AddressArgs.Locate(host, port, null, null, out failure) : null;
+        failure ??= client.StartConnect(L, address, host, port);
+        return HostFunction.MessageOrNothing(L, failure);
+    }
+
+    [UnmanagedCallersOnly]
+    private static int Send(nint L) => HostFunction.Method<TcpClientObject>(L, &Send);
+
+    private static int Send(nint L, TcpClientObject client)
+    {
+        if (!Args.String(L, 2, out ReadOnlySpan<byte> data, out int error))
+            return error;
+        // The direct path (mona_pushdirectsend) may have sent the start of it already.
+        DirectWriteGate* gate = client.Gate;
+        if (gate != null && gate->Partial > 0)
+        {
+            data = data[Math.Min(gate->Partial, data.Length)..];
+            gate->Partial = 0;
+        }
+        string? failure = client._connection is null ? "not connected" : client._connection.Send(data);
+        return HostFunction.MessageOrNothing(L, failure);
+    }
+
+    [UnmanagedCallersOnly]
+    private static int Disconnect(nint L) => HostFunction.Method<TcpClientObject>(L, &Disconnect);
+
+    private static int Disconnect(nint L, TcpClientObject client)
+    {
+        client.StartDisconnect();
+        return 0;
+    }
+
+    [UnmanagedCallersOnly]
+    private static int Shutdown(nint L) => HostFunction.Method<TcpClientObject>(L, &Shutdown);
+
+    private static int Shutdown(nint L, TcpClientObject client)
+    {
+        string? failure = client._connection is null ? "not connected" : client._connection.Shutdown();
+        return HostFunction.MessageOrNothing(L, failure);
+    }
+
+    [UnmanagedCallersOnly]
+    private static int Pause(nint L) => HostFunction.Method<TcpClientObject>(L, &Pause);
+
+    private static int Pause(nint L, TcpClientObject client)
+    {
+        client.SetPaused(true);
+        return 0;
+    }
+
+    [UnmanagedCallersOnly]
+    private static int Resume(nint L) => HostFunction.Method<TcpClientObject>(L, &Resume);
+
+    private static int Resume(nint L, TcpClientObject client)
+    {
+        client.SetPaused(false);
+        return 0;
+    }
+
+    // Answers the properties listed in CreateType (ScriptType.Properties): a property added or
+    // removed here must be added or removed there and in docs/api.md (Docs/ApiReferenceTests).
+    [UnmanagedCallersOnly]
+    private static int Index(nint L) => HostFunction.Method<TcpClientObject>(L, &Index);
+
+    private static int Index(nint L, TcpClientObject client)
+    {
+        ReadOnlySpan<byte> key = LuaApi.lua_type(L, 2) == LuaApi.LUA_TSTRING ? LuaStrings.Span(L, 2) : default;
+        if (key.SequenceEqual("connected"u8))
+            LuaApi.lua_pushboolean(L, client._connection is { IsConnected: true } ? 1 : 0);
+        else if (key.SequenceEqual("error"u8))
+            PushOptional(L, client._error);
+        else if (key.SequenceEqual("address"u8))
+            PushOptional(L, client._connection?.LocalAddress);
+        else if (key.SequenceEqual("peerAddress"u8))
+            PushOptional(L, client._connection?.PeerAddress);
+        else if (key.SequenceEqual("queueing"u8))
+            LuaApi.lua_pushinteger(L, client._connection?.Queued ?? 0);
+        else if (key.SequenceEqual("paused"u8))
+            LuaApi.lua_pushboolean(L, client._paused ? 1 : 0);
+        else if (key.SequenceEqual("allowHalfOpen"u8))
+            LuaApi.lua_pushboolean(L, client._allowHalfOpen ? 1 : 0);
+        else
+            return ScriptType.IndexFields(L);
+        return 1;
+    }
+
+    /// <summary>allowHalfOpen takes any value as Lua truth; every other assignment is a field.</summary>
+    [UnmanagedCallersOnly]
+    private static int NewIndex(nint L) => HostFunction.Method<TcpClientObject>(L, &NewIndex);
+
+    private static int NewIndex(nint L, TcpClientObject client)
+    {
+        if (LuaApi.lua_type(L, 2) == LuaApi.LUA_TSTRING && LuaStrings.Span(L, 2).SequenceEqual("allowHalfOpen"u8))
+        {
+            client._allowHalfOpen = LuaApi.lua_toboolean(L, 3) != 0;
+            if (client._connection is { } connection)
+                connection.AllowHalfOpen = client._allowHalfOpen;
+            return 0;
+        }
+        return ScriptType.StoreField(L);
+    }
+
+    internal static void PushOptional(nint L, string? text)
+    {
+        if (text is null)
+            LuaApi.lua_pushnil(L);
+        else
+            LuaStrings.Push(L, text);
+    }
+
+    [UnmanagedCallersOnly]
+    private static int ToText(nint L) => HostFunction.Method<TcpClientObject>(L, &ToText);
+
+    private static int ToText(nint L, TcpClientObject client)
+    {
+        TcpConnection? c = client._connection;
+        LuaStrings.Push(L, c is { IsConnected: true } ? $"TCPClient {c.LocalAddress} -> {c.PeerAddress}"
+            : c is { IsOpen: true } ? "TCPClient (connecting)" : "TCPClient (not connected)");
+        return 1;
+    }
+}

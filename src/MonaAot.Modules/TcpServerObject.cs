@@ -1,0 +1,161 @@
+using System;
+using System.Net;
+using System.Runtime.InteropServices;
+using MonaAot.Diagnostics;
+using MonaAot.Lua.Binding;
+using MonaAot.Lua.Native;
+using MonaAot.Lua.Runtime;
+using MonaAot.Net;
+
+namespace MonaAot.Modules;
+
+/// <summary>
+/// TCPServer (docs/api.md, "TCPServer"): start(port) dual-stack, start(host, port),
+/// start("host:port"); stop(); port and running; clientHandler(client), with onConnection as an
+/// alias. Accepted clients are TCPClient objects that live until they disconnect.
+/// </summary>
+public sealed unsafe class TcpServerObject : ScriptObject, ITcpListenerEvents
+{
+    private readonly TcpModule _module;
+    private TcpListener? _listener;
+    private string _boundText = "";
+
+    internal TcpServerObject(TcpModule module, IResourceOwner? owner) : base(module.Runtime, owner) => _module = module;
+
+    internal static ScriptType CreateType(ScriptRuntime runtime) =>
+        new(runtime, "TCPServer",
+            [("start", (nint)(delegate* unmanaged<nint, int>)&Start),
+             ("stop", (nint)(delegate* unmanaged<nint, int>)&Stop)],
+            ["running", "port"],
+            ["clientHandler", "onConnection"],
+            &Index, &ToText);
+
+    /// <summary>Reads start's arguments into an address to bind; null with a message if invalid.
+    /// No host (start(port), start(":port")) is every interface.</summary>
+    private string? ReadAddress(nint L, out NetAddress address, out bool wildcard, out int argError)
+    {
+        address = default;
+        wildcard = false;
+        if (!AddressArgs.Read(L, 2, AddressForms.TcpStart, out string host, out int port, out string? invalid, out argError) || invalid is not null)
+            return invalid;
+        wildcard = host.Length == 0;
+        if (wildcard)
+        {
+            address = NetAddress.From(IPAddress.IPv6Any, port);
+            return null;
+        }
+        address = AddressArgs.Locate(host, port, Runtime.Hosts, "start", out invalid) ?? default;
+        return invalid;
+    }
+
+    /// <summary>Listens on <paramref name="address"/>; null, or why it cannot.</summary>
+    private string? StartListening(nint L, NetAddress address, bool wildcard)
+    {
+        StopListening();
+        TcpListener? listener = TcpListener.Start(Runtime.Net, address, this, out string? error);
+        if (listener is null && wildcard)
+            listener = TcpListener.Start(Runtime.Net, NetAddress.From(IPAddress.Any, address.Port), this, out error);
+        if (listener is null)
+            return error ?? "cannot listen";
+        _listener = listener;
+        _boundText = wildcard ? $"*:{listener.Port}" : NetAddress.Format(address.ToIPAddress(), listener.Port);
+        Retain(L, 1);
+        return null;
+    }
+
+    private void StopListening()
+    {
+        _listener?.Stop();
+        _listener = null;
+    }
+
+    public void OnAccepted(nint fd)
+    {
+        nint L = Runtime.Vm.L;
+        int top = LuaApi.lua_gettop(L);
+        try
+        {
+            bool handled = Runtime.PushEvent(this, "clientHandler\0"u8) || Runtime.PushEvent(this, "onConnection\0"u8);
+            TcpClientObject.PushAccepted(_module, Owner, L, fd); // the server's application owns it
+            if (handled)
+                Runtime.CallEvent(1, 0);
+        }
+        finally
+        {
+            LuaApi.lua_settop(L, top);
+        }
+    }
+
+    public override void Close()
+    {
+        StopListening();
+        Release();
+    }
+
+    public override void Collect() => StopListening();
+
+    [UnmanagedCallersOnly]
+    private static int Start(nint L) => HostFunction.Method<TcpServerObject>(L, &Start);
+
+    private static int Start(nint L, TcpServerObject server)
+    {
+        string? invalid = server.ReadAddress(L, out NetAddress address, out bool wildcard, out int error);
+        if (error != 0)
+            return error;
+        string? failure = invalid ?? server.StartListening(L, address, wildcard);
+        if (failure is null)
+        {
+            LuaApi.lua_pushboolean(L, 1);
+            return 1;
+        }
+        // docs/api.md, server:start: the ERROR is logged and the reason returned too, so that a
+        // script can say why; the log names the script line that called start, not this file.
+        string on = invalid is not null ? "" : wildcard ? $" on port {address.Port}" : $" on {address}";
+        server.Runtime.LogAtScript(LogLevel.Error, $"TCPServer cannot start{on}: {failure}", ScriptRuntime.CallerPosition(L));
+        server.StopListening();
+        server.Release();
+        LuaApi.lua_pushboolean(L, 0);
+        LuaStrings.Push(L, failure);
+        return 2;
+    }
+
+    [UnmanagedCallersOnly]
+    private static int Stop(nint L) => HostFunction.Method<TcpServerObject>(L, &Stop);
+
+    private static int Stop(nint L, TcpServerObject server)
+    {
+        server.Close();
+        return 0;
+    }
+
+    // Answers the properties listed in CreateType (ScriptType.Properties): a property added or
+    // removed here must be added or removed there and in docs/api.md (Docs/ApiReferenceTests).
+    [UnmanagedCallersOnly]
+    private static int Index(nint L) => HostFunction.Method<TcpServerObject>(L, &Index);
+
+    private static int Index(nint L, TcpServerObject server)
+    {
+        ReadOnlySpan<byte> key = LuaApi.lua_type(L, 2) == LuaApi.LUA_TSTRING ? LuaStrings.Span(L, 2) : default;
+        if (key.SequenceEqual("running"u8))
+            LuaApi.lua_pushboolean(L, server._listener is null ? 0 : 1);
+        else if (key.SequenceEqual("port"u8))
+        {
+            if (server._listener is null)
+                LuaApi.lua_pushnil(L);
+            else
+                LuaApi.lua_pushinteger(L, server._listener.Port);
+        }
+        else
+            return ScriptType.IndexFields(L);
+        return 1;
+    }
+
+    [UnmanagedCallersOnly]
+    private static int ToText(nint L) => HostFunction.Method<TcpServerObject>(L, &ToText);
+
+    private static int ToText(nint L, TcpServerObject server)
+    {
+        LuaStrings.Push(L, server._listener is null ? "TCPServer (stopped)" : "TCPServer " + server._boundText);
+        return 1;
+    }
+}

@@ -1,0 +1,847 @@
+#!/usr/bin/env python3
+"""MonaAot benchmark (run by ./build.sh bench, after out/monaaot is built): TCP and UDP echo,
+timers and a relay. Standard library only.
+
+Compares MonaAot running a Lua echo application with a minimal C echo server on raw epoll
+(native/bench/echo_reference for TCP, native/bench/udp_echo_reference for UDP, which batches
+with recvmmsg/sendmmsg), in the same run and on the same core, alternating the two so that
+drift of the machine (thermal, noisy neighbours) hits both alike. Load comes from
+native/bench/loadgen (TCP) and native/bench/udpgen (UDP), which verify every echoed byte.
+
+Scenarios, BENCH_ROUNDS times each (default 2), every run on a freshly started server:
+  pingpong      TCP: 100 connections, 64-byte messages, one in flight per connection
+  stream        TCP: 10 connections, 16 KiB writes, 256 KiB in flight per connection
+  idle          TCP: BENCH_IDLE_CONNECTIONS (default 10000) open idle connections: the RSS
+  udp-pingpong  UDP: 10 sockets, 64-byte datagrams, one in flight per socket
+  udp-stream    UDP: 4 sockets, 512-byte datagrams, 24 in flight per socket
+  timer         100,000 timers armed, each firing 5 times (see run_timer, apps/timer.lua): CPU
+                per arm+fire, re-arm and stop, against native/bench/timer_reference
+  relay         a Lua relay in front of a backend (apps/relay.lua; see run_relay_speed): its
+                CPU per message and MB/s against MonaAot's direct echo, and its peak RSS before
+                a slow backend with and without backpressure (pause/resume, docs/api.md)
+Each traffic run lasts BENCH_SECONDS (default 10). Figures are medians over the rounds; the
+CPU targets are checked against the median of the per-round ratios (each round runs both
+servers back to back, so the ratio within a round is free of drift between rounds); UDP
+loss (datagrams not echoed within 500 ms) is the total over the rounds, and so is the count of
+those echoed after all (late: the machine stalled, the server did not drop them).
+
+Environment:
+  BENCH_SECONDS=10  BENCH_ROUNDS=2  BENCH_IDLE_CONNECTIONS=10000  BENCH_CORE=0
+  BENCH_SCENARIOS="tcp udp timer relay"  the groups to run, any of the four (default all)
+  BENCH_TIMERS=100000  BENCH_TIMER_FIRES=5  BENCH_TIMER_REARMS=1000000  (the timer scenario)
+  BENCH_RELAY_HIGH=1048576  BENCH_RELAY_SLOW_RATE=8000000  (the relay scenario: the high mark
+                     of the backpressure, bytes, and the slow backend's read rate, bytes/s)
+  BENCH_MONAAOT_CMD  replaces the MonaAot command of the TCP echo scenarios (word-split; the server
+                     must print a line containing "listening on <port>"), e.g. to test this
+                     driver against the reference alone:
+                     BENCH_MONAAOT_CMD="native/build/bench/echo_reference 0"
+  BENCH_MONAAOT_UDP_CMD  the same for the UDP scenarios, e.g.
+                     BENCH_MONAAOT_UDP_CMD="native/build/bench/udp_echo_reference 0"
+  BENCH_MONAAOT=out/monaaot  the binary measured (e.g. a build of another branch)
+  BENCH_STRICT=1     exit 1 when a target is missed (default: targets are reported only)
+Exit code: 0 when every run completed and every echoed byte was right; 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import os
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+BIN = ROOT / "native" / "build" / "bench"
+APPS = ROOT / "tests" / "bench" / "apps"  # the Lua applications MonaAot runs, one per scenario
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+SERVERS = ("monaaot", "reference")
+GROUPS = ("tcp", "udp", "timer", "relay")
+
+
+class BenchError(Exception):
+    """A run that cannot go on: printed as "bench: <message>", exit code 1."""
+
+
+def say(message: str) -> None:
+    print(f"==> {message}", file=sys.stderr, flush=True)
+
+
+# ---- settings ----------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Settings:
+    monaaot: Path
+    seconds: int
+    rounds: int
+    idle_connections: int
+    core: int
+    groups: list[str]
+    timers: int
+    timer_fires: int
+    timer_rearms: int
+    relay_high: int
+    relay_slow_rate: int
+    tcp_override: str  # BENCH_MONAAOT_CMD; empty: the real MonaAot
+    udp_override: str  # BENCH_MONAAOT_UDP_CMD
+    strict: bool
+
+    def selected(self, group: str) -> bool:
+        return group in self.groups
+
+    def override_of(self, protocol: str) -> str:
+        return self.udp_override if protocol == "udp" else self.tcp_override
+
+    def needs_monaaot(self) -> bool:
+        """True when a selected scenario runs the real MonaAot (timer and relay always do)."""
+        if self.selected("timer") or self.selected("relay"):
+            return True
+        return any(self.selected(p) and not self.override_of(p) for p in ("tcp", "udp"))
+
+
+def _count(env: str, default: int, low: int, high: int | None, message: str) -> int:
+    text = os.environ.get(env, str(default))
+    if not re.fullmatch(r"[0-9]+", text) or int(text) < low or (high is not None and int(text) > high):
+        raise BenchError(f"{env} {message} (got '{text}')")
+    return int(text)
+
+
+def read_settings() -> Settings:
+    scenarios = os.environ.get("BENCH_SCENARIOS", "tcp udp timer relay")
+    if not re.fullmatch(r" *(tcp|udp|timer|relay)( +(tcp|udp|timer|relay))* *", scenarios):
+        raise BenchError(f"BENCH_SCENARIOS must list some of tcp, udp, timer, relay (got '{scenarios}')")
+    settings = Settings(
+        monaaot=Path(os.environ.get("BENCH_MONAAOT", str(ROOT / "out" / "monaaot"))),
+        seconds=_count("BENCH_SECONDS", 10, 1, 600, "must be 1-600"),
+        rounds=_count("BENCH_ROUNDS", 2, 1, 20, "must be 1-20"),
+        idle_connections=_count("BENCH_IDLE_CONNECTIONS", 10000, 0, 20000, "must be 0-20000"),
+        core=_count("BENCH_CORE", 0, 0, None, "must be a CPU number"),
+        groups=[g for g in GROUPS if g in scenarios.split()],
+        timers=_count("BENCH_TIMERS", 100000, 1, 1000000, "must be 1-1000000"),
+        timer_fires=_count("BENCH_TIMER_FIRES", 5, 1, 100, "must be 1-100"),
+        timer_rearms=_count("BENCH_TIMER_REARMS", 1000000, 1, 100000000, "must be 1-100000000"),
+        relay_high=_count("BENCH_RELAY_HIGH", 1048576, 1, None, "must be a byte count of at least 1"),
+        relay_slow_rate=_count("BENCH_RELAY_SLOW_RATE", 8000000, 1024, None, "must be at least 1024 bytes/s"),
+        tcp_override=os.environ.get("BENCH_MONAAOT_CMD", ""),
+        udp_override=os.environ.get("BENCH_MONAAOT_UDP_CMD", ""),
+        strict=os.environ.get("BENCH_STRICT", "0") == "1",
+    )
+    if shutil.which("taskset") is None:
+        raise BenchError("taskset (util-linux) is required")
+    if settings.needs_monaaot() and not os.access(settings.monaaot, os.X_OK):
+        raise BenchError(f"{settings.monaaot} is missing: build it first (./build.sh)")
+    return settings
+
+
+# ---- scenarios ---------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class TrafficScenario:
+    """An echo scenario: a load generator run against each server."""
+
+    name: str
+    protocol: str  # tcp or udp
+    generator: str  # loadgen or udpgen, in native/build/bench
+    args: tuple[str, ...]
+    title: str  # the table's heading of its rows
+    target: str  # the CPU target, as the table shows it
+    limit: float  # that target's bound on the median ratio
+    verdict: str  # what the verdict line calls it
+    unit: str  # message or datagram
+
+    @property
+    def pingpong(self) -> bool:  # streaming has no round trips to time
+        return self.name.endswith("pingpong")
+
+
+# udp-stream keeps 24 datagrams in flight per socket, 96 in all: what Linux's default receive
+# buffer (rmem_default, 212992 bytes) holds of 512-byte datagrams is about 166 (1283 bytes of
+# accounting each), less the quarter UDP may leave unreleased while the reader drains; more in
+# flight makes the kernel drop datagrams whenever the server is descheduled, which measures
+# the scheduler. With 96, a loss is the server's doing.
+TCP_SCENARIOS = (
+    TrafficScenario("pingpong", "tcp", "loadgen", ("--connections", "100", "--size", "64", "--mode", "pingpong"),
+                    "ping-pong 64 B x 100", "ratio <= 1.2", 1.2, "ping-pong CPU/message ratio", "message"),
+    TrafficScenario("stream", "tcp", "loadgen", ("--connections", "10", "--size", "16384", "--mode", "stream"),
+                    "stream 16 KiB x 10", "ratio <= 1.3", 1.3, "streaming CPU/message ratio", "message"),
+)
+UDP_SCENARIOS = (
+    TrafficScenario("udp-pingpong", "udp", "udpgen", ("--connections", "10", "--size", "64", "--mode", "pingpong"),
+                    "UDP ping-pong 64 B x 10 sockets", "ratio <= 1.3", 1.3, "UDP ping-pong CPU/datagram ratio",
+                    "datagram"),
+    TrafficScenario("udp-stream", "udp", "udpgen",
+                    ("--connections", "4", "--size", "512", "--mode", "stream", "--window", "24"),
+                    "UDP stream 512 B x 4 sockets, 24 in flight", "ratio <= 1.3", 1.3,
+                    "UDP streaming CPU/datagram ratio", "datagram"),
+)
+RELAY_STREAM_ARGS = ("--connections", "10", "--size", "16384", "--mode", "stream")
+# The relay's memory run: 4 connections with 32 MiB in flight each, far more than a slow
+# backend takes in a run, so that only backpressure bounds what the relay holds.
+RELAY_MEMORY_ARGS = ("--connections", "4", "--size", "16384", "--mode", "stream", "--window", str(32 << 20))
+
+
+# ---- results -----------------------------------------------------------------------------------
+
+
+class Results:
+    """Every measurement: (scenario, server, figure) -> the values, in round order."""
+
+    def __init__(self) -> None:
+        self.values: dict[tuple[str, str, str], list[float]] = collections.defaultdict(list)
+
+    def record(self, scenario: str, server: str, figure: str, value: float, decimals: int | None = None) -> None:
+        # Rounded as recorded, so the medians and ratios are those of the figures the log shows.
+        self.values[scenario, server, figure].append(value if decimals is None else round(value, decimals))
+
+    def total(self, scenario: str, server: str, figure: str) -> float | None:
+        found = self.values.get((scenario, server, figure))
+        return sum(found) if found else None
+
+    def median(self, scenario: str, server: str, figure: str) -> float | None:
+        return median(self.values.get((scenario, server, figure), []))
+
+    def round_ratios(self, scenario: str, figure: str) -> list[float]:
+        """MonaAot/reference of a figure, round by round: the k-th run of each server belongs to
+        round k, and the two runs of a round are back to back, so drift of the machine between
+        rounds cancels out of each ratio."""
+        mine = self.values.get((scenario, "monaaot", figure), [])
+        ref = self.values.get((scenario, "reference", figure), [])
+        return [round(a / b, 3) for a, b in zip(mine, ref) if b > 0]
+
+    def ratio_of(self, scenario: str, figure: str) -> float | None:
+        """The median of the per-round ratios: what the targets are checked against."""
+        found = median(self.round_ratios(scenario, figure))
+        return None if found is None else round(found, 3)
+
+
+def median(values: list[float]) -> float | None:
+    """The middle value; the mean of the middle two for an even count; None for none."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+@dataclasses.dataclass
+class LoadResult:
+    """The load generator's summary line: messages=N bytes=N seconds=S p50_us=... [lost= late=]."""
+
+    line: str
+    fields: dict[str, str]
+
+    @classmethod
+    def parse(cls, line: str) -> "LoadResult":
+        return cls(line, dict(pair.split("=", 1) for pair in line.split() if "=" in pair))
+
+    def number(self, key: str) -> float:
+        try:
+            return float(self.fields.get(key, "0"))
+        except ValueError:
+            return 0.0
+
+
+# ---- processes ---------------------------------------------------------------------------------
+
+
+class Child:
+    """A process this driver started, pinned to the benchmark core, its output read by a thread
+    (so it never blocks on a full pipe) and kept, its last lines, for waiting and for errors."""
+
+    live: list["Child"] = []  # every child started and not stopped yet
+
+    def __init__(self, name: str, argv: list[str], core: int) -> None:
+        self.name = name
+        self.lines: collections.deque[str] = collections.deque(maxlen=2000)
+        self.ended = False
+        self.changed = threading.Condition()
+        self.process = subprocess.Popen(["taskset", "-c", str(core), *argv], stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        Child.live.append(self)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for raw in self.process.stdout:
+            with self.changed:
+                self.lines.append(raw.decode(errors="replace").rstrip("\n"))
+                self.changed.notify_all()
+        with self.changed:
+            self.ended = True
+            self.changed.notify_all()
+
+    def wait_for_line(self, pattern: str, seconds: float) -> re.Match[str] | None:
+        """The first match of pattern in the output, waiting up to seconds while it runs."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + seconds
+        with self.changed:
+            while True:
+                for line in self.lines:
+                    found = regex.search(line)
+                    if found:
+                        return found
+                left = deadline - time.monotonic()
+                if self.ended or left <= 0:
+                    return None
+                self.changed.wait(left)
+
+    def tail(self, count: int = 20) -> str:
+        with self.changed:
+            return "\n".join(list(self.lines)[-count:])
+
+    def stop(self) -> None:
+        """SIGTERM, up to 5 s to exit, then SIGKILL; always reaped."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                say(f"PID {self.pid} ignored SIGTERM for 5 s, killing it")
+                self.process.kill()
+                self.process.wait()
+        self.reader.join(5)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        if self in Child.live:
+            Child.live.remove(self)
+
+    @classmethod
+    def stop_all(cls) -> None:
+        for child in reversed(list(cls.live)):
+            child.stop()
+
+
+def run_generator(core: int, argv: list[str], seconds: int) -> tuple[int, str]:
+    """Runs a load generator in the foreground (its errors go to stderr); its exit code and
+    summary line. Bounded: a generator still running well after its duration is killed."""
+    try:
+        done = subprocess.run(["taskset", "-c", str(core), *argv], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, text=True, timeout=seconds + 60)
+    except subprocess.TimeoutExpired:
+        raise BenchError(f"{' '.join(argv)} did not end within {seconds + 60} s") from None
+    return done.returncode, done.stdout.strip()
+
+
+def proc_file(pid: int, name: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/{name}").read_text()
+    except OSError as error:
+        raise BenchError(f"cannot read /proc/{pid}/{name} (the process ended?): {error.strerror}") from None
+
+
+def proc_stat(pid: int) -> list[str]:
+    """/proc/PID/stat after the command name (which may hold spaces): field 3 is [0]."""
+    text = proc_file(pid, "stat")
+    return text[text.rindex(")") + 2:].split()
+
+
+def cpu_ticks(pid: int) -> int:
+    """utime + stime of PID, in clock ticks (fields 14 and 15 of /proc/PID/stat)."""
+    fields = proc_stat(pid)
+    return int(fields[11]) + int(fields[12])
+
+
+def status_value(pid: int, key: str) -> int:
+    """A /proc/PID/status field: kB for VmRSS and VmHWM, a count for the others."""
+    for line in proc_file(pid, "status").splitlines():
+        name, _, rest = line.partition(":")
+        if name == key:
+            return int(rest.split()[0])
+    raise BenchError(f"/proc/{pid}/status has no {key}")
+
+
+def preemptions(pid: int) -> int:
+    """Times PID was preempted (taken off the CPU while it could still run)."""
+    return status_value(pid, "nonvoluntary_ctxt_switches")
+
+
+def descriptor_count(pid: int) -> int:
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError as error:
+        raise BenchError(f"cannot list /proc/{pid}/fd (the process ended?): {error.strerror}") from None
+
+
+# ---- the benchmark -----------------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, settings: Settings, work: Path) -> None:
+        self.s = settings
+        self.work = work
+        self.results = Results()
+
+    # -- set-up --
+
+    def raise_descriptor_limit(self) -> None:
+        """Idle connections need a descriptor each, in the server and in the load generator;
+        the children inherit the limit."""
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard == resource.RLIM_INFINITY:
+            hard = 1048576
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):
+            pass
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if 0 < self.s.idle_connections and soft < self.s.idle_connections + 256:
+            say(f"descriptor limit {soft} is too low for {self.s.idle_connections} idle connections: "
+                "idle scenario skipped")
+            self.s.idle_connections = 0
+
+    def write_applications(self) -> None:
+        """The MonaAot side: an application per scenario, each in its own www folder, and inis
+        that ask for port 0 (the kernel picks one and the application logs it, so no port can be
+        taken between choosing and binding; the UDP application binds port 0 itself)."""
+        applications = {"www": "echo.lua", "www-udp": "udp-echo.lua"}
+        if self.s.selected("timer"):
+            applications["www-timer"] = "timer.lua"
+        if self.s.selected("relay"):
+            applications["www-relay"] = "relay.lua"
+        for folder, source in applications.items():
+            (self.work / folder).mkdir()
+            shutil.copyfile(APPS / source, self.work / folder / "main.lua")
+        (self.work / "bench.ini").write_text("[bench]\nport=0\n")
+        # handlerTimeout 0: arming 100,000 timers, or a million re-arms, is one long script call.
+        (self.work / "timer.ini").write_text(
+            f"[bench]\ntimers={self.s.timers}\nfires={self.s.timer_fires}\nrearms={self.s.timer_rearms}\n"
+            "[lua]\nhandlerTimeout=0\n")
+        # A private copy of the binary: a rebuild while the benchmark runs would otherwise fail to
+        # overwrite a running executable (ETXTBSY), or swap the binary between rounds.
+        if self.s.needs_monaaot():
+            shutil.copy2(self.s.monaaot, self.work / "monaaot")
+
+    def monaaot_command(self, ini: str, www: str) -> list[str]:
+        return [str(self.work / "monaaot"), "--log=5", f"--config={self.work / ini}", str(self.work / www)]
+
+    def server_command(self, server: str, protocol: str) -> list[str]:
+        """The command line of an echo server (monaaot or reference) for a protocol."""
+        if server == "reference":
+            return [str(BIN / ("udp_echo_reference" if protocol == "udp" else "echo_reference")), "0"]
+        override = self.s.override_of(protocol)
+        if override:
+            return override.split()
+        return self.monaaot_command("bench.ini", "www-udp" if protocol == "udp" else "www")
+
+    def launch(self, name: str, argv: list[str]) -> tuple[Child, int]:
+        """Starts a server and waits until it reports "listening on <port>"; the child and port."""
+        child = Child(name, argv, self.s.core)
+        found = child.wait_for_line(r"listening on ([1-9][0-9]*)", 20)
+        if found is None:
+            print(child.tail(), file=sys.stderr)
+            raise BenchError(f"{name} did not report 'listening on <port>' within 20 s")
+        return child, int(found.group(1))
+
+    def generator(self, name: str, port: int, args: tuple[str, ...]) -> tuple[int, str]:
+        return run_generator(self.s.core, [str(BIN / name), "--host", "127.0.0.1", "--port", str(port), *args,
+                                           "--duration", str(self.s.seconds)], self.s.seconds)
+
+    # -- traffic --
+
+    def run_traffic(self, scenario: TrafficScenario, server: str) -> None:
+        """One traffic run of a scenario against a fresh server."""
+        child, port = self.launch(server, self.server_command(server, scenario.protocol))
+        try:
+            time.sleep(1)  # idle RSS is taken 1 s after start, once start-up work has settled
+            if scenario.protocol == "tcp":  # the memory targets are the TCP server's
+                self.results.record("idle", server, "idle_rss_kb", status_value(child.pid, "VmRSS"))
+            ticks, preempted = cpu_ticks(child.pid), preemptions(child.pid)
+            status, out = self.generator(scenario.generator, port, scenario.args)
+            if status != 0:
+                raise BenchError(f"{scenario.name} against {server} failed (the load generator's message is "
+                                 f"above){': ' + out if out else ''}")
+            ticks, preempted = cpu_ticks(child.pid) - ticks, preemptions(child.pid) - preempted
+            self.results.record(scenario.name, server, "peak_rss_kb", status_value(child.pid, "VmHWM"))
+        finally:
+            child.stop()
+        self.record_traffic(scenario.name, server, out, ticks, preempted)
+        say(f"{scenario.name:<8} {server:<9} {out} cpu_ticks={ticks}")
+
+    def record_traffic(self, scenario: str, server: str, out: str, ticks: int, preempted: int) -> None:
+        """Turns the load generator's line and the CPU ticks into the figures of the table."""
+        load = LoadResult.parse(out)
+        messages, seconds = load.number("messages"), load.number("seconds")
+        if messages == 0 or seconds == 0:
+            raise BenchError(f"{scenario} against {server} echoed no message: {out}")
+        record = self.results.record
+        record(scenario, server, "msgs_per_s", messages / seconds, 1)
+        record(scenario, server, "mb_per_s", load.number("bytes") / seconds / 1e6, 3)
+        record(scenario, server, "p50_us", load.number("p50_us"))
+        record(scenario, server, "p99_us", load.number("p99_us"))
+        record(scenario, server, "cpu_us_per_msg", ticks / CLK_TCK * 1e6 / messages, 4)
+        record(scenario, server, "preempted_per_kmsg", preempted * 1000 / messages, 2)
+        if "lost" in load.fields:
+            record(scenario, server, "lost", int(load.number("lost")))
+            record(scenario, server, "late", int(load.number("late")))
+
+    def run_idle(self, server: str) -> None:
+        """A server holding the idle connections: its RSS once all are accepted."""
+        count = self.s.idle_connections
+        child, port = self.launch(server, self.server_command(server, "tcp"))
+        holder = None
+        try:
+            base = descriptor_count(child.pid)
+            holder = Child("loadgen", [str(BIN / "loadgen"), "--host", "127.0.0.1", "--port", str(port), "--idle",
+                                       "--connections", str(count), "--duration", "300"], self.s.core)
+            if holder.wait_for_line(r"^connected=", 60) is None:
+                raise BenchError(f"{count} idle connections to {server} were not established")
+            # Established is the kernel's word; the server's descriptors say when it has accepted
+            # them too. Nothing signals that, so it is polled (bounded).
+            deadline = time.monotonic() + 30
+            while descriptor_count(child.pid) < base + count:
+                if time.monotonic() >= deadline:
+                    say(f"{server} has not accepted all {count} connections after 30 s")
+                    break
+                time.sleep(0.1)
+            time.sleep(1)  # let the server settle (buffers released, a collection run) before measuring
+            rss = status_value(child.pid, "VmRSS")
+            self.results.record("idle10k", server, "rss_kb", rss)
+            say(f"idle     {server:<9} {count} connections, VmRSS {rss} kB")
+        finally:
+            if holder is not None:
+                holder.stop()
+            child.stop()
+
+    # -- timers --
+    #
+    # What one arm and one firing cost with BENCH_TIMERS (100,000) timers armed, MonaAot's
+    # mona:setTimer (docs/api.md, "Timer") against native/bench/timer_reference (an indexed binary
+    # min-heap on a plain epoll loop). Both run the same schedule, described in
+    # timer_reference.c: every timer fires BENCH_TIMER_FIRES times, its delays 1-1000 ms from a
+    # hash of (timer, firing), so each timer gets the same delays on both sides whatever order
+    # they fire in; then BENCH_TIMER_REARMS re-arms go round the armed timers, and every timer is
+    # stopped.
+    #
+    # Each server measures its own phases with the process CPU clock: user + system time of all
+    # its threads, the accounting of /proc/PID/stat fields 14 and 15 that the echo scenarios
+    # read, but in nanoseconds: in ticks of 10 ms the reference's firing phase would be about 40
+    # ticks and its re-arm and stop phases a few, too coarse for a ratio. Lua's os.clock() reads
+    # that clock (glibc's clock() is CLOCK_PROCESS_CPUTIME_ID); the reference calls clock_gettime.
+    #
+    # What the Lua side pays that the reference does not, per firing: a Lua call of the timer's
+    # function (a closure: lua_pcall with a traceback handler, the upvalues) and reading its
+    # return value as the next delay; per arm, a Timer userdata and the closure, allocated when
+    # armed (the reference's timers are one preallocated array); per re-arm or stop, the call
+    # from Lua into C# (argument checks, the userdata's handle resolved). The heap itself is the
+    # same algorithm on both sides.
+
+    def run_timer(self, server: str) -> None:
+        """One run of the timer schedule on a server (monaaot or reference)."""
+        s = self.s
+        if server == "reference":
+            argv = [str(BIN / "timer_reference"), str(s.timers), str(s.timer_fires), str(s.timer_rearms)]
+        else:
+            argv = self.monaaot_command("timer.ini", "www-timer")
+        child = Child(f"timer {server}", argv, s.core)  # no port: each prints only its "done" line
+        try:
+            # Firing ends by about FIRES seconds after the start (delays of at most 1 s); a loop
+            # that falls behind gets as long again, and start-up and the re-arms 30 s more.
+            found = child.wait_for_line(r"done timers=.*", 2 * s.timer_fires + 30)
+            if found is None:
+                print(child.tail(), file=sys.stderr)
+                raise BenchError(f"timers on {server} did not finish")
+            self.results.record("timer", server, "peak_rss_kb", status_value(child.pid, "VmHWM"))
+        finally:
+            child.stop()
+        line = found.group(0)
+        done = LoadResult.parse(line)
+        if done.number("fires") != s.timers * s.timer_fires:
+            raise BenchError(f"timers on {server} fired a wrong count: {line}")
+        record = self.results.record
+        record("timer", server, "fire_us", done.number("fire_cpu_s") * 1e6 / done.number("fires"), 4)
+        record("timer", server, "rearm_us", done.number("rearm_cpu_s") * 1e6 / done.number("rearms"), 4)
+        record("timer", server, "stop_us", done.number("stop_cpu_s") * 1e6 / done.number("stops"), 4)
+        record("timer", server, "late_ms", done.number("late_ms"), 3)
+        record("timer", server, "wall_s", done.number("wall_s"), 3)
+        say(f"timer    {server:<9} {line}")
+
+    # -- relay --
+    #
+    # A Lua relay on MonaAot: for each accepted front connection a TCPClient to a backend, bytes
+    # forwarded both ways. Two figures, each in every round:
+    #
+    #   speed   loadgen's 16 KiB stream (10 connections, 256 KiB in flight each, every byte
+    #           verified) through the relay to native/bench/echo_reference, against the same
+    #           load straight to MonaAot's echo application: the relay's CPU per message, its
+    #           ratio to the direct echo's (a relay reads and writes every byte twice, so about 2
+    #           is par), and both MB/s. The relay runs with its backpressure, as it would be
+    #           deployed.
+    #   memory  the relay before a slow backend (native/bench/slow_echo, reading
+    #           BENCH_RELAY_SLOW_RATE bytes/s), fed by loadgen streaming 4 connections with 32
+    #           MiB in flight each: the relay's peak RSS (VmHWM) with backpressure (pause the
+    #           side read while the other side's queueing is above BENCH_RELAY_HIGH, resume in
+    #           its onFlush: docs/api.md) and without (plain forwarding). Without, the relay
+    #           reads its client as fast as it writes and queues what the backend has not taken:
+    #           its memory grows towards the 128 MiB loadgen keeps in flight, and loadgen's
+    #           window is what bounds it, in well under a second. With it, the relay holds about
+    #           one high mark per connection and the bytes wait in the kernel's socket buffers
+    #           and in loadgen.
+    #
+    # In the table the relay's figures stand in the MonaAot column and the direct echo's (speed)
+    # or the plain relay's (memory) in the reference column, as the headings say.
+
+    def start_relay(self, backend_argv: list[str], high: int, started: list[Child]) -> tuple[Child, int]:
+        """Starts the backend, then the relay in front of it with a high mark (0: none); both
+        are added to started (the caller stops them); the relay and its port."""
+        backend, backend_port = self.launch("backend", backend_argv)
+        started.append(backend)
+        (self.work / "relay.ini").write_text(f"[bench]\nport=0\nbackend={backend_port}\nhigh={high}\n")
+        relay, port = self.launch("relay", self.monaaot_command("relay.ini", "www-relay"))
+        started.insert(0, relay)  # the relay is stopped before its backend
+        return relay, port
+
+    def run_relay_speed(self, server: str) -> None:
+        """One speed run: monaaot runs the relay (before echo_reference), reference the direct
+        echo. Both are recorded as traffic, under scenario "relay"."""
+        started: list[Child] = []
+        try:
+            if server == "monaaot":
+                child, port = self.start_relay([str(BIN / "echo_reference"), "0"], self.s.relay_high, started)
+            else:
+                child, port = self.launch("monaaot", self.server_command("monaaot", "tcp"))
+                started.append(child)
+            ticks, preempted = cpu_ticks(child.pid), preemptions(child.pid)
+            status, out = self.generator("loadgen", port, RELAY_STREAM_ARGS)
+            if status != 0:
+                raise BenchError(f"relay speed run ({server}) failed (the load generator's message is above)"
+                                 f"{': ' + out if out else ''}")
+            ticks, preempted = cpu_ticks(child.pid) - ticks, preemptions(child.pid) - preempted
+            self.results.record("relay", server, "peak_rss_kb", status_value(child.pid, "VmHWM"))
+        finally:
+            for started_child in started:
+                started_child.stop()
+        self.record_traffic("relay", server, out, ticks, preempted)
+        say(f"relay    {server:<9} {out} cpu_ticks={ticks}")
+
+    def run_relay_memory(self, server: str) -> None:
+        """One memory run before the slow backend: monaaot with backpressure, reference without."""
+        high = self.s.relay_high if server == "monaaot" else 0
+        started: list[Child] = []
+        try:
+            relay, port = self.start_relay([str(BIN / "slow_echo"), "0", str(self.s.relay_slow_rate)], high, started)
+            # loadgen's exit status is not checked: when its run ends the relay may still hold
+            # what the backend has not echoed, and the echo it verified is the figure.
+            _, out = self.generator("loadgen", port, RELAY_MEMORY_ARGS)
+            if not out.startswith("messages=") or LoadResult.parse(out).number("seconds") == 0:
+                raise BenchError(f"relay memory run ({server}): the load generator failed")
+            hwm = status_value(relay.pid, "VmHWM")
+        finally:
+            # The backend first: its connections reset, so the relay drops what it still queues
+            # for it rather than draining it at the slow rate when told to stop.
+            for started_child in reversed(started):
+                started_child.stop()
+        load = LoadResult.parse(out)
+        self.results.record("relay-memory", server, "peak_rss_kb", hwm)
+        self.results.record("relay-memory", server, "mb_per_s",
+                            load.number("bytes") / load.number("seconds") / 1e6, 3)
+        say(f"relay-memory {server:<9} high={high} {out} VmHWM={hwm} kB")
+
+    # -- the rounds --
+
+    def run(self) -> None:
+        traffic = (TCP_SCENARIOS if self.s.selected("tcp") else ()) + \
+            (UDP_SCENARIOS if self.s.selected("udp") else ())
+        for round_number in range(1, self.s.rounds + 1):
+            # Alternate who goes first.
+            order = SERVERS if round_number % 2 else tuple(reversed(SERVERS))
+            say(f"round {round_number} of {self.s.rounds}")
+            for scenario in traffic:
+                for server in order:
+                    self.run_traffic(scenario, server)
+            if self.s.selected("tcp") and self.s.idle_connections > 0:
+                for server in order:
+                    self.run_idle(server)
+            if self.s.selected("timer"):
+                for server in order:
+                    self.run_timer(server)
+            if self.s.selected("relay"):
+                for server in order:
+                    self.run_relay_speed(server)
+                for server in order:
+                    self.run_relay_memory(server)
+
+
+# ---- report ------------------------------------------------------------------------------------
+
+
+class Report:
+    """The table of medians and ratios, and the verdicts on the targets."""
+
+    def __init__(self, settings: Settings, results: Results) -> None:
+        self.s = settings
+        self.r = results
+
+    def row(self, label: str, scenario: str, figure: str, scale: float, fmt: str, target: str = "",
+            total: bool = False) -> None:
+        """One row: the rounds summarised by their median (with the ratio MonaAot/reference),
+        or by their total for counts (no ratio); kB figures are divided by scale."""
+        summary = self.r.total if total else self.r.median
+        mine, ref = summary(scenario, "monaaot", figure), summary(scenario, "reference", figure)
+
+        def show(value: float | None) -> str:
+            return "-" if value is None else fmt % (value / scale)
+
+        ratio = "-" if total or mine is None or not ref else f"{mine / ref:.2f}"
+        print(f"  {label:<26} {show(mine):>14} {show(ref):>14} {ratio:>9}   {target}")
+
+    def ratio_row(self, scenario: str, figure: str, target: str) -> None:
+        """The per-round ratios of a figure, their median in the ratio column."""
+        each = " ".join(f"{ratio:.2f}" for ratio in self.r.round_ratios(scenario, figure))
+        middle = self.r.ratio_of(scenario, figure)
+        print(f"  {'  ratio in each round':<26} {each:>29} {'-' if middle is None else f'{middle:.2f}':>9}   {target}")
+
+    def table(self) -> None:
+        s = self.s
+        overridden = [p for p in ("tcp", "udp") if s.selected(p) and s.override_of(p)]
+        label = "MonaAot slot" if overridden else "MonaAot"
+        print(f"\nMedians of {s.rounds} round(s), {s.seconds} s per run, server and load generator on core {s.core}")
+        if "tcp" in overridden:
+            print(f"(MonaAot slot ran: {s.tcp_override})")
+        if "udp" in overridden:
+            print(f"(MonaAot slot ran for UDP: {s.udp_override})")
+        print(f"\n  {'figure':<26} {label:>14} {'reference':>14} {'ratio':>9}   target")
+        if s.selected("tcp"):
+            self.tcp_rows()
+        if s.selected("udp"):
+            self.udp_rows()
+        if s.selected("timer"):
+            self.timer_rows()
+        if s.selected("relay"):
+            self.relay_rows()
+        print()
+
+    def traffic_rows(self, scenario: TrafficScenario) -> None:
+        name, unit = scenario.name, scenario.unit
+        print(f" {scenario.title}")
+        self.row(f"{unit}s/s", name, "msgs_per_s", 1, "%.0f")
+        self.row("MB/s (echoed)", name, "mb_per_s", 1, "%.2f")
+        if scenario.pingpong:
+            self.row("round trip p50, us", name, "p50_us", 1, "%.1f")
+            self.row("round trip p99, us", name, "p99_us", 1, "%.1f")
+        self.row(f"server CPU per {unit}, us", name, "cpu_us_per_msg", 1, "%.3f")
+        self.ratio_row(name, "cpu_us_per_msg", f"{scenario.target} (median of rounds)")
+        self.row("server preempted per 1000", name, "preempted_per_kmsg", 1, "%.1f")
+        self.row("server peak RSS, MiB", name, "peak_rss_kb", 1024, "%.1f")
+
+    def tcp_rows(self) -> None:
+        for scenario in TCP_SCENARIOS:
+            self.traffic_rows(scenario)
+        print(" memory")
+        self.row("idle RSS, MiB", "idle", "idle_rss_kb", 1024, "%.1f", "MonaAot <= 8 MiB")
+        if self.s.idle_connections > 0:
+            self.row(f"RSS, {self.s.idle_connections} idle conns, MiB", "idle10k", "rss_kb", 1024, "%.1f",
+                     "MonaAot <= 64 MiB")
+
+    def udp_rows(self) -> None:
+        for scenario in UDP_SCENARIOS:
+            self.traffic_rows(scenario)
+            self.row("datagrams lost, all rounds", scenario.name, "lost", 1, "%.0f", total=True)
+            self.row("  of which echoed late", scenario.name, "late", 1, "%.0f", total=True)
+
+    def timer_rows(self) -> None:
+        print(f" timers: {self.s.timers} armed, {self.s.timer_fires} firings each, delays 1-1000 ms")
+        self.row("CPU per arm+fire, us", "timer", "fire_us", 1, "%.3f")
+        self.ratio_row("timer", "fire_us", "(median of rounds)")
+        self.row("CPU per re-arm, us", "timer", "rearm_us", 1, "%.3f")
+        self.ratio_row("timer", "rearm_us", "(median of rounds)")
+        self.row("CPU per stop, us", "timer", "stop_us", 1, "%.3f")
+        self.row("mean lateness, ms", "timer", "late_ms", 1, "%.2f")
+        self.row("firing phase, wall s", "timer", "wall_s", 1, "%.2f")
+        self.row("peak RSS, MiB", "timer", "peak_rss_kb", 1024, "%.1f")
+
+    def relay_rows(self) -> None:
+        print(f" {'relay, 16 KiB stream x 10':<27} {'relay':>14} {'direct echo':>14}")
+        self.row("MB/s (echoed)", "relay", "mb_per_s", 1, "%.2f")
+        self.row("server CPU per message, us", "relay", "cpu_us_per_msg", 1, "%.3f")
+        self.ratio_row("relay", "cpu_us_per_msg", "(median of rounds; a relay does twice the I/O)")
+        self.row("server peak RSS, MiB", "relay", "peak_rss_kb", 1024, "%.1f")
+        print(f" {'relay, backend at %g MB/s' % (self.s.relay_slow_rate / 1e6):<27} {'backpressure':>14} "
+              f"{'none':>14}")
+        self.row("relay peak RSS (VmHWM), MiB", "relay-memory", "peak_rss_kb", 1024, "%.1f")
+        self.row("MB/s (echoed)", "relay-memory", "mb_per_s", 1, "%.2f")
+
+    def check_targets(self) -> bool:
+        """Prints one verdict per target; False when any was missed."""
+        s, met = self.s, True
+
+        def verdict(what: str, value: str, limit: str) -> None:
+            nonlocal met
+            if value != "-" and float(value) <= float(limit):
+                print(f"  target met:    {what} {value} <= {limit}")
+            else:
+                print(f"  target MISSED: {what} {value}, must be <= {limit}")
+                met = False
+
+        def ratio(scenario: TrafficScenario) -> str:
+            found = self.r.ratio_of(scenario.name, "cpu_us_per_msg")
+            return "-" if found is None else f"{found:.3f}"
+
+        def mib(scenario: str, figure: str) -> str:
+            found = self.r.median(scenario, "monaaot", figure)
+            return "-" if found is None else f"{found / 1024:.1f}"
+
+        if s.selected("tcp"):
+            for scenario in TCP_SCENARIOS:
+                verdict(scenario.verdict, ratio(scenario), f"{scenario.limit:g}")
+            verdict("idle RSS (MiB)", mib("idle", "idle_rss_kb"), "8")
+            if s.idle_connections > 0:
+                verdict(f"RSS with {s.idle_connections} idle connections (MiB)", mib("idle10k", "rss_kb"), "64")
+        if s.selected("udp"):
+            for scenario in UDP_SCENARIOS:
+                verdict(scenario.verdict, ratio(scenario), f"{scenario.limit:g}")
+        return met
+
+
+# ---- main --------------------------------------------------------------------------------------
+
+
+def on_signal(number: int, _frame: object) -> None:
+    # An exception, so that every finally block stops what it started.
+    raise SystemExit(128 + number)
+
+
+def main() -> int:
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    work = None
+    try:
+        settings = read_settings()
+        say("building native/build/bench (make -C native bench)")
+        if subprocess.run(["make", "-s", "-C", str(ROOT / "native"), "bench"]).returncode != 0:
+            raise BenchError("make -C native bench failed")
+        work = Path(tempfile.mkdtemp(prefix="monaaot-bench.", dir=os.environ.get("TMPDIR", "/tmp")))
+        bench = Bench(settings, work)
+        bench.raise_descriptor_limit()
+        bench.write_applications()
+        bench.run()
+    except BenchError as error:
+        print(f"bench: {error}", file=sys.stderr)
+        return 1
+    finally:
+        Child.stop_all()
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
+    report = Report(settings, bench.results)
+    report.table()
+    sys.stdout.flush()
+    if not report.check_targets() and settings.strict:
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
