@@ -206,7 +206,7 @@ public class ApiReferenceTests
         var mismatches = new List<string>();
         foreach (ScriptType type in harness.Runtime.Types)
         {
-            string source = File.ReadAllText(RepositoryFile("src", "MonaAot.Lua", "Modules", TypeSources[type.Name]));
+            string source = File.ReadAllText(RepositoryFile("src", "MonaAot.Modules", TypeSources[type.Name]));
             int index = source.IndexOf("private static int Index(nint L)", StringComparison.Ordinal);
             int end = source.IndexOf("[UnmanagedCallersOnly]", index, StringComparison.Ordinal);
             string indexBody = end < 0 ? source[index..] : source[index..end];
