@@ -39,7 +39,10 @@ public sealed unsafe class UdpSocketObject : ScriptObject, IUdpSocketEvents
     {
         _module = module;
         _allowBroadcast = allowBroadcast;
-        _socket = new UdpSocket(module.Runtime.Net, this, allowBroadcast);
+        _socket = new UdpSocket(module.Runtime.Net, this, allowBroadcast)
+        {
+            BroadcastAdvice = "create the socket with mona:createUDPSocket(true)",
+        };
     }
 
     internal static ScriptType CreateType(ScriptRuntime runtime) =>

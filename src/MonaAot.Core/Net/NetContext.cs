@@ -49,16 +49,16 @@ public sealed unsafe class NetStats : IDisposable
 
 /// <summary>
 /// What every socket of one loop shares: the loop, the limits and counters, one receive buffer
-/// (a connection reads into it and hands the bytes to Lua at once, so idle connections own no
+/// (a connection reads into it and hands the bytes to its owner at once, so idle connections own no
 /// buffer) and the pool of send-queue chunks. Loop thread only.
 /// </summary>
 public sealed unsafe class NetContext : IDisposable
 {
     /// <summary>
     /// Bytes one recv may bring, and so the largest block one onReception call sees. 120 KiB:
-    /// large enough that the per-call costs (the Lua call, the string) are spread over many
-    /// bytes (streaming measured 15% less CPU per byte than with 64 KiB), small enough that
-    /// the Lua string made of it stays under glibc's 128 KiB mmap threshold, so that each one
+    /// large enough that the per-call costs of the owner (for a script: the Lua call, the
+    /// string) are spread over many bytes (streaming measured 15% less CPU per byte than with
+    /// 64 KiB), small enough that a copy of it (the Lua string) stays under glibc's 128 KiB mmap threshold, so that each one
     /// comes from the heap instead of a fresh mapping (128 and 256 KiB measured far worse).
     /// </summary>
     public const int ReadBufferSize = 120 * 1024;

@@ -5,7 +5,7 @@ using MonaAot.Reactor;
 
 namespace MonaAot.Net;
 
-/// <summary>What a connection reports to its owner (the Lua TCPClient). Loop thread.</summary>
+/// <summary>What a connection reports to its owner (a script's TCPClient). Loop thread.</summary>
 public interface ITcpConnectionEvents
 {
     void OnConnected(TcpConnection connection);

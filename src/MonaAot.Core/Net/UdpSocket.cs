@@ -6,7 +6,7 @@ using MonaAot.Reactor;
 
 namespace MonaAot.Net;
 
-/// <summary>What a UDP socket reports to its owner (the Lua UDPSocket). Loop thread.</summary>
+/// <summary>What a UDP socket reports to its owner (a script's UDPSocket). Loop thread.</summary>
 public interface IUdpSocketEvents
 {
     /// <summary>One datagram. <paramref name="from"/> is the sender's "ip:port"; the same string
@@ -57,6 +57,10 @@ public sealed unsafe partial class UdpSocket : IIoHandler
         _events = events;
         _allowBroadcast = allowBroadcast;
     }
+
+    /// <summary>What the refusal of a broadcast send advises, after "broadcast not allowed
+    /// (address): ": its owner knows how a socket that allows broadcast is made.</summary>
+    public string BroadcastAdvice { get; init; } = "the socket was made without broadcast";
 
     public bool IsOpen => _fd != -1;
 
@@ -180,7 +184,7 @@ public sealed unsafe partial class UdpSocket : IIoHandler
 
     private string Describe(int errno, string address) => errno switch
     {
-        Libc.EACCES when !_allowBroadcast => $"broadcast not allowed ({address}): create the socket with mona:createUDPSocket(true)",
+        Libc.EACCES when !_allowBroadcast => $"broadcast not allowed ({address}): {BroadcastAdvice}",
         Libc.EMSGSIZE => $"datagram too large ({address})",
         _ => NetError.Describe(_net.Logger, "UDP send", _fd, errno, address),
     };
