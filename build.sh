@@ -134,6 +134,12 @@ summarize() {
       echo "build.sh: the $name test run ended without a summary (exit code $status)" >&2
       passed=0 failed=1 skipped=0
     fi
+    # A run that ended badly with no failed test (a hook, a crash after the summary, no test
+    # run at all) still counts as one failure, so that the last line never hides it.
+    if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
+      echo "build.sh: the $name test run ended with exit code $status and no failed test: counted as 1 failure" >&2
+      failed=1
+    fi
     echo "$name: $passed passed, $failed failed, ${skipped:-0} skipped" >&2
     total_passed=$((total_passed + passed))
     total_failed=$((total_failed + failed))

@@ -146,6 +146,33 @@ int mona_where(lua_State *L, int level, const char **source, int *line) {
     return 1;
 }
 
+int mona_callerowner(lua_State *L, int owners) {
+    lua_Debug ar;
+    owners = lua_absindex(L, owners);
+    for (int level = 1; lua_getstack(L, level, &ar); level++) {
+        if (!lua_getinfo(L, "f", &ar))  /* pushes the function running at that level */
+            continue;
+        if (!lua_iscfunction(L, -1)) {
+            for (int i = 1; ; i++) {
+                const char *name = lua_getupvalue(L, -1, i);
+                if (name == NULL)
+                    break;
+                if (strcmp(name, "_ENV") == 0) {
+                    if (lua_rawget(L, owners) != LUA_TNIL) { /* function owner */
+                        lua_remove(L, -2);
+                        return 1;
+                    }
+                    lua_pop(L, 1);
+                    break;
+                }
+                lua_pop(L, 1);
+            }
+        }
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
 int mona_definedat(lua_State *L, int index, const char **source, int *line) {
     static const char unknown[] = "?";
     static _Thread_local char where[LUA_IDSIZE];

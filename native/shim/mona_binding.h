@@ -71,6 +71,13 @@ MONA_API int mona_where(lua_State *L, int level, const char **source, int *line)
  * source is valid until the next call on this thread. Never raises. */
 MONA_API int mona_definedat(lua_State *L, int index, const char **source, int *line);
 
+/* The value that the table at `owners` keeps for the _ENV of the innermost Lua function on the
+ * call stack whose _ENV is one of its keys: pushes it and returns 1, or pushes nothing and
+ * returns 0 when no function on the stack runs in such an environment. What owns an object
+ * made by library code (a chunk of `require` or `load`, whose _ENV is the global table): the
+ * application whose code called it. Never raises. */
+MONA_API int mona_callerowner(lua_State *L, int owners);
+
 /* The per-message path of Lua objects, each in one call instead of several from C#:
  *
  * mona_pushevent: pushes the function stored under `name` in the fields table (user value 1)

@@ -86,24 +86,18 @@ public sealed unsafe class MonaObject
     }
 
     /// <summary>
-    /// Pushes a new mona for <paramref name="owner"/>'s environment: the global one's fields, its
-    /// factories made again with the owner as upvalue 3. Made once per application (its fields
-    /// are then the same values as the global one's; the environment keeps it across reloads).
+    /// Pushes a new mona for <paramref name="owner"/>'s environment (at <paramref name="environment"/>):
+    /// the factories made again with the owner as upvalue 3, everything else read from (and
+    /// written to) the global one through the metatable, so a field a script adds is one field,
+    /// seen by every application. Made once per application; the environment keeps it across
+    /// reloads. The environment is also registered as the owner's (<see cref="Owners"/>).
     /// </summary>
-    public void PushFor(IResourceOwner owner)
+    public void PushFor(IResourceOwner owner, int environment)
     {
         nint L = _runtime.Vm.L;
         GCHandle ownerHandle = _runtime.Vm.Keep(owner);
-        LuaApi.lua_newtable(L);                                   // own
-        LuaApi.lua_rawgeti(L, LuaApi.LUA_REGISTRYINDEX, _tableRef); // own mona
-        LuaApi.lua_pushnil(L);
-        while (LuaApi.lua_next(L, -2) != 0)                       // own mona key value
-        {
-            LuaApi.lua_pushvalue(L, -2);
-            LuaApi.lua_insert(L, -2);                             // own mona key key value
-            LuaApi.lua_rawset(L, -5);
-        }
-        LuaApi.lua_pop(L, 1);                                     // own
+        Owners.RegisterEnvironment(L, environment, ownerHandle);
+        LuaApi.lua_createtable(L, 0, _factories.Count);
         foreach ((string name, nint function, GCHandle context) in _factories)
         {
             LuaStrings.Push(L, name);

@@ -60,6 +60,8 @@ public static unsafe partial class LuaApi
     [LibraryImport(NativeLibraries.Shim), SuppressGCTransition] public static partial int lua_rawget(nint L, int index);
     [LibraryImport(NativeLibraries.Shim), SuppressGCTransition] public static partial int lua_rawgeti(nint L, int index, long n);
     [LibraryImport(NativeLibraries.Shim)] public static partial void lua_rawset(nint L, int index);
+    [LibraryImport(NativeLibraries.Shim), SuppressGCTransition] public static partial int lua_rawgetp(nint L, int index, void* p);
+    [LibraryImport(NativeLibraries.Shim)] public static partial void lua_rawsetp(nint L, int index, void* p);
     [LibraryImport(NativeLibraries.Shim)] public static partial int lua_next(nint L, int index);
     [LibraryImport(NativeLibraries.Shim)] public static partial int lua_setmetatable(nint L, int index);
     [LibraryImport(NativeLibraries.Shim)] public static partial byte* lua_setupvalue(nint L, int funcindex, int n);

@@ -28,6 +28,9 @@ public static unsafe partial class Shim
     public static partial int mona_where(nint L, int level, byte** source, int* line);
 
     [LibraryImport(NativeLibraries.Shim)]
+    public static partial int mona_callerowner(nint L, int owners);
+
+    [LibraryImport(NativeLibraries.Shim)]
     public static partial int mona_definedat(nint L, int index, byte** source, int* line);
 
     [LibraryImport(NativeLibraries.Shim)]

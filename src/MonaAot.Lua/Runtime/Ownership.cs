@@ -24,18 +24,60 @@ public interface IResourceOwner
 /// (createTCPClient, setTimer, ...) carry the application as upvalue 3, so an object belongs to
 /// the application whose code made it, whichever handler or timer that code runs in; an accepted
 /// client takes its server's owner (docs/architecture.md, "Ownership"). Script calls cost nothing
-/// for it.
+/// for it. Library code (a chunk of <c>require</c> or <c>load</c>) runs in the global table and
+/// reaches the global <c>mona</c>, whose factories carry no owner: what it makes belongs to the
+/// application whose code called it, the innermost function on the call stack that runs in an
+/// application's environment (<see cref="RegisterEnvironment"/>), found when the object is made.
 /// </summary>
 public static unsafe class Owners
 {
     /// <summary>The pseudo-index of a factory's owner: a light userdata holding a GCHandle, or
-    /// nothing for the global <c>mona</c>'s factories (code outside any application).</summary>
+    /// nothing for the global <c>mona</c>'s factories.</summary>
     public static readonly int Upvalue = LuaApi.lua_upvalueindex(3);
 
-    /// <summary>The owner of what the running factory makes.</summary>
+    /// <summary>The registry key (a light userdata: an address no one else has) of the table
+    /// from each application's environment to its owner's GCHandle.</summary>
+    private static readonly void* EnvironmentsKey = NativeMemory.Alloc(1);
+
+    /// <summary>Makes the environment at <paramref name="index"/> the one whose functions'
+    /// library calls make objects <paramref name="owner"/> owns.</summary>
+    public static void RegisterEnvironment(nint L, int index, GCHandle owner)
+    {
+        index = LuaApi.lua_absindex(L, index);
+        if (LuaApi.lua_rawgetp(L, LuaApi.LUA_REGISTRYINDEX, EnvironmentsKey) != LuaApi.LUA_TTABLE)
+        {
+            LuaApi.lua_pop(L, 1);
+            LuaApi.lua_newtable(L);
+            LuaApi.lua_pushvalue(L, -1);
+            LuaApi.lua_rawsetp(L, LuaApi.LUA_REGISTRYINDEX, EnvironmentsKey);
+        }
+        LuaApi.lua_pushvalue(L, index);
+        LuaApi.lua_pushlightuserdata(L, (void*)GCHandle.ToIntPtr(owner));
+        LuaApi.lua_rawset(L, -3);
+        LuaApi.lua_pop(L, 1);
+    }
+
+    /// <summary>The owner of what the running factory makes: its own (upvalue 3), else that of
+    /// the application code that called the library code calling it; null outside any
+    /// application (tests).</summary>
     public static IResourceOwner? OfFactory(nint L)
     {
         void* handle = LuaApi.lua_touserdata(L, Upvalue);
+        if (handle == null)
+            handle = OfCaller(L);
         return handle == null ? null : (IResourceOwner?)GCHandle.FromIntPtr((nint)handle).Target;
+    }
+
+    private static void* OfCaller(nint L)
+    {
+        void* handle = null;
+        if (LuaApi.lua_rawgetp(L, LuaApi.LUA_REGISTRYINDEX, EnvironmentsKey) == LuaApi.LUA_TTABLE
+            && Shim.mona_callerowner(L, -1) != 0)
+        {
+            handle = LuaApi.lua_touserdata(L, -1);
+            LuaApi.lua_pop(L, 1);
+        }
+        LuaApi.lua_pop(L, 1);
+        return handle;
     }
 }

@@ -255,9 +255,9 @@ public sealed unsafe class ApplicationHost : IDisposable
         PushParentEnvironment(app);
         LuaApi.lua_rawset(L, -3);
         LuaApi.lua_setmetatable(L, -2);
-        app.EnvironmentRef = LuaApi.luaL_ref(L, LuaApi.LUA_REGISTRYINDEX);
-        _mona.PushFor(app);
+        _mona.PushFor(app, -1);
         app.MonaRef = LuaApi.luaL_ref(L, LuaApi.LUA_REGISTRYINDEX);
+        app.EnvironmentRef = LuaApi.luaL_ref(L, LuaApi.LUA_REGISTRYINDEX);
         SetStandardFields(app);
     }
 

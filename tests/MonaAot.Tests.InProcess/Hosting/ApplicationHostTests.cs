@@ -109,26 +109,48 @@ public class ApplicationHostTests
         await Assert.That(harness.Log.MessagesStartingWith("child sees ")).IsEquivalentTo(new[] { "child sees version 2" });
     }
 
-    /// <summary>Each environment has a mona of its own: the global one's fields, new fields
-    /// shared through it (docs/api.md, "The application environment").</summary>
+    /// <summary>Each environment has a mona of its own: the global one's fields read through
+    /// it, a field a script adds or changes one field seen by every application, however late
+    /// (docs/api.md, "The application environment").</summary>
     [Test]
     public async Task Environment_HasItsOwnMona()
     {
         using var www = new TempWww();
         www.WriteApp("", """
-            local own, global = 0, 0
-            for _ in pairs(mona) do own = own + 1 end
-            for _ in pairs(_G.mona) do global = global + 1 end
-            INFO("root ", mona ~= _G.mona, " ", rawget(_ENV, "mona") == mona, " ", mona.configs == _G.mona.configs, " ", own == global)
+            INFO("root ", mona ~= _G.mona, " ", rawget(_ENV, "mona") == mona, " ", mona.configs == _G.mona.configs, " ", mona.time == _G.mona.time)
             mona.added = 1
+            function bump() mona.added = 2 end
             """);
-        www.WriteApp("/a", "INFO('child ', mona ~= super.mona, ' ', mona.added, ' ', _G.mona.added)");
+        www.WriteApp("/a", "bump() INFO('child ', mona ~= super.mona, ' ', mona.added, ' ', _G.mona.added, ' ', rawget(mona, 'added'))");
         using var harness = new HostHarness(www);
 
         harness.Rescan();
 
         await Assert.That(harness.Log.MessagesStartingWith("root ")).IsEquivalentTo(new[] { "root (true) (true) (true) (true)" });
-        await Assert.That(harness.Log.MessagesStartingWith("child ")).IsEquivalentTo(new[] { "child (true) 1 1" });
+        await Assert.That(harness.Log.MessagesStartingWith("child ")).IsEquivalentTo(new[] { "child (true) 2 2 (null)" });
+    }
+
+    /// <summary>Library code (a chunk of load or require runs in the global table, so it reaches
+    /// the global mona) makes objects of the application whose code called it: a reload of that
+    /// application closes them.</summary>
+    [Test]
+    public async Task Ownership_OfLibraryCode_IsTheCallingApplication()
+    {
+        using var www = new TempWww();
+        www.WriteApp("", "function onManage() INFO('armed ', mona:stats().timers) end");
+        www.WriteApp("/a", """
+            local arm = load("return function() return mona:setTimer(function() end, 100000) end")()
+            kept = arm()
+            """);
+        using var harness = new HostHarness(www);
+        harness.Rescan();
+        harness.Host.Manage();
+
+        www.WriteApp("/a", "-- v2");
+        harness.Rescan();
+        harness.Host.Manage();
+
+        await Assert.That(harness.Log.MessagesStartingWith("armed ")).IsEquivalentTo(new[] { "armed 1", "armed 0" });
     }
 
     /// <summary>An object belongs to the application whose mona made it (docs/api.md,

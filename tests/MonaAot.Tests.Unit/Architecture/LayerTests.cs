@@ -36,6 +36,18 @@ public class LayerTests
 
     private static string[] Above(params string[][] layers) => layers.SelectMany(l => l).ToArray();
 
+    /// <summary>Every name the rules forbid is a real namespace or type, so that no rule checks
+    /// a name nothing has (a typo, a rename) and passes for it.</summary>
+    [Test]
+    public async Task EveryLayerName_NamesSomething()
+    {
+        Assembly[] all = [Core, Lua, Mail, Modules, Executable, typeof(KeraLua.Lua).Assembly];
+        string[] names = Above(ExecutableLayer, HostLayer, ModulesLayer, BindingLayer, SocketsLayer, ReactorLayer, ["MonaAot.Interop"]);
+        string[] unknown = names.Where(name => !all.SelectMany(a => a.GetTypes())
+            .Any(t => t.FullName == name || (t.Namespace ?? "").StartsWith(name, System.StringComparison.Ordinal))).ToArray();
+        await Assert.That(unknown).IsEmpty();
+    }
+
     [Test]
     public async Task Interop_UsesNoOtherMonaAotNamespace()
     {
@@ -198,6 +210,9 @@ public class LayerTests
     /// one line per offending type with what it reaches: the assertion's message.</summary>
     private static string? Breaches(PredicateList selection, string[] forbidden)
     {
+        // A rule over no type would pass whatever the code does (a renamed namespace).
+        if (!selection.GetTypes().Any())
+            throw new System.InvalidOperationException("the rule selects no type: a layer's namespace was renamed?");
         var reached = new SortedDictionary<string, SortedSet<string>>();
         foreach (string name in forbidden)
         {
