@@ -20,6 +20,15 @@ mona_scripts *mona_scriptsofstate(lua_State *L) {
     return heap != NULL ? mona_scriptsof(heap) : NULL;
 }
 
+#ifndef _WIN32
+/* The scripts whose calls this thread runs: what the hook signal's handler acts on. Per
+ * thread, not one global, because every Lua state has its own thread (the tests run several
+ * at once) and two interrupts at the same time must each reach their own. Set before any
+ * interrupt can target this thread (the thread id is published with it), so the handler's read
+ * finds the variable's storage already made. */
+static _Thread_local mona_scripts *thread_scripts;
+#endif
+
 int mona_protectedcall(lua_State *L, int nargs, int nresults, int msgh) {
     mona_scripts *scripts = mona_scriptsofstate(L);
     int in_host = 0;
@@ -30,6 +39,7 @@ int mona_protectedcall(lua_State *L, int nargs, int nresults, int msgh) {
             __atomic_store_n(&scripts->calls, scripts->calls + 1, __ATOMIC_RELAXED);
 #ifndef _WIN32
             scripts->thread = (unsigned long)pthread_self(); /* a thread-pointer read */
+            thread_scripts = scripts;
 #endif
             scripts->main = L;
         }
@@ -120,12 +130,10 @@ int mona_watchdog_tick(lua_State *L, unsigned long long *seen, int *ticks, int l
  * thread is changing. SIGRTMIN itself is the .NET runtime's (thread activation). */
 #define HOOK_SIGNAL (SIGRTMIN + 7)
 
-static mona_scripts *volatile hook_target;
-
 static void on_hook_signal(int signal) {
     (void)signal;
     int saved = errno;
-    mona_scripts *scripts = hook_target;
+    mona_scripts *scripts = thread_scripts;
     if (scripts != NULL && scripts->main != NULL && lua_gethook(scripts->main) == NULL)
         lua_sethook(scripts->main, stop_hook, LUA_MASKCOUNT, 1);
     errno = saved;
@@ -143,7 +151,6 @@ static void install_hook_signal(void) {
 
 static void set_hook(mona_scripts *scripts) {
     pthread_once(&hook_signal_once, install_hook_signal);
-    hook_target = scripts;
     pthread_kill((pthread_t)scripts->thread, HOOK_SIGNAL);
 }
 #else
