@@ -371,4 +371,76 @@ public class TlsTcpTests
         });
         await Assert.That(await app.Log.WaitFor("client ok ", Bound)).IsEqualTo("client ok hi");
     }
+
+    [Test]
+    public async Task PauseInsideOnReception_ResumeLater_EveryByteArrives()
+    {
+        TestCertificates certs = await Certificates();
+        await using TcpApp app = await TcpApp.Start($$"""
+            server = mona:createTCPServer({certificate = [[{{certs.ServerCert}}]], key = [[{{certs.ServerKey}}]]})
+            local total = 0
+            function server:clientHandler(c)
+              function c:onReception(data)
+                total = total + #data
+                if total >= 1048576 then NOTE("all ", total, " ", tostring(self.paused)) self:send("done") return end
+                -- What the session decrypted and still holds must come after resume.
+                self:pause()
+                mona:setTimer(function() self:resume() end, 5)
+              end
+            end
+            assert(server:start("127.0.0.1", 0))
+            NOTE("port ", server.port)
+            """);
+        int port = await app.Log.WaitForNumber("port ");
+        await using SslStream ssl = await SslConnect(port, certs.CaCert);
+        await ssl.WriteAsync(new byte[1 << 20]).AsTask().WaitAsync(Bound);
+        await Assert.That(System.Text.Encoding.ASCII.GetString(await ReadExactly(ssl, 4))).IsEqualTo("done");
+        await Assert.That(await app.Log.WaitFor("all ")).IsEqualTo("all 1048576 false");
+    }
+
+    [Test]
+    public async Task RenewedCertificateFiles_AreUsedForNewConnections_BadOnesKeepTheOld()
+    {
+        TestCertificates certs = await Certificates();
+        string folder = "";
+        await using TcpApp app = await TcpApp.Start("""
+            server = mona:createTCPServer({certificate = "tls/server.pem", key = "tls/server.key"})
+            function server:clientHandler(c) c:send("hi") end
+            assert(server:start("127.0.0.1", 0))
+            local oks = 0
+            local function attempt()
+              local client = mona:createTCPClient({ca = "tls/ca.pem"})
+              function client:onReception() oks = oks + 1 NOTE("attempt ok ", oks) self:disconnect() end
+              function client:onDisconnection()
+                if self.error then NOTE("attempt failed ", self.error) end
+                mona:setTimer(attempt, 50)
+              end
+              client:connect("localhost", server.port)
+            end
+            attempt()
+            """, setup: www =>
+        {
+            folder = Path.Combine(www, "tls");
+            Directory.CreateDirectory(folder);
+            File.Copy(certs.ServerCert, Path.Combine(folder, "server.pem"));
+            File.Copy(certs.ServerKey, Path.Combine(folder, "server.key"));
+            File.Copy(certs.CaCert, Path.Combine(folder, "ca.pem"));
+        });
+        await app.Log.WaitFor("attempt ok 1", Bound);
+
+        // Unusable files: a warning, and the old certificate goes on serving.
+        string certificate = Path.Combine(folder, "server.pem"), key = Path.Combine(folder, "server.key");
+        File.WriteAllText(certificate, "not a certificate");
+        File.SetLastWriteTimeUtc(certificate, DateTime.UtcNow.AddSeconds(5));
+        await app.Log.WaitForEntry(e => e.Level == LogLevel.Warn && e.Message.Contains("renewed TLS certificate cannot be used"), "the renewal warning", Bound);
+        int oks = app.Log.MessagesStartingWith("attempt ok ").Count;
+        await app.Log.WaitFor($"attempt ok {oks + 1}", Bound);
+        await Assert.That(app.Log.MessagesStartingWith("attempt failed ")).IsEmpty();
+
+        // Usable files: new connections get them (this one is trusted by nobody).
+        File.Copy(certs.SelfSignedCert, certificate, overwrite: true);
+        File.Copy(certs.SelfSignedKey, key, overwrite: true);
+        File.SetLastWriteTimeUtc(certificate, DateTime.UtcNow.AddSeconds(10));
+        await Assert.That(await app.Log.WaitFor("attempt failed ", Bound)).StartsWith("attempt failed TLS handshake failed: certificate not trusted");
+    }
 }
