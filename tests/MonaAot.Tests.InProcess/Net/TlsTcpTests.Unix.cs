@@ -443,4 +443,74 @@ public class TlsTcpTests
         File.SetLastWriteTimeUtc(certificate, DateTime.UtcNow.AddSeconds(10));
         await Assert.That(await app.Log.WaitFor("attempt failed ", Bound)).StartsWith("attempt failed TLS handshake failed: certificate not trusted");
     }
+
+    [Test]
+    public async Task MutualTls_ClientCertificate_IsSeenByTheServer_AndRequired()
+    {
+        TestCertificates certs = await Certificates();
+        string server = $"{{certificate = [[{certs.ServerCert}]], key = [[{certs.ServerKey}]], ca = [[{certs.CaCert}]]}}";
+        await using TcpApp app = await TcpApp.Start($$"""
+            server = mona:createTCPServer({{server}})
+            function server:clientHandler(c)
+              NOTE("handler ", tostring(c.peerCertificate))
+              function c:onReception(data) self:send(data) end
+            end
+            assert(server:start("127.0.0.1", 0))
+            with = mona:createTCPClient({ca = [[{{certs.CaCert}}]], certificate = [[{{certs.ClientCert}}]], key = [[{{certs.ClientKey}}]]})
+            function with:onReception(data) NOTE("with ok ", data, " ", self.peerCertificate) self:disconnect() end
+            with:connect("localhost", server.port)
+            with:send("x")
+            without = mona:createTCPClient({ca = [[{{certs.CaCert}}]]})
+            function without:onReception(data) NOTE("without got ", data) end
+            function without:onDisconnection() NOTE("without ended ", tostring(self.error)) end
+            without:connect("localhost", server.port)
+            without:send("y")
+            """);
+        await Assert.That(await app.Log.WaitFor("with ok ", Bound)).IsEqualTo("with ok x /CN=localhost");
+        await Assert.That(await app.Log.WaitFor("handler ", Bound)).IsEqualTo("handler /CN=mona client");
+        await Assert.That(await app.Log.WaitFor("without ended ", Bound)).StartsWith("without ended TLS handshake failed: ");
+        await Assert.That(app.Log.MessagesStartingWith("without got ")).IsEmpty();
+        await Assert.That(app.Log.MessagesStartingWith("handler ").Count).IsEqualTo(1);
+    }
+
+    [Test]
+    public async Task PeersCloseNotify_IsTheEndOfItsData_AsAFin()
+    {
+        TestCertificates certs = await Certificates();
+        await using TcpApp app = await TcpApp.Start($$"""
+            server = mona:createTCPServer({certificate = [[{{certs.ServerCert}}]], key = [[{{certs.ServerKey}}]]})
+            function server:clientHandler(c)
+              c.allowHalfOpen = true
+              local got = {}
+              function c:onReception(data) got[#got + 1] = data end
+              function c:onEnd() NOTE("end after ", table.concat(got)) self:send("bye") self:disconnect() end
+              function c:onDisconnection() NOTE("server side ended ", tostring(self.error)) end
+            end
+            assert(server:start("127.0.0.1", 0))
+            NOTE("port ", server.port)
+            """);
+        int port = await app.Log.WaitForNumber("port ");
+        await using SslStream ssl = await SslConnect(port, certs.CaCert);
+        await ssl.WriteAsync("request"u8.ToArray());
+        await ssl.ShutdownAsync().WaitAsync(Bound); // close_notify, the TLS half-close
+        await Assert.That(await app.Log.WaitFor("end after ", Bound)).IsEqualTo("end after request");
+        await Assert.That(System.Text.Encoding.ASCII.GetString(await ReadExactly(ssl, 3))).IsEqualTo("bye");
+        await Assert.That(await ssl.ReadAsync(new byte[16]).AsTask().WaitAsync(Bound)).IsEqualTo(0);
+        await Assert.That(await app.Log.WaitFor("server side ended ", Bound)).IsEqualTo("server side ended nil");
+    }
+
+    [Test]
+    public async Task ServerTrue_ServesTheConfiguredCertificate()
+    {
+        TestCertificates certs = await Certificates();
+        await using TcpApp app = await TcpApp.Start($$"""
+            server = mona:createTCPServer(true)
+            function server:clientHandler(c) c:send("hello") end
+            assert(server:start("127.0.0.1", 0))
+            client = mona:createTCPClient({ca = [[{{certs.CaCert}}]]})
+            function client:onReception(data) NOTE("client got ", data, " ", self.peerCertificate) end
+            client:connect("localhost", server.port)
+            """, $"[tls]\ncertificate = {certs.ServerCert}\nkey = {certs.ServerKey}\n");
+        await Assert.That(await app.Log.WaitFor("client got ", Bound)).IsEqualTo("client got hello /CN=localhost");
+    }
 }
