@@ -240,6 +240,8 @@ public sealed unsafe partial class TcpConnection
     /// otherwise it is encrypted a step at a time and the ciphertext sent.</summary>
     private string? SendTls(ReadOnlySpan<byte> data)
     {
+        if (Queued + data.Length > _net.Limits.MaxQueuedBytes)
+            return OverLimit();
         while (!data.IsEmpty)
         {
             if (_phase != Phase.Connected || Handshaking || !_plain!.IsEmpty || _queue.Length >= TlsHighMark)
