@@ -110,6 +110,7 @@ public class TlsTcpTests
               self:disconnect()
             end
             function client:onDisconnection() NOTE("ended ", tostring(self.error)) end
+            function client:onFlush() NOTE("flushed ", self.queueing, " ", tostring(self.connected)) end
             NOTE("before ", tostring(client.secure), " ", tostring(client.tlsVersion))
             assert(client:connect("localhost", {{port}}) == nil)
             client:send("hello")
@@ -120,6 +121,7 @@ public class TlsTcpTests
         await Assert.That(await app.Log.WaitFor("got ")).IsEqualTo("got hello TLSv1.3 true /CN=localhost nil");
         await Assert.That(await app.Log.WaitFor("ended ")).IsEqualTo("ended nil");
         await Assert.That(await peer.WaitAsync(Bound)).IsEqualTo(5);
+        await Assert.That(app.Log.MessagesStartingWith("flushed ")).IsEquivalentTo(new[] { "flushed 0 true" });
     }
 
     [Test]
@@ -314,7 +316,13 @@ public class TlsTcpTests
             client = mona:createTCPClient({ca = [[{{certs.CaCert}}]]})
             function client:onDisconnection() NOTE("ended ", tostring(self.error)) end
             client:connect("localhost", {{stallPort}})
+            secure = mona:createTCPServer({certificate = [[{{certs.ServerCert}}]], key = [[{{certs.ServerKey}}]]})
+            function secure:clientHandler(c) NOTE("handler") end
+            assert(secure:start("127.0.0.1", 0))
+            NOTE("secure port ", secure.port)
             """, "[tls]\nhandshakeTimeout = 1\n");
+        // A client that connects to the TLS server and says nothing: the server's side of it.
+        using Socket silent = await TcpApp.Connect(await app.Log.WaitForNumber("secure port "));
         int port = await app.Log.WaitForNumber("port ");
         using Socket stalled = await listener.AcceptAsync().WaitAsync(Bound);
         using (Socket plain = await TcpApp.Connect(port))
@@ -324,6 +332,9 @@ public class TlsTcpTests
         }
         await Assert.That(await app.Log.WaitFor("ended ", Bound))
             .IsEqualTo("ended TLS handshake failed: timed out after 1 s ([tls] handshakeTimeout)");
+        var warning = await app.Log.WaitForEntry(e => e.Level == LogLevel.Warn && e.Message.Contains("timed out"), "the server's warning", Bound);
+        await Assert.That(warning.Message).Contains("TLS handshake failed: timed out after 1 s ([tls] handshakeTimeout) (client 127.0.0.1:");
+        await Assert.That(app.Log.MessagesStartingWith("handler")).IsEmpty();
     }
 
     [Test]
