@@ -114,10 +114,10 @@ public class TlsTcpTests
             NOTE("before ", tostring(client.secure), " ", tostring(client.tlsVersion))
             assert(client:connect("localhost", {{port}}) == nil)
             client:send("hello")
-            NOTE("connected at once ", tostring(client.connected), " queueing ", client.queueing)
+            NOTE("connected at once ", tostring(client.connected), " queueing ", client.queueing, " ", tostring(client.address), " ", tostring(client.tlsVersion))
             """);
         await Assert.That(await app.Log.WaitFor("before ")).IsEqualTo("before true nil");
-        await Assert.That(await app.Log.WaitFor("connected at once ")).IsEqualTo("connected at once false queueing 5");
+        await Assert.That(await app.Log.WaitFor("connected at once ")).IsEqualTo("connected at once false queueing 5 nil nil");
         await Assert.That(await app.Log.WaitFor("got ")).IsEqualTo("got hello TLSv1.3 true /CN=localhost nil");
         await Assert.That(await app.Log.WaitFor("ended ")).IsEqualTo("ended nil");
         await Assert.That(await peer.WaitAsync(Bound)).IsEqualTo(5);
