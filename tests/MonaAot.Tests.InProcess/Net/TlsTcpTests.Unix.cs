@@ -524,4 +524,45 @@ public class TlsTcpTests
             """, $"[tls]\ncertificate = {certs.ServerCert}\nkey = {certs.ServerKey}\n");
         await Assert.That(await app.Log.WaitFor("client got ", Bound)).IsEqualTo("client got hello /CN=localhost");
     }
+
+    [Test]
+    public async Task LargeSend_ToASlowReader_IsHeldAsPlaintext_ThenDeliveredWhole_ThenOnFlush()
+    {
+        TestCertificates certs = await Certificates();
+        using Socket listener = TcpApp.Listen(out int port);
+        var reading = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task<byte[]> peer = Task.Run(async () =>
+        {
+            using X509Certificate2 cert = X509Certificate2.CreateFromPemFile(certs.ServerCert, certs.ServerKey);
+            using Socket socket = await listener.AcceptAsync();
+            await using var ssl = new SslStream(new NetworkStream(socket, ownsSocket: false));
+            await ssl.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = cert });
+            await reading.Task; // reads only once the script saw its queue
+            return await ReadExactly(ssl, 8 << 20);
+        });
+        await using TcpApp app = await TcpApp.Start($$"""
+            local chunk = {}
+            for i = 0, 255 do chunk[#chunk + 1] = string.char(i) end
+            local payload = string.rep(table.concat(chunk), 32768) -- 8 MiB
+            client = mona:createTCPClient({ca = [[{{certs.CaCert}}]]})
+            function client:onFlush() NOTE("flushed ", self.queueing) end
+            client:connect("localhost", {{port}})
+            client:send(payload)
+            NOTE("queued ", client.queueing)
+            local function look()
+              if client.connected then NOTE("connected queueing ", client.queueing) else mona:setTimer(look, 5) end
+            end
+            look()
+            """);
+        await Assert.That(await app.Log.WaitFor("queued ")).IsEqualTo($"queued {8 << 20}");
+        long queueing = await app.Log.WaitForNumber("connected queueing ", Bound);
+        await Assert.That(queueing).IsGreaterThan(0);
+        reading.SetResult();
+        byte[] received = await peer.WaitAsync(Bound);
+        bool same = true;
+        for (int i = 0; i < received.Length && same; i++)
+            same = received[i] == (byte)i;
+        await Assert.That(same).IsTrue();
+        await Assert.That(await app.Log.WaitFor("flushed ", Bound)).IsEqualTo("flushed 0");
+    }
 }
