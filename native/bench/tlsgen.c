@@ -324,7 +324,8 @@ static void on_event(struct tlsgen *g, struct conn *c, uint32_t events) {
     return;
   if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
     on_readable(g, c);
-  if (c->state == CONN_OPEN && (c->want_write || g->opt.mode == MODE_STREAM))
+  /* stream: writing starts with the clock (run), not while open_all reads the tickets */
+  if (c->state == CONN_OPEN && (c->want_write || (g->opt.mode == MODE_STREAM && g->running)))
     fill(g, c);
 }
 
