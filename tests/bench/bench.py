@@ -187,7 +187,8 @@ class TrafficScenario:
 # the scheduler. With 96, a loss is the server's doing.
 TCP_SCENARIOS = (
     TrafficScenario("pingpong", "tcp", "loadgen", ("--connections", "100", "--size", "64", "--mode", "pingpong"),
-                    "ping-pong 64 B x 100", "ratio <= 1.2", 1.2, "ping-pong CPU/message ratio", "message", "round trip"),
+                    "ping-pong 64 B x 100", "ratio <= 1.2", 1.2, "ping-pong CPU/message ratio", "message",
+                    "round trip"),
     TrafficScenario("stream", "tcp", "loadgen", ("--connections", "10", "--size", "16384", "--mode", "stream"),
                     "stream 16 KiB x 10", "ratio <= 1.3", 1.3, "streaming CPU/message ratio", "message"),
 )
