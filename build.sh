@@ -17,8 +17,9 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 say() { printf '==> %s\n' "$*" >&2; }
 
 # System packages the build needs: the static Lua and its headers, a C toolchain and clang
-# (the Native AOT linker driver), and Python 3 for the benchmark driver. Installed only when
-# missing, non-interactively.
+# (the Native AOT linker driver), Python 3 for the benchmark driver, and OpenSSL (headers and
+# command) for the benchmark's TLS programs and certificate. Installed only when missing,
+# non-interactively.
 install_missing() {
   local missing=()
   [ -f /usr/include/lua5.4/lua.h ] && ls /usr/lib/*/liblua5.4.a >/dev/null 2>&1 || missing+=(liblua5.4-dev)
@@ -27,6 +28,9 @@ install_missing() {
   command -v clang >/dev/null || missing+=(clang)
   command -v ar >/dev/null || missing+=(binutils)
   command -v python3 >/dev/null || missing+=(python3)
+  # The benchmark's TLS reference and load generator link OpenSSL; its command makes their certificate.
+  [ -f /usr/include/openssl/ssl.h ] || missing+=(libssl-dev)
+  command -v openssl >/dev/null || missing+=(openssl)
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]}"
     local sudo=""

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """MonaAot benchmark (run by ./build.sh bench, after out/monaaot is built): TCP and UDP echo,
-timers and a relay. Standard library only.
+timers, a relay and TLS echo. Standard library only.
 
 Compares MonaAot running a Lua echo application with a minimal C echo server on raw epoll
 (native/bench/echo_reference for TCP, native/bench/udp_echo_reference for UDP, which batches
@@ -19,6 +19,13 @@ Scenarios, BENCH_ROUNDS times each (default 2), every run on a freshly started s
   relay         a Lua relay in front of a backend (apps/relay.lua; see run_relay_speed): its
                 CPU per message and MB/s against MonaAot's direct echo, and its peak RSS before
                 a slow backend with and without backpressure (pause/resume, docs/api.md)
+  tls-stream    TLS: 10 connections, 16 KiB writes, 256 KiB in flight per connection, against
+                native/bench/tls_echo_reference (OpenSSL through memory BIOs, on the same epoll
+                loop as echo_reference); load from native/bench/tlsgen. Also relates each
+                server's TLS stream CPU per message to its plain stream's (the tcp group's
+                stream, run inside the tls group when tcp is not selected)
+  tls-churn     TLS: 10 connections at a time, each connecting, completing a full handshake
+                (tlsgen never resumes a session), echoing 64 bytes and closing: CPU per handshake
 Each traffic run lasts BENCH_SECONDS (default 10). Figures are medians over the rounds; the
 CPU targets are checked against the median of the per-round ratios (each round runs both
 servers back to back, so the ratio within a round is free of drift between rounds); UDP
@@ -27,7 +34,7 @@ those echoed after all (late: the machine stalled, the server did not drop them)
 
 Environment:
   BENCH_SECONDS=10  BENCH_ROUNDS=2  BENCH_IDLE_CONNECTIONS=10000  BENCH_CORE=0
-  BENCH_SCENARIOS="tcp udp timer relay"  the groups to run, any of the four (default all)
+  BENCH_SCENARIOS="tcp udp timer relay tls"  the groups to run, any of the five (default all)
   BENCH_TIMERS=100000  BENCH_TIMER_FIRES=5  BENCH_TIMER_REARMS=1000000  (the timer scenario)
   BENCH_RELAY_HIGH=1048576  BENCH_RELAY_SLOW_RATE=8000000  (the relay scenario: the high mark
                      of the backpressure, bytes, and the slow backend's read rate, bytes/s)
@@ -37,6 +44,9 @@ Environment:
                      BENCH_MONAAOT_CMD="native/build/bench/echo_reference 0"
   BENCH_MONAAOT_UDP_CMD  the same for the UDP scenarios, e.g.
                      BENCH_MONAAOT_UDP_CMD="native/build/bench/udp_echo_reference 0"
+  BENCH_MONAAOT_TLS_CMD  the same for the TLS scenarios; {cert} and {key} stand for the paths of
+                     the certificate and key the driver made, e.g.
+                     BENCH_MONAAOT_TLS_CMD="native/build/bench/tls_echo_reference 0 {cert} {key}"
   BENCH_MONAAOT=out/monaaot  the binary measured (e.g. a build of another branch)
   BENCH_STRICT=1     exit 1 when a target is missed (default: targets are reported only)
 Exit code: 0 when every run completed and every echoed byte was right; 1 otherwise.
@@ -63,7 +73,7 @@ BIN = ROOT / "native" / "build" / "bench"
 APPS = ROOT / "tests" / "bench" / "apps"  # the Lua applications MonaAot runs, one per scenario
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SERVERS = ("monaaot", "reference")
-GROUPS = ("tcp", "udp", "timer", "relay")
+GROUPS = ("tcp", "udp", "timer", "relay", "tls")
 
 
 class BenchError(Exception):
@@ -92,19 +102,26 @@ class Settings:
     relay_slow_rate: int
     tcp_override: str  # BENCH_MONAAOT_CMD; empty: the real MonaAot
     udp_override: str  # BENCH_MONAAOT_UDP_CMD
+    tls_override: str  # BENCH_MONAAOT_TLS_CMD
     strict: bool
 
     def selected(self, group: str) -> bool:
         return group in self.groups
 
     def override_of(self, protocol: str) -> str:
-        return self.udp_override if protocol == "udp" else self.tcp_override
+        return {"udp": self.udp_override, "tls": self.tls_override}.get(protocol, self.tcp_override)
+
+    def plain_stream_in_tls(self) -> bool:
+        """True when the tls group runs the plain stream itself (the tcp group does not run)."""
+        return self.selected("tls") and not self.selected("tcp")
 
     def needs_monaaot(self) -> bool:
         """True when a selected scenario runs the real MonaAot (timer and relay always do)."""
         if self.selected("timer") or self.selected("relay"):
             return True
-        return any(self.selected(p) and not self.override_of(p) for p in ("tcp", "udp"))
+        if self.plain_stream_in_tls() and not self.tcp_override:
+            return True
+        return any(self.selected(p) and not self.override_of(p) for p in ("tcp", "udp", "tls"))
 
 
 def _count(env: str, default: int, low: int, high: int | None, message: str) -> int:
@@ -115,9 +132,9 @@ def _count(env: str, default: int, low: int, high: int | None, message: str) -> 
 
 
 def read_settings() -> Settings:
-    scenarios = os.environ.get("BENCH_SCENARIOS", "tcp udp timer relay")
-    if not re.fullmatch(r" *(tcp|udp|timer|relay)( +(tcp|udp|timer|relay))* *", scenarios):
-        raise BenchError(f"BENCH_SCENARIOS must list some of tcp, udp, timer, relay (got '{scenarios}')")
+    scenarios = os.environ.get("BENCH_SCENARIOS", " ".join(GROUPS))
+    if not re.fullmatch(r" *(tcp|udp|timer|relay|tls)( +(tcp|udp|timer|relay|tls))* *", scenarios):
+        raise BenchError(f"BENCH_SCENARIOS must list some of tcp, udp, timer, relay, tls (got '{scenarios}')")
     settings = Settings(
         monaaot=Path(os.environ.get("BENCH_MONAAOT", str(ROOT / "out" / "monaaot"))),
         seconds=_count("BENCH_SECONDS", 10, 1, 600, "must be 1-600"),
@@ -132,10 +149,13 @@ def read_settings() -> Settings:
         relay_slow_rate=_count("BENCH_RELAY_SLOW_RATE", 8000000, 1024, None, "must be at least 1024 bytes/s"),
         tcp_override=os.environ.get("BENCH_MONAAOT_CMD", ""),
         udp_override=os.environ.get("BENCH_MONAAOT_UDP_CMD", ""),
+        tls_override=os.environ.get("BENCH_MONAAOT_TLS_CMD", ""),
         strict=os.environ.get("BENCH_STRICT", "0") == "1",
     )
     if shutil.which("taskset") is None:
         raise BenchError("taskset (util-linux) is required")
+    if settings.selected("tls") and shutil.which("openssl") is None:
+        raise BenchError("the tls scenarios need the openssl command (it makes their certificate)")
     if settings.needs_monaaot() and not os.access(settings.monaaot, os.X_OK):
         raise BenchError(f"{settings.monaaot} is missing: build it first (./build.sh)")
     return settings
@@ -149,18 +169,15 @@ class TrafficScenario:
     """An echo scenario: a load generator run against each server."""
 
     name: str
-    protocol: str  # tcp or udp
-    generator: str  # loadgen or udpgen, in native/build/bench
+    protocol: str  # tcp, udp or tls
+    generator: str  # loadgen, udpgen or tlsgen, in native/build/bench
     args: tuple[str, ...]
     title: str  # the table's heading of its rows
     target: str  # the CPU target, as the table shows it
     limit: float  # that target's bound on the median ratio
     verdict: str  # what the verdict line calls it
-    unit: str  # message or datagram
-
-    @property
-    def pingpong(self) -> bool:  # streaming has no round trips to time
-        return self.name.endswith("pingpong")
+    unit: str  # message, datagram or handshake
+    timed: str = ""  # what p50/p99 time ("round trip"); empty: nothing (streaming)
 
 
 # udp-stream keeps 24 datagrams in flight per socket, 96 in all: what Linux's default receive
@@ -170,18 +187,29 @@ class TrafficScenario:
 # the scheduler. With 96, a loss is the server's doing.
 TCP_SCENARIOS = (
     TrafficScenario("pingpong", "tcp", "loadgen", ("--connections", "100", "--size", "64", "--mode", "pingpong"),
-                    "ping-pong 64 B x 100", "ratio <= 1.2", 1.2, "ping-pong CPU/message ratio", "message"),
+                    "ping-pong 64 B x 100", "ratio <= 1.2", 1.2, "ping-pong CPU/message ratio", "message",
+                    "round trip"),
     TrafficScenario("stream", "tcp", "loadgen", ("--connections", "10", "--size", "16384", "--mode", "stream"),
                     "stream 16 KiB x 10", "ratio <= 1.3", 1.3, "streaming CPU/message ratio", "message"),
 )
 UDP_SCENARIOS = (
     TrafficScenario("udp-pingpong", "udp", "udpgen", ("--connections", "10", "--size", "64", "--mode", "pingpong"),
                     "UDP ping-pong 64 B x 10 sockets", "ratio <= 1.3", 1.3, "UDP ping-pong CPU/datagram ratio",
-                    "datagram"),
+                    "datagram", "round trip"),
     TrafficScenario("udp-stream", "udp", "udpgen",
                     ("--connections", "4", "--size", "512", "--mode", "stream", "--window", "24"),
                     "UDP stream 512 B x 4 sockets, 24 in flight", "ratio <= 1.3", 1.3,
                     "UDP streaming CPU/datagram ratio", "datagram"),
+)
+# TLS: the certificate both servers use is ECDSA P-256 (made by Bench.make_certificate), so a
+# handshake costs the server an X25519 exchange and an ECDSA signature; with RSA 2048 its
+# private-key operation alone (about 1 ms) would dwarf the rest and hide the server's own cost.
+TLS_SCENARIOS = (
+    TrafficScenario("tls-stream", "tls", "tlsgen", ("--connections", "10", "--size", "16384", "--mode", "stream"),
+                    "TLS stream 16 KiB x 10", "ratio <= 1.3", 1.3, "TLS streaming CPU/message ratio", "message"),
+    TrafficScenario("tls-churn", "tls", "tlsgen", ("--connections", "10", "--size", "64", "--mode", "churn"),
+                    "TLS churn: full handshake + 64 B echo, 10 at a time", "ratio <= 1.3", 1.3,
+                    "TLS CPU/handshake ratio", "handshake", "connect to echo"),
 )
 RELAY_STREAM_ARGS = ("--connections", "10", "--size", "16384", "--mode", "stream")
 # The relay's memory run: 4 connections with 32 MiB in flight each, far more than a slow
@@ -215,6 +243,12 @@ class Results:
         rounds cancels out of each ratio."""
         mine = self.values.get((scenario, "monaaot", figure), [])
         ref = self.values.get((scenario, "reference", figure), [])
+        return [round(a / b, 3) for a, b in zip(mine, ref) if b > 0]
+
+    def across(self, server: str, figure: str, scenario: str, base: str) -> list[float]:
+        """scenario/base of one server's figure, round by round (e.g. TLS stream over plain)."""
+        mine = self.values.get((scenario, server, figure), [])
+        ref = self.values.get((base, server, figure), [])
         return [round(a / b, 3) for a, b in zip(mine, ref) if b > 0]
 
     def ratio_of(self, scenario: str, figure: str) -> float | None:
@@ -424,17 +458,45 @@ class Bench:
         # overwrite a running executable (ETXTBSY), or swap the binary between rounds.
         if self.s.needs_monaaot():
             shutil.copy2(self.s.monaaot, self.work / "monaaot")
+        if self.s.selected("tls"):
+            self.make_certificate()
+            (self.work / "www-tls").mkdir()
+            shutil.copyfile(APPS / "tls-echo.lua", self.work / "www-tls" / "main.lua")
+            (self.work / "tls.ini").write_text(
+                f"[bench]\nport=0\ncertificate={self.certificate}\nkey={self.key}\n")
+
+    @property
+    def certificate(self) -> Path:
+        return self.work / "tls-certificate.pem"
+
+    @property
+    def key(self) -> Path:
+        return self.work / "tls-key.pem"
+
+    def make_certificate(self) -> None:
+        """A self-signed ECDSA P-256 certificate for localhost (see TLS_SCENARIOS), used by both
+        servers; tlsgen does not verify it."""
+        done = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                               "-nodes", "-keyout", str(self.key), "-out", str(self.certificate), "-days", "2",
+                               "-subj", "/CN=localhost"], stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise BenchError(f"openssl could not make the certificate: {done.stderr.strip()}")
 
     def monaaot_command(self, ini: str, www: str) -> list[str]:
         return [str(self.work / "monaaot"), "--log=5", f"--config={self.work / ini}", str(self.work / www)]
 
     def server_command(self, server: str, protocol: str) -> list[str]:
         """The command line of an echo server (monaaot or reference) for a protocol."""
+        if server == "reference" and protocol == "tls":
+            return [str(BIN / "tls_echo_reference"), "0", str(self.certificate), str(self.key)]
         if server == "reference":
             return [str(BIN / ("udp_echo_reference" if protocol == "udp" else "echo_reference")), "0"]
         override = self.s.override_of(protocol)
         if override:
-            return override.split()
+            return [word.replace("{cert}", str(self.certificate)).replace("{key}", str(self.key))
+                    for word in override.split()]
+        if protocol == "tls":
+            return self.monaaot_command("tls.ini", "www-tls")
         return self.monaaot_command("bench.ini", "www-udp" if protocol == "udp" else "www")
 
     def launch(self, name: str, argv: list[str]) -> tuple[Child, int]:
@@ -673,6 +735,13 @@ class Bench:
                     self.run_relay_speed(server)
                 for server in order:
                     self.run_relay_memory(server)
+            if self.s.selected("tls"):
+                for scenario in TLS_SCENARIOS:
+                    for server in order:
+                        self.run_traffic(scenario, server)
+                if self.s.plain_stream_in_tls():  # the plain figure the TLS stream is related to
+                    for server in order:
+                        self.run_traffic(TCP_SCENARIOS[1], server)
 
 
 # ---- report ------------------------------------------------------------------------------------
@@ -706,13 +775,17 @@ class Report:
 
     def table(self) -> None:
         s = self.s
-        overridden = [p for p in ("tcp", "udp") if s.selected(p) and s.override_of(p)]
+        overridden = [p for p in ("tcp", "udp", "tls") if s.selected(p) and s.override_of(p)]
+        if s.plain_stream_in_tls() and s.tcp_override:
+            overridden.append("tcp")
         label = "MonaAot slot" if overridden else "MonaAot"
         print(f"\nMedians of {s.rounds} round(s), {s.seconds} s per run, server and load generator on core {s.core}")
         if "tcp" in overridden:
             print(f"(MonaAot slot ran: {s.tcp_override})")
         if "udp" in overridden:
             print(f"(MonaAot slot ran for UDP: {s.udp_override})")
+        if "tls" in overridden:
+            print(f"(MonaAot slot ran for TLS: {s.tls_override})")
         print(f"\n  {'figure':<26} {label:>14} {'reference':>14} {'ratio':>9}   target")
         if s.selected("tcp"):
             self.tcp_rows()
@@ -722,16 +795,19 @@ class Report:
             self.timer_rows()
         if s.selected("relay"):
             self.relay_rows()
+        if s.selected("tls"):
+            self.tls_rows()
         print()
 
     def traffic_rows(self, scenario: TrafficScenario) -> None:
         name, unit = scenario.name, scenario.unit
         print(f" {scenario.title}")
         self.row(f"{unit}s/s", name, "msgs_per_s", 1, "%.0f")
-        self.row("MB/s (echoed)", name, "mb_per_s", 1, "%.2f")
-        if scenario.pingpong:
-            self.row("round trip p50, us", name, "p50_us", 1, "%.1f")
-            self.row("round trip p99, us", name, "p99_us", 1, "%.1f")
+        if unit != "handshake":  # a churn's 64 bytes per handshake say nothing as MB/s
+            self.row("MB/s (echoed)", name, "mb_per_s", 1, "%.2f")
+        if scenario.timed:
+            self.row(f"{scenario.timed} p50, us", name, "p50_us", 1, "%.1f")
+            self.row(f"{scenario.timed} p99, us", name, "p99_us", 1, "%.1f")
         self.row(f"server CPU per {unit}, us", name, "cpu_us_per_msg", 1, "%.3f")
         self.ratio_row(name, "cpu_us_per_msg", f"{scenario.target} (median of rounds)")
         self.row("server preempted per 1000", name, "preempted_per_kmsg", 1, "%.1f")
@@ -774,6 +850,20 @@ class Report:
         self.row("relay peak RSS (VmHWM), MiB", "relay-memory", "peak_rss_kb", 1024, "%.1f")
         self.row("MB/s (echoed)", "relay-memory", "mb_per_s", 1, "%.2f")
 
+    def tls_rows(self) -> None:
+        for scenario in TLS_SCENARIOS:
+            self.traffic_rows(scenario)
+        # Each server's TLS stream over its own plain stream, round by round: what TLS costs it.
+        print(f" {'TLS stream over plain stream':<27} {'':>14} {'':>14}")
+        mine = self.r.across("monaaot", "cpu_us_per_msg", "tls-stream", "stream")
+        ref = self.r.across("reference", "cpu_us_per_msg", "tls-stream", "stream")
+
+        def show(values: list[float]) -> str:
+            found = median(values)
+            return "-" if found is None else f"{found:.2f}"
+
+        print(f"  {'CPU per message, x plain':<26} {show(mine):>14} {show(ref):>14} {'':>9}   (median of rounds)")
+
     def check_targets(self) -> bool:
         """Prints one verdict per target; False when any was missed."""
         s, met = self.s, True
@@ -802,6 +892,9 @@ class Report:
                 verdict(f"RSS with {s.idle_connections} idle connections (MiB)", mib("idle10k", "rss_kb"), "64")
         if s.selected("udp"):
             for scenario in UDP_SCENARIOS:
+                verdict(scenario.verdict, ratio(scenario), f"{scenario.limit:g}")
+        if s.selected("tls"):
+            for scenario in TLS_SCENARIOS:
                 verdict(scenario.verdict, ratio(scenario), f"{scenario.limit:g}")
         return met
 
