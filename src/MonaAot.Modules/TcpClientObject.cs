@@ -27,7 +27,8 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
     private int _reportsDue;         // connections whose onDisconnection is still to come
     private TcpConnection? _flushed; // the connection whose onFlush is due, until it fires
     private Action? _fireFlush;      // made once: a relay flushes often
-    private readonly TlsContext? _tls;         // a TLS client's, or an accepted TLS client's server's
+    private readonly TlsContext? _tls;         // a TLS client's own (null for an accepted one)
+    private bool _acceptedSecure;              // accepted by a TLS server: its connection is TLS
     private readonly string? _tlsServerName;   // the serverName option; else the connect host
     private TcpServerObject? _acceptedBy;      // an accepted TLS client until its handshake is done
     private string? _acceptedFrom;
@@ -74,7 +75,9 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
     /// never reaches a script (<see cref="OnClosed"/>).</summary>
     internal static void AcceptTls(TcpModule module, TcpServerObject server, TlsContext context, nint L, nint fd)
     {
-        var client = new TcpClientObject(module, server.Owner, context) { _acceptedBy = server };
+        // The server's context is the connection's, not the object's: connect() again makes a
+        // plain client, as for any accepted one (a server context cannot start a client session).
+        var client = new TcpClientObject(module, server.Owner) { _acceptedBy = server, _acceptedSecure = true };
         module.ClientType.Push(L, client);
         client.Retain(L, -1);
         LuaApi.lua_pop(L, 1);
@@ -92,6 +95,7 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
             return "already connected";
         _error = null;
         _clampWarned = false;
+        _acceptedSecure = false;
         TcpConnection? connection;
         if (_tls is null)
             connection = TcpConnection.ForConnect(Runtime.Net, this);
@@ -348,7 +352,7 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
         else if (key.SequenceEqual("allowHalfOpen"u8))
             LuaApi.lua_pushboolean(L, client._allowHalfOpen ? 1 : 0);
         else if (key.SequenceEqual("secure"u8))
-            LuaApi.lua_pushboolean(L, client._tls is null ? 0 : 1);
+            LuaApi.lua_pushboolean(L, client._tls is not null || client._acceptedSecure ? 1 : 0);
         else if (key.SequenceEqual("tlsVersion"u8))
             PushOptional(L, client._connection?.TlsVersion);
         else if (key.SequenceEqual("alpn"u8))

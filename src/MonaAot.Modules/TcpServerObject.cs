@@ -40,8 +40,20 @@ public sealed unsafe class TcpServerObject : ScriptObject, ITcpListenerEvents
     /// <summary>The port listened on, 0 when stopped.</summary>
     internal int Port => _listener?.Port ?? 0;
 
-    private static (DateTime, DateTime) FileTimes(TlsOptions options) =>
-        (System.IO.File.GetLastWriteTimeUtc(options.CertificateFile!), System.IO.File.GetLastWriteTimeUtc(options.KeyFile!));
+    /// <summary>The files' times; none (MinValue) when they cannot be read now (permissions
+    /// changed under a running server): the next look compares again, nothing throws into the
+    /// accept that asked.</summary>
+    private static (DateTime, DateTime) FileTimes(TlsOptions options)
+    {
+        try
+        {
+            return (System.IO.File.GetLastWriteTimeUtc(options.CertificateFile!), System.IO.File.GetLastWriteTimeUtc(options.KeyFile!));
+        }
+        catch (Exception e) when (e is System.IO.IOException or UnauthorizedAccessException)
+        {
+            return (DateTime.MinValue, DateTime.MinValue);
+        }
+    }
 
     /// <summary>The context for a new connection: at most once a second, the certificate and key
     /// files are looked at, and a renewal makes a new context (sessions of the old one keep it

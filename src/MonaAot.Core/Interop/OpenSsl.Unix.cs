@@ -75,6 +75,7 @@ internal static unsafe class OpenSsl
     public static delegate* unmanaged<nint, byte*, int> SSL_CTX_use_certificate_chain_file;
     public static delegate* unmanaged<nint, byte*, int, int> SSL_CTX_use_PrivateKey_file;
     public static delegate* unmanaged<nint, int> SSL_CTX_check_private_key;
+    public static delegate* unmanaged<nint, delegate* unmanaged<byte*, int, int, void*, int>, void> SSL_CTX_set_default_passwd_cb;
     public static delegate* unmanaged<nint, byte*, byte*, int> SSL_CTX_load_verify_locations;
     public static delegate* unmanaged<nint, int> SSL_CTX_set_default_verify_paths;
     public static delegate* unmanaged<nint, int, nint, void> SSL_CTX_set_verify;
@@ -158,6 +159,7 @@ internal static unsafe class OpenSsl
         SSL_CTX_use_certificate_chain_file = (delegate* unmanaged<nint, byte*, int>)S("SSL_CTX_use_certificate_chain_file");
         SSL_CTX_use_PrivateKey_file = (delegate* unmanaged<nint, byte*, int, int>)S("SSL_CTX_use_PrivateKey_file");
         SSL_CTX_check_private_key = (delegate* unmanaged<nint, int>)S("SSL_CTX_check_private_key");
+        SSL_CTX_set_default_passwd_cb = (delegate* unmanaged<nint, delegate* unmanaged<byte*, int, int, void*, int>, void>)S("SSL_CTX_set_default_passwd_cb");
         SSL_CTX_load_verify_locations = (delegate* unmanaged<nint, byte*, byte*, int>)S("SSL_CTX_load_verify_locations");
         SSL_CTX_set_default_verify_paths = (delegate* unmanaged<nint, int>)S("SSL_CTX_set_default_verify_paths");
         SSL_CTX_set_verify = (delegate* unmanaged<nint, int, nint, void>)S("SSL_CTX_set_verify");

@@ -92,8 +92,10 @@ public sealed unsafe class NetContext : IDisposable
     internal UdpBatch UdpBatch => _udpBatch ??= new UdpBatch();
     internal byte* ReadBuffer { get; private set; }
 
-    /// <summary>Bytes one step of a TLS connection takes out of its session at a time.</summary>
-    internal const int CipherBufferSize = 64 * 1024;
+    /// <summary>Bytes one step of a TLS connection takes out of its session at a time: one
+    /// encryption step (64 KiB of plaintext) and its records' overhead, so that a step goes out
+    /// in one send, not a full one and a tail of a hundred bytes.</summary>
+    internal const int CipherBufferSize = 68 * 1024;
 
     private byte* _cipherBuffer;
 

@@ -62,6 +62,9 @@ public sealed unsafe class TlsContext : IDisposable
             error = "TLS: " + TlsFailure.TakeErrorQueue("cannot make a context");
             return null;
         }
+        // An encrypted key is refused ("bad decrypt"), never asked for: OpenSSL's default
+        // would prompt on the terminal and block the loop.
+        OpenSsl.SSL_CTX_set_default_passwd_cb(ctx, &NoPassphrase);
         var context = new TlsContext(ctx, options);
         error = context.Configure(options);
         OpenSsl.ERR_clear_error();
@@ -212,4 +215,8 @@ public sealed unsafe class TlsContext : IDisposable
         Encoding.UTF8.GetBytes(text, bytes);
         return bytes;
     }
+
+    /// <summary>The passphrase callback: none (0 bytes), so a key that needs one fails to load.</summary>
+    [UnmanagedCallersOnly]
+    private static int NoPassphrase(byte* buffer, int size, int writing, void* user) => 0;
 }
