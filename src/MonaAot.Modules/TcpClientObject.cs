@@ -6,13 +6,14 @@ using MonaAot.Lua.Binding;
 using MonaAot.Lua.Native;
 using MonaAot.Lua.Runtime;
 using MonaAot.Net;
+using MonaAot.Net.Tls;
 
 namespace MonaAot.Modules;
 
 /// <summary>
 /// TCPClient (docs/api.md, "TCPClient"): connect, send, disconnect, shutdown, pause, resume;
-/// connected, address, peerAddress, error, queueing, paused, allowHalfOpen; onReception, onFlush,
-/// onEnd and onDisconnection. One object may connect again after a disconnection; each connection
+/// connected, address, peerAddress, error, queueing, paused, allowHalfOpen, and for TLS secure,
+/// tlsVersion, alpn, peerCertificate; onReception, onFlush, onEnd and onDisconnection. One object may connect again after a disconnection; each connection
 /// is a <see cref="TcpConnection"/> of its own, and takes the object's paused and allowHalfOpen.
 /// </summary>
 public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
@@ -26,8 +27,21 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
     private int _reportsDue;         // connections whose onDisconnection is still to come
     private TcpConnection? _flushed; // the connection whose onFlush is due, until it fires
     private Action? _fireFlush;      // made once: a relay flushes often
+    private readonly TlsContext? _tls;         // a TLS client's, or an accepted TLS client's server's
+    private readonly string? _tlsServerName;   // the serverName option; else the connect host
+    private TcpServerObject? _acceptedBy;      // an accepted TLS client until its handshake is done
+    private string? _acceptedFrom;
 
-    internal TcpClientObject(TcpModule module, IResourceOwner? owner) : base(module.Runtime, owner) => _module = module;
+    private readonly bool _ownsTls;            // made from its own options: disposed with it
+
+    internal TcpClientObject(TcpModule module, IResourceOwner? owner, TlsContext? tls = null, string? tlsServerName = null, bool ownsTls = false)
+        : base(module.Runtime, owner)
+    {
+        _module = module;
+        _tls = tls;
+        _tlsServerName = tlsServerName;
+        _ownsTls = ownsTls;
+    }
 
     internal static ScriptType CreateType(ScriptRuntime runtime) =>
         new(runtime, "TCPClient",
@@ -37,7 +51,8 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
              ("shutdown", (nint)(delegate* unmanaged<nint, int>)&Shutdown),
              ("pause", (nint)(delegate* unmanaged<nint, int>)&Pause),
              ("resume", (nint)(delegate* unmanaged<nint, int>)&Resume)],
-            ["connected", "error", "address", "peerAddress", "queueing", "paused", "allowHalfOpen"],
+            ["connected", "error", "address", "peerAddress", "queueing", "paused", "allowHalfOpen",
+             "secure", "tlsVersion", "alpn", "peerCertificate"],
             ["onReception", "onFlush", "onEnd", "onDisconnection"],
             &Index, &ToText, &NewIndex, directSend: "send", directSendCounter: runtime.Net.Stats.BytesSentCell);
 
@@ -54,6 +69,20 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
         return client;
     }
 
+    /// <summary>A connection a TLS server accepted: it reaches the server's clientHandler only once
+    /// its handshake is done (<see cref="OnConnected"/>); a failed one is logged at WARN and
+    /// never reaches a script (<see cref="OnClosed"/>).</summary>
+    internal static void AcceptTls(TcpModule module, TcpServerObject server, TlsContext context, nint L, nint fd)
+    {
+        var client = new TcpClientObject(module, server.Owner, context) { _acceptedBy = server };
+        module.ClientType.Push(L, client);
+        client.Retain(L, -1);
+        LuaApi.lua_pop(L, 1);
+        client._reportsDue++;
+        client._connection = TcpConnection.AcceptedTls(module.Runtime.Net, fd, client, context);
+        client._acceptedFrom = client._connection.PeerAddress;
+    }
+
     /// <summary>Connects to <paramref name="address"/>, or to <paramref name="host"/> once
     /// resolved when the address is null.</summary>
     private string? StartConnect(nint L, NetAddress? address, string host, int port)
@@ -62,7 +91,11 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
             return "already connected";
         _error = null;
         _clampWarned = false;
-        TcpConnection connection = TcpConnection.ForConnect(Runtime.Net, this);
+        TcpConnection? connection;
+        if (_tls is null)
+            connection = TcpConnection.ForConnect(Runtime.Net, this);
+        else if ((connection = TcpConnection.ForConnect(Runtime.Net, this, _tls, _tlsServerName ?? host, out string? failure)) is null)
+            return failure;
         connection.Paused = _paused;
         connection.AllowHalfOpen = _allowHalfOpen;
         _connection = connection;
@@ -89,6 +122,11 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
 
     public void OnConnected(TcpConnection connection)
     {
+        if (_acceptedBy is { } server)
+        {
+            _acceptedBy = null;
+            server.HandOver(this);
+        }
     }
 
     /// <summary>onReception(data) and its bytes-left answer (docs/api.md, "onReception(data)"), in
@@ -155,6 +193,15 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
         string? kept = _error;
         bool borrowed = false;
         _reportsDue--;
+        if (_acceptedBy is { } server)
+        {
+            // Its handshake failed: no script knows this client (SPEC: logged, never reported).
+            _acceptedBy = null;
+            _connection = null;
+            Runtime.Logger.Warn($"TCPServer {server.Port}: {error ?? "TLS handshake not completed"} (client {_acceptedFrom ?? "?"})");
+            Release();
+            return;
+        }
         if (_connection == connection)
         {
             _connection = null;
@@ -206,6 +253,8 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
     {
         _connection?.Abort();
         _connection = null;
+        if (_ownsTls)
+            _tls!.Dispose(); // sessions still running hold their own reference
     }
 
     [UnmanagedCallersOnly]
@@ -297,6 +346,14 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
             LuaApi.lua_pushboolean(L, client._paused ? 1 : 0);
         else if (key.SequenceEqual("allowHalfOpen"u8))
             LuaApi.lua_pushboolean(L, client._allowHalfOpen ? 1 : 0);
+        else if (key.SequenceEqual("secure"u8))
+            LuaApi.lua_pushboolean(L, client._tls is null ? 0 : 1);
+        else if (key.SequenceEqual("tlsVersion"u8))
+            PushOptional(L, client._connection?.TlsVersion);
+        else if (key.SequenceEqual("alpn"u8))
+            PushOptional(L, client._connection?.TlsAlpn);
+        else if (key.SequenceEqual("peerCertificate"u8))
+            PushOptional(L, client._connection?.TlsPeerSubject);
         else
             return ScriptType.IndexFields(L);
         return 1;

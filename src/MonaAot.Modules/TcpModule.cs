@@ -1,28 +1,45 @@
 using System;
 using System.Runtime.InteropServices;
 using MonaAot.Lua.Binding;
+using MonaAot.Lua.Native;
 using MonaAot.Lua.Runtime;
+using MonaAot.Net.Tls;
 
 namespace MonaAot.Modules;
 
 /// <summary>
-/// mona:createTCPClient() and mona:createTCPServer() (docs/api.md, "TCPClient", "TCPServer"):
+/// mona:createTCPClient([tls]) and mona:createTCPServer([tls]) (docs/api.md, "TCPClient",
+/// "TCPServer", "TLS"):
 /// installs both types and the two factories on the mona table. This object is the context
 /// (upvalue 2) of the two factories, the owner of what they make upvalue 3 (<see cref="Owners"/>);
 /// each type's methods have the type as theirs.
 /// </summary>
 public sealed unsafe class TcpModule
 {
-    private TcpModule(ScriptRuntime runtime) => Runtime = runtime;
+    private readonly string _wwwRoot;
+    private readonly string? _tlsCertificate;
+    private readonly string? _tlsKey;
+    private TlsContext? _defaultClientContext; // createTCPClient(true): one for all, made on first use
+
+    private TcpModule(ScriptRuntime runtime, string wwwRoot, string? tlsCertificate, string? tlsKey)
+    {
+        Runtime = runtime;
+        _wwwRoot = wwwRoot;
+        _tlsCertificate = tlsCertificate;
+        _tlsKey = tlsKey;
+    }
 
     public ScriptRuntime Runtime { get; }
     public ScriptType ClientType { get; private set; } = null!;
     public ScriptType ServerType { get; private set; } = null!;
 
-    /// <summary>Adds createTCPClient/createTCPServer to <paramref name="mona"/>.</summary>
-    public static TcpModule Install(ScriptRuntime runtime, MonaObject mona)
+    /// <summary>Adds createTCPClient/createTCPServer to <paramref name="mona"/>. Relative TLS
+    /// file names of code outside any application start from <paramref name="wwwRoot"/>;
+    /// createTCPServer(true) uses <paramref name="tlsCertificate"/> and <paramref name="tlsKey"/>
+    /// ([tls] certificate and key, absolute).</summary>
+    public static TcpModule Install(ScriptRuntime runtime, MonaObject mona, string wwwRoot = ".", string? tlsCertificate = null, string? tlsKey = null)
     {
-        var module = new TcpModule(runtime);
+        var module = new TcpModule(runtime, wwwRoot, tlsCertificate, tlsKey);
         GCHandle context = runtime.Vm.Keep(module);
         module.ClientType = TcpClientObject.CreateType(runtime);
         module.ServerType = TcpServerObject.CreateType(runtime);
@@ -36,16 +53,43 @@ public sealed unsafe class TcpModule
 
     private static int CreateClient(nint L, TcpModule module)
     {
-        module.ClientType.Push(L, new TcpClientObject(module, Owners.OfFactory(L)));
+        IResourceOwner? owner = Owners.OfFactory(L);
+        if (!TlsArgs.Read(L, 2, server: false, module.PlacesFor(owner), out TlsOptions? options, out string? serverName, out int error))
+            return error;
+        TlsContext? context = null;
+        if (options is not null)
+        {
+            bool defaults = LuaApi.lua_type(L, 2) == LuaApi.LUA_TBOOLEAN;
+            context = defaults ? module._defaultClientContext : null;
+            if (context is null)
+            {
+                context = TlsArgs.Context(L, 2, options, out error);
+                if (context is null)
+                    return error;
+                if (defaults)
+                    module._defaultClientContext = context;
+            }
+        }
+        module.ClientType.Push(L, new TcpClientObject(module, owner, context, serverName, ownsTls: context is not null && context != module._defaultClientContext));
         return 1;
     }
+
+    /// <summary>Where relative TLS file names of <paramref name="owner"/>'s scripts start, and
+    /// the configuration's certificate.</summary>
+    internal TlsArgs.Places PlacesFor(IResourceOwner? owner) => new(owner?.Folder ?? _wwwRoot, _tlsCertificate, _tlsKey);
 
     [UnmanagedCallersOnly]
     private static int CreateServer(nint L) => HostFunction.Function<TcpModule>(L, &CreateServer);
 
     private static int CreateServer(nint L, TcpModule module)
     {
-        module.ServerType.Push(L, new TcpServerObject(module, Owners.OfFactory(L)));
+        IResourceOwner? owner = Owners.OfFactory(L);
+        if (!TlsArgs.Read(L, 2, server: true, module.PlacesFor(owner), out TlsOptions? options, out _, out int error))
+            return error;
+        TlsContext? context = null;
+        if (options is not null && (context = TlsArgs.Context(L, 2, options, out error)) is null)
+            return error;
+        module.ServerType.Push(L, new TcpServerObject(module, owner, context));
         return 1;
     }
 }

@@ -6,21 +6,88 @@ using MonaAot.Lua.Binding;
 using MonaAot.Lua.Native;
 using MonaAot.Lua.Runtime;
 using MonaAot.Net;
+using MonaAot.Net.Tls;
 
 namespace MonaAot.Modules;
 
 /// <summary>
 /// TCPServer (docs/api.md, "TCPServer"): start(port) dual-stack, start(host, port),
 /// start("host:port"); stop(); port and running; clientHandler(client), with onConnection as an
-/// alias. Accepted clients are TCPClient objects that live until they disconnect.
+/// alias. Accepted clients are TCPClient objects that live until they disconnect. A TLS server
+/// hands a client over only once its handshake is done, and takes renewed certificate files for
+/// new connections (<see cref="CurrentTls"/>).
 /// </summary>
 public sealed unsafe class TcpServerObject : ScriptObject, ITcpListenerEvents
 {
     private readonly TcpModule _module;
     private TcpListener? _listener;
     private string _boundText = "";
+    private TlsContext? _tls;
+    private DateTime _certificateTime, _keyTime; // of the files _tls was made from
+    private long _tlsCheckedAt;
 
-    internal TcpServerObject(TcpModule module, IResourceOwner? owner) : base(module.Runtime, owner) => _module = module;
+    internal TcpServerObject(TcpModule module, IResourceOwner? owner, TlsContext? tls = null) : base(module.Runtime, owner)
+    {
+        _module = module;
+        _tls = tls;
+        if (tls is not null)
+        {
+            (_certificateTime, _keyTime) = FileTimes(tls.Options);
+            _tlsCheckedAt = Reactor.EventLoop.Now;
+        }
+    }
+
+    /// <summary>The port listened on, 0 when stopped.</summary>
+    internal int Port => _listener?.Port ?? 0;
+
+    private static (DateTime, DateTime) FileTimes(TlsOptions options) =>
+        (System.IO.File.GetLastWriteTimeUtc(options.CertificateFile!), System.IO.File.GetLastWriteTimeUtc(options.KeyFile!));
+
+    /// <summary>The context for a new connection: at most once a second, the certificate and key
+    /// files are looked at, and a renewal makes a new context (sessions of the old one keep it
+    /// until they end). Renewed files that cannot be used are logged and the old context kept.</summary>
+    private TlsContext CurrentTls()
+    {
+        TlsContext tls = _tls!;
+        long now = Reactor.EventLoop.Now;
+        if (now - _tlsCheckedAt < 1000)
+            return tls;
+        _tlsCheckedAt = now;
+        (DateTime certificate, DateTime key) = FileTimes(tls.Options);
+        if (certificate == _certificateTime && key == _keyTime)
+            return tls;
+        (_certificateTime, _keyTime) = (certificate, key);
+        TlsContext? renewed = TlsContext.Create(tls.Options, out string? error);
+        if (renewed is null)
+        {
+            Runtime.Logger.Warn($"TCPServer {Port}: the renewed TLS certificate cannot be used, the previous one stays: {error}");
+            return tls;
+        }
+        tls.Dispose();
+        _tls = renewed;
+        return renewed;
+    }
+
+    /// <summary>An accepted TLS client whose handshake is done: clientHandler(client) now.</summary>
+    internal void HandOver(TcpClientObject client)
+    {
+        nint L = Runtime.Vm.L;
+        if (client.SelfRef == LuaApi.LUA_NOREF)
+            return;
+        int top = LuaApi.lua_gettop(L);
+        try
+        {
+            if (Runtime.PushEvent(this, "clientHandler\0"u8) || Runtime.PushEvent(this, "onConnection\0"u8))
+            {
+                LuaApi.lua_rawgeti(L, LuaApi.LUA_REGISTRYINDEX, client.SelfRef);
+                Runtime.CallEvent(1, 0);
+            }
+        }
+        finally
+        {
+            LuaApi.lua_settop(L, top);
+        }
+    }
 
     internal static ScriptType CreateType(ScriptRuntime runtime) =>
         new(runtime, "TCPServer",
@@ -72,6 +139,11 @@ public sealed unsafe class TcpServerObject : ScriptObject, ITcpListenerEvents
     public void OnAccepted(nint fd)
     {
         nint L = Runtime.Vm.L;
+        if (_tls is not null)
+        {
+            TcpClientObject.AcceptTls(_module, this, CurrentTls(), L, fd);
+            return;
+        }
         int top = LuaApi.lua_gettop(L);
         try
         {
@@ -92,7 +164,12 @@ public sealed unsafe class TcpServerObject : ScriptObject, ITcpListenerEvents
         Release();
     }
 
-    public override void Collect() => StopListening();
+    public override void Collect()
+    {
+        StopListening();
+        _tls?.Dispose(); // accepted clients' sessions hold their own reference
+        _tls = null;
+    }
 
     [UnmanagedCallersOnly]
     private static int Start(nint L) => HostFunction.Method<TcpServerObject>(L, &Start);

@@ -105,7 +105,7 @@ public static partial class Server
     {
         LogFunctions.Install(runtime.Vm, runtime.Logger);
         MonaObject mona = MonaObject.Install(runtime, new MonaHost(settings.Ini, settings.WwwRoot));
-        TcpModule.Install(runtime, mona);
+        TcpModule.Install(runtime, mona, settings.WwwRoot, settings.Tls.Certificate, settings.Tls.Key);
         UdpModule.Install(runtime, mona);
         MailModule.Install(runtime, mona, mail);
         TimerModule.Install(runtime, mona);

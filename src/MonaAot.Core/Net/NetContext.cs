@@ -21,6 +21,10 @@ public sealed record TcpLimits(long MaxUnconsumedBytes, long MaxQueuedBytes, int
 
     /// <summary>Seconds without a byte either way after which a connection is ended; 0: never.</summary>
     public int IdleTimeoutSeconds { get; init; }
+
+    /// <summary>How long a TLS handshake may take ([tls] handshakeTimeout); then the connection
+    /// ends with an error.</summary>
+    public int TlsHandshakeTimeoutMs { get; init; } = 10_000;
 }
 
 /// <summary>Counters of one loop's sockets; loop thread only. BytesSent lives in native memory
@@ -87,6 +91,15 @@ public sealed unsafe class NetContext : IDisposable
     /// <summary>The shared recvmmsg/sendmmsg buffers, made on first use (1 MiB, mostly untouched).</summary>
     internal UdpBatch UdpBatch => _udpBatch ??= new UdpBatch();
     internal byte* ReadBuffer { get; private set; }
+
+    /// <summary>Bytes one step of a TLS connection takes out of its session at a time.</summary>
+    internal const int CipherBufferSize = 64 * 1024;
+
+    private byte* _cipherBuffer;
+
+    /// <summary>Where TLS connections take their ciphertext out of the session on its way to the
+    /// kernel (made on first use: a server without TLS never has it).</summary>
+    internal byte* CipherBuffer => _cipherBuffer != null ? _cipherBuffer : _cipherBuffer = (byte*)NativeMemory.Alloc(CipherBufferSize);
 
     /// <summary>Connections that were disconnected and are still handing their queue to the
     /// kernel, or waiting for the peer's FIN: what a stopping server could not deliver.</summary>
@@ -158,6 +171,9 @@ public sealed unsafe class NetContext : IDisposable
     {
         NativeMemory.Free(ReadBuffer);
         ReadBuffer = null;
+        if (_cipherBuffer != null)
+            NativeMemory.Free(_cipherBuffer);
+        _cipherBuffer = null;
         Chunks.Dispose();
         Stats.Dispose();
         _udpBatch?.Dispose();

@@ -79,12 +79,14 @@ public sealed partial class TcpConnection
         DropGate(); // the owner's block may serve its next connection from now on
         switch (_phase)
         {
-            case Phase.Resolving or Phase.Connecting when !_queue.IsEmpty:
+            case Phase.Resolving or Phase.Connecting when Queued > 0:
+            case Phase.Connected when Handshaking && Queued > 0:
                 _drainWhenConnected = true; // deliver what was sent before the connection was up
                 _shutdownRequested = true;
                 _net.Ending.Add(this);
                 break;
             case Phase.Resolving or Phase.Connecting:
+            case Phase.Connected when Handshaking:
                 Close(null);
                 break;
             case Phase.Connected:
@@ -111,8 +113,8 @@ public sealed partial class TcpConnection
             return null;
         _shutdownRequested = true;
         PublishGate();
-        if (_phase != Phase.Connected)
-            return null; // FinishConnect sends it, after the queue
+        if (_phase != Phase.Connected || Handshaking)
+            return null; // Established sends it, after the queue
         if (NothingToSend)
             SendFin();
         else
@@ -165,6 +167,8 @@ public sealed partial class TcpConnection
 
     private void SendFin()
     {
+        if (_tls != null && !CloseNotifySent())
+            return; // AllSent comes back here once the close_notify is handed over
         SocketCalls.ShutdownSend(_fd);
         _finSent = true;
         PublishGate();

@@ -49,6 +49,8 @@ public sealed unsafe partial class TcpConnection
             _activity++;
             _lastProgress = EventLoop.Now;
         }
+        if (_plain != null && !PumpPlaintext())
+            return; // closed
         UpdateInterest();
         PublishGate();
         if (NothingToSend)

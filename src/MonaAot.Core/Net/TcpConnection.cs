@@ -1,6 +1,7 @@
 using System;
 using System.Runtime.InteropServices;
 using MonaAot.Interop;
+using MonaAot.Net.Tls;
 using MonaAot.Reactor;
 
 namespace MonaAot.Net;
@@ -88,14 +89,15 @@ public sealed unsafe partial class TcpConnection : IIoHandler
         return connection;
     }
 
-    public bool IsConnected => _phase == Phase.Connected;
+    /// <summary>Connected, and for TLS with its handshake done.</summary>
+    public bool IsConnected => _phase == Phase.Connected && !Handshaking;
 
     /// <summary>Bytes accepted by <see cref="Send"/> and not handed to the kernel yet (on Windows,
-    /// a posted send counts until it completes).</summary>
-    public long Queued => _queue.Length + PostedBytes;
+    /// a posted send counts until it completes; with TLS, the plaintext not encrypted yet too).</summary>
+    public long Queued => _queue.Length + PostedBytes + (_plain is null ? 0 : _plain.Length);
 
     /// <summary>Every byte sent so far has been handed to the kernel.</summary>
-    private bool NothingToSend => _queue.IsEmpty && PostedBytes == 0;
+    private bool NothingToSend => _queue.IsEmpty && PostedBytes == 0 && (_plain is null || _plain.IsEmpty);
 
     // The platform's half (TcpConnection.Unix.cs, TcpConnection.Windows.cs).
 
@@ -140,6 +142,8 @@ public sealed unsafe partial class TcpConnection : IIoHandler
         {
             _paused = value;
             UpdateInterest();
+            if (!value && _tls != null)
+                ResumeTls();
         }
     }
 
@@ -195,7 +199,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
     {
         if (_gate == null)
             return;
-        bool direct = DirectWrites && _phase == Phase.Connected && NothingToSend && !_shutdownRequested;
+        bool direct = DirectWrites && _tls == null && _phase == Phase.Connected && NothingToSend && !_shutdownRequested;
         _gate->Fd = direct ? (int)_fd : -1;
         _gate->Direct = direct ? 1 : 0;
     }
@@ -233,12 +237,14 @@ public sealed unsafe partial class TcpConnection : IIoHandler
             return "not connected";
         if (_shutdownRequested)
             return "shut down for sending";
-        if (_queue.Length + PostedBytes + data.Length > _net.Limits.MaxQueuedBytes)
+        if (Queued + data.Length > _net.Limits.MaxQueuedBytes)
         {
             string error = $"send queue limit exceeded ({_net.Limits.MaxQueuedBytes} bytes queued)";
             Close(error);
             return error;
         }
+        if (_tls != null)
+            return SendTls(data);
         if (_phase != Phase.Connected || !NothingToSend)
         {
             _queue.Append(data);
@@ -386,6 +392,16 @@ public sealed unsafe partial class TcpConnection : IIoHandler
         _net.Idle?.Add(this);
         UpdateInterest();
         PublishGate();
+        if (_tls != null)
+            StartHandshake(); // connected for the owner once it is done (HandshakeDone)
+        else
+            Established();
+    }
+
+    /// <summary>The connection is up for the owner: it hears of it, then what was queued or asked
+    /// for meanwhile (a disconnect, a shutdown) goes on.</summary>
+    private void Established()
+    {
         _events?.OnConnected(this);
         if (_drainWhenConnected && _phase == Phase.Connected)
             BeginDrain();
@@ -399,6 +415,11 @@ public sealed unsafe partial class TcpConnection : IIoHandler
 
     private void Receive()
     {
+        if (_tls != null)
+        {
+            ReceiveTls();
+            return;
+        }
         // A few reads per readiness event, so one busy peer cannot starve the others.
         for (int round = 0; round < 4 && WantsToRead; round++)
         {
@@ -497,10 +518,10 @@ public sealed unsafe partial class TcpConnection : IIoHandler
             CloseUndelivered(NetError.Describe(_net.Logger, "pending error (SO_ERROR)", _fd, errno, _peerText ?? "?"));
     }
 
-    /// <summary>Reading until the peer's FIN, unless paused; a closing connection reads (and
-    /// drops) only to see that FIN.</summary>
+    /// <summary>Reading until the peer's FIN, unless paused (a TLS handshake reads regardless);
+    /// a closing connection reads (and drops) only to see that FIN.</summary>
     private bool WantsToRead =>
-        !_peerClosed && (_phase == Phase.Draining || (_phase == Phase.Connected && !_paused));
+        !_peerClosed && (_phase == Phase.Draining || (_phase == Phase.Connected && (!_paused || Handshaking)));
 
     /// <summary>Readable while <see cref="WantsToRead"/>; writable while data is queued. One
     /// epoll_ctl only when that changes.</summary>
@@ -528,6 +549,8 @@ public sealed unsafe partial class TcpConnection : IIoHandler
         _net.Ending.Remove(this);
         DropGate();
         _timer?.Cancel();
+        if (_tls != null)
+            EndTls(error);
         if (_fd >= 0)
         {
             _net.Close(_fd, _token);

@@ -16,6 +16,10 @@ public interface IResourceOwner
     void Track(IOwnedResource resource);
 
     void Untrack(IOwnedResource resource);
+
+    /// <summary>The folder a relative path given by its scripts starts from (a TLS certificate
+    /// file); null: the www folder.</summary>
+    string? Folder => null;
 }
 
 /// <summary>

@@ -23,6 +23,12 @@ public sealed record ConfigWarning(string File, int Line, string Message)
     public override string ToString() => $"{File}:{Line}: {Message}";
 }
 
+/// <summary>[tls] certificate and key, absolute; null when not configured.</summary>
+public sealed record TlsFiles(string? Certificate, string? Key)
+{
+    public static TlsFiles None { get; } = new(null, null);
+}
+
 /// <summary>Where rotated log files go ([logs] section); null settings mean console only.</summary>
 public sealed record LogFileSettings(string Directory, long MaxSize, int Rotation);
 
@@ -46,6 +52,7 @@ public sealed record ServerSettings(string WwwRoot, LogLevel LogLevel, IniFile I
             ["tcp"] = ["receiveLimit", "sendLimit", "connectTimeout", "idleTimeout", "sendTimeout"],
             ["lua"] = ["memoryLimit", "handlerTimeout"],
             ["smtp"] = ["host", "port", "timeout", "user", "password", "tls"],
+            ["tls"] = ["certificate", "key", "handshakeTimeout"],
         };
 
     /// <summary>Unknown keys in the sections MonaAot reads, logged at WARN once the logger
@@ -54,6 +61,9 @@ public sealed record ServerSettings(string WwwRoot, LogLevel LogLevel, IniFile I
 
     /// <summary>[smtp]: the server mona:sendMail goes through.</summary>
     public SmtpSettings Smtp { get; init; } = SmtpSettings.Default;
+
+    /// <summary>[tls] certificate and key: what mona:createTCPServer(true) serves.</summary>
+    public TlsFiles Tls { get; init; } = TlsFiles.None;
 
     /// <summary>[lua]: memoryLimit and handlerTimeout.</summary>
     public LuaLimits Lua { get; init; } = LuaLimits.Default;
@@ -79,7 +89,8 @@ public sealed record ServerSettings(string WwwRoot, LogLevel LogLevel, IniFile I
             throw new ConfigurationException($"www folder not found: {www}");
 
         return new ServerSettings(Path.TrimEndingDirectorySeparator(www), commandLine.LogLevel ?? LogLevels.Default, ini,
-            LogFilesOf(ini, iniDirectory), TcpLimitsOf(ini)) { Smtp = SmtpOf(ini), Lua = LuaLimitsOf(ini), Warnings = UnknownKeys(ini) };
+            LogFilesOf(ini, iniDirectory), TcpLimitsOf(ini))
+        { Smtp = SmtpOf(ini), Lua = LuaLimitsOf(ini), Tls = TlsFilesOf(ini, iniDirectory), Warnings = UnknownKeys(ini) };
     }
 
     /// <summary>One warning per entry of a known section whose key MonaAot does not read, with
@@ -181,7 +192,32 @@ public sealed record ServerSettings(string WwwRoot, LogLevel LogLevel, IniFile I
             ConnectTimeoutMs = (int)ini.GetInteger("tcp", "connectTimeout", defaults.ConnectTimeoutMs / 1000, 1, 3600) * 1000,
             IdleTimeoutSeconds = (int)ini.GetInteger("tcp", "idleTimeout", defaults.IdleTimeoutSeconds, 0, 86400),
             SendTimeoutMs = (int)ini.GetInteger("tcp", "sendTimeout", defaults.SendTimeoutMs / 1000, 1, 86400) * 1000,
+            TlsHandshakeTimeoutMs = (int)ini.GetInteger("tls", "handshakeTimeout", defaults.TlsHandshakeTimeoutMs / 1000, 1, 3600) * 1000,
         };
+    }
+
+    /// <summary>[tls] certificate and key (PEM files, relative to the configuration file's
+    /// folder): both or neither, and they must exist.</summary>
+    public static TlsFiles TlsFilesOf(IniFile ini, string iniDirectory)
+    {
+        IniEntry? certificate = ini.Find("tls", "certificate");
+        IniEntry? key = ini.Find("tls", "key");
+        if (certificate is null && key is null)
+            return TlsFiles.None;
+        if (certificate is null || key is null)
+        {
+            IniEntry given = (certificate ?? key)!;
+            throw new ConfigurationException($"{ini.Source}:{given.Line}: tls.certificate and tls.key go together, got only tls.{given.Key}");
+        }
+        return new TlsFiles(ExistingFile(ini, certificate, iniDirectory), ExistingFile(ini, key, iniDirectory));
+    }
+
+    private static string ExistingFile(IniFile ini, IniEntry entry, string iniDirectory)
+    {
+        string path = Path.GetFullPath(Path.Combine(iniDirectory, entry.Value.Trim()));
+        if (entry.Value.Trim().Length == 0 || !File.Exists(path))
+            throw new ConfigurationException($"{ini.Source}:{entry.Line}: tls.{entry.Key}: file not found: {path}");
+        return path;
     }
 
     private static IniFile LoadIni(string? namedPath, string executablePath)

@@ -34,6 +34,9 @@ public sealed class Application : IResourceOwner
     /// <summary>Absolute path of its main.lua.</summary>
     public string ScriptFile { get; }
 
+    /// <summary>Its folder, where relative paths given by its scripts start.</summary>
+    public string Folder => System.IO.Path.GetDirectoryName(ScriptFile) ?? ".";
+
     /// <summary>main.lua's path relative to www, as logs and Lua errors show it.</summary>
     public string DisplayFile { get; }
 

@@ -1,0 +1,321 @@
+using System;
+using MonaAot.Interop;
+using MonaAot.Net.Tls;
+using MonaAot.Reactor;
+
+namespace MonaAot.Net;
+
+/// <summary>
+/// A connection carrying TLS (docs/architecture.md, "TLS on a connection"). The session sits
+/// between the socket and the owner: what is read is ciphertext fed to it, and the plaintext it
+/// gives is delivered as on a plain connection; what the owner sends is plaintext, held in
+/// <see cref="_plain"/> until the handshake is done and while the ciphertext queue is above its
+/// high mark, encrypted a bounded step at a time, and the ciphertext goes the plain path's way
+/// (straight to the kernel, the rest to the queue). The owner hears of the connection only once
+/// the handshake is done, which [tls] handshakeTimeout bounds. An end sends close_notify before
+/// the FIN; the peer's close_notify ends reading as a FIN does. The plain path pays one null
+/// check on receive and one on send; direct writes stay off (<see cref="PublishGate"/>).
+/// </summary>
+public sealed unsafe partial class TcpConnection
+{
+    /// <summary>Plaintext encrypted per step while the ciphertext queue is under its high mark:
+    /// the session's memory BIO then never holds more than about this much.</summary>
+    private const int TlsStep = 64 * 1024;
+
+    /// <summary>Ciphertext queued for the kernel above which plaintext waits unencrypted.</summary>
+    private const int TlsHighMark = 256 * 1024;
+
+    private TlsSession? _tls;
+    private SendQueue? _plain;          // plaintext not encrypted yet
+    private LoopTimer? _handshakeTimer;
+    private bool _closeNotifyQueued;
+    private bool _tlsDelivered;         // plaintext reached the owner: a later failure is no handshake's
+    private Action? _readTlsLater;
+
+    /// <summary>A TLS client connection to <paramref name="serverName"/> (SNI and the name
+    /// checked); connects as <see cref="ForConnect(NetContext, ITcpConnectionEvents)"/> does, the
+    /// handshake follows. Null with <paramref name="error"/> when the session cannot be made.</summary>
+    public static TcpConnection? ForConnect(NetContext net, ITcpConnectionEvents events, TlsContext context, string? serverName, out string? error)
+    {
+        TlsSession? session = TlsSession.CreateClient(context, serverName, out error);
+        if (session == null)
+            return null;
+        TcpConnection connection = ForConnect(net, events);
+        connection.UseTls(session);
+        return connection;
+    }
+
+    /// <summary>Adopts an accepted descriptor for a TLS server: the owner hears
+    /// <see cref="ITcpConnectionEvents.OnConnected"/> once the handshake is done, or
+    /// <see cref="ITcpConnectionEvents.OnClosed"/> with why it failed.</summary>
+    public static TcpConnection AcceptedTls(NetContext net, nint fd, ITcpConnectionEvents events, TlsContext context)
+    {
+        TcpConnection connection = Accepted(net, fd, events);
+        TlsSession? session = TlsSession.CreateServer(context, out string? error);
+        if (session == null)
+        {
+            connection.Close($"TLS handshake failed: {error}");
+            return connection;
+        }
+        connection.UseTls(session);
+        connection.StartHandshake();
+        return connection;
+    }
+
+    private void UseTls(TlsSession session)
+    {
+        _tls = session;
+        _plain = new SendQueue(_net.Chunks);
+        PublishGate();
+    }
+
+    /// <summary>True for a TLS connection, whatever its state.</summary>
+    public bool IsSecure => _tls != null;
+
+    /// <summary>The negotiated version ("TLSv1.3"), null before the handshake is done.</summary>
+    public string? TlsVersion => _tls is { IsEstablished: true } ? _tls.Version : null;
+
+    /// <summary>The protocol ALPN chose, or null.</summary>
+    public string? TlsAlpn => _tls is { IsEstablished: true } ? _tls.Alpn : null;
+
+    /// <summary>The subject of the peer's certificate, or null.</summary>
+    public string? TlsPeerSubject => _tls is { IsEstablished: true } ? _tls.PeerSubject : null;
+
+    /// <summary>A TLS connection whose handshake is not done: not connected for the owner yet.</summary>
+    private bool Handshaking => _tls is { IsEstablished: false };
+
+    /// <summary>The socket is connected: the handshake starts (a client sends its hello), bounded
+    /// by [tls] handshakeTimeout.</summary>
+    private void StartHandshake()
+    {
+        _handshakeTimer = _net.Loop.Schedule(_net.Limits.TlsHandshakeTimeoutMs, 0, TimeOutHandshake);
+        AdvanceHandshake();
+    }
+
+    private void TimeOutHandshake()
+    {
+        if (_phase == Phase.Connected && Handshaking)
+            Close($"TLS handshake failed: timed out after {_net.Limits.TlsHandshakeTimeoutMs / 1000} s ([tls] handshakeTimeout)");
+    }
+
+    /// <summary>Takes the handshake as far as what was read allows.</summary>
+    private void AdvanceHandshake()
+    {
+        TlsStatus status = _tls!.Handshake();
+        if (!SendCiphertext())
+            return;
+        if (status == TlsStatus.Failed)
+        {
+            Close($"TLS handshake failed: {_tls.Failure}");
+            return;
+        }
+        if (status != TlsStatus.Done)
+            return;
+        _handshakeTimer?.Cancel();
+        _handshakeTimer = null;
+        UpdateInterest(); // a paused connection read only for its handshake
+        // What the owner sent meanwhile goes first, then the owner hears of the connection (and
+        // may send more behind it); the peer's first records may have come with the handshake.
+        if (!PumpPlaintext())
+            return;
+        Established();
+        if (_phase is Phase.Connected or Phase.Draining)
+            ReadTls();
+    }
+
+    /// <summary>Reads ciphertext: a few reads per readiness event, as <see cref="Receive"/>.</summary>
+    private void ReceiveTls()
+    {
+        for (int round = 0; round < 4 && WantsToRead; round++)
+        {
+            byte* buffer = _net.ReadBuffer;
+            CallResult received = SocketCalls.Receive(_fd, buffer, NetContext.ReadBufferSize);
+            nint n = received.Value;
+            if (n > 0)
+            {
+                _net.Stats.BytesReceived += n;
+                _activity++;
+                if (!_tls!.FeedCiphertext(new ReadOnlySpan<byte>(buffer, (int)n)))
+                {
+                    CloseUndelivered("TLS: out of memory");
+                    return;
+                }
+                // The session holds the bytes now: the read buffer is free for the plaintext.
+                if (Handshaking)
+                    AdvanceHandshake();
+                else
+                    ReadTls();
+                if (n < NetContext.ReadBufferSize)
+                    return;
+                continue;
+            }
+            if (n == 0)
+            {
+                if (Handshaking)
+                    Close("TLS handshake failed: protocol error (connection closed by the peer)");
+                else
+                    OnPeerClosed(); // a FIN without close_notify ends reading all the same
+                return;
+            }
+            int errno = received.Error;
+            if (errno == Libc.EINTR)
+                continue;
+            if (errno != Libc.EAGAIN)
+                CloseUndelivered(NetError.Describe(_net.Logger, "receive", _fd, errno, _peerText ?? "?"));
+            return;
+        }
+    }
+
+    /// <summary>Delivers what the session can decrypt, while the owner reads (a closing
+    /// connection decrypts and drops, only to see the peer's close_notify).</summary>
+    private void ReadTls()
+    {
+        while (WantsToRead && _tls is { IsEstablished: true } tls)
+        {
+            byte* into;
+            int capacity;
+            bool keep = _keptLength > 0 && _phase == Phase.Connected;
+            if (keep)
+            {
+                EnsureKeptCapacity(_keptLength + NetContext.ReadBufferSize);
+                into = _kept + _keptLength;
+                capacity = _keptCapacity - _keptLength;
+            }
+            else
+            {
+                into = _net.ReadBuffer;
+                capacity = NetContext.ReadBufferSize;
+            }
+            TlsStatus status = tls.ReadPlaintext(new Span<byte>(into, capacity), out int count);
+            if (!SendCiphertext()) // TLS 1.3 tickets and key updates come out of reads
+                return;
+            switch (status)
+            {
+                case TlsStatus.Done:
+                    _tlsDelivered = true;
+                    if (_phase == Phase.Connected)
+                        Deliver(keep ? _kept : into, _keptLength + count);
+                    break;
+                case TlsStatus.Closed:
+                    OnPeerClosed(); // close_notify: the end of the peer's data, as a FIN
+                    return;
+                case TlsStatus.Failed:
+                    // A TLS 1.3 server refuses a client certificate after the client's handshake ended.
+                    CloseUndelivered(_tlsDelivered ? $"TLS: {tls.Failure}" : $"TLS handshake failed: {tls.Failure}");
+                    return;
+                default:
+                    return;
+            }
+        }
+    }
+
+    /// <summary>resume(): what the session decrypted and kept while paused is delivered on a
+    /// later turn, as a plain connection's kernel data would be (no readiness event may come).</summary>
+    private void ResumeTls() => _net.Loop.Post(_readTlsLater ??= () =>
+    {
+        if (_phase == Phase.Connected && !_paused && !Handshaking)
+            ReadTls();
+    });
+
+    /// <summary>send() on a TLS connection: plaintext waits while the handshake is not done,
+    /// while older plaintext waits, or while the ciphertext queue is above its high mark;
+    /// otherwise it is encrypted a step at a time and the ciphertext sent.</summary>
+    private string? SendTls(ReadOnlySpan<byte> data)
+    {
+        while (!data.IsEmpty)
+        {
+            if (_phase != Phase.Connected || Handshaking || !_plain!.IsEmpty || _queue.Length >= TlsHighMark)
+            {
+                _plain!.Append(data);
+                return null;
+            }
+            int step = Math.Min(data.Length, TlsStep);
+            if (!Encrypt(data[..step]))
+                return "not connected";
+            data = data[step..];
+        }
+        return null;
+    }
+
+    /// <summary>Encrypts plaintext held back, a step at a time, while the ciphertext queue is
+    /// under its high mark. False when the connection closed.</summary>
+    private bool PumpPlaintext()
+    {
+        while (_phase is Phase.Connected or Phase.Draining && !Handshaking
+               && _plain!.TryPeek(out byte* data, out int length) && _queue.Length < TlsHighMark)
+        {
+            if (!Encrypt(new ReadOnlySpan<byte>(data, length)))
+                return false;
+            _plain.Consume(length);
+        }
+        return _phase != Phase.Closed;
+    }
+
+    private bool Encrypt(ReadOnlySpan<byte> plaintext)
+    {
+        if (_tls!.WritePlaintext(plaintext) == TlsStatus.Failed)
+        {
+            CloseUndelivered($"TLS: {_tls.Failure}");
+            return false;
+        }
+        return SendCiphertext();
+    }
+
+    /// <summary>Moves the session's ciphertext out: straight to the kernel while nothing is
+    /// queued, else behind the queue. False when the connection closed (a send failed).</summary>
+    private bool SendCiphertext()
+    {
+        byte* buffer = _net.CipherBuffer;
+        while (_tls!.PendingCiphertext > 0)
+        {
+            int n = _tls.TakeCiphertext(new Span<byte>(buffer, NetContext.CipherBufferSize));
+            if (n == 0)
+                break;
+            var ciphertext = new ReadOnlySpan<byte>(buffer, n);
+            if (_queue.IsEmpty && PostedBytes == 0)
+            {
+                if (SendDirect(ciphertext) != null)
+                    return false;
+            }
+            else
+            {
+                _queue.Append(ciphertext);
+                UpdateInterest();
+            }
+        }
+        return _phase != Phase.Closed;
+    }
+
+    /// <summary>Before the FIN: close_notify, once, after everything queued. True when it is
+    /// handed to the kernel (the FIN may follow), false while it waits in the queue.</summary>
+    private bool CloseNotifySent()
+    {
+        if (!_closeNotifyQueued)
+        {
+            _closeNotifyQueued = true;
+            _tls!.Shutdown();
+            if (!SendCiphertext())
+                return false;
+        }
+        return _queue.IsEmpty;
+    }
+
+    /// <summary>The connection closes: a normal close still says close_notify if it can, in one
+    /// try; the session's memory goes.</summary>
+    private void EndTls(string? error)
+    {
+        _handshakeTimer?.Cancel();
+        _handshakeTimer = null;
+        TlsSession tls = _tls!;
+        if (error == null && _fd >= 0 && !_closeNotifyQueued && tls.IsEstablished && tls.Shutdown())
+        {
+            _closeNotifyQueued = true;
+            byte* buffer = _net.CipherBuffer;
+            int n = tls.TakeCiphertext(new Span<byte>(buffer, NetContext.CipherBufferSize));
+            if (n > 0 && _queue.IsEmpty)
+                SocketCalls.Send(_fd, buffer, n); // best effort: the socket closes next
+        }
+        tls.Dispose();
+        _plain!.Clear();
+    }
+}
