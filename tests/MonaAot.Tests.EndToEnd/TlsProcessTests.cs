@@ -271,8 +271,21 @@ public class TlsProcessTests
               " alpn=", tostring(client.alpn), " peer=", tostring(client.peerCertificate))
           end
           if live == {{target}} then NOTE("live ", live) end
-          function client:onReception(data) self:send(data) end
+          function client:onReception(data)
+            if data == "send 8 MiB please" then
+              self:send(string.rep("z", 8 << 20))
+              NOTE("queueing above 0 ", tostring(self.queueing > 0))
+            elseif data == "send 8 MiB then disconnect" then
+              self:send(string.rep("y", 8 << 20))
+              self:disconnect()
+              NOTE("disconnect called, connected=", tostring(self.connected))
+            else
+              self:send(data)
+            end
+          end
+          function client:onFlush() NOTE("flushed") end
           function client:onDisconnection()
+            if {{(quiet ? "false" : "true")}} then NOTE("gone error=", tostring(self.error)) end
             live = live - 1
             if {{target}} > 0 and live == 0 and peak >= {{target}} then NOTE("all gone") end
           end
@@ -498,6 +511,149 @@ public class TlsProcessTests
             string warn = await mona.WaitForLineText("TLS handshake failed", Wait);
             await Assert.That(warn).Contains("WARN");
         }
+    }
+
+    /// <summary>Asks the echo server for 8 MiB (then reads them), then for 8 MiB followed by
+    /// its disconnect(): prints "big N" and "end N clean" when the end came with close_notify,
+    /// or "end N error ..." when the connection ended without it.</summary>
+    private const string PyEnd = """
+        import socket, ssl, sys
+        port, ca = int(sys.argv[1]), sys.argv[2]
+        ctx = ssl.create_default_context(cafile=ca)
+        raw = socket.create_connection(('127.0.0.1', port), timeout=30)
+        s = ctx.wrap_socket(raw, server_hostname='localhost', suppress_ragged_eofs=False)
+        def read(n, want):
+            got = 0
+            while got < n:
+                chunk = s.recv(1 << 20)
+                if not chunk:
+                    break
+                if chunk.strip(want):
+                    raise Exception('unexpected bytes')
+                got += len(chunk)
+            return got
+        s.sendall(b'send 8 MiB please')
+        print('big', read(8 << 20, b'z'), flush=True)
+        s.sendall(b'send 8 MiB then disconnect')
+        got = 0
+        try:
+            while True:
+                chunk = s.recv(1 << 20)
+                if not chunk:
+                    break
+                got += len(chunk)
+            print('end', got, 'clean', flush=True)
+        except Exception as e:
+            print('end', got, 'error', type(e).__name__, e, flush=True)
+        """;
+
+    [Test]
+    [Timeout(120_000)]
+    public async Task Server_QueueingOnFlush_DisconnectDeliversAllThenCloseNotify(CancellationToken cancel)
+    {
+        using var www = new TempWww();
+        var (mona, port) = await StartServer(www, ServerOptions());
+        await using (mona)
+        {
+            List<string> lines = await TlsPeer.RunPython(Wait, PyEnd, port.ToString(), Certs.CaCert);
+            await Assert.That(lines).Contains($"big {8 << 20}").Because(Joined(lines));
+            await Assert.That(lines).Contains($"end {8 << 20} clean").Because(Joined(lines));
+            await mona.WaitForLine("queueing above 0 true", Wait);
+            await mona.WaitForLine("flushed", Wait);
+            await mona.WaitForLine("disconnect called, connected=false", Wait);
+            await mona.WaitForLine("gone error=nil", Wait);
+        }
+    }
+
+    [Test]
+    [Timeout(120_000)]
+    public async Task Server_TlsTrue_UsesConfiguredCertificate(CancellationToken cancel)
+    {
+        using var www = new TempWww();
+        var (mona, port) = await StartServer(www, "true",
+            ini: $"[tls]\ncertificate={Certs.ServerCert}\nkey={Certs.ServerKey}\n");
+        await using (mona)
+        {
+            List<string> lines = await PyConnect(port, Certs.CaCert);
+            await Assert.That(lines).Contains("echo ok").Because(Joined(lines));
+            await Assert.That(lines).Contains("subject commonName=localhost");
+        }
+    }
+
+    [Test]
+    [Timeout(120_000)]
+    public async Task MonaAotClient_ToMonaAotServer_BothCertificatesSeen(CancellationToken cancel)
+    {
+        using var serverWww = new TempWww();
+        var (server, port) = await StartServer(serverWww, ServerOptions($", ca = {Lua(Certs.CaCert)}, verify = true"));
+        await using (server)
+        {
+            using var clientWww = new TempWww();
+            await using MonaProcess client = await StartClient(clientWww,
+                $"{{ ca = {Lua(Certs.CaCert)}, certificate = {Lua(Certs.ClientCert)}, key = {Lua(Certs.ClientKey)} }}", "localhost", port);
+            string connected = await client.WaitForLineText("connected secure=true", Wait);
+            await Assert.That(connected).Contains(TestCertificates.ServerSubject);
+            string accepted = await server.WaitForLineText("accepted secure=true", Wait);
+            await Assert.That(accepted).Contains(TestCertificates.ClientSubject);
+            await client.WaitForLine("received from-mona|", Wait);
+        }
+    }
+
+    /// <summary>A python TLS server for one connection: prints "port N", then reads until the
+    /// end and prints "end N clean" (close_notify came) or "end N error ...".</summary>
+    private const string PyServer = """
+        import socket, ssl, sys
+        cert, key = sys.argv[1], sys.argv[2]
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        listener = socket.socket()
+        listener.bind(('127.0.0.1', 0))
+        listener.listen(1)
+        listener.settimeout(30)
+        print('port', listener.getsockname()[1], flush=True)
+        conn, _ = listener.accept()
+        conn.settimeout(30)
+        s = ctx.wrap_socket(conn, server_side=True, suppress_ragged_eofs=False)
+        got = 0
+        try:
+            while True:
+                chunk = s.recv(1 << 20)
+                if not chunk:
+                    break
+                got += len(chunk)
+            print('end', got, 'clean', flush=True)
+        except Exception as e:
+            print('end', got, 'error', type(e).__name__, e, flush=True)
+        """;
+
+    [Test]
+    [Timeout(120_000)]
+    public async Task Client_DisconnectAfterBigSend_DeliversAllThenCloseNotify(CancellationToken cancel)
+    {
+        await using TlsPeer server = TlsPeer.Python(PyServer, Certs.ServerCert, Certs.ServerKey);
+        string portLine = await server.WaitForLine("port ", Wait);
+        int port = int.Parse(portLine["port ".Length..]);
+        using var www = new TempWww();
+        www.WriteApp("", $$"""
+            client = mona:createTCPClient({ ca = {{Lua(Certs.CaCert)}} })
+            function client:onDisconnection() NOTE("disconnected error=", tostring(self.error)) end
+            client:connect("localhost", {{port}})
+            client:send(string.rep("x", 8 << 20)) -- queued before the handshake completed
+            mona:setTimer(function()
+              if client.connected then
+                client:send(string.rep("x", 8 << 20))
+                client:disconnect()
+                NOTE("disconnect called")
+                return 0
+              end
+              return 5
+            end, 5)
+            """);
+        await using MonaProcess mona = MonaProcess.Start(www.Www);
+        await mona.WaitForLine("disconnect called", Wait);
+        string end = await server.WaitForLine("end ", Wait);
+        await Assert.That(end).IsEqualTo($"end {16 << 20} clean");
+        await mona.WaitForLine("disconnected error=nil", Wait);
     }
 
     /// <summary>Sends size bytes of random data through a TLS connection to an echo server while
