@@ -255,6 +255,43 @@ public class TlsProcessTests
         }
     }
 
+    [Test]
+    [Timeout(120_000)]
+    public async Task Client_ServerNeverAnswers_HandshakeTimeout(CancellationToken cancel)
+    {
+        using Socket listener = TcpApp.Listen(out int port);
+        using var www = new TempWww();
+        www.WriteApp("", ClientScript($"{{ ca = {Lua(Certs.CaCert)} }}", "127.0.0.1", port));
+        var clock = Stopwatch.StartNew();
+        await using MonaProcess mona = MonaProcess.Start("--config", www.WriteIni("[tls]\nhandshakeTimeout=1\n"), www.Www);
+        using Socket accepted = await listener.AcceptAsync(cancel);
+        string line = await mona.WaitForLineText("disconnected error=", Wait);
+        await Assert.That(line).Contains("error=TLS handshake failed: ");
+        await Assert.That(clock.Elapsed).IsGreaterThan(TimeSpan.FromMilliseconds(900));
+        await Assert.That(mona.Lines.Any(l => l.Contains("connected secure="))).IsFalse();
+    }
+
+    [Test]
+    [Timeout(120_000)]
+    public async Task Client_PlainServer_IsRefused(CancellationToken cancel)
+    {
+        using Socket listener = TcpApp.Listen(out int port);
+        using var www = new TempWww();
+        www.WriteApp("", ClientScript($"{{ ca = {Lua(Certs.CaCert)} }}", "127.0.0.1", port));
+        await using MonaProcess mona = MonaProcess.Start(www.Www);
+        using (Socket accepted = await listener.AcceptAsync(cancel))
+        {
+            var hello = new byte[5];
+            int read = await accepted.ReceiveAsync(hello, SocketFlags.None, cancel);
+            await Assert.That(read).IsGreaterThan(0);
+            await Assert.That(hello[0]).IsEqualTo((byte)0x16); // a handshake record: the ClientHello
+            await accepted.SendAsync(Encoding.ASCII.GetBytes("HTTP/1.0 400 Bad Request\r\n\r\n"), SocketFlags.None, cancel);
+            string line = await mona.WaitForLineText("disconnected error=", Wait);
+            await Assert.That(line).Contains("error=TLS handshake failed: ");
+        }
+        await Assert.That(mona.Lines.Any(l => l.Contains("connected secure="))).IsFalse();
+    }
+
     // ----- MonaAot as the server, s_client and python ssl as clients -----
 
     /// <summary>An echo server with <paramref name="options"/>. It logs each accepted client's
@@ -653,6 +690,95 @@ public class TlsProcessTests
         await mona.WaitForLine("disconnect called", Wait);
         string end = await server.WaitForLine("end ", Wait);
         await Assert.That(end).IsEqualTo($"end {16 << 20} clean");
+        await mona.WaitForLine("disconnected error=nil", Wait);
+    }
+
+    /// <summary>Sends size random bytes then ends with close_notify (unwrap, which waits for
+    /// the server's own); prints "sent N".</summary>
+    private const string PySendThenClose = """
+        import os, socket, ssl, sys
+        port, ca, size = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+        ctx = ssl.create_default_context(cafile=ca)
+        s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', port), timeout=60), server_hostname='localhost')
+        s.sendall(os.urandom(size))
+        s.unwrap()
+        print('sent', size, flush=True)
+        """;
+
+    /// <summary>SPEC 9 on TLS: a client paused after each reception and resumed by a timer
+    /// gets every byte, including records already decrypted or buffered in the TLS library when
+    /// it paused (no new socket event comes for those), and the peer's close only after them.</summary>
+    [Test]
+    [Timeout(120_000)]
+    public async Task Server_PauseResume_EveryByteThenTheClose(CancellationToken cancel)
+    {
+        using var www = new TempWww();
+        www.WriteApp("", $$"""
+            server = mona:createTCPServer({{ServerOptions()}})
+            function server:onConnection(client)
+              local total = 0
+              client:pause()
+              mona:setTimer(function() client:resume() end, 50)
+              function client:onReception(data)
+                total = total + #data
+                self:pause()
+                mona:setTimer(function() self:resume() end, 5)
+              end
+              function client:onDisconnection() NOTE("total ", total, " error=", tostring(self.error)) end
+            end
+            assert(server:start("127.0.0.1", 0))
+            NOTE("port ", server.port)
+            """);
+        await using MonaProcess mona = MonaProcess.Start(www.Www);
+        int port = await TcpProcessTests.PortOf(mona);
+        const int size = 1 << 20;
+        List<string> lines = await TlsPeer.RunPython(Wait, PySendThenClose, port.ToString(), Certs.CaCert, size.ToString());
+        await Assert.That(lines).Contains($"sent {size}").Because(Joined(lines));
+        await mona.WaitForLine($"total {size} error=nil", Wait);
+    }
+
+    /// <summary>SPEC 9 on a TLS client: what is sent while connecting (the handshake
+    /// included) counts in `queueing`, and onFlush fires when it was handed over; again for a
+    /// big send once connected; disconnect() then ends cleanly.</summary>
+    [Test]
+    [Timeout(120_000)]
+    public async Task Client_QueueingAndOnFlush_WhileConnectingAndAfter(CancellationToken cancel)
+    {
+        await using TlsPeer server = TlsPeer.Python(PyServer, Certs.ServerCert, Certs.ServerKey);
+        string portLine = await server.WaitForLine("port ", Wait);
+        int port = int.Parse(portLine["port ".Length..]);
+        using var www = new TempWww();
+        www.WriteApp("", $$"""
+            client = mona:createTCPClient({ ca = {{Lua(Certs.CaCert)}} })
+            local flushes = 0
+            function client:onFlush()
+              flushes = flushes + 1
+              NOTE("flushed ", flushes, " queueing=", self.queueing)
+              if flushes == 2 then self:disconnect() end
+            end
+            function client:onDisconnection() NOTE("disconnected error=", tostring(self.error)) end
+            client:connect("localhost", {{port}})
+            client:send("x")
+            NOTE("queueing while connecting ", client.queueing)
+            mona:setTimer(function()
+              if client.connected and client.queueing == 0 then
+                client:send(string.rep("x", 8 << 20))
+                NOTE("queueing after a big send ", client.queueing)
+                return 0
+              end
+              return 5
+            end, 5)
+            """);
+        await using MonaProcess mona = MonaProcess.Start(www.Www);
+        await mona.WaitForLine("queueing while connecting 1", Wait);
+        int firstFlush = await mona.WaitForLine("flushed 1 queueing=0", Wait);
+        int bigSend = await mona.WaitForLine("queueing after a big send ", Wait);
+        await Assert.That(firstFlush).IsLessThan(bigSend)
+            .Because("onFlush must fire for the byte sent while the handshake ran, before the big send:\n" + string.Join("\n", mona.Lines));
+        string big = mona.Lines[bigSend];
+        await Assert.That(long.Parse(big[(big.LastIndexOf(' ') + 1)..])).IsGreaterThan(0);
+        await mona.WaitForLine("flushed 2 queueing=0", Wait);
+        await Assert.That(await server.WaitForLine("end ", Wait)).IsEqualTo($"end {(8 << 20) + 1} clean");
         await mona.WaitForLine("disconnected error=nil", Wait);
     }
 
