@@ -80,6 +80,7 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
         LuaApi.lua_pop(L, 1);
         client._reportsDue++;
         client._connection = TcpConnection.AcceptedTls(module.Runtime.Net, fd, client, context);
+        client._connection.ShareGate(client.Gate); // kept closed: TLS records are written by C# only
         client._acceptedFrom = client._connection.PeerAddress;
     }
 

@@ -30,7 +30,7 @@ public sealed class HostHarness : IDisposable
         Logger.AddSink(Log);
         Loop = EventLoop.CreateDefault();
         IniFile iniFile = IniFile.Parse(ini, "test.ini");
-        var settings = new ServerSettings(www.Www, level, iniFile, null, ServerSettings.TcpLimitsOf(iniFile)) { Smtp = ServerSettings.SmtpOf(iniFile), Lua = ServerSettings.LuaLimitsOf(iniFile) };
+        var settings = new ServerSettings(www.Www, level, iniFile, null, ServerSettings.TcpLimitsOf(iniFile)) { Smtp = ServerSettings.SmtpOf(iniFile), Lua = ServerSettings.LuaLimitsOf(iniFile), Tls = ServerSettings.TlsFilesOf(iniFile, www.Www) };
         Net = new NetContext(Loop, Logger, settings.TcpLimits);
         Vm = new LuaVm();
         _watchdog = Server.ApplyLuaLimits(Vm, settings.Lua);

@@ -23,10 +23,12 @@ public sealed class TcpApp : IAsyncDisposable
     public ListLogSink Log => Harness.Log;
 
     /// <summary>Starts the loop with <paramref name="rootScript"/> as www/main.lua
-    /// (<paramref name="hosts"/>: the hosts file instead of the system's).</summary>
-    public static async Task<TcpApp> Start(string rootScript, string ini = "", MonaAot.Net.HostsFile? hosts = null)
+    /// (<paramref name="hosts"/>: the hosts file instead of the system's; <paramref name="setup"/>:
+    /// what to put in the www folder first, given its path).</summary>
+    public static async Task<TcpApp> Start(string rootScript, string ini = "", MonaAot.Net.HostsFile? hosts = null, Action<string>? setup = null)
     {
         var www = new TempWww();
+        setup?.Invoke(www.Www);
         www.WriteApp("", rootScript);
         var harness = new HostHarness(www, ini, hosts: hosts);
         harness.StartLoop();

@@ -151,6 +151,8 @@ public sealed partial class TcpConnection
     /// <summary>The last queued byte has gone to the kernel.</summary>
     private void AllSent()
     {
+        if (Handshaking)
+            return; // only the handshake's own bytes went: nothing of the owner's, no FIN yet
         if (_shutdownRequested)
         {
             if (!_finSent)

@@ -186,16 +186,34 @@ public sealed unsafe partial class TcpConnection
                 into = _net.ReadBuffer;
                 capacity = NetContext.ReadBufferSize;
             }
-            TlsStatus status = tls.ReadPlaintext(new Span<byte>(into, capacity), out int count);
+            // As much as the buffer takes, for one delivery: records are 16 KiB at most, and a
+            // call into the owner (a script) per record would cost more than the decryption.
+            int filled = 0;
+            TlsStatus status;
+            do
+            {
+                status = tls.ReadPlaintext(new Span<byte>(into + filled, capacity - filled), out int count);
+                filled += count;
+            }
+            while (status == TlsStatus.Done && filled < capacity);
             if (!SendCiphertext()) // TLS 1.3 tickets and key updates come out of reads
                 return;
+            if (filled > 0)
+            {
+                _tlsDelivered = true;
+                if (_phase == Phase.Connected)
+                {
+                    Deliver(keep ? _kept : into, _keptLength + filled);
+                    // The loop's test sees a pause or an end the handler caused; the session
+                    // answers Closed again on the next read, after a resume if paused.
+                    if (status != TlsStatus.Failed)
+                        continue;
+                }
+            }
             switch (status)
             {
                 case TlsStatus.Done:
-                    _tlsDelivered = true;
-                    if (_phase == Phase.Connected)
-                        Deliver(keep ? _kept : into, _keptLength + count);
-                    break;
+                    continue;
                 case TlsStatus.Closed:
                     OnPeerClosed(); // close_notify: the end of the peer's data, as a FIN
                     return;
@@ -222,6 +240,8 @@ public sealed unsafe partial class TcpConnection
     /// otherwise it is encrypted a step at a time and the ciphertext sent.</summary>
     private string? SendTls(ReadOnlySpan<byte> data)
     {
+        if (Queued + data.Length > _net.Limits.MaxQueuedBytes)
+            return OverLimit();
         while (!data.IsEmpty)
         {
             if (_phase != Phase.Connected || Handshaking || !_plain!.IsEmpty || _queue.Length >= TlsHighMark)

@@ -142,7 +142,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
         {
             _paused = value;
             UpdateInterest();
-            if (!value && _tls != null)
+            if (!value && _tls is { IsEstablished: true })
                 ResumeTls();
         }
     }
@@ -237,15 +237,12 @@ public sealed unsafe partial class TcpConnection : IIoHandler
             return "not connected";
         if (_shutdownRequested)
             return "shut down for sending";
-        if (Queued + data.Length > _net.Limits.MaxQueuedBytes)
-        {
-            string error = $"send queue limit exceeded ({_net.Limits.MaxQueuedBytes} bytes queued)";
-            Close(error);
-            return error;
-        }
         if (_tls != null)
             return SendTls(data);
-        if (_phase != Phase.Connected || !NothingToSend)
+        if (_queue.Length + PostedBytes + data.Length > _net.Limits.MaxQueuedBytes)
+            return OverLimit();
+        // NothingToSend without its TLS part: a plain connection holds no plaintext.
+        if (_phase != Phase.Connected || !_queue.IsEmpty || PostedBytes != 0)
         {
             _queue.Append(data);
             PublishGate();
@@ -253,6 +250,13 @@ public sealed unsafe partial class TcpConnection : IIoHandler
             return null;
         }
         return SendDirect(data);
+    }
+
+    private string OverLimit()
+    {
+        string error = $"send queue limit exceeded ({_net.Limits.MaxQueuedBytes} bytes queued)";
+        Close(error);
+        return error;
     }
 
     private string? SendDirect(ReadOnlySpan<byte> data)
@@ -393,7 +397,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
         UpdateInterest();
         PublishGate();
         if (_tls != null)
-            StartHandshake(); // connected for the owner once it is done (HandshakeDone)
+            StartHandshake(); // connected for the owner once it is done (AdvanceHandshake)
         else
             Established();
     }

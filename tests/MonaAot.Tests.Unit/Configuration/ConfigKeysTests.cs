@@ -36,5 +36,39 @@ public class ConfigKeysTests
     [Test]
     public async Task KnownKeys_CoverEverySectionMonaAotReads() =>
         await Assert.That(ServerSettings.KnownKeys.Keys.OrderBy(k => k).ToArray())
-            .IsEquivalentTo(new[] { "", "logs", "lua", "smtp", "tcp" });
+            .IsEquivalentTo(new[] { "", "logs", "lua", "smtp", "tcp", "tls" });
+
+    [Test]
+    public async Task Tls_HandshakeTimeout_IsReadInSeconds_AndABadValueIsOneLine()
+    {
+        await Assert.That(ServerSettings.TcpLimitsOf(IniFile.Parse("[tls]\nhandshakeTimeout = 3\n", "test.ini")).TlsHandshakeTimeoutMs).IsEqualTo(3000);
+        await Assert.That(ServerSettings.TcpLimitsOf(IniFile.Empty).TlsHandshakeTimeoutMs).IsEqualTo(10_000);
+        ConfigurationException? error = null;
+        try
+        {
+            ServerSettings.TcpLimitsOf(IniFile.Parse("[tls]\nhandshakeTimeout = 0\n", "test.ini"));
+        }
+        catch (ConfigurationException e)
+        {
+            error = e;
+        }
+        await Assert.That(error?.Message).StartsWith("test.ini:2: tls.handshakeTimeout must be");
+    }
+
+    [Test]
+    [Arguments("[tls]\ncertificate = cert.pem\n", "test.ini:2: tls.certificate and tls.key go together, got only tls.certificate")]
+    [Arguments("[tls]\ncertificate = nowhere.pem\nkey = nowhere.key\n", "test.ini:2: tls.certificate: file not found: ")]
+    public async Task Tls_Files_GoTogether_AndMustExist(string ini, string expected)
+    {
+        ConfigurationException? error = null;
+        try
+        {
+            ServerSettings.TlsFilesOf(IniFile.Parse(ini, "test.ini"), System.IO.Path.GetTempPath());
+        }
+        catch (ConfigurationException e)
+        {
+            error = e;
+        }
+        await Assert.That(error?.Message).StartsWith(expected);
+    }
 }
