@@ -292,6 +292,30 @@ public class TlsProcessTests
         await Assert.That(mona.Lines.Any(l => l.Contains("connected secure="))).IsFalse();
     }
 
+    [Test]
+    [Timeout(120_000)]
+    public async Task Client_Tls12Server_Connects_Tls11Server_IsRefused(CancellationToken cancel)
+    {
+        var (server12, port12) = await TlsPeer.SServer("-cert", Certs.ServerCert, "-key", Certs.ServerKey, "-tls1_2");
+        await using (server12)
+        {
+            using var www = new TempWww();
+            await using MonaProcess mona = await StartClient(www, $"{{ ca = {Lua(Certs.CaCert)} }}", "localhost", port12);
+            await Assert.That(await mona.WaitForLineText("connected secure=", Wait)).Contains("version=TLSv1.2 ");
+            await server12.WaitForLine("from-mona", Wait);
+        }
+        // The old protocol allowed on the peer's side (its security level lowered for it).
+        var (server11, port11) = await TlsPeer.SServer("-cert", Certs.ServerCert, "-key", Certs.ServerKey,
+            "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0");
+        await using (server11)
+        {
+            using var www = new TempWww();
+            await using MonaProcess mona = await StartClient(www, $"{{ ca = {Lua(Certs.CaCert)} }}", "localhost", port11);
+            await Assert.That(await mona.WaitForLineText("disconnected error=", Wait)).Contains("error=TLS handshake failed: ");
+            await Assert.That(mona.Lines.Any(l => l.Contains("connected secure="))).IsFalse();
+        }
+    }
+
     // ----- MonaAot as the server, s_client and python ssl as clients -----
 
     /// <summary>An echo server with <paramref name="options"/>. It logs each accepted client's
@@ -735,6 +759,61 @@ public class TlsProcessTests
         List<string> lines = await TlsPeer.RunPython(Wait, PySendThenClose, port.ToString(), Certs.CaCert, size.ToString());
         await Assert.That(lines).Contains($"sent {size}").Because(Joined(lines));
         await mona.WaitForLine($"total {size} error=nil", Wait);
+    }
+
+    [Test]
+    [Timeout(120_000)]
+    public async Task Server_Tls12Client_Accepted_Tls11Client_Refused(CancellationToken cancel)
+    {
+        using var www = new TempWww();
+        var (mona, port) = await StartServer(www, ServerOptions());
+        await using (mona)
+        {
+            await using (TlsPeer old = TlsPeer.Start("openssl", "s_client", "-connect", $"127.0.0.1:{port}", "-brief",
+                "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"))
+            {
+                old.CloseInput();
+                await Assert.That(await old.WaitForExit(Wait)).IsNotEqualTo(0).Because(old.Output);
+                await Assert.That(old.Output).DoesNotContain("CONNECTION ESTABLISHED");
+            }
+            await Assert.That(await mona.WaitForLineText("TLS handshake failed", Wait)).Contains("WARN");
+            await Assert.That(mona.Lines.Any(l => l.Contains("accepted secure="))).IsFalse();
+
+            await using TlsPeer client = TlsPeer.Start("openssl", "s_client", "-connect", $"127.0.0.1:{port}", "-brief",
+                "-tls1_2", "-servername", "localhost", "-CAfile", Certs.CaCert, "-verify_return_error");
+            await client.WaitForLine("Protocol version: TLSv1.2", Wait);
+            await Assert.That(await mona.WaitForLineText("accepted secure=", Wait)).Contains("version=TLSv1.2 ");
+            client.WriteLine("over TLS 1.2");
+            await client.WaitForLine("over TLS 1.2", Wait);
+        }
+    }
+
+    /// <summary>SPEC 10: one file; the system's TLS library is loaded only when a TLS socket is
+    /// first used.</summary>
+    [Test]
+    [Timeout(120_000)]
+    public async Task TlsLibrary_LoadedOnlyWhenFirstUsed(CancellationToken cancel)
+    {
+        using var www = new TempWww();
+        www.WriteApp("", """
+            plain = mona:createTCPServer()
+            assert(plain:start("127.0.0.1", 0))
+            NOTE("port ", plain.port)
+            function onManage() end
+            """);
+        await using MonaProcess mona = MonaProcess.Start(www.Www);
+        int port = await TcpProcessTests.PortOf(mona);
+        using (Socket socket = await TcpApp.Connect(port))
+            await Assert.That(File.ReadAllText($"/proc/{mona.Id}/maps")).DoesNotContain("libssl");
+
+        using var tlsWww = new TempWww();
+        var (tls, tlsPort) = await StartServer(tlsWww, ServerOptions());
+        await using (tls)
+        {
+            List<string> lines = await PyConnect(tlsPort, Certs.CaCert);
+            await Assert.That(lines).Contains("echo ok").Because(Joined(lines));
+            await Assert.That(File.ReadAllText($"/proc/{tls.Id}/maps")).Contains("libssl.so");
+        }
     }
 
     /// <summary>SPEC 9 on a TLS client: what is sent while connecting (the handshake
