@@ -132,6 +132,23 @@ public class TlsProcessTests
         }
     }
 
+    /// <summary>`true`: the system's trust store, here made of the test CA through OpenSSL's
+    /// SSL_CERT_FILE (the standard override of the default store).</summary>
+    [Test]
+    [Timeout(120_000)]
+    public async Task Client_TlsTrue_SystemTrustStore_Connects(CancellationToken cancel)
+    {
+        var (server, port) = await TlsPeer.SServer("-cert", Certs.ServerCert, "-key", Certs.ServerKey);
+        await using (server)
+        {
+            using var www = new TempWww();
+            www.WriteApp("", ClientScript("true", "localhost", port));
+            await using MonaProcess mona = MonaProcess.StartCommand("env", "SSL_CERT_FILE=" + Certs.CaCert, MonaProcess.BinaryPath, www.Www);
+            await Assert.That(await mona.WaitForLineText("connected secure=", Wait)).Contains(TestCertificates.ServerSubject);
+            await server.WaitForLine("from-mona", Wait);
+        }
+    }
+
     [Test]
     [Timeout(120_000)]
     public async Task Client_ServerName_VerifiedAgainstAnIpConnect(CancellationToken cancel)
@@ -498,6 +515,14 @@ public class TlsProcessTests
             await Assert.That(refused.Any(l => l.StartsWith("error ") || l.StartsWith("echo "))).IsTrue().Because(Joined(refused));
             string warn = await mona.WaitForLineText("TLS handshake failed", Wait);
             await Assert.That(warn).Contains("WARN");
+            await Assert.That(mona.Lines.Any(l => l.Contains("accepted secure="))).IsFalse();
+
+            // A certificate the server's CA did not sign is no better than none.
+            int firstWarning = await mona.WaitForLine("TLS handshake failed", Wait);
+            List<string> untrusted = await PyConnect(port, Certs.CaCert, Certs.SelfSignedCert, Certs.SelfSignedKey);
+            await Assert.That(untrusted).DoesNotContain("echo ok").Because(Joined(untrusted));
+            int secondWarning = await mona.WaitForLine("TLS handshake failed", Wait, from: firstWarning + 1);
+            await Assert.That(mona.Lines[secondWarning]).Contains("WARN");
             await Assert.That(mona.Lines.Any(l => l.Contains("accepted secure="))).IsFalse();
 
             List<string> accepted = await PyConnect(port, Certs.CaCert, Certs.ClientCert, Certs.ClientKey);
@@ -1007,6 +1032,8 @@ public class TlsProcessTests
         {
             List<string> before = await PyConnect(port, Certs.CaCert);
             await Assert.That(before).Contains("subject commonName=localhost").Because(Joined(before));
+            await using TlsPeer held = TlsPeer.Python(PyLines, port.ToString(), Certs.CaCert);
+            await held.WaitForLine("subject ", Wait);
             // Renewal as a tool does it: each file replaced whole (a rename), key then certificate,
             // with a later modification time even on a coarse file system clock.
             DateTime later = DateTime.UtcNow.AddSeconds(2);
@@ -1017,8 +1044,33 @@ public class TlsProcessTests
             List<string> again = await PyConnect(port, Certs.CaCert);
             await Assert.That(again).Contains("echo ok").Because(Joined(again));
             await Assert.That(again.Any(l => l.Contains(TestCertificates.RenewedOrganization))).IsTrue();
+            // The connection made with the old certificate is not affected.
+            held.WriteLine("still here");
+            await held.WaitForLine("echo still here", Wait);
+            await Assert.That(held.Lines.Any(l => l.Contains(TestCertificates.RenewedOrganization))).IsFalse();
         }
     }
+
+    /// <summary>One TLS connection kept open: prints "subject ...", then sends each line of its
+    /// input and prints "echo LINE" when it came back.</summary>
+    private const string PyLines = """
+        import socket, ssl, sys
+        port, ca = int(sys.argv[1]), sys.argv[2]
+        ctx = ssl.create_default_context(cafile=ca)
+        s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', port), timeout=60), server_hostname='localhost')
+        print('subject', s.getpeercert().get('subject'), flush=True)
+        for line in sys.stdin:
+            data = line.encode()
+            s.sendall(data)
+            got = b''
+            while len(got) < len(data):
+                chunk = s.recv(65536)
+                if not chunk:
+                    print('closed', flush=True)
+                    sys.exit(1)
+                got += chunk
+            print('echo', got.decode().rstrip('\n'), flush=True)
+        """;
 
     private static void Replace(string source, string target, DateTime time)
     {
