@@ -237,6 +237,64 @@ public class TlsProcessTests
 
     [Test]
     [Timeout(120_000)]
+    public async Task Client_Alpn_ServerWithout_IsNil(CancellationToken cancel)
+    {
+        var (server, port) = await TlsPeer.SServer("-cert", Certs.ServerCert, "-key", Certs.ServerKey);
+        await using (server)
+        {
+            using var www = new TempWww();
+            await using MonaProcess mona = await StartClient(www,
+                $"{{ ca = {Lua(Certs.CaCert)}, alpn = {{ \"mona\" }} }}", "localhost", port);
+            await Assert.That(await mona.WaitForLineText("connected secure=", Wait)).Contains("alpn=nil ");
+            await server.WaitForLine("from-mona", Wait);
+        }
+    }
+
+    /// <summary>SPEC 2 on TLS: a client whose handshake failed connects again (to another
+    /// server) and succeeds; the next connect cleared the error.</summary>
+    [Test]
+    [Timeout(120_000)]
+    public async Task Client_AfterAFailedHandshake_ConnectsAgain(CancellationToken cancel)
+    {
+        var (bad, badPort) = await TlsPeer.SServer("-cert", Certs.SelfSignedCert, "-key", Certs.SelfSignedKey);
+        var (good, goodPort) = await TlsPeer.SServer("-cert", Certs.ServerCert, "-key", Certs.ServerKey);
+        await using (bad)
+        await using (good)
+        {
+            using var www = new TempWww();
+            www.WriteApp("", $$"""
+                client = mona:createTCPClient({ ca = {{Lua(Certs.CaCert)}} })
+                local attempts = 0
+                function client:onDisconnection()
+                  attempts = attempts + 1
+                  NOTE("disconnected ", attempts, " error=", tostring(self.error))
+                  if attempts == 1 then
+                    local err = self:connect("localhost", {{goodPort}})
+                    NOTE("reconnecting ", tostring(err), " error=", tostring(self.error))
+                    self:send("second try\n")
+                  end
+                end
+                function client:onReception(data) NOTE("received ", (data:gsub("\n", "|"))) end
+                client:connect("localhost", {{badPort}})
+                client:send("first try\n")
+                mona:setTimer(function()
+                  if client.connected then NOTE("now connected to ", client.peerCertificate) return 0 end
+                  return 5
+                end, 5)
+                """);
+            await using MonaProcess mona = MonaProcess.Start(www.Www);
+            await Assert.That(await mona.WaitForLineText("disconnected 1 error=", Wait)).Contains("error=TLS handshake failed: ");
+            await mona.WaitForLine("reconnecting nil error=nil", Wait);
+            await Assert.That(await mona.WaitForLineText("now connected to ", Wait)).Contains(TestCertificates.ServerSubject);
+            await good.WaitForLine("second try", Wait);
+            good.WriteLine("welcome back");
+            await mona.WaitForLine("received welcome back|", Wait);
+            await Assert.That(good.Output).DoesNotContain("first try");
+        }
+    }
+
+    [Test]
+    [Timeout(120_000)]
     public async Task Client_CertificateRequiredByServer_Given_IsAccepted(CancellationToken cancel)
     {
         var (server, port) = await TlsPeer.SServer("-cert", Certs.ServerCert, "-key", Certs.ServerKey,
