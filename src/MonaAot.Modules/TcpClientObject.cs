@@ -81,7 +81,7 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
         client._reportsDue++;
         client._connection = TcpConnection.AcceptedTls(module.Runtime.Net, fd, client, context);
         client._connection.ShareGate(client.Gate); // kept closed: TLS records are written by C# only
-        client._acceptedFrom = client._connection.PeerAddress;
+        client._acceptedFrom = client._connection.PeerText;
     }
 
     /// <summary>Connects to <paramref name="address"/>, or to <paramref name="host"/> once

@@ -116,9 +116,14 @@ public sealed unsafe partial class TcpConnection
         UpdateInterest(); // a paused connection read only for its handshake
         // What the owner sent meanwhile goes first, then the owner hears of the connection (and
         // may send more behind it); the peer's first records may have come with the handshake.
+        bool held = !_plain!.IsEmpty;
         if (!PumpPlaintext())
             return;
         Established();
+        // What was sent while connecting has all gone to the kernel already (straight, not
+        // through the queue, whose flush would have said so).
+        if (held && _phase == Phase.Connected && NothingToSend && !_shutdownRequested)
+            _events?.OnFlushed(this);
         if (_phase is Phase.Connected or Phase.Draining)
             ReadTls();
     }

@@ -173,12 +173,16 @@ public sealed unsafe partial class TcpConnection : IIoHandler
     internal void CloseIdle(int seconds) => Close($"idle for {seconds} s ([tcp] idleTimeout)");
 
     public string? LocalAddress =>
-        _phase != Phase.Connected ? null
+        _phase != Phase.Connected || Handshaking ? null
         : _localText ??= NetAddress.OfSocket(_fd, peer: false, out NetAddress local) ? local.ToString() : null;
 
     /// <summary>Kept from the moment of connection: after a reset the kernel no longer knows it,
     /// and the error message still names it.</summary>
-    public string? PeerAddress => _phase == Phase.Connected ? _peerText : null;
+    public string? PeerAddress => _phase == Phase.Connected && !Handshaking ? _peerText : null;
+
+    /// <summary>The peer as it was when the connection was made, whatever its state now (for
+    /// the owner's log about a connection no script saw).</summary>
+    public string? PeerText => _peerText;
 
     private void RememberPeer() =>
         _peerText = NetAddress.OfSocket(_fd, peer: true, out NetAddress peer) ? peer.ToString() : "?";

@@ -110,16 +110,18 @@ public class TlsTcpTests
               self:disconnect()
             end
             function client:onDisconnection() NOTE("ended ", tostring(self.error)) end
+            function client:onFlush() NOTE("flushed ", self.queueing, " ", tostring(self.connected)) end
             NOTE("before ", tostring(client.secure), " ", tostring(client.tlsVersion))
             assert(client:connect("localhost", {{port}}) == nil)
             client:send("hello")
-            NOTE("connected at once ", tostring(client.connected), " queueing ", client.queueing)
+            NOTE("connected at once ", tostring(client.connected), " queueing ", client.queueing, " ", tostring(client.address), " ", tostring(client.tlsVersion))
             """);
         await Assert.That(await app.Log.WaitFor("before ")).IsEqualTo("before true nil");
-        await Assert.That(await app.Log.WaitFor("connected at once ")).IsEqualTo("connected at once false queueing 5");
+        await Assert.That(await app.Log.WaitFor("connected at once ")).IsEqualTo("connected at once false queueing 5 nil nil");
         await Assert.That(await app.Log.WaitFor("got ")).IsEqualTo("got hello TLSv1.3 true /CN=localhost nil");
         await Assert.That(await app.Log.WaitFor("ended ")).IsEqualTo("ended nil");
         await Assert.That(await peer.WaitAsync(Bound)).IsEqualTo(5);
+        await Assert.That(app.Log.MessagesStartingWith("flushed ")).IsEquivalentTo(new[] { "flushed 0 true" });
     }
 
     [Test]
@@ -314,7 +316,13 @@ public class TlsTcpTests
             client = mona:createTCPClient({ca = [[{{certs.CaCert}}]]})
             function client:onDisconnection() NOTE("ended ", tostring(self.error)) end
             client:connect("localhost", {{stallPort}})
+            secure = mona:createTCPServer({certificate = [[{{certs.ServerCert}}]], key = [[{{certs.ServerKey}}]]})
+            function secure:clientHandler(c) NOTE("handler") end
+            assert(secure:start("127.0.0.1", 0))
+            NOTE("secure port ", secure.port)
             """, "[tls]\nhandshakeTimeout = 1\n");
+        // A client that connects to the TLS server and says nothing: the server's side of it.
+        using Socket silent = await TcpApp.Connect(await app.Log.WaitForNumber("secure port "));
         int port = await app.Log.WaitForNumber("port ");
         using Socket stalled = await listener.AcceptAsync().WaitAsync(Bound);
         using (Socket plain = await TcpApp.Connect(port))
@@ -324,6 +332,9 @@ public class TlsTcpTests
         }
         await Assert.That(await app.Log.WaitFor("ended ", Bound))
             .IsEqualTo("ended TLS handshake failed: timed out after 1 s ([tls] handshakeTimeout)");
+        var warning = await app.Log.WaitForEntry(e => e.Level == LogLevel.Warn && e.Message.Contains("timed out"), "the server's warning", Bound);
+        await Assert.That(warning.Message).Contains("TLS handshake failed: timed out after 1 s ([tls] handshakeTimeout) (client 127.0.0.1:");
+        await Assert.That(app.Log.MessagesStartingWith("handler")).IsEmpty();
     }
 
     [Test]
@@ -512,5 +523,46 @@ public class TlsTcpTests
             client:connect("localhost", server.port)
             """, $"[tls]\ncertificate = {certs.ServerCert}\nkey = {certs.ServerKey}\n");
         await Assert.That(await app.Log.WaitFor("client got ", Bound)).IsEqualTo("client got hello /CN=localhost");
+    }
+
+    [Test]
+    public async Task LargeSend_ToASlowReader_IsHeldAsPlaintext_ThenDeliveredWhole_ThenOnFlush()
+    {
+        TestCertificates certs = await Certificates();
+        using Socket listener = TcpApp.Listen(out int port);
+        var reading = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task<byte[]> peer = Task.Run(async () =>
+        {
+            using X509Certificate2 cert = X509Certificate2.CreateFromPemFile(certs.ServerCert, certs.ServerKey);
+            using Socket socket = await listener.AcceptAsync();
+            await using var ssl = new SslStream(new NetworkStream(socket, ownsSocket: false));
+            await ssl.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = cert });
+            await reading.Task; // reads only once the script saw its queue
+            return await ReadExactly(ssl, 8 << 20);
+        });
+        await using TcpApp app = await TcpApp.Start($$"""
+            local chunk = {}
+            for i = 0, 255 do chunk[#chunk + 1] = string.char(i) end
+            local payload = string.rep(table.concat(chunk), 32768) -- 8 MiB
+            client = mona:createTCPClient({ca = [[{{certs.CaCert}}]]})
+            function client:onFlush() NOTE("flushed ", self.queueing) end
+            client:connect("localhost", {{port}})
+            client:send(payload)
+            NOTE("queued ", client.queueing)
+            local function look()
+              if client.connected then NOTE("connected queueing ", client.queueing) else mona:setTimer(look, 5) end
+            end
+            look()
+            """);
+        await Assert.That(await app.Log.WaitFor("queued ")).IsEqualTo($"queued {8 << 20}");
+        long queueing = await app.Log.WaitForNumber("connected queueing ", Bound);
+        await Assert.That(queueing).IsGreaterThan(0);
+        reading.SetResult();
+        byte[] received = await peer.WaitAsync(Bound);
+        bool same = true;
+        for (int i = 0; i < received.Length && same; i++)
+            same = received[i] == (byte)i;
+        await Assert.That(same).IsTrue();
+        await Assert.That(await app.Log.WaitFor("flushed ", Bound)).IsEqualTo("flushed 0");
     }
 }
