@@ -97,7 +97,8 @@ public class TlsProcessTests
         mona:setTimer(function()
           if client.connected then
             NOTE("connected secure=", tostring(client.secure), " version=", tostring(client.tlsVersion),
-              " alpn=", tostring(client.alpn), " peer=", tostring(client.peerCertificate))
+              " alpn=", tostring(client.alpn), " peer=", tostring(client.peerCertificate),
+              " peerAddress=", tostring(client.peerAddress))
             return 0
           end
           return 5
@@ -124,6 +125,7 @@ public class TlsProcessTests
             await Assert.That(connected).Contains("version=TLSv1.");
             await Assert.That(connected).Contains("alpn=nil");
             await Assert.That(connected).Contains("peer=").And.Contains(TestCertificates.ServerSubject);
+            await Assert.That(connected).Contains($"peerAddress=127.0.0.1:{port}");
             // The send made before the handshake completed arrives; then the other way.
             await server.WaitForLine("from-mona", Wait);
             server.WriteLine("from-server");
@@ -740,6 +742,42 @@ public class TlsProcessTests
             string accepted = await server.WaitForLineText("accepted secure=true", Wait);
             await Assert.That(accepted).Contains(TestCertificates.ClientSubject);
             await client.WaitForLine("received from-mona|", Wait);
+        }
+    }
+
+    /// <summary>A MonaAot TLS client sends 16 MiB at once (queued, nothing dropped) to a MonaAot
+    /// TLS echo server and compares what comes back with what it sent.</summary>
+    [Test]
+    [Timeout(180_000)]
+    public async Task MonaAotClient_ToMonaAotServer_16MiBEchoedWhole(CancellationToken cancel)
+    {
+        using var serverWww = new TempWww();
+        var (server, port) = await StartServer(serverWww, ServerOptions());
+        await using (server)
+        {
+            using var clientWww = new TempWww();
+            clientWww.WriteApp("", $$"""
+                -- a 251-byte period (prime, not a divisor of any record size) shows reordering
+                local piece = {}
+                for i = 0, 250 do piece[#piece + 1] = string.char((i * 7 + 3) % 256) end
+                local payload = string.rep(table.concat(piece), (16 << 20) // 251 + 1):sub(1, 16 << 20)
+                local got, size = {}, 0
+                client = mona:createTCPClient({ ca = {{Lua(Certs.CaCert)}} })
+                function client:onReception(data)
+                  got[#got + 1] = data
+                  size = size + #data
+                  if size >= #payload then
+                    NOTE("echoed ", size, " same=", tostring(table.concat(got) == payload))
+                    self:disconnect()
+                  end
+                end
+                function client:onDisconnection() NOTE("disconnected error=", tostring(self.error)) end
+                client:connect("localhost", {{port}})
+                client:send(payload)
+                """);
+            await using MonaProcess client = MonaProcess.Start(clientWww.Www);
+            await Assert.That(await client.WaitForLineText("echoed ", TimeSpan.FromSeconds(120))).EndsWith($"echoed {16 << 20} same=true");
+            await client.WaitForLine("disconnected error=nil", Wait);
         }
     }
 
