@@ -95,7 +95,7 @@ public sealed unsafe partial class TcpConnection
     private void TimeOutHandshake()
     {
         if (_phase == Phase.Connected && Handshaking)
-            Close($"TLS handshake failed: timed out after {_net.Limits.TlsHandshakeTimeoutMs / 1000} s ([tls] handshakeTimeout)");
+            CloseUndelivered($"TLS handshake failed: timed out after {_net.Limits.TlsHandshakeTimeoutMs / 1000} s ([tls] handshakeTimeout)");
     }
 
     /// <summary>Takes the handshake as far as what was read allows.</summary>
@@ -106,7 +106,7 @@ public sealed unsafe partial class TcpConnection
             return;
         if (status == TlsStatus.Failed)
         {
-            Close($"TLS handshake failed: {_tls.Failure}");
+            CloseUndelivered($"TLS handshake failed: {_tls.Failure}"); // a disconnect's queue says what it lost
             return;
         }
         if (status != TlsStatus.Done)
@@ -157,7 +157,7 @@ public sealed unsafe partial class TcpConnection
             if (n == 0)
             {
                 if (Handshaking)
-                    Close("TLS handshake failed: protocol error (connection closed by the peer)");
+                    CloseUndelivered("TLS handshake failed: protocol error (connection closed by the peer)");
                 else
                     OnPeerClosed(); // a FIN without close_notify ends reading all the same
                 return;
