@@ -982,6 +982,54 @@ public class TlsProcessTests
         await mona.WaitForLine("disconnected error=nil", Wait);
     }
 
+    /// <summary>SPEC 9 on TLS: disconnect() while the handshake runs still delivers what was
+    /// queued (after the handshake), then close_notify and the FIN.</summary>
+    [Test]
+    [Timeout(120_000)]
+    public async Task Client_DisconnectWhileHandshaking_DeliversAllThenCloseNotify(CancellationToken cancel)
+    {
+        await using TlsPeer server = TlsPeer.Python(PyServer, Certs.ServerCert, Certs.ServerKey);
+        string portLine = await server.WaitForLine("port ", Wait);
+        int port = int.Parse(portLine["port ".Length..]);
+        using var www = new TempWww();
+        www.WriteApp("", $$"""
+            client = mona:createTCPClient({ ca = {{Lua(Certs.CaCert)}} })
+            function client:onDisconnection() NOTE("disconnected error=", tostring(self.error)) end
+            client:connect("localhost", {{port}})
+            client:send(string.rep("x", 1 << 20))
+            client:disconnect()
+            NOTE("disconnect called, connected=", tostring(client.connected))
+            """);
+        await using MonaProcess mona = MonaProcess.Start(www.Www);
+        await mona.WaitForLine("disconnect called, connected=false", Wait);
+        await Assert.That(await server.WaitForLine("end ", Wait)).IsEqualTo($"end {1 << 20} clean");
+        await mona.WaitForLine("disconnected error=nil", Wait);
+    }
+
+    /// <summary>SPEC 9 on TLS: disconnect() while the handshake runs, and the handshake fails:
+    /// the error names the failure and the queued bytes that were not delivered.</summary>
+    [Test]
+    [Timeout(120_000)]
+    public async Task Client_DisconnectWhileHandshaking_Refused_SaysWhatWasLost(CancellationToken cancel)
+    {
+        var (server, port) = await TlsPeer.SServer("-cert", Certs.SelfSignedCert, "-key", Certs.SelfSignedKey);
+        await using (server)
+        {
+            using var www = new TempWww();
+            www.WriteApp("", $$"""
+                client = mona:createTCPClient({ ca = {{Lua(Certs.CaCert)}} })
+                function client:onDisconnection() NOTE("disconnected error=", tostring(self.error)) end
+                client:connect("localhost", {{port}})
+                client:send(string.rep("x", 1000))
+                client:disconnect()
+                """);
+            await using MonaProcess mona = MonaProcess.Start(www.Www);
+            string line = await mona.WaitForLineText("disconnected error=", Wait);
+            await Assert.That(line).Contains("error=TLS handshake failed: ");
+            await Assert.That(line).Contains("1000");
+        }
+    }
+
     /// <summary>Sends size bytes of random data through a TLS connection to an echo server while
     /// reading the echo, both with asyncio on one thread; prints the SHA-256 of each way.</summary>
     private const string PyBulk = """
