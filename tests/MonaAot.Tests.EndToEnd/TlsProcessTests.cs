@@ -1307,16 +1307,20 @@ public class TlsProcessTests
     }
 
     /// <summary>The process's descriptor count once it equals <paramref name="expected"/> (or,
-    /// with -1, once two reads 100 ms apart agree), bounded by 10 s: closes of the last
+    /// with -1, once it held still for half a second), bounded by 10 s: the closes of the last
     /// connections are seen on the server's next loop turns.</summary>
     private static async Task<int> SettledDescriptors(int pid, int expected)
     {
         int last = Descriptors(pid);
+        int still = 0;
         for (int attempt = 0; attempt < 100; attempt++)
         {
             await Task.Delay(100);
             int now = Descriptors(pid);
-            if (expected >= 0 ? now == expected : now == last)
+            if (expected >= 0 && now == expected)
+                return now;
+            still = now == last ? still + 1 : 0;
+            if (expected < 0 && still == 5)
                 return now;
             last = now;
         }
