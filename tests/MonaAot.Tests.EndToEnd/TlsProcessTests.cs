@@ -781,13 +781,17 @@ public class TlsProcessTests
         }
     }
 
-    /// <summary>A python TLS server for one connection: prints "port N", then reads until the
-    /// end and prints "end N clean" (close_notify came) or "end N error ...".</summary>
+    /// <summary>A python TLS server for one connection: prints "port N", "sni NAME" (None when
+    /// the client sent no server name), then reads until the end and prints "end N clean"
+    /// (close_notify came) or "end N error ...".</summary>
     private const string PyServer = """
         import socket, ssl, sys
         cert, key = sys.argv[1], sys.argv[2]
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(cert, key)
+        def sni(sock, name, context):
+            print('sni', name, flush=True)
+        ctx.sni_callback = sni
         listener = socket.socket()
         listener.bind(('127.0.0.1', 0))
         listener.listen(1)
@@ -980,6 +984,43 @@ public class TlsProcessTests
         await mona.WaitForLine("flushed 2 queueing=0", Wait);
         await Assert.That(await server.WaitForLine("end ", Wait)).IsEqualTo($"end {(8 << 20) + 1} clean");
         await mona.WaitForLine("disconnected error=nil", Wait);
+    }
+
+    /// <summary>SNI: the connect host, or serverName; none for an IP address.</summary>
+    [Test]
+    [Timeout(120_000)]
+    [Arguments("localhost", "nil", "sni localhost")]
+    [Arguments("127.0.0.1", "\"localhost\"", "sni localhost")]
+    [Arguments("127.0.0.1", "nil", "sni None")]
+    public async Task Client_ServerNameIndication(string host, string serverName, string expected, CancellationToken cancel)
+    {
+        await using TlsPeer server = TlsPeer.Python(PyServer, Certs.ServerCert, Certs.ServerKey);
+        string portLine = await server.WaitForLine("port ", Wait);
+        int port = int.Parse(portLine["port ".Length..]);
+        using var www = new TempWww();
+        await using MonaProcess mona = await StartClient(www, $"{{ ca = {Lua(Certs.CaCert)}, serverName = {serverName} }}", host, port);
+        await mona.WaitForLine("connected secure=true", Wait);
+        await Assert.That(await server.WaitForLine("sni ", Wait)).IsEqualTo(expected);
+    }
+
+    /// <summary>The server ends with close_notify (s_server at the end of its input): a normal
+    /// close, `error` nil.</summary>
+    [Test]
+    [Timeout(120_000)]
+    public async Task Client_ServerClosesWithCloseNotify_NormalEnd(CancellationToken cancel)
+    {
+        var (server, port) = await TlsPeer.SServer("-cert", Certs.ServerCert, "-key", Certs.ServerKey);
+        await using (server)
+        {
+            using var www = new TempWww();
+            await using MonaProcess mona = await StartClient(www, $"{{ ca = {Lua(Certs.CaCert)} }}", "localhost", port);
+            await mona.WaitForLine("connected secure=true", Wait);
+            await server.WaitForLine("from-mona", Wait);
+            server.WriteLine("last words");
+            server.CloseInput();
+            await mona.WaitForLine("received last words|", Wait);
+            await mona.WaitForLine("disconnected error=nil", Wait);
+        }
     }
 
     /// <summary>SPEC 9 on TLS: disconnect() while the handshake runs still delivers what was
