@@ -1071,6 +1071,81 @@ public class TlsProcessTests
         }
     }
 
+    /// <summary>Asks the echo server for 8 MiB, reads one byte, prints "asked", waits for a line
+    /// on its input, then reads to the end: "end N clean" or "end N error ...".</summary>
+    private const string PySlowReader = """
+        import socket, ssl, sys
+        port, ca = int(sys.argv[1]), sys.argv[2]
+        ctx = ssl.create_default_context(cafile=ca)
+        s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', port), timeout=60), server_hostname='localhost', suppress_ragged_eofs=False)
+        s.sendall(b'send 8 MiB please')
+        got = len(s.recv(1))
+        print('asked', flush=True)
+        sys.stdin.readline()
+        try:
+            while True:
+                chunk = s.recv(1 << 20)
+                if not chunk:
+                    break
+                got += len(chunk)
+            print('end', got, 'clean', flush=True)
+        except Exception as e:
+            print('end', got, 'error', type(e).__name__, e, flush=True)
+        """;
+
+    /// <summary>SPEC 7 on TLS: SIGTERM lets queued data finish (then close_notify), exit 0.</summary>
+    [Test]
+    [Timeout(120_000)]
+    public async Task Server_Sigterm_QueuedDataDeliveredThenCloseNotify(CancellationToken cancel)
+    {
+        using var www = new TempWww();
+        var (mona, port) = await StartServer(www, ServerOptions());
+        await using (mona)
+        {
+            await using TlsPeer reader = TlsPeer.Python(PySlowReader, port.ToString(), Certs.CaCert);
+            await reader.WaitForLine("asked", Wait);
+            await mona.WaitForLine("queueing above 0 true", Wait);
+            mona.Signal(MonaProcess.SIGTERM);
+            reader.WriteLine("go");
+            await Assert.That(await reader.WaitForLine("end ", Wait)).IsEqualTo($"end {8 << 20} clean");
+            await Assert.That(await mona.WaitForExit(Wait)).IsEqualTo(0);
+        }
+    }
+
+    /// <summary>200 connections that never say a word, at once: each closed by the handshake
+    /// timeout while a real client is served beside them; no descriptor kept.</summary>
+    [Test]
+    [Timeout(120_000)]
+    public async Task Server_ManyStalledHandshakes_AllClosed_OthersServed(CancellationToken cancel)
+    {
+        using var www = new TempWww();
+        var (mona, port) = await StartServer(www, ServerOptions(), ini: "[tls]\nhandshakeTimeout=1\n", quiet: true);
+        await using (mona)
+        {
+            int before = await SettledDescriptors(mona.Id, -1);
+            var silent = new List<Socket>();
+            try
+            {
+                for (int i = 0; i < 200; i++)
+                    silent.Add(await TcpApp.Connect(port));
+                List<string> beside = await PyConnect(port, Certs.CaCert);
+                await Assert.That(beside).Contains("echo ok").Because(Joined(beside));
+                bool[] closed = await Task.WhenAll(silent.Select(socket => ReadsToEnd(socket, TimeSpan.FromSeconds(20))));
+                await Assert.That(closed.All(c => c)).IsTrue();
+            }
+            finally
+            {
+                foreach (Socket socket in silent)
+                    socket.Dispose();
+            }
+            await Assert.That(await SettledDescriptors(mona.Id, before)).IsEqualTo(before);
+            int line = -1;
+            for (int i = 0; i < 200; i++)
+                line = await mona.WaitForLine("TLS handshake failed", Wait, from: line + 1);
+            await Assert.That(mona.Lines.Count(l => l.Contains("TLS handshake failed") && !l.Contains("WARN"))).IsEqualTo(0);
+        }
+    }
+
     /// <summary>Sends size bytes of random data through a TLS connection to an echo server while
     /// reading the echo, both with asyncio on one thread; prints the SHA-256 of each way.</summary>
     private const string PyBulk = """
