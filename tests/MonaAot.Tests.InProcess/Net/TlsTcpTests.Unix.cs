@@ -349,6 +349,35 @@ public class TlsTcpTests
         await Assert.That(result).EndsWith(expected);
     }
 
+    /// <summary>An accepted TLS client can connect again, as any accepted client can (SPEC 2),
+    /// and that connection is a plain one: the server's context is not a client's.</summary>
+    [Test]
+    public async Task AcceptedTlsClient_ConnectsAgain_AsAPlainClient()
+    {
+        TestCertificates certs = await Certificates();
+        await using TcpApp app = await TcpApp.Start($$"""
+            plain = mona:createTCPServer()
+            function plain:onConnection(client) NOTE("plain accepted") end
+            assert(plain:start("127.0.0.1", 0))
+            server = mona:createTCPServer({certificate = [[{{certs.ServerCert}}]], key = [[{{certs.ServerKey}}]]})
+            function server:clientHandler(client)
+              kept = client
+              function client:onDisconnection()
+                local ok, err = pcall(self.connect, self, "127.0.0.1", plain.port)
+                NOTE("reconnect ", tostring(ok), " ", tostring(err), " ", tostring(self.secure))
+              end
+            end
+            assert(server:start("127.0.0.1", 0))
+            NOTE("port ", server.port)
+            """);
+        int port = await app.Log.WaitForNumber("port ");
+        SslStream ssl = await SslConnect(port, certs.CaCert);
+        await ssl.DisposeAsync();
+        await Assert.That(await app.Log.WaitFor("reconnect ")).StartsWith("reconnect true ");
+        await Assert.That(app.Log.MessagesStartingWith("reconnect ")[0]).EndsWith(" false");
+        await app.Log.WaitFor("plain accepted");
+    }
+
     [Test]
     public async Task BadServerOptions_RaiseAtCreation()
     {
