@@ -103,6 +103,13 @@ public sealed unsafe class NetContext : IDisposable
     /// kernel (made on first use: a server without TLS never has it).</summary>
     internal byte* CipherBuffer => _cipherBuffer != null ? _cipherBuffer : _cipherBuffer = (byte*)NativeMemory.Alloc(CipherBufferSize);
 
+    private byte* _tlsInBuffer;
+
+    /// <summary>Where TLS connections read ciphertext (ReadBufferSize bytes, made on first use),
+    /// apart from <see cref="ReadBuffer"/>, which takes the plaintext decrypted from it: the
+    /// session is fed a record at a time from here, so its memory never holds a whole read.</summary>
+    internal byte* TlsInBuffer => _tlsInBuffer != null ? _tlsInBuffer : _tlsInBuffer = (byte*)NativeMemory.Alloc(ReadBufferSize);
+
     /// <summary>Connections that were disconnected and are still handing their queue to the
     /// kernel, or waiting for the peer's FIN: what a stopping server could not deliver.</summary>
     internal System.Collections.Generic.HashSet<TcpConnection> Ending { get; } = new();
@@ -176,6 +183,9 @@ public sealed unsafe class NetContext : IDisposable
         if (_cipherBuffer != null)
             NativeMemory.Free(_cipherBuffer);
         _cipherBuffer = null;
+        if (_tlsInBuffer != null)
+            NativeMemory.Free(_tlsInBuffer);
+        _tlsInBuffer = null;
         Chunks.Dispose();
         Stats.Dispose();
         _udpBatch?.Dispose();

@@ -18,12 +18,19 @@ namespace MonaAot.Net;
 /// </summary>
 public sealed unsafe partial class TcpConnection
 {
-    /// <summary>Plaintext encrypted per step while the ciphertext queue is under its high mark:
-    /// the session's memory BIO then never holds more than about this much.</summary>
+    /// <summary>Plaintext encrypted per step while the ciphertext queue is under its high mark,
+    /// a record at a time (<see cref="TlsRecord"/>), sent in one piece.</summary>
     private const int TlsStep = 64 * 1024;
 
     /// <summary>Ciphertext queued for the kernel above which plaintext waits unencrypted.</summary>
     private const int TlsHighMark = 256 * 1024;
+
+    /// <summary>What the session is given or asked for at a time: about one record (16 KiB of
+    /// plaintext, its header and tag). OpenSSL's memory BIOs keep their largest size until the
+    /// session ends, so feeding a whole 120 KiB read, or encrypting 64 KiB at once, would leave
+    /// every connection that once had a burst holding that much; a record at a time, a read is
+    /// still delivered at once and a step still sent at once.</summary>
+    private const int TlsRecord = 16 * 1024 + 512;
 
     private TlsSession? _tls;
     private SendQueue? _plain;          // plaintext not encrypted yet
@@ -31,6 +38,8 @@ public sealed unsafe partial class TcpConnection
     private bool _closeNotifyQueued;
     private bool _tlsDelivered;         // plaintext reached the owner: a later failure is no handshake's
     private Action? _readTlsLater;
+    private byte* _cipherIn;            // during ReceiveTls: ciphertext read and not fed yet
+    private int _cipherLeft;
 
     /// <summary>A TLS client connection to <paramref name="serverName"/> (SNI and the name
     /// checked); connects as <see cref="ForConnect(NetContext, ITcpConnectionEvents)"/> does, the
@@ -101,9 +110,17 @@ public sealed unsafe partial class TcpConnection
     /// <summary>Takes the handshake as far as what was read allows.</summary>
     private void AdvanceHandshake()
     {
-        TlsStatus status = _tls!.Handshake();
-        if (!SendCiphertext())
-            return;
+        TlsStatus status;
+        while (true)
+        {
+            status = _tls!.Handshake();
+            if (!SendCiphertext())
+                return;
+            if (status != TlsStatus.NeedMore || _cipherLeft == 0)
+                break;
+            if (!FeedRecord())
+                return;
+        }
         if (status == TlsStatus.Failed)
         {
             CloseUndelivered($"TLS handshake failed: {_tls.Failure}"); // a disconnect's queue says what it lost
@@ -133,24 +150,32 @@ public sealed unsafe partial class TcpConnection
     {
         for (int round = 0; round < 4 && WantsToRead; round++)
         {
-            byte* buffer = _net.ReadBuffer;
+            byte* buffer = _net.TlsInBuffer;
             CallResult received = SocketCalls.Receive(_fd, buffer, NetContext.ReadBufferSize);
             nint n = received.Value;
             if (n > 0)
             {
                 _net.Stats.BytesReceived += n;
                 _activity++;
-                if (!_tls!.FeedCiphertext(new ReadOnlySpan<byte>(buffer, (int)n)))
+                // Fed a record at a time, as the handshake or the reads ask for more; the
+                // plaintext goes to the read buffer, apart.
+                _cipherIn = buffer;
+                _cipherLeft = (int)n;
+                if (FeedRecord())
                 {
-                    CloseUndelivered("TLS: out of memory");
-                    return;
+                    if (Handshaking)
+                        AdvanceHandshake();
+                    else
+                        ReadTls();
                 }
-                // The session holds the bytes now: the read buffer is free for the plaintext.
-                if (Handshaking)
-                    AdvanceHandshake();
-                else
-                    ReadTls();
-                if (n < NetContext.ReadBufferSize)
+                // What the owner did not take (paused) waits in the session, whole: the read
+                // buffer is shared by every connection of the loop.
+                bool open = _phase != Phase.Closed && _tls != null;
+                if (_cipherLeft > 0 && open && !_tls!.FeedCiphertext(new ReadOnlySpan<byte>(_cipherIn, _cipherLeft)))
+                    CloseUndelivered("TLS: out of memory");
+                _cipherLeft = 0;
+                _cipherIn = null;
+                if (!open || n < NetContext.ReadBufferSize)
                     return;
                 continue;
             }
@@ -199,6 +224,12 @@ public sealed unsafe partial class TcpConnection
             {
                 status = tls.ReadPlaintext(new Span<byte>(into + filled, capacity - filled), out int count);
                 filled += count;
+                if (status == TlsStatus.NeedMore && _cipherLeft > 0)
+                {
+                    if (!FeedRecord())
+                        return;
+                    status = TlsStatus.Done;
+                }
             }
             while (status == TlsStatus.Done && filled < capacity);
             if (!SendCiphertext()) // TLS 1.3 tickets and key updates come out of reads
@@ -276,14 +307,48 @@ public sealed unsafe partial class TcpConnection
         return _phase != Phase.Closed;
     }
 
+    /// <summary>Gives the session the next record's worth of what was read. False when the
+    /// connection closed (out of memory).</summary>
+    private bool FeedRecord()
+    {
+        int n = Math.Min(_cipherLeft, TlsRecord);
+        bool fed = _tls!.FeedCiphertext(new ReadOnlySpan<byte>(_cipherIn, n));
+        _cipherIn += n;
+        _cipherLeft -= n;
+        if (!fed)
+        {
+            _cipherLeft = 0;
+            CloseUndelivered("TLS: out of memory");
+        }
+        return fed;
+    }
+
+    /// <summary>Encrypts a step a record at a time, each record's ciphertext taken out at once
+    /// into the cipher buffer, which then goes out in one send.</summary>
     private bool Encrypt(ReadOnlySpan<byte> plaintext)
     {
-        if (_tls!.WritePlaintext(plaintext) == TlsStatus.Failed)
+        byte* buffer = _net.CipherBuffer;
+        int filled = 0;
+        while (!plaintext.IsEmpty)
         {
-            CloseUndelivered($"TLS: {_tls.Failure}");
-            return false;
+            int n = Math.Min(plaintext.Length, TlsRecord);
+            if (_tls!.WritePlaintext(plaintext[..n]) == TlsStatus.Failed)
+            {
+                CloseUndelivered($"TLS: {_tls.Failure}");
+                return false;
+            }
+            plaintext = plaintext[n..];
+            while (_tls.PendingCiphertext > 0 && filled < NetContext.CipherBufferSize)
+            {
+                int taken = _tls.TakeCiphertext(new Span<byte>(buffer + filled, NetContext.CipherBufferSize - filled));
+                if (taken == 0)
+                    break;
+                filled += taken;
+            }
         }
-        return SendCiphertext();
+        if (filled > 0 && !SendCipherBytes(new ReadOnlySpan<byte>(buffer, filled)))
+            return false;
+        return SendCiphertext(); // what did not fit, behind what did
     }
 
     /// <summary>Moves the session's ciphertext out: straight to the kernel while nothing is
@@ -296,19 +361,21 @@ public sealed unsafe partial class TcpConnection
             int n = _tls.TakeCiphertext(new Span<byte>(buffer, NetContext.CipherBufferSize));
             if (n == 0)
                 break;
-            var ciphertext = new ReadOnlySpan<byte>(buffer, n);
-            if (_queue.IsEmpty && PostedBytes == 0)
-            {
-                if (SendDirect(ciphertext) != null)
-                    return false;
-            }
-            else
-            {
-                _queue.Append(ciphertext);
-                UpdateInterest();
-            }
+            if (!SendCipherBytes(new ReadOnlySpan<byte>(buffer, n)))
+                return false;
         }
         return _phase != Phase.Closed;
+    }
+
+    /// <summary>Ciphertext to the kernel while nothing is queued, else behind the queue. False
+    /// when the connection closed (a send failed).</summary>
+    private bool SendCipherBytes(ReadOnlySpan<byte> ciphertext)
+    {
+        if (_queue.IsEmpty && PostedBytes == 0)
+            return SendDirect(ciphertext) == null;
+        _queue.Append(ciphertext);
+        UpdateInterest();
+        return true;
     }
 
     /// <summary>Before the FIN: close_notify, once, after everything queued. True when it is
