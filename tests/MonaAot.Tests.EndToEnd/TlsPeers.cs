@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.Threading;
 using System.Threading.Tasks;
+using MonaAot.Tests.Support;
 
 namespace MonaAot.Tests.EndToEnd;
 
@@ -24,22 +25,11 @@ internal sealed class TlsPeer : IAsyncDisposable
 
     public static TlsPeer Start(string command, params string[] args)
     {
-        var info = new ProcessStartInfo(command)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        foreach (string arg in args)
-            info.ArgumentList.Add(arg);
-        var process = new Process { StartInfo = info, EnableRaisingEvents = true };
+        Process process = ChildProcess.Create(command, args);
         var peer = new TlsPeer(process);
         process.OutputDataReceived += (_, e) => peer.OnLine(e.Data, peer._outputClosed);
         process.ErrorDataReceived += (_, e) => peer.OnLine(e.Data, peer._errorClosed);
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        ChildProcess.Begin(process);
         return peer;
     }
 

@@ -662,6 +662,20 @@ public class TlsProcessTests
     /// <summary>Asks the echo server for 8 MiB (then reads them), then for 8 MiB followed by
     /// its disconnect(): prints "big N" and "end N clean" when the end came with close_notify,
     /// or "end N error ..." when the connection ended without it.</summary>
+    /// <summary>The end of a Python client: reads what comes until the server's end, counted in
+    /// <c>got</c>, and prints whether that end was a clean TLS close.</summary>
+    private const string PyReadToEnd = """
+        try:
+            while True:
+                chunk = s.recv(1 << 20)
+                if not chunk:
+                    break
+                got += len(chunk)
+            print('end', got, 'clean', flush=True)
+        except Exception as e:
+            print('end', got, 'error', type(e).__name__, e, flush=True)
+        """;
+
     private const string PyEnd = """
         import socket, ssl, sys
         port, ca = int(sys.argv[1]), sys.argv[2]
@@ -682,16 +696,7 @@ public class TlsProcessTests
         print('big', read(8 << 20, b'z'), flush=True)
         s.sendall(b'send 8 MiB then disconnect')
         got = 0
-        try:
-            while True:
-                chunk = s.recv(1 << 20)
-                if not chunk:
-                    break
-                got += len(chunk)
-            print('end', got, 'clean', flush=True)
-        except Exception as e:
-            print('end', got, 'error', type(e).__name__, e, flush=True)
-        """;
+        """ + "\n" + PyReadToEnd;
 
     [Test]
     [Timeout(120_000)]
@@ -801,16 +806,7 @@ public class TlsProcessTests
         conn.settimeout(30)
         s = ctx.wrap_socket(conn, server_side=True, suppress_ragged_eofs=False)
         got = 0
-        try:
-            while True:
-                chunk = s.recv(1 << 20)
-                if not chunk:
-                    break
-                got += len(chunk)
-            print('end', got, 'clean', flush=True)
-        except Exception as e:
-            print('end', got, 'error', type(e).__name__, e, flush=True)
-        """;
+        """ + "\n" + PyReadToEnd;
 
     [Test]
     [Timeout(120_000)]
@@ -1082,16 +1078,7 @@ public class TlsProcessTests
         got = len(s.recv(1))
         print('asked', flush=True)
         sys.stdin.readline()
-        try:
-            while True:
-                chunk = s.recv(1 << 20)
-                if not chunk:
-                    break
-                got += len(chunk)
-            print('end', got, 'clean', flush=True)
-        except Exception as e:
-            print('end', got, 'error', type(e).__name__, e, flush=True)
-        """;
+        """ + "\n" + PyReadToEnd;
 
     /// <summary>SPEC 7 on TLS: SIGTERM lets queued data finish (then close_notify), exit 0.</summary>
     [Test]

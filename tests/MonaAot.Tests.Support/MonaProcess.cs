@@ -44,22 +44,11 @@ public sealed partial class MonaProcess : IAsyncDisposable
     /// limits, then execs the binary).</summary>
     public static MonaProcess StartCommand(string command, params string[] args)
     {
-        var info = new ProcessStartInfo(command)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        foreach (string arg in args)
-            info.ArgumentList.Add(arg);
-        var process = new Process { StartInfo = info, EnableRaisingEvents = true };
+        Process process = ChildProcess.Create(command, args);
         var mona = new MonaProcess(process);
         process.OutputDataReceived += (_, e) => mona.OnLine(e.Data, mona._lines);
         process.ErrorDataReceived += (_, e) => mona.OnLine(e.Data, mona._errors);
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        ChildProcess.Begin(process);
         return mona;
     }
 
