@@ -25,7 +25,6 @@ internal static unsafe partial class Sspi
     public const int SEC_E_INCOMPLETE_MESSAGE = unchecked((int)0x80090318);
     public const int SEC_E_UNSUPPORTED_FUNCTION = unchecked((int)0x80090302);
     public const int SEC_E_INTERNAL_ERROR = unchecked((int)0x80090304);
-    public const int SEC_E_INVALID_TOKEN = unchecked((int)0x80090308);
     public const int SEC_E_NO_CREDENTIALS = unchecked((int)0x8009030E);
     public const int SEC_E_UNTRUSTED_ROOT = unchecked((int)0x80090325);
     public const int SEC_E_ILLEGAL_MESSAGE = unchecked((int)0x80090326);
@@ -87,12 +86,30 @@ internal static unsafe partial class Sspi
     public const uint SCH_CRED_NO_SYSTEM_MAPPER = 0x2;
     public const uint SCH_CRED_MANUAL_CRED_VALIDATION = 0x8;
     public const uint SCH_CRED_NO_DEFAULT_CREDS = 0x10;
-    public const uint SCH_SEND_AUX_RECORD = 0x00200000;
     public const uint SCH_USE_STRONG_CRYPTO = 0x00400000;
 
     public const uint SCHANNEL_CRED_VERSION = 4;
     public const uint SCH_CREDENTIALS_VERSION = 5;
     public const uint SCHANNEL_SHUTDOWN = 1;
+    public const uint SCHANNEL_ALERT = 2;
+    public const uint TLS1_ALERT_FATAL = 2;
+
+    // TLS alert numbers (RFC 8446 section 6)
+    public const int TLS1_ALERT_HANDSHAKE_FAILURE = 40;
+    public const int TLS1_ALERT_BAD_CERTIFICATE = 42;
+    public const int TLS1_ALERT_UNSUPPORTED_CERT = 43;
+    public const int TLS1_ALERT_CERTIFICATE_EXPIRED = 45;
+    public const int TLS1_ALERT_CERTIFICATE_UNKNOWN = 46;
+    public const int TLS1_ALERT_UNKNOWN_CA = 48;
+    public const int TLS1_ALERT_CERTIFICATE_REQUIRED = 116;
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct SCHANNEL_ALERT_TOKEN
+    {
+        public uint dwTokenType;
+        public uint dwAlertType;
+        public uint dwAlertNumber;
+    }
 
     // SEC_APPLICATION_PROTOCOL_NEGOTIATION_EXT / _STATUS
     public const int SecApplicationProtocolNegotiationExt_ALPN = 2;

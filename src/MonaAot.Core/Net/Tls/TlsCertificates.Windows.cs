@@ -3,6 +3,7 @@ using System.IO;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
+using MonaAot.Interop;
 
 namespace MonaAot.Net.Tls;
 
@@ -132,17 +133,20 @@ internal static class TlsCertificates
     }
 
     /// <summary>
-    /// Checks the peer's certificate: a chain to the <paramref name="trust"/> certificates (or,
-    /// without them, to the system's store), valid now, and (when <paramref name="expectedName"/>
-    /// is given) issued for that host name or address. Null when it holds, else the cause as
-    /// SPEC 10 names it. <paramref name="sent"/> are the other certificates the peer sent
-    /// (intermediates).
+    /// Checks the peer's certificate as OpenSSL does, in its order: a chain to the
+    /// <paramref name="trust"/> certificates (or, without them, to the system's store) for the
+    /// purpose (server or client authentication, when the certificate names purposes), then
+    /// (when <paramref name="expectedName"/> is given) the host name or address, then the dates.
+    /// Null when it holds, else the cause as SPEC 10 names it and the alert that tells the peer.
+    /// <paramref name="sent"/> are the other certificates the peer sent (intermediates).
     /// </summary>
-    public static string? Verify(X509Certificate2 peer, X509Certificate2Collection? sent, X509Certificate2Collection? trust, string? expectedName)
+    public static TlsRefusal? Verify(X509Certificate2 peer, X509Certificate2Collection? sent, X509Certificate2Collection? trust,
+        string? expectedName, bool serverCertificate)
     {
         using var chain = new X509Chain();
         X509ChainPolicy policy = chain.ChainPolicy;
         policy.RevocationMode = X509RevocationMode.NoCheck; // as OpenSSL's default: no CRL or OCSP
+        policy.ApplicationPolicy.Add(new Oid(serverCertificate ? "1.3.6.1.5.5.7.3.1" : "1.3.6.1.5.5.7.3.2"));
         if (sent != null)
             policy.ExtraStore.AddRange(sent);
         if (trust != null)
@@ -159,8 +163,17 @@ internal static class TlsCertificates
             foreach (X509ChainStatus status in chain.ChainStatus)
                 flags |= status.Status;
             flags &= ~(X509ChainStatusFlags.RevocationStatusUnknown | X509ChainStatusFlags.OfflineRevocation);
-            if (!built || flags != X509ChainStatusFlags.NoError)
-                return DescribeChain(peer, chain);
+            if ((flags & (X509ChainStatusFlags.UntrustedRoot | X509ChainStatusFlags.PartialChain)) != 0 || (!built && flags == 0))
+                return new TlsRefusal(Untrusted(peer, chain), Sspi.TLS1_ALERT_UNKNOWN_CA);
+            if (expectedName != null && !peer.MatchesHostname(expectedName))
+                return new TlsRefusal($"name mismatch (the certificate is not for {expectedName})", Sspi.TLS1_ALERT_BAD_CERTIFICATE);
+            if ((flags & X509ChainStatusFlags.NotTimeValid) != 0)
+                return new TlsRefusal(peer.NotBefore > DateTime.Now ? "certificate not yet valid" : "certificate expired", Sspi.TLS1_ALERT_CERTIFICATE_EXPIRED);
+            if ((flags & X509ChainStatusFlags.NotValidForUsage) != 0)
+                return new TlsRefusal("certificate refused (unsupported certificate purpose)", Sspi.TLS1_ALERT_UNSUPPORTED_CERT);
+            if (flags != X509ChainStatusFlags.NoError)
+                return new TlsRefusal($"certificate refused ({First(chain) ?? flags.ToString()})", Sspi.TLS1_ALERT_BAD_CERTIFICATE);
+            return null;
         }
         finally
         {
@@ -170,25 +183,24 @@ internal static class TlsCertificates
                     element.Certificate.Dispose();
             }
         }
-        if (expectedName != null && !peer.MatchesHostname(expectedName))
-            return $"name mismatch (the certificate is not for {expectedName})";
-        return null;
     }
 
-    private static string DescribeChain(X509Certificate2 peer, X509Chain chain)
+    /// <summary>OpenSSL's words for an unknown issuer.</summary>
+    private static string Untrusted(X509Certificate2 peer, X509Chain chain)
     {
-        X509ChainStatusFlags flags = X509ChainStatusFlags.NoError;
-        string? first = null;
+        if (IsSelfSigned(peer))
+            return "certificate not trusted (self-signed certificate)";
+        int count = chain.ChainElements.Count;
+        if (count > 1 && IsSelfSigned(chain.ChainElements[count - 1].Certificate))
+            return "certificate not trusted (self-signed certificate in certificate chain)";
+        return "certificate not trusted (unable to get local issuer certificate)";
+    }
+
+    private static string? First(X509Chain chain)
+    {
         foreach (X509ChainStatus status in chain.ChainStatus)
-        {
-            flags |= status.Status;
-            first ??= status.StatusInformation.Trim();
-        }
-        if ((flags & X509ChainStatusFlags.NotTimeValid) != 0)
-            return peer.NotBefore > DateTime.Now ? "certificate not yet valid" : "certificate expired";
-        if ((flags & (X509ChainStatusFlags.UntrustedRoot | X509ChainStatusFlags.PartialChain)) != 0)
-            return IsSelfSigned(peer) ? "certificate not trusted (self-signed certificate)" : "certificate not trusted (unable to get local issuer certificate)";
-        return $"certificate refused ({first ?? flags.ToString()})";
+            return status.StatusInformation.Trim();
+        return null;
     }
 
     private static bool IsSelfSigned(X509Certificate2 certificate) => certificate.SubjectName.RawData.AsSpan().SequenceEqual(certificate.IssuerName.RawData);
@@ -222,3 +234,6 @@ internal static class TlsCertificates
         _ => oid,
     };
 }
+
+/// <summary>Why this side refuses the peer's certificate, and the TLS alert that says so.</summary>
+internal readonly record struct TlsRefusal(string Cause, int Alert);

@@ -133,7 +133,7 @@ public sealed unsafe class TlsSession : IDisposable
         _outStart += n;
         _outLength -= n;
         if (_outLength == 0)
-            Free(ref _out, ref _outCapacity, ref _outStart);
+            _outStart = 0; // kept while records flow; given back when reading idles (NeedMore)
         return n;
     }
 
@@ -170,6 +170,9 @@ public sealed unsafe class TlsSession : IDisposable
                     // call goes on without one, and the server decides.
                     _credentialsRetried = true;
                     continue;
+                case Sspi.SEC_I_CONTEXT_EXPIRED:
+                    Failure = "protocol error (closed by the peer during the handshake)";
+                    return TlsStatus.Failed;
                 default:
                     return Fail(status);
             }
@@ -206,9 +209,11 @@ public sealed unsafe class TlsSession : IDisposable
         }
         else
         {
-            const uint flags = Sspi.ISC_REQ_REPLAY_DETECT | Sspi.ISC_REQ_SEQUENCE_DETECT | Sspi.ISC_REQ_CONFIDENTIALITY
+            // After SEC_I_INCOMPLETE_CREDENTIALS, USE_SUPPLIED_CREDS says: go on with what
+            // the credential has (no certificate), as OpenSSL does; the server decides.
+            uint flags = Sspi.ISC_REQ_REPLAY_DETECT | Sspi.ISC_REQ_SEQUENCE_DETECT | Sspi.ISC_REQ_CONFIDENTIALITY
                 | Sspi.ISC_REQ_ALLOCATE_MEMORY | Sspi.ISC_REQ_STREAM | Sspi.ISC_REQ_EXTENDED_ERROR
-                | Sspi.ISC_REQ_MANUAL_CRED_VALIDATION;
+                | Sspi.ISC_REQ_MANUAL_CRED_VALIDATION | (_credentialsRetried ? Sspi.ISC_REQ_USE_SUPPLIED_CREDS : 0);
             status = Sspi.InitializeSecurityContext(_context.Credential, existing, _target, flags, 0, 0, &inDesc, 0, _handle, &outDesc, &attributes, null);
         }
         if (_handle->IsSet)
@@ -240,28 +245,49 @@ public sealed unsafe class TlsSession : IDisposable
         if (status != Sspi.SEC_E_OK)
             return Fail(status);
         _sizes = sizes;
-        string? refusal = null;
+        TlsRefusal? refusal = null;
         if (!_context.IsServer && _context.Options.Verify)
         {
             X509Certificate2? peer = PeerCertificate(out X509Certificate2Collection? sent);
             refusal = peer == null
-                ? "certificate not trusted (the server sent no certificate)"
-                : TlsCertificates.Verify(peer, sent, _context.Trust, _serverName);
+                ? new TlsRefusal("certificate not trusted (the server sent no certificate)", Sspi.TLS1_ALERT_HANDSHAKE_FAILURE)
+                : TlsCertificates.Verify(peer, sent, _context.Trust, _serverName, serverCertificate: true);
             Dispose(sent);
         }
         else if (RequiresClientCertificate)
         {
             X509Certificate2? peer = PeerCertificate(out X509Certificate2Collection? sent);
-            refusal = peer == null ? "client certificate missing" : TlsCertificates.Verify(peer, sent, _context.Trust, null);
+            refusal = peer == null
+                ? new TlsRefusal("client certificate missing", Version == "TLSv1.3" ? Sspi.TLS1_ALERT_CERTIFICATE_REQUIRED : Sspi.TLS1_ALERT_HANDSHAKE_FAILURE)
+                : TlsCertificates.Verify(peer, sent, _context.Trust, null, serverCertificate: false);
             Dispose(sent);
         }
         if (refusal != null)
         {
-            Failure = refusal;
+            Failure = refusal.Value.Cause;
+            SendAlert(refusal.Value.Alert);
             return TlsStatus.Failed;
         }
         _established = true;
+        if (_inLength == 0)
+            Free(ref _in, ref _inCapacity, ref _inStart);
         return TlsStatus.Done;
+    }
+
+    /// <summary>
+    /// Tells the peer why we end the session, as OpenSSL does. Schannel has already made (and the
+    /// connection sends) this side's last handshake message when our check of the peer's
+    /// certificate runs, so the alert follows it, under the session's keys, as .NET's SslStream
+    /// does on Windows: the peer hears the refusal on its first read. Nothing is sent where
+    /// Schannel cannot make an alert (Wine).
+    /// </summary>
+    private void SendAlert(int alert)
+    {
+        Sspi.SCHANNEL_ALERT_TOKEN token = new() { dwTokenType = Sspi.SCHANNEL_ALERT, dwAlertType = Sspi.TLS1_ALERT_FATAL, dwAlertNumber = (uint)alert };
+        var buffer = new Sspi.SecBuffer(Sspi.SECBUFFER_TOKEN, &token, sizeof(Sspi.SCHANNEL_ALERT_TOKEN));
+        var desc = new Sspi.SecBufferDesc(&buffer, 1);
+        if (Sspi.ApplyControlToken(_handle, &desc) == Sspi.SEC_E_OK)
+            Step(withInput: false);
     }
 
     /// <summary>
@@ -312,8 +338,14 @@ public sealed unsafe class TlsSession : IDisposable
                     continue;
                 case Sspi.SEC_I_RENEGOTIATE:
                     // TLS 1.3 sends tickets and key updates after the handshake; Schannel hands
-                    // them back to be given to the handshake call. A TLS 1.2 renegotiation
-                    // would come here too; the handshake call refuses or follows it.
+                    // them back to be given to the handshake call. In TLS 1.2 the same status
+                    // is a renegotiation, which is refused, as on Linux: it would let a peer
+                    // make this side redo handshakes, and change certificates unchecked.
+                    if (Version != "TLSv1.3")
+                    {
+                        Failure = "protocol error (renegotiation refused)";
+                        return TlsStatus.Failed;
+                    }
                     _postHandshake = true;
                     continue;
                 case Sspi.SEC_I_CONTEXT_EXPIRED:
@@ -529,11 +561,14 @@ public sealed unsafe class TlsSession : IDisposable
         return TlsStatus.Failed;
     }
 
-    /// <summary>Nothing more can be decrypted yet; an emptied input buffer is given back.</summary>
+    /// <summary>Nothing more can be decrypted yet: the buffers that are empty are given back,
+    /// so an idle connection holds none.</summary>
     private TlsStatus NeedMore()
     {
         if (_inLength == 0 && _plainLength == 0)
             Free(ref _in, ref _inCapacity, ref _inStart);
+        if (_outLength == 0)
+            Free(ref _out, ref _outCapacity, ref _outStart);
         return TlsStatus.NeedMore;
     }
 
