@@ -7,7 +7,7 @@ using System.Threading.Tasks;
 namespace MonaAot.Tests.Support;
 
 /// <summary>A <see cref="LinuxChild"/> where .NET's Process can run it: the test program is a
-/// Linux one.</summary>
+/// Linux one (or a Windows one on real Windows, with openssl and python3 on its PATH).</summary>
 internal sealed class LocalChild : LinuxChild
 {
     private readonly Process _process;
