@@ -1,6 +1,6 @@
 using System;
-using System.Diagnostics;
 using System.IO;
+using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
 
@@ -11,7 +11,8 @@ namespace MonaAot.Tests.Support;
 /// (removed on dispose): a test CA; a server certificate for localhost and 127.0.0.1 signed by
 /// it; the same expired; one for another name signed by the CA; a self-signed one trusted by
 /// nobody; a client certificate signed by the CA; and a renewal of the server certificate with
-/// another subject and key (to replace the first on disk while a server runs).
+/// another subject and key (to replace the first on disk while a server runs). The paths are the
+/// test program's; a Linux peer is given them as <see cref="Wine.UnixPath"/>s.
 /// </summary>
 public sealed class TestCertificates : IDisposable
 {
@@ -78,36 +79,45 @@ public sealed class TestCertificates : IDisposable
         OpenSsl(folder, "x509", "-req", "-in", csr, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
             "-days", days, "-extfile", extensions, "-out", output);
 
-    /// <summary>Runs openssl in <paramref name="folder"/>; throws with its standard error when it fails.</summary>
+    /// <summary>Runs openssl in <paramref name="folder"/> (a Linux program, under Wine too:
+    /// <see cref="LinuxChild"/>); throws with what it wrote when it fails.</summary>
     public static async Task OpenSsl(string folder, params string[] arguments)
     {
-        var info = new ProcessStartInfo("openssl")
+        var said = new StringBuilder();
+        var ended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        int streams = 0;
+        await using LinuxChild openssl = LinuxChild.Start("openssl", arguments, (line, _) =>
         {
-            WorkingDirectory = folder,
-            RedirectStandardError = true,
-            RedirectStandardOutput = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        foreach (string argument in arguments)
-            info.ArgumentList.Add(argument);
-        using Process process = Process.Start(info)!;
-        process.StandardInput.Close();
-        Task<string> errors = process.StandardError.ReadToEndAsync();
-        Task<string> output = process.StandardOutput.ReadToEndAsync();
+            lock (said)
+            {
+                if (line is null)
+                {
+                    if (++streams == 2)
+                        ended.TrySetResult();
+                }
+                else
+                {
+                    said.AppendLine(line); // under Wine, output and error are one stream
+                }
+            }
+        }, folder);
+        openssl.CloseInput();
         using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        int code;
         try
         {
-            await process.WaitForExitAsync(limit.Token);
+            code = await openssl.WaitForExit(limit.Token);
+            await ended.Task.WaitAsync(limit.Token);
         }
         catch (OperationCanceledException)
         {
-            process.Kill(entireProcessTree: true);
             throw new TimeoutException($"openssl {string.Join(' ', arguments)} did not end within 60 s");
         }
-        await output;
-        if (process.ExitCode != 0)
-            throw new InvalidOperationException($"openssl {string.Join(' ', arguments)}: {await errors}");
+        if (code != 0)
+        {
+            lock (said)
+                throw new InvalidOperationException($"openssl {string.Join(' ', arguments)}: exit code {code}: {said}");
+        }
     }
 
     public void Dispose()

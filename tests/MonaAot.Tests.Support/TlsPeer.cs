@@ -1,35 +1,34 @@
 using System;
 using System.Collections.Generic;
-using System.Diagnostics;
 using System.Threading;
 using System.Threading.Tasks;
-using MonaAot.Tests.Support;
 
-namespace MonaAot.Tests.EndToEnd;
+namespace MonaAot.Tests.Support;
 
 /// <summary>
-/// A TLS peer for the end-to-end tests: openssl s_server / s_client or a python3 ssl script run
-/// as a child process, its standard output and error read line by line into one list, its
+/// A TLS peer that is not MonaAot: openssl s_server / s_client or a python3 ssl script run as a
+/// Linux child process (<see cref="LinuxChild"/>: from the Linux test programs, and from the
+/// Windows one under Wine), its standard output and error read line by line into one list, its
 /// standard input kept open for the test to write to. Tests wait for lines, never for time;
-/// dispose kills the process if it still runs.
+/// dispose kills the process if it still runs. File paths among the arguments must be
+/// <see cref="Wine.UnixPath"/>s.
 /// </summary>
-internal sealed class TlsPeer : IAsyncDisposable
+public sealed class TlsPeer : IAsyncDisposable
 {
-    private readonly Process _process;
+    private LinuxChild _child = null!;
     private readonly List<string> _lines = new();
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _outputClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _errorClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private TlsPeer(Process process) => _process = process;
+    private TlsPeer()
+    {
+    }
 
     public static TlsPeer Start(string command, params string[] args)
     {
-        Process process = ChildProcess.Create(command, args);
-        var peer = new TlsPeer(process);
-        process.OutputDataReceived += (_, e) => peer.OnLine(e.Data, peer._outputClosed);
-        process.ErrorDataReceived += (_, e) => peer.OnLine(e.Data, peer._errorClosed);
-        ChildProcess.Begin(process);
+        var peer = new TlsPeer();
+        peer._child = LinuxChild.Start(command, args, (line, error) => peer.OnLine(line, error ? peer._errorClosed : peer._outputClosed));
         return peer;
     }
 
@@ -50,7 +49,7 @@ internal sealed class TlsPeer : IAsyncDisposable
         return peer.Lines;
     }
 
-    public int Id => _process.Id;
+    public int Id => _child.Id;
 
     public List<string> Lines
     {
@@ -108,11 +107,10 @@ internal sealed class TlsPeer : IAsyncDisposable
 
     public void WriteLine(string text)
     {
-        _process.StandardInput.Write(text + "\n");
-        _process.StandardInput.Flush();
+        _child.WriteInput(text + "\n");
     }
 
-    public void CloseInput() => _process.StandardInput.Close();
+    public void CloseInput() => _child.CloseInput();
 
     /// <summary>Waits for the exit and the end of its output; returns the exit code.</summary>
     public async Task<int> WaitForExit(TimeSpan timeout)
@@ -120,31 +118,17 @@ internal sealed class TlsPeer : IAsyncDisposable
         using var cancel = new CancellationTokenSource(timeout);
         try
         {
-            await _process.WaitForExitAsync(cancel.Token);
+            int code = await _child.WaitForExit(cancel.Token);
             await Task.WhenAll(_outputClosed.Task, _errorClosed.Task).WaitAsync(cancel.Token);
+            return code;
         }
         catch (OperationCanceledException)
         {
             throw new TimeoutException($"peer did not end within {timeout}; output:\n{Output}");
         }
-        return _process.ExitCode;
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        try
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill(entireProcessTree: true);
-                await _process.WaitForExitAsync();
-            }
-        }
-        catch (InvalidOperationException)
-        {
-        }
-        _process.Dispose();
-    }
+    public ValueTask DisposeAsync() => _child.DisposeAsync();
 
     /// <summary>openssl s_server on 127.0.0.1, a port of the system's choosing (read from its
     /// ACCEPT line), serving one connection; what it receives goes to its output, what the test
