@@ -51,5 +51,4 @@ public static class WineTls
 {
     public const string NoServer = "Wine's Schannel has no server side (no AcceptSecurityContext), and its CNG cannot import the RSA key of a PEM certificate (0xc1000002)";
     public const string NoClientCertificate = "Wine's CNG cannot import the RSA key of a PEM certificate (0xc1000002), so a client certificate cannot be loaded";
-    public const string NoCloseNotify = "Wine's Schannel has no ApplyControlToken, so no close_notify can be made";
 }

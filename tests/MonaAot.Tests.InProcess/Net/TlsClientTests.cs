@@ -33,6 +33,10 @@ public class TlsClientTests
     [After(Class)]
     public static void RemoveCertificates() => s_certificates?.Dispose();
 
+    /// <summary>What a server that offers TLS 1.3 gets: Wine 8's Schannel knows no version above
+    /// TLS 1.2 (its protocol table ends there), so under Wine the same handshake is TLS 1.2.</summary>
+    private static readonly string Tls13 = Wine.IsRunning ? "TLSv1.2" : "TLSv1.3";
+
     /// <summary>A path for the script (the test program's view of it).</summary>
     private static string Lua(string path) => "[[" + path + "]]";
 
@@ -143,7 +147,7 @@ public class TlsClientTests
         await using (server)
         {
             await using TcpApp app = await Client($"{{ca = {Lua(Certs.CaCert)}, alpn = {{'other', 'mona'}}}}", port);
-            await Assert.That(await Exchange(server, app)).IsEqualTo("got from-openssl true true TLSv1.3 /CN=localhost mona");
+            await Assert.That(await Exchange(server, app)).IsEqualTo($"got from-openssl true true {Tls13} /CN=localhost mona");
         }
     }
 
@@ -154,7 +158,7 @@ public class TlsClientTests
         await using (server)
         {
             await using TcpApp app = await Client($"{{ca = {Lua(Certs.CaCert)}, alpn = {{'mona'}}}}", port);
-            await Assert.That(await Exchange(server, app)).IsEqualTo("got from-openssl true true TLSv1.3 /CN=localhost nil");
+            await Assert.That(await Exchange(server, app)).IsEqualTo($"got from-openssl true true {Tls13} /CN=localhost nil");
         }
     }
 
@@ -202,7 +206,7 @@ public class TlsClientTests
         await using (server)
         {
             await using TcpApp app = await Client("{verify = false}", port);
-            await Assert.That(await Exchange(server, app)).IsEqualTo("got from-openssl true true TLSv1.3 /CN=localhost nil");
+            await Assert.That(await Exchange(server, app)).IsEqualTo($"got from-openssl true true {Tls13} /CN=localhost nil");
         }
     }
 
@@ -302,13 +306,14 @@ public class TlsClientTests
     [Test]
     public async Task MutualTls_WithACertificate_TheServerSeesTheClientsSubject()
     {
+        Skip.When(Wine.IsRunning, WineTls.NoClientCertificate);
         var (server, port) = await SServer(Certs.ServerCert, Certs.ServerKey,
             "-Verify", "1", "-CAfile", Peer(Certs.CaCert), "-verify_return_error");
         await using (server)
         {
             await using TcpApp app = await Client(
                 $"{{ca = {Lua(Certs.CaCert)}, certificate = {Lua(Certs.ClientCert)}, key = {Lua(Certs.ClientKey)}}}", port);
-            await Assert.That(await Exchange(server, app)).IsEqualTo("got from-openssl true true TLSv1.3 /CN=localhost nil");
+            await Assert.That(await Exchange(server, app)).IsEqualTo($"got from-openssl true true {Tls13} /CN=localhost nil");
             // s_server prints the verified client's subject with spaces: "subject=CN = mona client".
             await Assert.That(server.Output).Contains(TestCertificates.ClientSubject.Replace("=", " = ", StringComparison.Ordinal));
         }
@@ -324,8 +329,13 @@ public class TlsClientTests
             await using TcpApp app = await Client($"{{ca = {Lua(Certs.CaCert)}}}", port);
             // In TLS 1.3 the client finishes its side before the server refuses: the end is
             // still a failed handshake, and the queued data never reaches the server's output.
-            await Assert.That(await Note(app, "ended "))
-                .IsEqualTo("ended TLS handshake failed: refused by the peer (tlsv13 alert certificate required)");
+            // Under Wine, Schannel reports the server's alert as an internal error: the cause is
+            // Wine's words, the failed handshake is the same.
+            if (Wine.IsRunning)
+                await Assert.That(await Note(app, "ended ")).StartsWith("ended TLS handshake failed: ");
+            else
+                await Assert.That(await Note(app, "ended "))
+                    .IsEqualTo("ended TLS handshake failed: refused by the peer (tlsv13 alert certificate required)");
             await Assert.That(app.Log.MessagesStartingWith("got ")).IsEmpty();
             await Assert.That(server.Output).DoesNotContain("from-mona");
         }
