@@ -1,6 +1,5 @@
 using System;
 using System.Collections.Generic;
-using System.Diagnostics;
 using System.IO;
 using System.Net;
 using System.Net.Sockets;
@@ -11,27 +10,24 @@ using System.Threading.Tasks;
 namespace MonaAot.Tests.Support;
 
 /// <summary>
-/// A <see cref="LinuxChild"/> for the Windows test program under Wine. Wine 8 starts a Linux
-/// program given to CreateProcess (Z:\usr\bin\openssl), but as a Unix process outside Wine's
-/// process table: CreateProcess returns no process handle (.NET's Process.Start returns null,
-/// so no id, no wait, no exit code, no kill), and the child gets the parent's own standard
-/// handles, not the pipes of the start-up information (no redirection). So the child is started
-/// by a small python3 launcher that connects back to the test program over loopback TCP: one
-/// connection (stdio) becomes the child's standard input, output and error; the other (control)
-/// carries "pid N", then "exit N" (or "failed ..."), and its close makes the launcher kill the
-/// child by that pid (dispose, or the test program's death: no leaked peers).
+/// A <see cref="LinuxChild"/> for the Windows test program under Wine. Wine 8 can start a Linux
+/// program given to CreateProcess, but as a Unix process outside Wine's process table (no
+/// process handle: .NET's Process.Start returns null, so no id, no wait, no exit code, no kill;
+/// no redirection of its standard handles), and starting them while other threads made and
+/// closed handles left handles of the test program invalid. So the program under Wine starts
+/// none: tests/wine/spawner.py, a Linux process that wine.sh runs beside it, starts a small
+/// python3 launcher on its request, and the launcher connects back to the test program over
+/// loopback TCP: one connection (stdio) becomes the child's standard input, output and error;
+/// the other (control) carries "pid N", then "exit N" (or "failed ..."), and its close makes the
+/// launcher kill the child by that pid (dispose, or the test program's death: no leaked peers).
 /// </summary>
 internal sealed class WineChild : LinuxChild
 {
-    /// <summary>Where the launcher's interpreter is, as Wine names it (Debian's python3; a pyenv
-    /// shim on PATH is a shell script that Wine's environment does not resolve).</summary>
-    private const string Python = @"Z:\usr\bin\python3";
-
     private const string Launcher = """
         import os, socket, subprocess, sys, threading
         port, cwd, command = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
         if command[0] == 'python3':
-            command[0] = os.path.realpath('/proc/self/exe')  # sys.executable is empty under Wine
+            command[0] = sys.executable  # the interpreter the spawner found
         control = socket.create_connection(('127.0.0.1', port))
         control.sendall(b'c')
         stdio = socket.create_connection(('127.0.0.1', port))
@@ -72,21 +68,12 @@ internal sealed class WineChild : LinuxChild
 
     public static WineChild Run(string command, IEnumerable<string> args, Action<string?, bool> onLine, string unixWorkingDirectory)
     {
-        if (!File.Exists(Python))
-            throw new InvalidOperationException($"the Linux peers under Wine need {Python}");
         using var listener = new Socket(SocketType.Stream, ProtocolType.Tcp);
         listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         listener.Listen(2);
-        var info = new ProcessStartInfo(Python) { UseShellExecute = false };
-        info.ArgumentList.Add("-c");
-        info.ArgumentList.Add(Launcher);
-        info.ArgumentList.Add(((IPEndPoint)listener.LocalEndPoint!).Port.ToString());
-        info.ArgumentList.Add(unixWorkingDirectory);
-        info.ArgumentList.Add(command);
-        foreach (string arg in args)
-            info.ArgumentList.Add(arg);
-        using (var launcher = new Process { StartInfo = info })
-            launcher.Start(); // false under Wine: no handle for a Linux program (see above)
+        var argv = new List<string> { "python3", "-c", Launcher, ((IPEndPoint)listener.LocalEndPoint!).Port.ToString(), unixWorkingDirectory, command };
+        argv.AddRange(args);
+        Spawn(argv, command);
 
         Socket? control = null, stdio = null;
         try
@@ -123,6 +110,22 @@ internal sealed class WineChild : LinuxChild
             stdio?.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Has tests/wine/spawner.py, a Linux process that wine.sh started, start the
+    /// launcher: the program under Wine starts no Linux program itself.</summary>
+    private static void Spawn(List<string> argv, string command)
+    {
+        string? port = Environment.GetEnvironmentVariable("MONAAOT_WINE_SPAWNER");
+        if (string.IsNullOrEmpty(port))
+            throw new InvalidOperationException("the Linux peers under Wine need tests/wine/spawner.py: run the Windows tests through tests/wine/wine.sh");
+        using var spawner = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        spawner.ReceiveTimeout = (int)StartBound.TotalMilliseconds;
+        spawner.Connect(new IPEndPoint(IPAddress.Loopback, int.Parse(port)));
+        spawner.Send(Encoding.UTF8.GetBytes(System.Text.Json.JsonSerializer.Serialize(argv) + "\n"));
+        string answer = ReadControlLine(spawner) ?? "the spawner closed the connection";
+        if (answer != "ok")
+            throw new InvalidOperationException($"cannot start {command}: {answer}");
     }
 
     /// <summary>The first control line, read byte by byte so that nothing after it is taken

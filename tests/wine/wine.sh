@@ -79,6 +79,7 @@ wine_stop() {
   local server
   server=$(wine_tool wineserver)
   [ -n "$server" ] && [ -d "$WINE_PREFIX_DIR" ] && wine_env "$server" -k 2>/dev/null || true
+  wine_spawner_stop
 }
 
 # The levels run under Wine, in the order they run: fast first.
@@ -118,11 +119,37 @@ wine_run() {
     args=(--progress off --no-ansi)
   fi
   wine_prefix
+  wine_spawner_start
   wine_say "MonaAot.Tests.$level.exe under Wine ${args[*]}"
   local status=0
-  (cd "$WINE_OUT/tests/$level" && wine_env "$(wine_tool wine64)" "MonaAot.Tests.$level.exe" "${args[@]}") || status=$?
+  (cd "$WINE_OUT/tests/$level" && MONAAOT_WINE_SPAWNER=$WINE_SPAWNER_PORT wine_env "$(wine_tool wine64)" "MonaAot.Tests.$level.exe" "${args[@]}") || status=$?
   wine_stop
   return $status
+}
+
+# The Linux peers of the tests (openssl, python3) are started by tests/wine/spawner.py, a Linux
+# process, on the test program's request (MONAAOT_WINE_SPAWNER: its port): see the script for
+# why not by the program under Wine. Started once per run, stopped by wine_stop.
+WINE_SPAWNER_PID=""
+WINE_SPAWNER_PORT=""
+wine_spawner_start() {
+  [ -z "$WINE_SPAWNER_PID" ] || return 0
+  local fifo
+  fifo=$(mktemp -u)
+  mkfifo "$fifo"
+  python3 "$WINE_ROOT/tests/wine/spawner.py" >"$fifo" &
+  WINE_SPAWNER_PID=$!
+  read -r -t 30 WINE_SPAWNER_PORT <"$fifo" || { echo "wine.sh: the spawner did not start" >&2; rm -f "$fifo"; return 1; }
+  rm -f "$fifo"
+}
+
+wine_spawner_stop() {
+  if [ -n "$WINE_SPAWNER_PID" ]; then
+    kill "$WINE_SPAWNER_PID" 2>/dev/null || true
+    wait "$WINE_SPAWNER_PID" 2>/dev/null || true
+  fi
+  WINE_SPAWNER_PID=""
+  WINE_SPAWNER_PORT=""
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
