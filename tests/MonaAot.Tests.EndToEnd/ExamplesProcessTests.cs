@@ -130,6 +130,96 @@ public class ExamplesProcessTests
         await mona.WaitForLine("line longer than 64 bytes, closing", Wait);
     }
 
+    // ---- tls ------------------------------------------------------------------------------
+
+    /// <summary>A Python TLS client of the echo server: sends a line, prints what came back.</summary>
+    private const string PyEchoClient = """
+        import socket, ssl, sys
+        port, ca = int(sys.argv[1]), sys.argv[2]
+        ctx = ssl.create_default_context(cafile=ca)
+        with socket.create_connection(('127.0.0.1', port), timeout=30) as raw:
+            with ctx.wrap_socket(raw, server_hostname='localhost') as s:
+                s.sendall(b'hello over TLS\n')
+                got = b''
+                while not got.endswith(b'\n'):
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    got += chunk
+                print('echo', got.decode().strip(), s.version(), flush=True)
+        """;
+
+    /// <summary>A local HTTPS server (Python's http.server over ssl) serving the folder it is
+    /// given; prints "port N".</summary>
+    private const string PyHttpsServer = """
+        import functools, http.server, ssl, sys
+        folder, cert, key = sys.argv[1], sys.argv[2], sys.argv[3]
+        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=folder)
+        httpd = http.server.HTTPServer(('127.0.0.1', 0), handler)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+        print('port', httpd.server_address[1], flush=True)
+        httpd.serve_forever()
+        """;
+
+    private static string TlsIni(TestCertificates certs, string fetch = "") =>
+        $"[tls]\ncertificate={certs.ServerCert}\nkey={certs.ServerKey}\n[echo]\nport=0\n{fetch}";
+
+    [Test]
+    [Timeout(120_000)]
+    public async Task Tls_EchoServer_APythonClientGetsItsLineBack(CancellationToken cancel)
+    {
+        using TestCertificates certs = await TestCertificates.Make();
+        using var temp = new TempWww();
+        (MonaProcess started, int port) = await StartExample(temp, "tls", TlsIni(certs), "TLS echo server");
+        await using MonaProcess mona = started;
+
+        List<string> lines = await TlsPeer.RunPython(Wait, PyEchoClient, port.ToString(), certs.CaCert);
+
+        await Assert.That(lines).Contains("echo hello over TLS TLSv1.3").Because(string.Join("\n", lines));
+        await mona.WaitForLine("(TLSv1.3, ALPN nil)", Wait);
+    }
+
+    [Test]
+    [Timeout(120_000)]
+    public async Task Tls_Fetch_ALocalHttpsServer_StatusAndBody(CancellationToken cancel)
+    {
+        using TestCertificates certs = await TestCertificates.Make();
+        using var temp = new TempWww();
+        string site = Path.Combine(certs.Folder, "site");
+        Directory.CreateDirectory(site);
+        File.WriteAllText(Path.Combine(site, "hello.txt"), "hello from the HTTPS server\nsecond line\n");
+        await using TlsPeer https = TlsPeer.Python(PyHttpsServer, site, certs.ServerCert, certs.ServerKey);
+        string portLine = await https.WaitForLine("port ", Wait);
+        string url = $"https://localhost:{portLine["port ".Length..]}/hello.txt";
+
+        (MonaProcess started, _) = await StartExample(temp, "tls", TlsIni(certs, $"[fetch]\nurl={url}\nca={certs.CaCert}\n"), "TLS echo server");
+        await using MonaProcess mona = started;
+
+        string fetched = await mona.WaitForLineText("fetched ", Wait);
+        await Assert.That(fetched).EndsWith($"fetched {url}: status 200, 40 bytes: hello from the HTTPS server");
+    }
+
+    [Test]
+    [Timeout(120_000)]
+    public async Task Tls_Fetch_WithoutTheCa_TheRefusalNamesItsCause(CancellationToken cancel)
+    {
+        using TestCertificates certs = await TestCertificates.Make();
+        using var temp = new TempWww();
+        string site = Path.Combine(certs.Folder, "site");
+        Directory.CreateDirectory(site);
+        await using TlsPeer https = TlsPeer.Python(PyHttpsServer, site, certs.ServerCert, certs.ServerKey);
+        string portLine = await https.WaitForLine("port ", Wait);
+        string url = $"https://localhost:{portLine["port ".Length..]}/";
+
+        (MonaProcess started, _) = await StartExample(temp, "tls", TlsIni(certs, $"[fetch]\nurl={url}\n"), "TLS echo server");
+        await using MonaProcess mona = started;
+
+        string failed = await mona.WaitForLineText("fetch ", Wait);
+        await Assert.That(failed).Contains($"fetch {url} failed: TLS handshake failed: certificate not trusted");
+    }
+
     // ---- heartbeat -----------------------------------------------------------------------
 
     /// <summary>Short intervals, so that a timeout and four reconnections take a few seconds. The
