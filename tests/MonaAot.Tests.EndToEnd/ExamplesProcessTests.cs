@@ -130,6 +130,79 @@ public class ExamplesProcessTests
         await mona.WaitForLine("line longer than 64 bytes, closing", Wait);
     }
 
+    // ---- json-service -----------------------------------------------------------------------
+
+    private const string JsonSecret = "the test's secret";
+
+    /// <summary>Sends one request line, reads one answer line, parses it.</summary>
+    private static async Task<System.Text.Json.JsonElement> Ask(Socket socket, string request, CancellationToken cancel)
+    {
+        await socket.SendAsync(Encoding.UTF8.GetBytes(request + "\n"), SocketFlags.None, cancel);
+        List<string> lines = await ReadLines(socket, 1).WaitAsync(Wait, cancel);
+        return System.Text.Json.JsonDocument.Parse(lines[0]).RootElement.Clone();
+    }
+
+    [Test]
+    [Timeout(60_000)]
+    public async Task JsonService_LoginWhoamiSum_TokensSignedWithHmacSha256(CancellationToken cancel)
+    {
+        using var temp = new TempWww();
+        (MonaProcess started, int port) = await StartExample(temp, "json-service", $"[json]\nport=0\nsecret={JsonSecret}\n", "JSON service");
+        await using MonaProcess mona = started;
+        using Socket socket = await TcpApp.Connect(port);
+
+        string token = (await Ask(socket, """{"op":"login","user":"ann"}""", cancel)).GetProperty("token").GetString()!;
+        // The signature, checked with .NET's own HMAC: hex of HMAC-SHA256(secret, payload).
+        string payload = token[..token.IndexOf('.')];
+        string signature = token[(token.IndexOf('.') + 1)..];
+        byte[] expected = System.Security.Cryptography.HMACSHA256.HashData(Encoding.UTF8.GetBytes(JsonSecret), Encoding.ASCII.GetBytes(payload));
+        await Assert.That(signature).IsEqualTo(Convert.ToHexStringLower(expected));
+        using var claims = System.Text.Json.JsonDocument.Parse(Convert.FromBase64String(payload));
+        await Assert.That(claims.RootElement.GetProperty("user").GetString()).IsEqualTo("ann");
+        long expires = claims.RootElement.GetProperty("expires").GetInt64(); // an integer, not 1.7e12
+        await Assert.That(expires).IsGreaterThan(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+
+        System.Text.Json.JsonElement who = await Ask(socket, $$"""{"op":"whoami","token":"{{token}}"}""", cancel);
+        await Assert.That(who.GetProperty("user").GetString()).IsEqualTo("ann");
+        await Assert.That(who.GetProperty("expires").GetInt64()).IsEqualTo(expires);
+
+        System.Text.Json.JsonElement sum = await Ask(socket, $$"""{"op":"sum","token":"{{token}}","values":[1,2,3.5,-4]}""", cancel);
+        await Assert.That(sum.GetProperty("sum").GetDouble()).IsEqualTo(2.5);
+        System.Text.Json.JsonElement intSum = await Ask(socket, $$"""{"op":"sum","token":"{{token}}","values":[40,2]}""", cancel);
+        await Assert.That(intSum.GetProperty("sum").GetRawText()).IsEqualTo("42");
+    }
+
+    [Test]
+    [Timeout(60_000)]
+    public async Task JsonService_ForgedOrBadRequests_AnErrorEach_TheConnectionStays(CancellationToken cancel)
+    {
+        using var temp = new TempWww();
+        (MonaProcess started, int port) = await StartExample(temp, "json-service", $"[json]\nport=0\nsecret={JsonSecret}\n", "JSON service");
+        await using MonaProcess mona = started;
+        using Socket socket = await TcpApp.Connect(port);
+
+        string token = (await Ask(socket, """{"op":"login","user":"ann"}""", cancel)).GetProperty("token").GetString()!;
+        string signature = token[(token.IndexOf('.') + 1)..];
+        // Another user in the payload, the old signature: refused.
+        string forgedPayload = Convert.ToBase64String(Encoding.UTF8.GetBytes("""{"user":"root","expires":99999999999999}"""));
+        System.Text.Json.JsonElement forged = await Ask(socket, $$"""{"op":"whoami","token":"{{forgedPayload}}.{{signature}}"}""", cancel);
+        await Assert.That(forged.GetProperty("error").GetString()).IsEqualTo("bad token");
+
+        System.Text.Json.JsonElement bad = await Ask(socket, """{"op":"login","user":"ann",}""", cancel);
+        await Assert.That(bad.GetProperty("error").GetString()!).StartsWith("bad JSON: ");
+        System.Text.Json.JsonElement notObject = await Ask(socket, "[1,2]", cancel);
+        await Assert.That(notObject.GetProperty("error").GetString()).IsEqualTo("a request is a JSON object");
+        System.Text.Json.JsonElement unknown = await Ask(socket, """{"op":"delete"}""", cancel);
+        await Assert.That(unknown.GetProperty("error").GetString()).IsEqualTo("unknown op \"delete\"");
+        System.Text.Json.JsonElement badValues = await Ask(socket, $$"""{"op":"sum","token":"{{token}}","values":[1,"two"]}""", cancel);
+        await Assert.That(badValues.GetProperty("error").GetString()).IsEqualTo("values must be an array of numbers");
+
+        // Still the same connection, still serving.
+        System.Text.Json.JsonElement who = await Ask(socket, $$"""{"op":"whoami","token":"{{token}}"}""", cancel);
+        await Assert.That(who.GetProperty("user").GetString()).IsEqualTo("ann");
+        await Assert.That(mona.Lines.Any(l => l.Contains("ERROR", StringComparison.Ordinal))).IsFalse().Because(string.Join("\n", mona.Lines));
+    }
+
     // ---- tls ------------------------------------------------------------------------------
 
     /// <summary>A Python TLS client of the echo server: sends a line, prints what came back.</summary>
