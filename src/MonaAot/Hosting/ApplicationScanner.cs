@@ -117,7 +117,8 @@ public sealed class ApplicationScanner : IDisposable
         return true;
     }
 
-    private void Check()
+    /// <summary>One check (the timer's; tests call it directly).</summary>
+    internal void Check()
     {
         // Monitor.TryEnter: a check slower than the interval is not run twice at once.
         if (!Monitor.TryEnter(_gate))
@@ -132,20 +133,27 @@ public sealed class ApplicationScanner : IDisposable
                 _modulesReported = modules;
                 _loop.Post(_onModulesChanged);
             }
-            if (Unchanged(_watched))
-                return; // nothing else to do
-            var watched = new List<WatchedFile>();
-            SortedDictionary<string, FileStamp> current = Scan(_wwwRoot, watched);
-            _watched = watched;
-            if (SameAs(current, _last))
-                return;
-            _last = current;
-            _loop.Post(() => _onChange(current));
+            if (!Unchanged(_watched))
+                Rescan();
         }
         finally
         {
             Monitor.Exit(_gate);
         }
+    }
+
+    /// <summary>Scans the tree again and reports a change of its main.lua files. A method of its
+    /// own: the closure below, were it in <see cref="Check"/>, would be allocated at every check
+    /// (C# allocates a closure's captured variables where their scope begins).</summary>
+    private void Rescan()
+    {
+        var watched = new List<WatchedFile>();
+        SortedDictionary<string, FileStamp> current = Scan(_wwwRoot, watched);
+        _watched = watched;
+        if (SameAs(current, _last))
+            return;
+        _last = current;
+        _loop.Post(() => _onChange(current));
     }
 
     private static bool SameAs(SortedDictionary<string, FileStamp> a, SortedDictionary<string, FileStamp> b)
