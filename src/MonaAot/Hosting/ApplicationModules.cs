@@ -64,7 +64,7 @@ public sealed unsafe class ApplicationModules
         foreach ((string folder, string shown) in _folders)
         {
             if (file.Path.StartsWith(folder, StringComparison.Ordinal) && file.Path.Length > folder.Length)
-                return shown + file.Path[(folder.Length + 1)..].Replace('\\', '/');
+                return shown + file.Path[folder.Length..].TrimStart('/', '\\').Replace('\\', '/');
         }
         return file.Path;
     }
