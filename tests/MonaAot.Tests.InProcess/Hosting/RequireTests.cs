@@ -89,6 +89,30 @@ public class RequireTests
         await Assert.That(harness.Log.MessagesStartingWith("b ")).IsEquivalentTo(new[] { "b (null)" });
     }
 
+    /// <summary>A module of the parent's folder, run in each requiring application's
+    /// environment: what it makes belongs to that application, and goes with its reload.</summary>
+    [Test]
+    public async Task Module_ObjectsBelongToTheRequiringApplication()
+    {
+        using var www = new TempWww();
+        www.WriteFile("arm.lua", "return function() return mona:setTimer(function() end, 100000) end");
+        www.WriteApp("", "function onManage() INFO('armed ', mona:stats().timers) end");
+        www.WriteApp("/a", "kept = require 'arm' ()");
+        www.WriteApp("/b", "kept = require 'arm' ()");
+        using var harness = new HostHarness(www);
+        harness.Rescan();
+        harness.Host.Manage();
+
+        www.WriteApp("/a", "-- v2");
+        harness.Rescan();
+        harness.Host.Manage();
+        www.WriteApp("/b", "-- v2");
+        harness.Rescan();
+        harness.Host.Manage();
+
+        await Assert.That(harness.Log.MessagesStartingWith("armed ")).IsEquivalentTo(new[] { "armed 2", "armed 1", "armed 0" });
+    }
+
     [Test]
     public async Task StandardLibrary_StillRequired()
     {
