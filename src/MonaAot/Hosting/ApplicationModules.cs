@@ -93,7 +93,8 @@ public sealed unsafe class ApplicationModules
             for (int pattern = 0; pattern < 2; pattern++)
             {
                 string tail = pattern == 0 ? relative + ".lua" : relative + "/init.lua";
-                string path = Path.Combine(folder, tail);
+                // Join, not Combine: a name that reads as an absolute path ("/etc/x") stays inside the folder.
+                string path = Path.Join(folder, tail);
                 string display = shown + tail;
                 WatchedFile file = self.Record(path);
                 if (file.Kind != 0)

@@ -233,6 +233,24 @@ public class RequireTests
         await Assert.That(message).StartsWith("check a/main.lua:1: module 'no.such' not found:\n\tno file 'a/no/such.lua'\n\tno file 'a/no/such/init.lua'\n\tno file 'no/such.lua'\n\tno file 'no/such/init.lua'\n\tno field package.preload['no.such']");
     }
 
+    /// <summary>A name that reads as an absolute path is still looked for inside www.</summary>
+    [Test]
+    public async Task AbsoluteName_DoesNotLeaveWww()
+    {
+        using var www = new TempWww();
+        string outside = Path.Combine(www.Root, "outside");
+        File.WriteAllText(outside + ".lua", "return 'escaped'");
+        www.WriteApp("", $$"""
+            local ok, e = pcall(function() local m = require [[{{outside}}]] return m end)
+            INFO('check ', ok, ' ', e:match('^[^\n]*'))
+            """);
+        using var harness = new HostHarness(www);
+
+        harness.Rescan();
+
+        await Assert.That(harness.Log.MessagesStartingWith("check ")).IsEquivalentTo(new[] { $"check (false) main.lua:1: module '{outside}' not found:" });
+    }
+
     [Test]
     public async Task RequireLoop_IsAnError()
     {
