@@ -32,6 +32,19 @@ public sealed class TempWww : IDisposable
         return file;
     }
 
+    /// <summary>Writes www/&lt;relative&gt; (a module: "a/util.lua"), creating its folders, so that
+    /// a rewrite counts as a change as <see cref="WriteApp"/> does; returns its path.</summary>
+    public string WriteFile(string relative, string code)
+    {
+        string file = Path.Combine(Www, relative);
+        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+        DateTime before = File.Exists(file) ? File.GetLastWriteTimeUtc(file) : DateTime.MinValue;
+        File.WriteAllText(file, code);
+        if (File.GetLastWriteTimeUtc(file) <= before)
+            File.SetLastWriteTimeUtc(file, before.AddSeconds(1));
+        return file;
+    }
+
     /// <summary>Writes an ini file in the temporary root and returns its path.</summary>
     public string WriteIni(string text, string name = "test.ini")
     {

@@ -28,7 +28,8 @@ public interface IResourceOwner
 /// (createTCPClient, setTimer, ...) carry the application as upvalue 3, so an object belongs to
 /// the application whose code made it, whichever handler or timer that code runs in; an accepted
 /// client takes its server's owner (docs/architecture.md, "Ownership"). Script calls cost nothing
-/// for it. Library code (a chunk of <c>require</c> or <c>load</c>) runs in the global table and
+/// for it. Library code (a module <c>require</c> finds on Lua's paths, a chunk of <c>load</c>;
+/// a module found in www runs in its application's environment) runs in the global table and
 /// reaches the global <c>mona</c>, whose factories carry no owner: what it makes belongs to the
 /// application whose code called it, the innermost function on the call stack that runs in an
 /// application's environment (<see cref="RegisterEnvironment"/>), found when the object is made.

@@ -47,6 +47,12 @@ public sealed class Application : IResourceOwner
     /// factories make objects this application owns).</summary>
     public int MonaRef { get; set; }
 
+    /// <summary>Its require's C# half: the module files it looked at (docs/architecture.md, "Modules").</summary>
+    public ApplicationModules Modules { get; internal set; } = null!;
+
+    /// <summary>The handle Lua holds to <see cref="Modules"/> (require's host functions).</summary>
+    internal System.Runtime.InteropServices.GCHandle ModulesHandle { get; set; }
+
     /// <summary>The main.lua version last loaded (or tried), null when there is no file.</summary>
     public FileStamp? LoadedStamp { get; set; }
 

@@ -15,8 +15,9 @@ namespace MonaAot.Hosting;
 /// Runs the applications of a www folder (docs/guide.md; docs/api.md, "The application
 /// environment") on the loop thread: loads them parents first, gives each an environment that
 /// inherits from its parent's and holds its own mona (what its code makes, it owns), calls onStart/onStop/onManage, and applies the scanner's reports
-/// (reload a changed main.lua, stop a removed one, load a new one). A script that fails is logged
-/// and left unloaded; nothing else is affected.
+/// (reload a changed main.lua, stop a removed one, load a new one), and reloads an application
+/// when a module file it required changes (docs/architecture.md, "Modules"). A script that fails
+/// is logged and left unloaded; nothing else is affected.
 /// </summary>
 public sealed unsafe class ApplicationHost : IDisposable
 {
@@ -31,6 +32,8 @@ public sealed unsafe class ApplicationHost : IDisposable
     // The same applications as a list in path order: enumerating a SortedDictionary allocates,
     // and the 2-second tick must not.
     private readonly List<Application> _ordered = new();
+    private readonly int _makeRequireRef; // ModuleRequire's make
+    private bool _loading;                // an application's main.lua runs: its requires publish at the end
     private ApplicationScanner? _scanner;
     private LoopTimer? _manageTimer;
     private bool _stopped;
@@ -42,6 +45,7 @@ public sealed unsafe class ApplicationHost : IDisposable
         _vm = runtime.Vm;
         _logger = runtime.Logger;
         _wwwRoot = wwwRoot;
+        _makeRequireRef = ModuleRequire.Install(_vm);
     }
 
     /// <summary>Applications by path, parents before children.</summary>
@@ -50,7 +54,7 @@ public sealed unsafe class ApplicationHost : IDisposable
     /// <summary>Loads every application, then starts watching the folder and ticking onManage.</summary>
     public void Start()
     {
-        _scanner = new ApplicationScanner(_wwwRoot, _loop, Apply);
+        _scanner = new ApplicationScanner(_wwwRoot, _loop, Apply, CheckModules);
         // Said once: an empty or mistyped www otherwise starts a server that does nothing.
         if (_scanner.Initial.Count == 0)
             _logger.Warn($"no main.lua under {_wwwRoot}: nothing to serve");
@@ -113,6 +117,8 @@ public sealed unsafe class ApplicationHost : IDisposable
                 StopApplication(app);
                 ClearEnvironment(app);
                 app.LoadedStamp = null;
+                app.Modules.Clear();
+                PublishModules();
             }
         }
         // New and changed files in path order: parents before children.
@@ -133,6 +139,48 @@ public sealed unsafe class ApplicationHost : IDisposable
         }
     }
 
+    /// <summary>
+    /// Reloads, parents first, every loaded application one of whose module files (found or
+    /// looked for by require) changed, appeared or vanished since it loaded, as a change of its
+    /// main.lua would; then hands the watcher the files to watch from now on. The watcher's
+    /// report; tests call it directly.
+    /// </summary>
+    public void CheckModules()
+    {
+        if (_stopped)
+            return;
+        foreach (Application app in _ordered)
+        {
+            if (app.LoadedStamp is null || app.Modules.FirstChanged() is not WatchedFile file)
+                continue;
+            _logger.Info($"Application '{DisplayPath(app)}' changed ({app.Modules.Shown(file)}), reloading");
+            StopApplication(app);
+            ClearEnvironment(app);
+            LoadApplication(app);
+        }
+        PublishModules();
+    }
+
+    /// <summary>Gives the watcher every application's module files (the loop thread's list is
+    /// copied: the watcher reads it from its own thread).</summary>
+    private void PublishModules()
+    {
+        if (_scanner is null)
+            return;
+        var files = new List<WatchedFile>();
+        foreach (Application app in _ordered)
+            files.AddRange(app.Modules.Files);
+        _scanner.WatchModules([.. files]);
+    }
+
+    /// <summary>A require looked at a new file: published at once when it ran outside a load
+    /// (in a handler), else once the load ends.</summary>
+    private void ModuleRecorded()
+    {
+        if (!_loading)
+            PublishModules();
+    }
+
     /// <summary>onManage() in every started application that defines it itself (the 2-second tick).</summary>
     internal void Manage()
     {
@@ -144,6 +192,21 @@ public sealed unsafe class ApplicationHost : IDisposable
     }
 
     private void LoadApplication(Application app)
+    {
+        app.Modules.Clear();
+        _loading = true;
+        try
+        {
+            RunApplication(app);
+        }
+        finally
+        {
+            _loading = false;
+            PublishModules();
+        }
+    }
+
+    private void RunApplication(Application app)
     {
         byte[] code;
         try
@@ -237,6 +300,8 @@ public sealed unsafe class ApplicationHost : IDisposable
         Application? parent = path.Length == 0 ? null : Ensure(path[..path.LastIndexOf('/')]);
         string relative = path.Length == 0 ? "main.lua" : path[1..] + "/main.lua";
         app = new Application(path, parent, Path.Combine(_wwwRoot, relative), relative);
+        app.Modules = new ApplicationModules(app, _wwwRoot, _logger, ModuleRecorded);
+        app.ModulesHandle = _vm.Keep(app.Modules);
         CreateEnvironment(app);
         _applications.Add(path, app);
         _ordered.Clear();
@@ -281,7 +346,8 @@ public sealed unsafe class ApplicationHost : IDisposable
         SetStandardFields(app);
     }
 
-    /// <summary>super, path, name and mona (docs/api.md, "The application environment").</summary>
+    /// <summary>super, path, name, mona, and its own require and package (docs/api.md, "The
+    /// application environment").</summary>
     private void SetStandardFields(Application app)
     {
         nint L = _vm.L;
@@ -298,6 +364,19 @@ public sealed unsafe class ApplicationHost : IDisposable
         LuaStrings.Push(L, "mona");
         LuaApi.lua_rawgeti(L, LuaApi.LUA_REGISTRYINDEX, app.MonaRef);
         LuaApi.lua_rawset(L, -3);
+        // A new require each time: a reload starts with an empty module cache.
+        int env = LuaApi.lua_gettop(L);
+        LuaApi.lua_rawgeti(L, LuaApi.LUA_REGISTRYINDEX, _makeRequireRef);
+        LuaApi.lua_pushvalue(L, env);
+        ApplicationModules.PushFunctions(L, app.ModulesHandle);
+        if (!_vm.Call(3, 2, out string error))
+            throw new InvalidOperationException($"require cannot be made: {error}");
+        LuaStrings.Push(L, "package");
+        LuaApi.lua_insert(L, -2);
+        LuaApi.lua_rawset(L, env);
+        LuaStrings.Push(L, "require");
+        LuaApi.lua_insert(L, -2);
+        LuaApi.lua_rawset(L, env);
         LuaApi.lua_pop(L, 1);
     }
 

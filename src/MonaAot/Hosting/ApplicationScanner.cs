@@ -1,9 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
-using System.Text;
 using System.Threading;
-using MonaAot.Lua.Native;
 using MonaAot.Reactor;
 
 namespace MonaAot.Hosting;
@@ -17,60 +15,65 @@ public readonly record struct FileStamp(long LastWriteNs, long Length);
 /// and a post to the loop only when something changed. The check stats every folder and
 /// main.lua found by the last scan and allocates nothing; only when one of them changed (a
 /// folder's time changes when an entry is added or removed) is the tree scanned again. So the
-/// watcher costs the managed heap nothing while nothing changes.
+/// watcher costs the managed heap nothing while nothing changes. It also stats the module
+/// files the applications found (or looked for) through <c>require</c>, as the host hands them
+/// over (<see cref="WatchModules"/>), and tells the host when one of them changed, appeared or
+/// vanished (docs/architecture.md, "Modules").
 /// </summary>
-public sealed unsafe class ApplicationScanner : IDisposable
+public sealed class ApplicationScanner : IDisposable
 {
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(2);
-
-    /// <summary>A folder or main.lua of the last scan, with the version it had then.</summary>
-    private sealed class Watched(byte[] path, int kind, long mtimeNs, long size)
-    {
-        public readonly byte[] Path = path; // UTF-8, NUL-terminated, for mona_stat
-        public readonly int Kind = kind;
-        public readonly long MtimeNs = mtimeNs;
-        public readonly long Size = size;
-    }
 
     private readonly string _wwwRoot;
     private readonly EventLoop _loop;
     private readonly Action<SortedDictionary<string, FileStamp>> _onChange;
+    private readonly Action? _onModulesChanged;
     private readonly object _gate = new();
     private SortedDictionary<string, FileStamp> _last;
-    private List<Watched> _watched;
+    private List<WatchedFile> _watched;
+    // Written by the loop thread, read by the timer's: replaced whole, never changed in place.
+    private volatile WatchedFile[] _modules = [];
+    // The module list a change was last reported for: reported once, until the host hands over
+    // the list it made after handling it.
+    private WatchedFile[]? _modulesReported;
     private Timer? _timer;
 
-    public ApplicationScanner(string wwwRoot, EventLoop loop, Action<SortedDictionary<string, FileStamp>> onChange)
+    public ApplicationScanner(string wwwRoot, EventLoop loop, Action<SortedDictionary<string, FileStamp>> onChange, Action? onModulesChanged = null)
     {
         _wwwRoot = wwwRoot;
         _loop = loop;
         _onChange = onChange;
-        _watched = new List<Watched>();
+        _onModulesChanged = onModulesChanged;
+        _watched = new List<WatchedFile>();
         _last = Scan(wwwRoot, _watched);
     }
 
     /// <summary>The main.lua files found at construction.</summary>
     public SortedDictionary<string, FileStamp> Initial => _last;
 
+    /// <summary>The module files to watch from now on (each with the version its application
+    /// loaded), replacing the previous list. Called on the loop thread.</summary>
+    public void WatchModules(WatchedFile[] modules) => _modules = modules;
+
     public void Start() => _timer = new Timer(_ => Check(), null, Interval, Interval);
 
     /// <summary>Every main.lua under <paramref name="wwwRoot"/>, in path order (parents first).
     /// Hidden folders (".git") are skipped.</summary>
-    public static SortedDictionary<string, FileStamp> Scan(string wwwRoot) => Scan(wwwRoot, new List<Watched>());
+    public static SortedDictionary<string, FileStamp> Scan(string wwwRoot) => Scan(wwwRoot, new List<WatchedFile>());
 
-    private static SortedDictionary<string, FileStamp> Scan(string wwwRoot, List<Watched> watched)
+    private static SortedDictionary<string, FileStamp> Scan(string wwwRoot, List<WatchedFile> watched)
     {
         var found = new SortedDictionary<string, FileStamp>(StringComparer.Ordinal);
         ScanFolder(wwwRoot, "", found, watched);
         return found;
     }
 
-    private static void ScanFolder(string folder, string path, SortedDictionary<string, FileStamp> found, List<Watched> watched)
+    private static void ScanFolder(string folder, string path, SortedDictionary<string, FileStamp> found, List<WatchedFile> watched)
     {
         // Stat before listing: a change made while listing shows at the next check.
         Watch(folder, watched);
-        Watched? main = Watch(System.IO.Path.Combine(folder, "main.lua"), watched);
-        if (main is { Kind: 0 })
+        WatchedFile main = Watch(System.IO.Path.Combine(folder, "main.lua"), watched);
+        if (main.Kind == 0)
             found[path] = new FileStamp(main.MtimeNs, main.Size);
         try
         {
@@ -87,53 +90,70 @@ public sealed unsafe class ApplicationScanner : IDisposable
         }
     }
 
-    private static Watched? Watch(string path, List<Watched> watched)
+    private static WatchedFile Watch(string path, List<WatchedFile> watched)
     {
-        byte[] bytes = Encoding.UTF8.GetBytes(path + "\0");
-        long mtime, size;
-        int kind;
-        fixed (byte* p = bytes)
-            kind = Shim.mona_stat(p, &mtime, &size);
-        var entry = new Watched(bytes, kind, kind < 0 ? 0 : mtime, kind < 0 ? 0 : size);
+        WatchedFile entry = WatchedFile.Stat(path);
         watched.Add(entry);
-        return kind < 0 ? null : entry;
+        return entry;
     }
 
-    private static bool Unchanged(List<Watched> watched)
+    private static bool Unchanged(List<WatchedFile> watched)
     {
-        foreach (Watched entry in watched)
+        foreach (WatchedFile entry in watched)
         {
-            long mtime = 0, size = 0;
-            int kind;
-            fixed (byte* p = entry.Path)
-                kind = Shim.mona_stat(p, &mtime, &size);
-            if (kind != entry.Kind || (kind >= 0 && (mtime != entry.MtimeNs || size != entry.Size)))
+            if (entry.Changed())
                 return false;
         }
         return true;
     }
 
-    private void Check()
+    private static bool Unchanged(WatchedFile[] watched)
+    {
+        foreach (WatchedFile entry in watched)
+        {
+            if (entry.Changed())
+                return false;
+        }
+        return true;
+    }
+
+    /// <summary>One check (the timer's; tests call it directly).</summary>
+    internal void Check()
     {
         // Monitor.TryEnter: a check slower than the interval is not run twice at once.
         if (!Monitor.TryEnter(_gate))
             return;
         try
         {
-            if (_timer is null || Unchanged(_watched))
-                return; // disposed (the loop may be gone), or nothing to do
-            var watched = new List<Watched>();
-            SortedDictionary<string, FileStamp> current = Scan(_wwwRoot, watched);
-            _watched = watched;
-            if (SameAs(current, _last))
-                return;
-            _last = current;
-            _loop.Post(() => _onChange(current));
+            if (_timer is null)
+                return; // disposed: the loop may be gone
+            WatchedFile[] modules = _modules;
+            if (_onModulesChanged is not null && modules != _modulesReported && !Unchanged(modules))
+            {
+                _modulesReported = modules;
+                _loop.Post(_onModulesChanged);
+            }
+            if (!Unchanged(_watched))
+                Rescan();
         }
         finally
         {
             Monitor.Exit(_gate);
         }
+    }
+
+    /// <summary>Scans the tree again and reports a change of its main.lua files. A method of its
+    /// own: the closure below, were it in <see cref="Check"/>, would be allocated at every check
+    /// (C# allocates a closure's captured variables where their scope begins).</summary>
+    private void Rescan()
+    {
+        var watched = new List<WatchedFile>();
+        SortedDictionary<string, FileStamp> current = Scan(_wwwRoot, watched);
+        _watched = watched;
+        if (SameAs(current, _last))
+            return;
+        _last = current;
+        _loop.Post(() => _onChange(current));
     }
 
     private static bool SameAs(SortedDictionary<string, FileStamp> a, SortedDictionary<string, FileStamp> b)
