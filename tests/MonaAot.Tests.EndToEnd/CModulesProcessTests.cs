@@ -106,6 +106,17 @@ public class CModulesProcessTests
     }
 
     [Test]
+    public async Task CModules_ABadValue_ExitsTwo_WithOneLine()
+    {
+        using var www = new TempWww();
+        string ini = www.WriteIni("[lua]\ncmodules = off\n");
+        (int code, string output, string error) = await MonaProcess.RunToEnd(Wait, "--config", ini, www.Www);
+        await Assert.That(code).IsEqualTo(2);
+        await Assert.That(error).IsEqualTo($"monaaot: {ini}:2: lua.cmodules must be true or false, got 'off'");
+        await Assert.That(output).IsEqualTo("");
+    }
+
+    [Test]
     public async Task NotALuaModule_AMissingFile_AndABadLibrary_AreLuaErrors_NotCrashes()
     {
         using var www = new TempWww();
