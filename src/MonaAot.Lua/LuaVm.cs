@@ -50,6 +50,15 @@ public sealed unsafe class LuaVm : IDisposable
             Shim.mona_setlimit(_heap, (nuint)Math.Max(0, bytes));
     }
 
+    /// <summary>[lua] cmodules = false: from now on a require that would load a Lua C module,
+    /// and package.loadlib, raise "C modules are disabled ([lua] cmodules = false): NAME"
+    /// (mona_cmodules.h). Call before anything changes package.searchers.</summary>
+    public void RefuseCModules()
+    {
+        if (Shim.mona_cmodules_refuse(L) != LuaApi.LUA_OK)
+            throw new InvalidOperationException(PopError());
+    }
+
     /// <summary>
     /// Stops the script call running now, if any, with "&lt;where&gt;: interrupted by SIGTERM"
     /// (or SIGINT), raised in the script and again at every instruction of that call, so a

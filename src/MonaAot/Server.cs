@@ -91,10 +91,12 @@ public static partial class Server
         return 0;
     }
 
-    /// <summary>[lua] memoryLimit and handlerTimeout on <paramref name="vm"/>; the watchdog (if
-    /// any) must be disposed before the VM.</summary>
+    /// <summary>[lua] memoryLimit, handlerTimeout and cmodules on <paramref name="vm"/>, before
+    /// any script runs; the watchdog (if any) must be disposed before the VM.</summary>
     public static HandlerWatchdog? ApplyLuaLimits(LuaVm vm, LuaLimits limits)
     {
+        if (!limits.CModules)
+            vm.RefuseCModules();
         vm.SetMemoryLimit(limits.MemoryLimit);
         return limits.HandlerTimeoutSeconds > 0 ? new HandlerWatchdog(vm, limits.HandlerTimeoutSeconds) : null;
     }

@@ -107,6 +107,20 @@ public sealed class IniFile
         return value;
     }
 
+    /// <summary>A true/false setting (either case, as mona.configs reads them), or
+    /// <paramref name="fallback"/> when absent.</summary>
+    public bool GetBoolean(string section, string key, bool fallback)
+    {
+        IniEntry? entry = Find(section, key);
+        if (entry is null)
+            return fallback;
+        if (string.Equals(entry.Value, "true", StringComparison.OrdinalIgnoreCase))
+            return true;
+        if (string.Equals(entry.Value, "false", StringComparison.OrdinalIgnoreCase))
+            return false;
+        throw new ConfigurationException($"{Source}:{entry.Line}: {entry.FlatKey} must be true or false, got '{entry.Value}'");
+    }
+
     private static ConfigurationException Malformed(string source, int line, string text, string expected) =>
         new($"{source}:{line}: malformed line '{text.Trim()}' ({expected})");
 }

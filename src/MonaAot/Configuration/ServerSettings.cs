@@ -13,6 +13,10 @@ namespace MonaAot.Configuration;
 public sealed record LuaLimits(long MemoryLimit, int HandlerTimeoutSeconds)
 {
     public static LuaLimits Default { get; } = new(0, 0);
+
+    /// <summary>[lua] cmodules: whether require and package.loadlib may load Lua C modules
+    /// (docs/api.md: Lua C modules).</summary>
+    public bool CModules { get; init; } = true;
 }
 
 /// <summary>A configuration line that does not stop the server but deserves a look (an
@@ -50,7 +54,7 @@ public sealed record ServerSettings(string WwwRoot, LogLevel LogLevel, IniFile I
             [""] = ["www"],
             ["logs"] = ["directory", "maxSize", "rotation"],
             ["tcp"] = ["receiveLimit", "sendLimit", "connectTimeout", "idleTimeout", "sendTimeout"],
-            ["lua"] = ["memoryLimit", "handlerTimeout"],
+            ["lua"] = ["memoryLimit", "handlerTimeout", "cmodules"],
             ["smtp"] = ["host", "port", "timeout", "user", "password", "tls"],
             ["tls"] = ["certificate", "key", "handshakeTimeout"],
         };
@@ -65,7 +69,7 @@ public sealed record ServerSettings(string WwwRoot, LogLevel LogLevel, IniFile I
     /// <summary>[tls] certificate and key: what mona:createTCPServer(true) serves.</summary>
     public TlsFiles Tls { get; init; } = TlsFiles.None;
 
-    /// <summary>[lua]: memoryLimit and handlerTimeout.</summary>
+    /// <summary>[lua]: memoryLimit, handlerTimeout and cmodules.</summary>
     public LuaLimits Lua { get; init; } = LuaLimits.Default;
 
     /// <summary>MonaServer's rule: the ini file beside the executable, named after it.</summary>
@@ -148,15 +152,16 @@ public sealed record ServerSettings(string WwwRoot, LogLevel LogLevel, IniFile I
         return d[a.Length, b.Length];
     }
 
-    /// <summary>[lua] memoryLimit (bytes, 0 for none; at least 1 MiB otherwise) and
-    /// handlerTimeout (seconds, 0 for none).</summary>
+    /// <summary>[lua] memoryLimit (bytes, 0 for none; at least 1 MiB otherwise), handlerTimeout
+    /// (seconds, 0 for none) and cmodules (true or false).</summary>
     public static LuaLimits LuaLimitsOf(IniFile ini)
     {
         LuaLimits defaults = LuaLimits.Default;
         long memory = ini.GetInteger("lua", "memoryLimit", defaults.MemoryLimit, 0, long.MaxValue);
         if (memory is > 0 and < 1 << 20 && ini.Find("lua", "memoryLimit") is { } entry)
             throw new ConfigurationException($"{ini.Source}:{entry.Line}: lua.memoryLimit must be 0 (no limit) or at least 1048576 bytes, got '{entry.Value}'");
-        return new LuaLimits(memory, (int)ini.GetInteger("lua", "handlerTimeout", defaults.HandlerTimeoutSeconds, 0, 3600));
+        return new LuaLimits(memory, (int)ini.GetInteger("lua", "handlerTimeout", defaults.HandlerTimeoutSeconds, 0, 3600))
+        { CModules = ini.GetBoolean("lua", "cmodules", defaults.CModules) };
     }
 
     /// <summary>[smtp] host, port, timeout (seconds), user, password, tls (docs/api.md: Mail).</summary>

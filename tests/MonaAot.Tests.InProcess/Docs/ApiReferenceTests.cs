@@ -277,7 +277,7 @@ public class ApiReferenceTests
     public async Task EveryConfigurationKey_IsKnownAndDocumented()
     {
         string source = File.ReadAllText(RepositoryFile("src", "MonaAot", "Configuration", "ServerSettings.cs"));
-        string[] read = [.. Regex.Matches(source, @"ini\.(?:Find|GetInteger)\(""(\w*)"", ""(\w+)""")
+        string[] read = [.. Regex.Matches(source, @"ini\.(?:Find|GetInteger|GetBoolean)\(""(\w*)"", ""(\w+)""")
             .Select(m => m.Groups[1].Value + "." + m.Groups[2].Value).Distinct().Order()];
         string[] known = [.. ServerSettings.KnownKeys.SelectMany(section => section.Value.Select(key => section.Key + "." + key)).Order()];
         await Assert.That(read).IsEquivalentTo(known);

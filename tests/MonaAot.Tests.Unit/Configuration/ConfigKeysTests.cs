@@ -56,6 +56,28 @@ public class ConfigKeysTests
     }
 
     [Test]
+    [Arguments("", true)]
+    [Arguments("[lua]\ncmodules = false\n", false)]
+    [Arguments("[lua]\ncmodules = TRUE\n", true)]
+    public async Task Lua_CModules_IsABoolean_TrueByDefault(string ini, bool expected) =>
+        await Assert.That(ServerSettings.LuaLimitsOf(IniFile.Parse(ini, "test.ini")).CModules).IsEqualTo(expected);
+
+    [Test]
+    public async Task Lua_CModules_ABadValueIsOneLine()
+    {
+        ConfigurationException? error = null;
+        try
+        {
+            ServerSettings.LuaLimitsOf(IniFile.Parse("[lua]\ncmodules = no\n", "test.ini"));
+        }
+        catch (ConfigurationException e)
+        {
+            error = e;
+        }
+        await Assert.That(error?.Message).IsEqualTo("test.ini:2: lua.cmodules must be true or false, got 'no'");
+    }
+
+    [Test]
     [Arguments("[tls]\ncertificate = cert.pem\n", "test.ini:2: tls.certificate and tls.key go together, got only tls.certificate")]
     [Arguments("[tls]\ncertificate = nowhere.pem\nkey = nowhere.key\n", "test.ini:2: tls.certificate: file not found: ")]
     public async Task Tls_Files_GoTogether_AndMustExist(string ini, string expected)
