@@ -3,8 +3,8 @@
  * (buffering, padding, the length field) is shared, since HMAC feeds two pieces per hash. The
  * constants are the ones the specifications define (RFC 1321 section 3.4: floor(2^32 *
  * |sin(i)|); FIPS 180-4 sections 4.2 and 5.3: fractional parts of square and cube roots of the
- * first primes). SHA-256 uses the x86 SHA extensions when the processor has them
- * (mona_hash_x86.c), as the system's own sha256sum does through OpenSSL. */
+ * first primes). SHA-1 and SHA-256 use the x86 SHA extensions when the processor has them
+ * (mona_hash_x86.c), as OpenSSL does. */
 #include "mona_hash.h"
 #include "mona_hash_x86.h"
 
@@ -107,9 +107,13 @@ static void md5_blocks(uint32_t *h, const unsigned char *p, size_t blocks) {
 #define MD5_STEP(f, k)                                                                             \
         t = b + rotl32(a + (f) + MD5_T[i] + x[k], MD5_S[i >> 4][i & 3]);                         \
         a = d; d = c; c = b; b = t;
+#pragma GCC unroll 16
         for (int i = 0; i < 16; i++) { MD5_STEP((b & c) | (~b & d), i) }
+#pragma GCC unroll 16
         for (int i = 16; i < 32; i++) { MD5_STEP((b & d) | (c & ~d), (1 + 5 * i) & 15) }
+#pragma GCC unroll 16
         for (int i = 32; i < 48; i++) { MD5_STEP(b ^ c ^ d, (5 + 3 * i) & 15) }
+#pragma GCC unroll 16
         for (int i = 48; i < 64; i++) { MD5_STEP(c ^ (b | ~d), (7 * i) & 15) }
 #undef MD5_STEP
         h[0] += a; h[1] += b; h[2] += c; h[3] += d;
@@ -117,7 +121,7 @@ static void md5_blocks(uint32_t *h, const unsigned char *p, size_t blocks) {
 }
 
 /* SHA-1, FIPS 180-4 section 6.1.2, with the 16-word circular schedule of section 6.1.3. */
-static void sha1_blocks(uint32_t *h, const unsigned char *p, size_t blocks) {
+static void sha1_blocks_portable(uint32_t *h, const unsigned char *p, size_t blocks) {
     for (; blocks > 0; blocks--, p += 64) {
         uint32_t w[16];
         for (int i = 0; i < 16; i++)
@@ -137,6 +141,13 @@ static void sha1_blocks(uint32_t *h, const unsigned char *p, size_t blocks) {
     }
 }
 
+static void sha1_blocks(uint32_t *h, const unsigned char *p, size_t blocks) {
+    if (mona_hash_x86_sha())
+        mona_sha1_blocks_x86(h, p, blocks);
+    else
+        sha1_blocks_portable(h, p, blocks);
+}
+
 /* SHA-256, FIPS 180-4 section 6.2.2. */
 static void sha256_blocks_portable(uint32_t *h, const unsigned char *p, size_t blocks) {
     for (; blocks > 0; blocks--, p += 64) {
@@ -149,6 +160,7 @@ static void sha256_blocks_portable(uint32_t *h, const unsigned char *p, size_t b
             w[i] = w[i - 16] + s0 + w[i - 7] + s1;
         }
         uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
+#pragma GCC unroll 16
         for (int i = 0; i < 64; i++) {
             uint32_t t1 = hh + (rotr32(e, 6) ^ rotr32(e, 11) ^ rotr32(e, 25)) + ((e & f) ^ (~e & g)) + SHA256_K[i] + w[i];
             uint32_t t2 = (rotr32(a, 2) ^ rotr32(a, 13) ^ rotr32(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
@@ -177,6 +189,7 @@ static void sha512_blocks(uint64_t *h, const unsigned char *p, size_t blocks) {
             w[i] = w[i - 16] + s0 + w[i - 7] + s1;
         }
         uint64_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
+#pragma GCC unroll 16
         for (int i = 0; i < 80; i++) {
             uint64_t t1 = hh + (rotr64(e, 14) ^ rotr64(e, 18) ^ rotr64(e, 41)) + ((e & f) ^ (~e & g)) + SHA512_K[i] + w[i];
             uint64_t t2 = (rotr64(a, 28) ^ rotr64(a, 34) ^ rotr64(a, 39)) + ((a & b) ^ (a & c) ^ (b & c));

@@ -56,6 +56,47 @@ void mona_sha256_blocks_x86(uint32_t *h, const unsigned char *p, size_t blocks, 
     _mm_storeu_si128((__m128i *)h, _mm_blend_epi16(feba, ghcd, 0xF0));        /* A B C D */
     _mm_storeu_si128((__m128i *)(h + 4), _mm_alignr_epi8(ghcd, feba, 8));    /* E F G H */
 }
+
+/* SHA-1 (SHA1RNDS4, SHA1NEXTE, SHA1MSG1, SHA1MSG2): A B C D in one vector (A in the highest
+ * lane), E in the highest lane of another. RNDS4 runs four rounds of the function its
+ * immediate names (rounds 0-19, 20-39, 40-59, 60-79: 0 to 3) from ABCD and (E + W[t], W[t+1],
+ * W[t+2], W[t+3]); NEXTE makes the next E (A of four rounds before, rotated by 30) and adds it to
+ * the next words. MSG1, an XOR and MSG2 compute W[t] = rotl1(W[t-3] ^ W[t-8] ^ W[t-14] ^ W[t-16])
+ * four words at a time (section 6.1.2). The groups are written out: the immediate must be a
+ * constant. */
+#define SHA1_GROUP(g, f)                                                                           \
+    do {                                                                                           \
+        if ((g) >= 4)                                                                              \
+            m[(g) & 3] = _mm_sha1msg2_epu32(                                                       \
+                _mm_xor_si128(_mm_sha1msg1_epu32(m[(g) & 3], m[((g) + 1) & 3]), m[((g) + 2) & 3]), \
+                m[((g) + 3) & 3]);                                                                 \
+        e = (g) == 0 ? _mm_add_epi32(e, m[0]) : _mm_sha1nexte_epu32(previous, m[(g) & 3]);        \
+        previous = abcd;                                                                           \
+        abcd = _mm_sha1rnds4_epu32(abcd, e, f);                                                    \
+    } while (0)
+
+__attribute__((target("sha,ssse3,sse4.1")))
+void mona_sha1_blocks_x86(uint32_t *h, const unsigned char *p, size_t blocks) {
+    /* The whole 16 bytes reversed: W[t] lands in the highest lane, big-endian words read. */
+    const __m128i reverse = _mm_set_epi64x(0x0001020304050607LL, 0x08090a0b0c0d0e0fLL);
+    __m128i abcd = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)h), 0x1B); /* D C B A */
+    __m128i e = _mm_set_epi32((int)h[4], 0, 0, 0);
+    for (; blocks > 0; blocks--, p += 64) {
+        __m128i saved_abcd = abcd, saved_e = e, previous = abcd;
+        __m128i m[4];
+        for (int i = 0; i < 4; i++)
+            m[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * i)), reverse);
+        SHA1_GROUP(0, 0); SHA1_GROUP(1, 0); SHA1_GROUP(2, 0); SHA1_GROUP(3, 0); SHA1_GROUP(4, 0);
+        SHA1_GROUP(5, 1); SHA1_GROUP(6, 1); SHA1_GROUP(7, 1); SHA1_GROUP(8, 1); SHA1_GROUP(9, 1);
+        SHA1_GROUP(10, 2); SHA1_GROUP(11, 2); SHA1_GROUP(12, 2); SHA1_GROUP(13, 2); SHA1_GROUP(14, 2);
+        SHA1_GROUP(15, 3); SHA1_GROUP(16, 3); SHA1_GROUP(17, 3); SHA1_GROUP(18, 3); SHA1_GROUP(19, 3);
+        e = _mm_sha1nexte_epu32(previous, saved_e);
+        abcd = _mm_add_epi32(abcd, saved_abcd);
+    }
+    _mm_storeu_si128((__m128i *)h, _mm_shuffle_epi32(abcd, 0x1B));
+    h[4] = (uint32_t)_mm_extract_epi32(e, 3);
+}
+#undef SHA1_GROUP
 #else
 /* An empty translation unit is not ISO C. */
 typedef int mona_hash_x86_unused;
