@@ -148,27 +148,53 @@ static void sha1_blocks(uint32_t *h, const unsigned char *p, size_t blocks) {
         sha1_blocks_portable(h, p, blocks);
 }
 
-/* SHA-256, FIPS 180-4 section 6.2.2. */
-static void sha256_blocks_portable(uint32_t *h, const unsigned char *p, size_t blocks) {
+/* SHA-256, FIPS 180-4 section 6.2.2, written as SHA-512 below is: eight rounds per pass with
+ * the variables renamed rather than moved, the schedule as 16 words computed as needed. */
+#define S256_BIG0(x) (rotr32(x, 2) ^ rotr32(x, 13) ^ rotr32(x, 22))
+#define S256_BIG1(x) (rotr32(x, 6) ^ rotr32(x, 11) ^ rotr32(x, 25))
+#define S256_SMALL0(x) (rotr32(x, 7) ^ rotr32(x, 18) ^ ((x) >> 3))
+#define S256_SMALL1(x) (rotr32(x, 17) ^ rotr32(x, 19) ^ ((x) >> 10))
+#define S256_ROUND(a, b, c, d, e, f, g, h, j)                                                      \
+    do {                                                                                           \
+        uint32_t wj = i + (j) < 16 ? w[j]                                                          \
+            : (w[j] += S256_SMALL1(w[((j) + 14) & 15]) + w[((j) + 9) & 15] + S256_SMALL0(w[((j) + 1) & 15])); \
+        uint32_t t1 = h + S256_BIG1(e) + ((e & f) ^ (~e & g)) + SHA256_K[i + (j)] + wj;          \
+        d += t1;                                                                                   \
+        h = t1 + S256_BIG0(a) + ((a & b) ^ (a & c) ^ (b & c));                                     \
+    } while (0)
+
+static void sha256_blocks_portable(uint32_t *hv, const unsigned char *p, size_t blocks) {
     for (; blocks > 0; blocks--, p += 64) {
-        uint32_t w[64];
+        uint32_t w[16];
         for (int i = 0; i < 16; i++)
             w[i] = load_be32(p + 4 * i);
-        for (int i = 16; i < 64; i++) {
-            uint32_t s0 = rotr32(w[i - 15], 7) ^ rotr32(w[i - 15], 18) ^ (w[i - 15] >> 3);
-            uint32_t s1 = rotr32(w[i - 2], 17) ^ rotr32(w[i - 2], 19) ^ (w[i - 2] >> 10);
-            w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+        uint32_t a = hv[0], b = hv[1], c = hv[2], d = hv[3], e = hv[4], f = hv[5], g = hv[6], h = hv[7];
+        for (int i = 0; i < 64; i += 16) {
+            S256_ROUND(a, b, c, d, e, f, g, h, 0);
+            S256_ROUND(h, a, b, c, d, e, f, g, 1);
+            S256_ROUND(g, h, a, b, c, d, e, f, 2);
+            S256_ROUND(f, g, h, a, b, c, d, e, 3);
+            S256_ROUND(e, f, g, h, a, b, c, d, 4);
+            S256_ROUND(d, e, f, g, h, a, b, c, 5);
+            S256_ROUND(c, d, e, f, g, h, a, b, 6);
+            S256_ROUND(b, c, d, e, f, g, h, a, 7);
+            S256_ROUND(a, b, c, d, e, f, g, h, 8);
+            S256_ROUND(h, a, b, c, d, e, f, g, 9);
+            S256_ROUND(g, h, a, b, c, d, e, f, 10);
+            S256_ROUND(f, g, h, a, b, c, d, e, 11);
+            S256_ROUND(e, f, g, h, a, b, c, d, 12);
+            S256_ROUND(d, e, f, g, h, a, b, c, 13);
+            S256_ROUND(c, d, e, f, g, h, a, b, 14);
+            S256_ROUND(b, c, d, e, f, g, h, a, 15);
         }
-        uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
-#pragma GCC unroll 16
-        for (int i = 0; i < 64; i++) {
-            uint32_t t1 = hh + (rotr32(e, 6) ^ rotr32(e, 11) ^ rotr32(e, 25)) + ((e & f) ^ (~e & g)) + SHA256_K[i] + w[i];
-            uint32_t t2 = (rotr32(a, 2) ^ rotr32(a, 13) ^ rotr32(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-            hh = g; g = f; f = e; e = d + t1; d = c; c = b; b = a; a = t1 + t2;
-        }
-        h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += hh;
+        hv[0] += a; hv[1] += b; hv[2] += c; hv[3] += d; hv[4] += e; hv[5] += f; hv[6] += g; hv[7] += h;
     }
 }
+#undef S256_ROUND
+#undef S256_BIG0
+#undef S256_BIG1
+#undef S256_SMALL0
+#undef S256_SMALL1
 
 static void sha256_blocks(uint32_t *h, const unsigned char *p, size_t blocks) {
     if (mona_hash_x86_sha())
@@ -177,27 +203,52 @@ static void sha256_blocks(uint32_t *h, const unsigned char *p, size_t blocks) {
         sha256_blocks_portable(h, p, blocks);
 }
 
-/* SHA-512, FIPS 180-4 section 6.4.2. */
-static void sha512_blocks(uint64_t *h, const unsigned char *p, size_t blocks) {
+/* SHA-512, FIPS 180-4 section 6.4.2, in the same shape as SHA-256 above. */
+#define S512_BIG0(x) (rotr64(x, 28) ^ rotr64(x, 34) ^ rotr64(x, 39))
+#define S512_BIG1(x) (rotr64(x, 14) ^ rotr64(x, 18) ^ rotr64(x, 41))
+#define S512_SMALL0(x) (rotr64(x, 1) ^ rotr64(x, 8) ^ ((x) >> 7))
+#define S512_SMALL1(x) (rotr64(x, 19) ^ rotr64(x, 61) ^ ((x) >> 6))
+#define S512_ROUND(a, b, c, d, e, f, g, h, j)                                                      \
+    do {                                                                                           \
+        uint64_t wj = i + (j) < 16 ? w[j]                                                          \
+            : (w[j] += S512_SMALL1(w[((j) + 14) & 15]) + w[((j) + 9) & 15] + S512_SMALL0(w[((j) + 1) & 15])); \
+        uint64_t t1 = h + S512_BIG1(e) + ((e & f) ^ (~e & g)) + SHA512_K[i + (j)] + wj;          \
+        d += t1;                                                                                   \
+        h = t1 + S512_BIG0(a) + ((a & b) ^ (a & c) ^ (b & c));                                     \
+    } while (0)
+
+static void sha512_blocks(uint64_t *hv, const unsigned char *p, size_t blocks) {
     for (; blocks > 0; blocks--, p += 128) {
-        uint64_t w[80];
+        uint64_t w[16];
         for (int i = 0; i < 16; i++)
             w[i] = load_be64(p + 8 * i);
-        for (int i = 16; i < 80; i++) {
-            uint64_t s0 = rotr64(w[i - 15], 1) ^ rotr64(w[i - 15], 8) ^ (w[i - 15] >> 7);
-            uint64_t s1 = rotr64(w[i - 2], 19) ^ rotr64(w[i - 2], 61) ^ (w[i - 2] >> 6);
-            w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+        uint64_t a = hv[0], b = hv[1], c = hv[2], d = hv[3], e = hv[4], f = hv[5], g = hv[6], h = hv[7];
+        for (int i = 0; i < 80; i += 16) {
+            S512_ROUND(a, b, c, d, e, f, g, h, 0);
+            S512_ROUND(h, a, b, c, d, e, f, g, 1);
+            S512_ROUND(g, h, a, b, c, d, e, f, 2);
+            S512_ROUND(f, g, h, a, b, c, d, e, 3);
+            S512_ROUND(e, f, g, h, a, b, c, d, 4);
+            S512_ROUND(d, e, f, g, h, a, b, c, 5);
+            S512_ROUND(c, d, e, f, g, h, a, b, 6);
+            S512_ROUND(b, c, d, e, f, g, h, a, 7);
+            S512_ROUND(a, b, c, d, e, f, g, h, 8);
+            S512_ROUND(h, a, b, c, d, e, f, g, 9);
+            S512_ROUND(g, h, a, b, c, d, e, f, 10);
+            S512_ROUND(f, g, h, a, b, c, d, e, 11);
+            S512_ROUND(e, f, g, h, a, b, c, d, 12);
+            S512_ROUND(d, e, f, g, h, a, b, c, 13);
+            S512_ROUND(c, d, e, f, g, h, a, b, 14);
+            S512_ROUND(b, c, d, e, f, g, h, a, 15);
         }
-        uint64_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
-#pragma GCC unroll 16
-        for (int i = 0; i < 80; i++) {
-            uint64_t t1 = hh + (rotr64(e, 14) ^ rotr64(e, 18) ^ rotr64(e, 41)) + ((e & f) ^ (~e & g)) + SHA512_K[i] + w[i];
-            uint64_t t2 = (rotr64(a, 28) ^ rotr64(a, 34) ^ rotr64(a, 39)) + ((a & b) ^ (a & c) ^ (b & c));
-            hh = g; g = f; f = e; e = d + t1; d = c; c = b; b = a; a = t1 + t2;
-        }
-        h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += hh;
+        hv[0] += a; hv[1] += b; hv[2] += c; hv[3] += d; hv[4] += e; hv[5] += f; hv[6] += g; hv[7] += h;
     }
 }
+#undef S512_ROUND
+#undef S512_BIG0
+#undef S512_BIG1
+#undef S512_SMALL0
+#undef S512_SMALL1
 
 /* The streaming state shared by the four: the chaining value, the bytes not yet a whole
  * block, and the message length so far. */
