@@ -141,8 +141,15 @@ static void sha1_blocks_portable(uint32_t *h, const unsigned char *p, size_t blo
     }
 }
 
+/* Set by mona_hash_portable (the tests only). */
+static int force_portable;
+
+void mona_hash_portable(int portable) {
+    force_portable = portable;
+}
+
 static void sha1_blocks(uint32_t *h, const unsigned char *p, size_t blocks) {
-    if (mona_hash_x86_sha())
+    if (!force_portable && mona_hash_x86_sha())
         mona_sha1_blocks_x86(h, p, blocks);
     else
         sha1_blocks_portable(h, p, blocks);
@@ -197,7 +204,7 @@ static void sha256_blocks_portable(uint32_t *hv, const unsigned char *p, size_t 
 #undef S256_SMALL1
 
 static void sha256_blocks(uint32_t *h, const unsigned char *p, size_t blocks) {
-    if (mona_hash_x86_sha())
+    if (!force_portable && mona_hash_x86_sha())
         mona_sha256_blocks_x86(h, p, blocks, SHA256_K);
     else
         sha256_blocks_portable(h, p, blocks);

@@ -26,4 +26,9 @@ MONA_API int mona_hash(int algorithm, const unsigned char *data, size_t length, 
 MONA_API int mona_hmac(int algorithm, const unsigned char *key, size_t key_length,
                        const unsigned char *data, size_t length, unsigned char *digest);
 
+/* For the tests: 1 makes SHA-1 and SHA-256 take their portable code even on a processor with
+ * the SHA instructions, so that both paths are checked on one machine; 0 (the default) lets
+ * them use the instructions. */
+MONA_API void mona_hash_portable(int portable);
+
 #endif

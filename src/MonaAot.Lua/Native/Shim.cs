@@ -102,6 +102,9 @@ public static unsafe partial class Shim
     public static partial int mona_hmac(int algorithm, byte* key, nuint keyLength, byte* data, nuint length, byte* digest);
 
     [LibraryImport(NativeLibraries.Shim)]
+    public static partial void mona_hash_portable(int portable);
+
+    [LibraryImport(NativeLibraries.Shim)]
     public static partial nuint mona_base64_encode(byte* data, nuint length, byte* output);
 
     [LibraryImport(NativeLibraries.Shim)]
