@@ -112,6 +112,8 @@ public static partial class Server
         MailModule.Install(runtime, mona, mail);
         TimerModule.Install(runtime, mona);
         StatsFunction.Install(runtime, mona);
+        HashFunctions.Install(runtime, mona);
+        EncodingFunctions.Install(runtime, mona);
         return mona;
     }
 

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace MonaAot.Lua.Native;
 
 /// <summary>native/shim/mona_binding.h, mona_send.h, mona_file.h, mona_probe.h, mona_alloc.h,
-/// mona_guard.h and mona_cmodules.h, C names verbatim.</summary>
+/// mona_guard.h, mona_cmodules.h, mona_hash.h and mona_codec.h, C names verbatim.</summary>
 public static unsafe partial class Shim
 {
     /// <summary>A host function returns this to have the value on top of the stack raised.</summary>
@@ -89,4 +89,30 @@ public static unsafe partial class Shim
 
     [LibraryImport(NativeLibraries.Shim)]
     public static partial int mona_offsetof_epoll_event_data();
+
+    public const int MONA_MD5 = 0;
+    public const int MONA_SHA1 = 1;
+    public const int MONA_SHA256 = 2;
+    public const int MONA_SHA512 = 3;
+
+    /// <summary>The largest digest mona_hash and mona_hmac write (SHA-512's).</summary>
+    public const int MONA_HASH_MAX = 64;
+
+    [LibraryImport(NativeLibraries.Shim)]
+    public static partial int mona_hash(int algorithm, byte* data, nuint length, byte* digest);
+
+    [LibraryImport(NativeLibraries.Shim)]
+    public static partial int mona_hmac(int algorithm, byte* key, nuint keyLength, byte* data, nuint length, byte* digest);
+
+    [LibraryImport(NativeLibraries.Shim)]
+    public static partial void mona_hash_portable(int portable);
+
+    [LibraryImport(NativeLibraries.Shim)]
+    public static partial nuint mona_base64_encode(byte* data, nuint length, byte* output);
+
+    [LibraryImport(NativeLibraries.Shim)]
+    public static partial long mona_base64_decode(byte* text, nuint length, byte* output, nuint* position);
+
+    [LibraryImport(NativeLibraries.Shim)]
+    public static partial void mona_hex_encode(byte* data, nuint length, byte* output);
 }
