@@ -110,6 +110,7 @@ public static partial class Server
         MailModule.Install(runtime, mona, mail);
         TimerModule.Install(runtime, mona);
         StatsFunction.Install(runtime, mona);
+        JsonModule.Install(runtime, mona);
         return mona;
     }
 

@@ -2,8 +2,8 @@ using System.Runtime.InteropServices;
 
 namespace MonaAot.Lua.Native;
 
-/// <summary>native/shim/mona_binding.h, mona_send.h, mona_file.h, mona_probe.h, mona_alloc.h and
-/// mona_guard.h, C names verbatim.</summary>
+/// <summary>native/shim/mona_binding.h, mona_send.h, mona_file.h, mona_probe.h, mona_alloc.h,
+/// mona_guard.h and mona_json.h, C names verbatim.</summary>
 public static unsafe partial class Shim
 {
     /// <summary>A host function returns this to have the value on top of the stack raised.</summary>
@@ -74,6 +74,9 @@ public static unsafe partial class Shim
 
     [LibraryImport(NativeLibraries.Shim)]
     public static partial int mona_watchdog_tick(nint L, ulong* seen, int* ticks, int limit);
+
+    [LibraryImport(NativeLibraries.Shim)]
+    public static partial void mona_json_install(nint L);
 
     [LibraryImport(NativeLibraries.Shim)]
     public static partial int mona_sizeof_epoll_event();
