@@ -92,14 +92,21 @@ static void grow(encoder *e, size_t n) {
 
 #define ENSURE(e, n) do { if ((size_t)((e)->end - (e)->p) < (size_t)(n)) grow((e), (n)); } while (0)
 
-/* Pushes where the encoder is, ".a.b[3]" (or "the top level"), for the first `levels` levels. */
+/* Pushes where the encoder is, ".a.b[3]" (or "the top level"), for the first `levels` levels;
+ * only the last PATH_SHOWN of a deeper path, after "...", so that a message stays a line. */
+#define PATH_SHOWN 12
 static void push_path(encoder *e, int levels) {
     lua_State *L = e->L;
     luaL_Buffer b;
     luaL_buffinit(L, &b);
     if (levels == 0)
         luaL_addstring(&b, "the top level");
-    for (int i = 0; i < levels; i++) {
+    int first = 0;
+    if (levels > PATH_SHOWN) {
+        luaL_addstring(&b, "...");
+        first = levels - PATH_SHOWN;
+    }
+    for (int i = first; i < levels; i++) {
         char number[32];
         if (e->path[i].key == 0) {
             snprintf(number, sizeof number, "[%lld]", (long long)e->path[i].index);
@@ -108,7 +115,9 @@ static void push_path(encoder *e, int levels) {
             luaL_addchar(&b, '.');
             size_t length;
             const char *key = lua_tolstring(L, e->path[i].key, &length);
-            luaL_addlstring(&b, key, length);
+            luaL_addlstring(&b, key, length > 40 ? 40 : length);
+            if (length > 40)
+                luaL_addstring(&b, "...");
         } else {
             snprintf(number, sizeof number, "[%lld]", (long long)lua_tointeger(L, e->path[i].key));
             luaL_addstring(&b, number);
