@@ -155,50 +155,57 @@ static const char string_class[256] = {
 
 static const char hex_digits[] = "0123456789abcdef";
 
+#define STRING_CHUNK 16384
+
 /* Writes the string at stack index `index` quoted and escaped; `key` says whether it is an
  * object's key (for the message when it is not UTF-8). */
 static void write_string(encoder *e, int index, int key) {
     size_t length;
     const unsigned char *s = (const unsigned char *)lua_tolstring(e->L, index, &length);
-    if (length > ((size_t)-1 - 2) / 6)
-        luaL_error(e->L, "JSON text too large");
-    ENSURE(e, length * 6 + 2); /* the worst case (\u00XX), so the loop checks no room */
-    char *p = e->p;
-    *p++ = '"';
+    ENSURE(e, 1);
+    *e->p++ = '"';
     size_t i = 0;
+    /* By chunks of STRING_CHUNK bytes, each with room for its worst case (\u00XX, and a UTF-8
+     * sequence that starts in it and ends after it), so that the loop checks no room. */
     while (i < length) {
-        unsigned char c = s[i];
-        char kind = string_class[c];
-        if (kind == 0) {
-            *p++ = (char)c;
-            i++;
-        } else if (kind == '8') {
-            size_t n = utf8_sequence(s + i, length - i);
-            if (n == 0) {
-                e->p = p;
-                char what[80];
-                snprintf(what, sizeof what, key ? "cannot write a key that is not UTF-8 (byte %zu) in the table"
-                                                : "cannot write a string that is not UTF-8 (byte %zu)", i + 1);
-                fail(e, what, key ? e->depth - 1 : e->depth);
+        size_t stop = length - i > STRING_CHUNK ? i + STRING_CHUNK : length;
+        ENSURE(e, (stop - i) * 6 + 3);
+        char *p = e->p;
+        while (i < stop) {
+            unsigned char c = s[i];
+            char kind = string_class[c];
+            if (kind == 0) {
+                *p++ = (char)c;
+                i++;
+            } else if (kind == '8') {
+                size_t n = utf8_sequence(s + i, length - i);
+                if (n == 0) {
+                    e->p = p;
+                    char what[80];
+                    snprintf(what, sizeof what, key ? "cannot write a key that is not UTF-8 (byte %zu) in the table"
+                                                    : "cannot write a string that is not UTF-8 (byte %zu)", i + 1);
+                    fail(e, what, key ? e->depth - 1 : e->depth);
+                }
+                memcpy(p, s + i, n);
+                p += n;
+                i += n;
+            } else if (kind == 'u') {
+                memcpy(p, "\\u00", 4);
+                p[4] = hex_digits[c >> 4];
+                p[5] = hex_digits[c & 15];
+                p += 6;
+                i++;
+            } else {
+                p[0] = '\\';
+                p[1] = kind;
+                p += 2;
+                i++;
             }
-            memcpy(p, s + i, n);
-            p += n;
-            i += n;
-        } else if (kind == 'u') {
-            memcpy(p, "\\u00", 4);
-            p[4] = hex_digits[c >> 4];
-            p[5] = hex_digits[c & 15];
-            p += 6;
-            i++;
-        } else {
-            p[0] = '\\';
-            p[1] = kind;
-            p += 2;
-            i++;
         }
+        e->p = p;
     }
-    *p++ = '"';
-    e->p = p;
+    ENSURE(e, 1);
+    *e->p++ = '"';
 }
 
 static char *put_integer(char *p, lua_Integer value) {

@@ -145,6 +145,22 @@ public class JsonTests
     }
 
     [Test]
+    public async Task LongStrings_RoundTrip()
+    {
+        // Written by chunks (mona_json.c): escapes and UTF-8 sequences across their edges.
+        await Assert.That(Run("""
+            local parts = {}
+            for i = 1, 300000 do parts[i] = ({ "a", "\"", "\n", "é", "日", "🎉", "\0", "/" })[i % 8 + 1] end
+            local s = table.concat(parts)
+            local text = mona:toJSON({ s, "x" .. s, false })
+            local back = mona:fromJSON(text)
+            return tostring(back[1] == s and back[2] == "x" .. s) .. " " .. #text
+            """)).IsEqualTo("true 1575014"); // 2 x 37,500 x 21 bytes, "x", quotes, commas, false
+        await Assert.That(Raised("mona:toJSON(string.rep('é', 100000) .. '\\xff')"))
+            .IsEqualTo("cannot write a string that is not UTF-8 (byte 200001) at the top level");
+    }
+
+    [Test]
     [Arguments("{ 1, 2, 3 }", "[1,2,3]")]
     [Arguments("{ [3] = 'c', [1] = 'a', [2] = 'b' }", "[\"a\",\"b\",\"c\"]")]
     [Arguments("{ 1, nil, 3 }", "{\"1\":1,\"3\":3}")]
