@@ -853,9 +853,11 @@ static int null_tostring(lua_State *L) {
 
 void mona_json_install(lua_State *L) {
     lua_newuserdatauv(L, 0, 0); /* mona null */
-    lua_createtable(L, 0, 2);
+    lua_createtable(L, 0, 3);
     lua_pushliteral(L, "mona.null");
     lua_setfield(L, -2, "__name");
+    lua_pushliteral(L, "mona.null"); /* getmetatable(mona.null), as for MonaAot's other objects */
+    lua_setfield(L, -2, "__metatable");
     lua_pushcfunction(L, null_tostring);
     lua_setfield(L, -2, "__tostring");
     lua_setmetatable(L, -2);

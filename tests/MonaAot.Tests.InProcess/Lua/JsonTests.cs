@@ -297,6 +297,8 @@ public class JsonTests
         await Assert.That(Run("local t = { mona.null, x = mona.null } return tostring(t[1] == mona.null and t.x == mona.null)")).IsEqualTo("true");
         await Assert.That(Run("local v = mona:fromJSON('{\"a\":null,\"b\":[null]}') return tostring(v.a == mona.null and v.b[1] == mona.null and #v.b == 1)")).IsEqualTo("true");
         await Assert.That(Run("return tostring(not pcall(setmetatable, mona.null, {}))")).IsEqualTo("true");
+        await Assert.That(Run("return getmetatable(mona.null)")).IsEqualTo("mona.null");
+        await Assert.That(Run("return select(2, pcall(string.rep, mona.null))")).Contains("got mona.null");
     }
 
     [Test]
