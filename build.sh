@@ -18,8 +18,9 @@ say() { printf '==> %s\n' "$*" >&2; }
 
 # System packages the build needs: the static Lua and its headers, a C toolchain and clang
 # (the Native AOT linker driver), Python 3 for the benchmark driver, and OpenSSL (headers and
-# command) for the benchmark's TLS programs and certificate, and two Lua C modules for the tests.
-# Installed only when missing, non-interactively.
+# command) for the benchmark's TLS programs and certificate, two Lua C modules for the tests,
+# and the lua5.4 interpreter with lua-cjson for the json benchmark's reference. Installed only
+# when missing, non-interactively.
 install_missing() {
   local missing=()
   [ -f /usr/include/lua5.4/lua.h ] && ls /usr/lib/*/liblua5.4.a >/dev/null 2>&1 || missing+=(liblua5.4-dev)
@@ -31,9 +32,11 @@ install_missing() {
   # The benchmark's TLS reference and load generator link OpenSSL; its command makes their certificate.
   [ -f /usr/include/openssl/ssl.h ] || missing+=(libssl-dev)
   command -v openssl >/dev/null || missing+=(openssl)
-  # The end-to-end tests load Debian's Lua C modules into the binary (cjson, lpeg).
+  # The end-to-end tests load Debian's Lua C modules into the binary (cjson, lpeg); the
+  # benchmark's json scenario runs lua-cjson in the lua5.4 interpreter as its reference.
   ls /usr/lib/*/lua/5.4/cjson.so >/dev/null 2>&1 || missing+=(lua-cjson)
   ls /usr/lib/*/lua/5.4/lpeg.so >/dev/null 2>&1 || missing+=(lua-lpeg)
+  command -v lua5.4 >/dev/null || missing+=(lua5.4)
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]}"
     local sudo=""

@@ -77,6 +77,9 @@ public sealed unsafe class MonaObject
         LuaApi.lua_pop(L, 1);
     }
 
+    /// <summary>Pushes the global mona, for a module whose fields the shim sets in C (JsonModule).</summary>
+    public void Push() => LuaApi.lua_rawgeti(_runtime.Vm.L, LuaApi.LUA_REGISTRYINDEX, _tableRef);
+
     /// <summary>Adds mona[<paramref name="name"/>], a function that makes objects: it finds
     /// their owner with <see cref="Owners.OfFactory"/> (none in the global mona).</summary>
     public void AddFactory(string name, delegate* unmanaged<nint, int> function, GCHandle context)

@@ -114,6 +114,7 @@ public static partial class Server
         StatsFunction.Install(runtime, mona);
         HashFunctions.Install(runtime, mona);
         EncodingFunctions.Install(runtime, mona);
+        JsonModule.Install(runtime, mona);
         return mona;
     }
 

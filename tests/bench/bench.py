@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """MonaAot benchmark (run by ./build.sh bench, after out/monaaot is built): TCP and UDP echo,
-timers, a relay and TLS echo. Standard library only.
+timers, a relay, TLS echo and JSON. Standard library only.
 
 Compares MonaAot running a Lua echo application with a minimal C echo server on raw epoll
 (native/bench/echo_reference for TCP, native/bench/udp_echo_reference for UDP, which batches
@@ -26,6 +26,9 @@ Scenarios, BENCH_ROUNDS times each (default 2), every run on a freshly started s
                 stream, run inside the tls group when tcp is not selected)
   tls-churn     TLS: 10 connections at a time, each connecting, completing a full handshake
                 (tlsgen never resumes a session), echoing 64 bytes and closing: CPU per handshake
+  json          encode and decode MB/s of one document of 1,000 mixed records (apps/json.lua):
+                mona:toJSON and mona:fromJSON inside MonaAot against Debian's lua-cjson run by
+                the lua5.4 interpreter (the same Lua 5.4, document, loop and clock)
 Each traffic run lasts BENCH_SECONDS (default 10). Figures are medians over the rounds; the
 CPU targets are checked against the median of the per-round ratios (each round runs both
 servers back to back, so the ratio within a round is free of drift between rounds); UDP
@@ -34,8 +37,9 @@ those echoed after all (late: the machine stalled, the server did not drop them)
 
 Environment:
   BENCH_SECONDS=10  BENCH_ROUNDS=2  BENCH_IDLE_CONNECTIONS=10000  BENCH_CORE=0
-  BENCH_SCENARIOS="tcp udp timer relay tls"  the groups to run, any of the five (default all)
+  BENCH_SCENARIOS="tcp udp timer relay tls json"  the groups to run, any of the six (default all)
   BENCH_TIMERS=100000  BENCH_TIMER_FIRES=5  BENCH_TIMER_REARMS=1000000  (the timer scenario)
+  BENCH_JSON_SECONDS=2  CPU seconds of each json loop (encode, decode), each side
   BENCH_RELAY_HIGH=1048576  BENCH_RELAY_SLOW_RATE=8000000  (the relay scenario: the high mark
                      of the backpressure, bytes, and the slow backend's read rate, bytes/s)
   BENCH_MONAAOT_CMD  replaces the MonaAot command of the TCP echo scenarios (word-split; the server
@@ -73,7 +77,7 @@ BIN = ROOT / "native" / "build" / "bench"
 APPS = ROOT / "tests" / "bench" / "apps"  # the Lua applications MonaAot runs, one per scenario
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SERVERS = ("monaaot", "reference")
-GROUPS = ("tcp", "udp", "timer", "relay", "tls")
+GROUPS = ("tcp", "udp", "timer", "relay", "tls", "json")
 
 
 class BenchError(Exception):
@@ -100,6 +104,7 @@ class Settings:
     timer_rearms: int
     relay_high: int
     relay_slow_rate: int
+    json_seconds: int
     tcp_override: str  # BENCH_MONAAOT_CMD; empty: the real MonaAot
     udp_override: str  # BENCH_MONAAOT_UDP_CMD
     tls_override: str  # BENCH_MONAAOT_TLS_CMD
@@ -116,8 +121,8 @@ class Settings:
         return self.selected("tls") and not self.selected("tcp")
 
     def needs_monaaot(self) -> bool:
-        """True when a selected scenario runs the real MonaAot (timer and relay always do)."""
-        if self.selected("timer") or self.selected("relay"):
+        """True when a selected scenario runs the real MonaAot (timer, relay and json always do)."""
+        if self.selected("timer") or self.selected("relay") or self.selected("json"):
             return True
         if self.plain_stream_in_tls() and not self.tcp_override:
             return True
@@ -133,8 +138,8 @@ def _count(env: str, default: int, low: int, high: int | None, message: str) -> 
 
 def read_settings() -> Settings:
     scenarios = os.environ.get("BENCH_SCENARIOS", " ".join(GROUPS))
-    if not re.fullmatch(r" *(tcp|udp|timer|relay|tls)( +(tcp|udp|timer|relay|tls))* *", scenarios):
-        raise BenchError(f"BENCH_SCENARIOS must list some of tcp, udp, timer, relay, tls (got '{scenarios}')")
+    if not re.fullmatch(r" *(tcp|udp|timer|relay|tls|json)( +(tcp|udp|timer|relay|tls|json))* *", scenarios):
+        raise BenchError(f"BENCH_SCENARIOS must list some of tcp, udp, timer, relay, tls, json (got '{scenarios}')")
     settings = Settings(
         monaaot=Path(os.environ.get("BENCH_MONAAOT", str(ROOT / "out" / "monaaot"))),
         seconds=_count("BENCH_SECONDS", 10, 1, 600, "must be 1-600"),
@@ -147,6 +152,7 @@ def read_settings() -> Settings:
         timer_rearms=_count("BENCH_TIMER_REARMS", 1000000, 1, 100000000, "must be 1-100000000"),
         relay_high=_count("BENCH_RELAY_HIGH", 1048576, 1, None, "must be a byte count of at least 1"),
         relay_slow_rate=_count("BENCH_RELAY_SLOW_RATE", 8000000, 1024, None, "must be at least 1024 bytes/s"),
+        json_seconds=_count("BENCH_JSON_SECONDS", 2, 1, 600, "must be 1-600"),
         tcp_override=os.environ.get("BENCH_MONAAOT_CMD", ""),
         udp_override=os.environ.get("BENCH_MONAAOT_UDP_CMD", ""),
         tls_override=os.environ.get("BENCH_MONAAOT_TLS_CMD", ""),
@@ -156,6 +162,8 @@ def read_settings() -> Settings:
         raise BenchError("taskset (util-linux) is required")
     if settings.selected("tls") and shutil.which("openssl") is None:
         raise BenchError("the tls scenarios need the openssl command (it makes their certificate)")
+    if settings.selected("json") and shutil.which("lua5.4") is None:
+        raise BenchError("the json scenario needs the lua5.4 interpreter and lua-cjson (./build.sh installs them)")
     if settings.needs_monaaot() and not os.access(settings.monaaot, os.X_OK):
         raise BenchError(f"{settings.monaaot} is missing: build it first (./build.sh)")
     return settings
@@ -446,6 +454,8 @@ class Bench:
             applications["www-timer"] = "timer.lua"
         if self.s.selected("relay"):
             applications["www-relay"] = "relay.lua"
+        if self.s.selected("json"):
+            applications["www-json"] = "json.lua"
         for folder, source in applications.items():
             (self.work / folder).mkdir()
             shutil.copyfile(APPS / source, self.work / folder / "main.lua")
@@ -454,6 +464,8 @@ class Bench:
         (self.work / "timer.ini").write_text(
             f"[bench]\ntimers={self.s.timers}\nfires={self.s.timer_fires}\nrearms={self.s.timer_rearms}\n"
             "[lua]\nhandlerTimeout=0\n")
+        # The json loops run in the main chunk, for seconds.
+        (self.work / "json.ini").write_text(f"[bench]\nseconds={self.s.json_seconds}\n[lua]\nhandlerTimeout=0\n")
         # A private copy of the binary: a rebuild while the benchmark runs would otherwise fail to
         # overwrite a running executable (ETXTBSY), or swap the binary between rounds.
         if self.s.needs_monaaot():
@@ -631,6 +643,37 @@ class Bench:
         record("timer", server, "wall_s", done.number("wall_s"), 3)
         say(f"timer    {server:<9} {line}")
 
+    # -- json --
+    #
+    # mona:toJSON and mona:fromJSON (native/shim/mona_json.c) inside MonaAot against Debian's
+    # lua-cjson in the lua5.4 interpreter: the same apps/json.lua on both sides (one document of
+    # 1,000 mixed records, encoded then decoded in a loop for BENCH_JSON_SECONDS of CPU each),
+    # MB/s of each side's own text (the two texts differ only in key order and float digits).
+    # Until the binary loads C modules, cjson cannot run inside it; the interpreter is the same
+    # Lua 5.4 from the same Debian package.
+
+    def run_json(self, server: str) -> None:
+        """One run of the json loops: monaaot (its codec) or reference (cjson)."""
+        s = self.s
+        if server == "reference":
+            argv = ["lua5.4", str(APPS / "json.lua"), str(s.json_seconds)]
+        else:
+            argv = self.monaaot_command("json.ini", "www-json")
+        child = Child(f"json {server}", argv, s.core)
+        try:
+            found = child.wait_for_line(r"done codec=.*", 2 * s.json_seconds + 30)
+            if found is None:
+                print(child.tail(), file=sys.stderr)
+                raise BenchError(f"json on {server} did not finish")
+        finally:
+            child.stop()
+        line = found.group(0)
+        done = LoadResult.parse(line)
+        self.results.record("json", server, "encode_mb_s", done.number("encode_mb_s"), 2)
+        self.results.record("json", server, "decode_mb_s", done.number("decode_mb_s"), 2)
+        self.results.record("json", server, "bytes", done.number("bytes"))
+        say(f"json     {server:<9} {line}")
+
     # -- relay --
     #
     # A Lua relay on MonaAot: for each accepted front connection a TCPClient to a backend, bytes
@@ -735,6 +778,9 @@ class Bench:
                     self.run_relay_speed(server)
                 for server in order:
                     self.run_relay_memory(server)
+            if self.s.selected("json"):
+                for server in order:
+                    self.run_json(server)
             if self.s.selected("tls"):
                 for scenario in TLS_SCENARIOS:
                     for server in order:
@@ -797,6 +843,8 @@ class Report:
             self.relay_rows()
         if s.selected("tls"):
             self.tls_rows()
+        if s.selected("json"):
+            self.json_rows()
         print()
 
     def traffic_rows(self, scenario: TrafficScenario) -> None:
@@ -864,6 +912,14 @@ class Report:
 
         print(f"  {'CPU per message, x plain':<26} {show(mine):>14} {show(ref):>14} {'':>9}   (median of rounds)")
 
+    def json_rows(self) -> None:
+        print(f" {'json, 1,000 records':<27} {'mona:toJSON':>14} {'lua-cjson':>14}")
+        self.row("document, bytes", "json", "bytes", 1, "%.0f")
+        self.row("encode, MB/s", "json", "encode_mb_s", 1, "%.1f")
+        self.ratio_row("json", "encode_mb_s", ">= 0.8 (median of rounds)")
+        self.row("decode, MB/s", "json", "decode_mb_s", 1, "%.1f")
+        self.ratio_row("json", "decode_mb_s", ">= 0.8 (median of rounds)")
+
     def check_targets(self) -> bool:
         """Prints one verdict per target; False when any was missed."""
         s, met = self.s, True
@@ -896,6 +952,14 @@ class Report:
         if s.selected("tls"):
             for scenario in TLS_SCENARIOS:
                 verdict(scenario.verdict, ratio(scenario), f"{scenario.limit:g}")
+        if s.selected("json"):
+            for figure in ("encode_mb_s", "decode_mb_s"):  # higher is better: at least 0.8 of cjson's
+                found = self.r.ratio_of("json", figure)
+                if found is not None and found >= 0.8:
+                    print(f"  target met:    json {figure} x cjson {found:.3f} >= 0.8")
+                else:
+                    print(f"  target MISSED: json {figure} x cjson {found}, must be >= 0.8")
+                    met = False
         return met
 
 

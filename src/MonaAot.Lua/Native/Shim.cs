@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace MonaAot.Lua.Native;
 
 /// <summary>native/shim/mona_binding.h, mona_send.h, mona_file.h, mona_probe.h, mona_alloc.h,
-/// mona_guard.h, mona_cmodules.h, mona_hash.h and mona_codec.h, C names verbatim.</summary>
+/// mona_guard.h, mona_cmodules.h, mona_hash.h, mona_codec.h and mona_json.h, C names verbatim.</summary>
 public static unsafe partial class Shim
 {
     /// <summary>A host function returns this to have the value on top of the stack raised.</summary>
@@ -77,6 +77,9 @@ public static unsafe partial class Shim
 
     [LibraryImport(NativeLibraries.Shim)]
     public static partial int mona_cmodules_refuse(nint L);
+
+    [LibraryImport(NativeLibraries.Shim)]
+    public static partial void mona_json_install(nint L);
 
     [LibraryImport(NativeLibraries.Shim)]
     public static partial int mona_sizeof_epoll_event();
