@@ -85,7 +85,10 @@ end
 local function answer(line)
   local request, problem = mona:fromJSON(line)
   if request == nil then return { error = "bad JSON: " .. problem } end
-  if type(request) ~= "table" then return { error = "a request is a JSON object" } end
+  -- fromJSON gives arrays the metatable mona.array: that is how an array tells itself from an object.
+  if type(request) ~= "table" or getmetatable(request) == mona.array then
+    return { error = "a request is a JSON object" }
+  end
   local handler = handlers[request.op]
   if not handler then return { error = "unknown op " .. mona:toJSON(request.op or mona.null) } end
   return handler(request)
