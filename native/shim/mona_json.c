@@ -260,10 +260,11 @@ static void write_float(encoder *e, lua_Number value) {
 static void write_value(encoder *e, int index);
 
 /* Writes the table at `index`: an array when its keys are exactly 1..n (n >= 1) or it has the
- * mona.array metatable (then they must be), else an object, `{}` when empty. The common case
- * is written in one pass: keys that come 1, 2, 3... from lua_next are written as an array
- * until one does not; the text so far is then dropped and the table written by the general
- * rule (an object starts with that at its first key). */
+ * mona.array metatable (then they must be), else an object, `{}` when empty. The kind is
+ * decided from the keys alone before any value is written, so every value is written once:
+ * deciding after writing (and writing again as an object) made the time double per level of
+ * tables that mix items and named fields. The common case, keys 1, 2, 3... in lua_next's
+ * order (the array part), is one pass over the keys; anything else is counted below. */
 static void write_table(encoder *e, int index) {
     lua_State *L = e->L;
     const void *table = lua_topointer(L, index);
@@ -281,43 +282,44 @@ static void write_table(encoder *e, int index) {
         marked = lua_rawequal(L, -1, UV_ARRAY);
         lua_pop(L, 1);
     }
-    size_t start = (size_t)(e->p - e->base);
-    ENSURE(e, 1);
-    *e->p++ = '[';
     lua_Integer n = 0;
     int sequential = 1;
     lua_pushnil(L);
     while (lua_next(L, index)) {
-        if (lua_isinteger(L, -2) && lua_tointeger(L, -2) == n + 1) {
-            if (n > 0) {
-                ENSURE(e, 1);
-                *e->p++ = ',';
-            }
+        lua_pop(L, 1);
+        if (lua_isinteger(L, -1) && lua_tointeger(L, -1) == n + 1) {
             n++;
-            e->path[level].key = 0;
-            e->path[level].index = n;
-            write_value(e, lua_gettop(L));
-            lua_pop(L, 1);
         } else {
-            lua_pop(L, 2);
+            lua_pop(L, 1);
             sequential = 0;
             break;
         }
     }
     if (sequential) {
         if (n == 0 && !marked) {
-            e->p = e->base + start;
             ENSURE(e, 2);
             memcpy(e->p, "{}", 2);
             e->p += 2;
         } else {
+            ENSURE(e, 1);
+            *e->p++ = '[';
+            for (lua_Integer i = 1; i <= n; i++) {
+                if (i > 1) {
+                    ENSURE(e, 1);
+                    *e->p++ = ',';
+                }
+                e->path[level].key = 0;
+                e->path[level].index = i;
+                lua_rawgeti(L, index, i);
+                write_value(e, lua_gettop(L));
+                lua_pop(L, 1);
+            }
             ENSURE(e, 1);
             *e->p++ = ']';
         }
         e->depth--;
         return;
     }
-    e->p = e->base + start;
     /* Keys 1..n in another order are an array still; anything else makes an object. */
     lua_Integer count = 0, largest = 0;
     int array = 1;
@@ -440,7 +442,15 @@ static void write_value(encoder *e, int index) {
 }
 
 /* mona:toJSON(value) */
+/* Argument 1 must be mona (a table) and the value argument 2: mona.toJSON(v), a dot for a
+ * colon, would otherwise write nothing but "null". */
+static void check_self(lua_State *L, int arguments, const char *name, const char *call) {
+    if (lua_type(L, 1) != LUA_TTABLE || lua_gettop(L) < arguments)
+        luaL_error(L, "bad argument #1 to '%s' (mona expected, then the value (call it as %s))", name, call);
+}
+
 static int to_json(lua_State *L) {
+    check_self(L, 2, "toJSON", "mona:toJSON(value)");
     lua_settop(L, 2);
     encoder e;
     e.L = L;
@@ -822,6 +832,7 @@ static int read_value(decoder *d) {
 
 /* mona:fromJSON(text): the value, or nil and "<what> at <position>" (1-based byte position). */
 static int from_json(lua_State *L) {
+    check_self(L, 1, "fromJSON", "mona:fromJSON(text)");
     size_t length;
     const char *text = luaL_checklstring(L, 2, &length);
     lua_settop(L, 2);

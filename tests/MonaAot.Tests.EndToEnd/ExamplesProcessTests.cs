@@ -197,6 +197,9 @@ public class ExamplesProcessTests
         System.Text.Json.JsonElement badValues = await Ask(socket, $$"""{"op":"sum","token":"{{token}}","values":[1,"two"]}""", cancel);
         await Assert.That(badValues.GetProperty("error").GetString()).IsEqualTo("values must be an array of numbers");
 
+        System.Text.Json.JsonElement infinite = await Ask(socket, $$"""{"op":"sum","token":"{{token}}","values":[1e308,1e308]}""", cancel);
+        await Assert.That(infinite.GetProperty("error").GetString()).IsEqualTo("the sum is not a finite number");
+
         // Still the same connection, still serving.
         System.Text.Json.JsonElement who = await Ask(socket, $$"""{"op":"whoami","token":"{{token}}"}""", cancel);
         await Assert.That(who.GetProperty("user").GetString()).IsEqualTo("ann");

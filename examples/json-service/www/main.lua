@@ -79,6 +79,9 @@ function handlers.sum(request)
     if type(value) ~= "number" then return { error = "values must be an array of numbers" } end
     sum = sum + value
   end
+  if sum ~= sum or sum == math.huge or sum == -math.huge then
+    return { error = "the sum is not a finite number" } -- JSON cannot hold it
+  end
   return { sum = sum }
 end
 

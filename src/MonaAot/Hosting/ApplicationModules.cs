@@ -26,6 +26,7 @@ public sealed unsafe class ApplicationModules
     // files (relative to www, '/' separated: "a/b/").
     private readonly (string Folder, string Shown)[] _folders;
     private readonly List<WatchedFile> _files = new();
+    private readonly HashSet<string> _recordedPaths = new(StringComparer.Ordinal);
 
     public ApplicationModules(Application app, string wwwRoot, Logger logger, Action recorded)
     {
@@ -45,7 +46,11 @@ public sealed unsafe class ApplicationModules
     public IReadOnlyList<WatchedFile> Files => _files;
 
     /// <summary>Forgets the files (the application is about to load again, or was removed).</summary>
-    public void Clear() => _files.Clear();
+    public void Clear()
+    {
+        _files.Clear();
+        _recordedPaths.Clear();
+    }
 
     /// <summary>The first file that changed since the application looked at it, or null.</summary>
     public WatchedFile? FirstChanged()
@@ -85,6 +90,13 @@ public sealed unsafe class ApplicationModules
     private static int Find(nint L, ApplicationModules self)
     {
         string name = LuaStrings.ToText(L, 1) ?? "";
+        if (name.Contains('\0'))
+        {
+            // No file name holds a NUL; the C stat would see the name cut short there.
+            LuaApi.lua_pushboolean(L, 0);
+            LuaStrings.Push(L, "\n\tno module name may contain a NUL byte");
+            return 2;
+        }
         // Lua's rule (package.searchpath): every dot is a folder separator.
         string relative = name.Replace('.', '/');
         var notFound = new StringBuilder();
@@ -107,7 +119,7 @@ public sealed unsafe class ApplicationModules
                 {
                     code = File.ReadAllBytes(path);
                 }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
                 {
                     LuaApi.lua_pushnil(L);
                     LuaStrings.Push(L, $"cannot read module '{name}' from file '{display}': {e.Message}");
@@ -141,11 +153,10 @@ public sealed unsafe class ApplicationModules
     /// looked at it (the first version seen is the one a change is measured against).</summary>
     private WatchedFile Record(string path)
     {
-        foreach (WatchedFile known in _files)
-        {
-            if (known.Path == path)
-                return WatchedFile.Stat(path);
-        }
+        // A set beside the list: a script that requires many names must not make each
+        // lookup a walk over every path looked at before.
+        if (!_recordedPaths.Add(path))
+            return WatchedFile.Stat(path);
         WatchedFile file = WatchedFile.Stat(path);
         _files.Add(file);
         _recorded();

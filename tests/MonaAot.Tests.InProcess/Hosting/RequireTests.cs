@@ -251,6 +251,24 @@ public class RequireTests
         await Assert.That(harness.Log.MessagesStartingWith("check ")).IsEquivalentTo(new[] { $"check (false) main.lua:1: module '{outside}' not found:" });
     }
 
+    /// <summary>A name with a NUL is no file's name: not found, and never the file the name
+    /// would be cut short to ("cfg": a C stat stops at the NUL).</summary>
+    [Test]
+    public async Task NameWithANul_IsNotFound_Readably()
+    {
+        using var www = new TempWww();
+        File.WriteAllText(Path.Combine(www.Root, "cfg"), "return 'wrong file'");
+        www.WriteApp("", """
+            local ok, e = pcall(function() return require "cfg\0" end)
+            INFO('check ', ok, ' ', e:find("not found", 1, true) ~= nil, ' ', e:find("wrong file", 1, true) == nil)
+            """);
+        using var harness = new HostHarness(www);
+
+        harness.Rescan();
+
+        await Assert.That(string.Join("|", harness.Log.MessagesStartingWith("check "))).IsEqualTo("check (false) (true) (true)");
+    }
+
     [Test]
     public async Task RequireLoop_IsAnError()
     {

@@ -1,5 +1,6 @@
 using System;
 using System.Text;
+using System.Threading;
 using System.Threading.Tasks;
 using MonaAot.Lua;
 using MonaAot.Lua.Binding;
@@ -115,6 +116,41 @@ public class JsonTests
     public async Task UnwritableValues_RaiseWithWhere(string value, string expected)
     {
         await Assert.That(Raised($"mona:toJSON({value})")).IsEqualTo(expected);
+    }
+
+    /// <summary>Tables that mix items and named fields, nested: each value is written once.
+    /// Written as an array first and again as an object, this took twice as long per level
+    /// (2^40 writes for the chain here): the test's timeout is what would fail.</summary>
+    [Test]
+    [Timeout(60_000)]
+    public async Task MixedTables_NestedDeep_AreWrittenOnce(CancellationToken cancel)
+    {
+        string chain = Run("""
+            local t = { 1, x = 1 }
+            for _ = 1, 40 do t = { t, x = 1 } end
+            local text = mona:toJSON(t)
+            local back = mona:fromJSON(text)
+            local depth = 0
+            while type(back) == "table" and back["1"] do back, depth = back["1"], depth + 1 end
+            return depth .. " " .. #text
+            """);
+        await Assert.That(chain).StartsWith("41 "); // 40 wrappings, then the innermost table's item
+        string tree = Run("""
+            local function ast(d) if d == 0 then return { tag = "Num", 1 } end return { tag = "Add", ast(d - 1), ast(d - 1) } end
+            local text = mona:toJSON(ast(14))
+            local _, adds = text:gsub('"tag":"Add"', "")
+            return adds
+            """);
+        await Assert.That(tree).IsEqualTo(((1 << 14) - 1).ToString());
+    }
+
+    [Test]
+    public async Task CalledWithADot_Raises()
+    {
+        await Assert.That(Raised("mona.toJSON({ 1, 2 })")).IsEqualTo("bad argument #1 to 'toJSON' (mona expected, then the value (call it as mona:toJSON(value)))");
+        await Assert.That(Raised("mona:toJSON()")).IsEqualTo("bad argument #1 to 'toJSON' (mona expected, then the value (call it as mona:toJSON(value)))");
+        await Assert.That(Raised("mona.fromJSON('[1]')")).IsEqualTo("bad argument #1 to 'fromJSON' (mona expected, then the value (call it as mona:fromJSON(text)))");
+        await Assert.That(Run("return mona:toJSON(nil)")).IsEqualTo("null");
     }
 
     [Test]
