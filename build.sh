@@ -37,6 +37,9 @@ install_missing() {
   ls /usr/lib/*/lua/5.4/cjson.so >/dev/null 2>&1 || missing+=(lua-cjson)
   ls /usr/lib/*/lua/5.4/lpeg.so >/dev/null 2>&1 || missing+=(lua-lpeg)
   command -v lua5.4 >/dev/null || missing+=(lua5.4)
+  # The metrics tests check the /metrics text with promtool, which Debian ships only in the
+  # prometheus package (no smaller one holds it).
+  command -v promtool >/dev/null || missing+=(prometheus)
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]}"
     local sudo=""

@@ -9,6 +9,7 @@ using MonaAot.Lua;
 using MonaAot.Modules;
 using MonaAot.Lua.Runtime;
 using MonaAot.Mail;
+using MonaAot.Metrics;
 using MonaAot.Net;
 using MonaAot.Reactor;
 
@@ -41,6 +42,9 @@ public static partial class Server
         var runtime = new ScriptRuntime(vm, loop, net, logger);
         MonaObject mona = InstallGlobals(runtime, settings, mail);
         var host = new ApplicationHost(runtime, mona, settings.WwwRoot);
+        using MetricsEndpoint? metrics = StartMetrics(settings.Metrics, runtime, mail, logger);
+        if (settings.Metrics is not null && metrics is null)
+            return Program.ExitUsage;
 
         // Signals arrive on a runtime thread, which must not run scripts. The first SIGINT or
         // SIGTERM interrupts the script call running now, if any (an endless loop included,
@@ -89,6 +93,20 @@ public static partial class Server
         loop.Run();
         logger.Info("MonaAot stopped");
         return 0;
+    }
+
+    /// <summary>[metrics]: the endpoint, or null when not configured or when it cannot listen
+    /// (logged as one line; the caller then exits non-zero before any application starts).</summary>
+    private static MetricsEndpoint? StartMetrics(MetricsSettings? settings, ScriptRuntime runtime, MailQueue mail, Logger logger)
+    {
+        if (settings is null)
+            return null;
+        MetricsEndpoint? endpoint = MetricsEndpoint.Start(runtime.Net, runtime, mail, settings.Address, settings.Port, out string? error);
+        if (endpoint is null)
+            logger.Fatal($"[metrics] cannot listen on {NetAddress.Format(settings.Address, settings.Port)}: {error}");
+        else
+            logger.Info($"metrics served at http://{NetAddress.Format(settings.Address, endpoint.Port)}/metrics");
+        return endpoint;
     }
 
     /// <summary>[lua] memoryLimit, handlerTimeout and cmodules on <paramref name="vm"/>, before

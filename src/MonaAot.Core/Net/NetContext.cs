@@ -35,6 +35,14 @@ public sealed unsafe class NetStats : IDisposable
     public long Connections { get; internal set; }
     public long BytesReceived { get; internal set; }
 
+    /// <summary>Connections accepted by every listener since the start (the metrics endpoint's
+    /// monaaot_accepts_total; docs/api.md, "[metrics]").</summary>
+    public long Accepts { get; internal set; }
+
+    /// <summary>TCP connections that ended with an error (reset, timeout, a limit) rather than a
+    /// normal close.</summary>
+    public long ConnectionErrors { get; internal set; }
+
     public long BytesSent
     {
         get => *BytesSentCell;

@@ -84,6 +84,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
         var connection = new TcpConnection(net, events) { _fd = fd, _phase = Phase.Connected, _interest = IoEvents.Readable };
         connection._token = net.Attach(fd, connection, IoEvents.Readable);
         net.Stats.Connections++;
+        net.Stats.Accepts++;
         connection.RememberPeer();
         net.Idle?.Add(connection);
         return connection;
@@ -552,6 +553,8 @@ public sealed unsafe partial class TcpConnection : IIoHandler
             return;
         if (_phase is Phase.Connected or Phase.Draining)
             _net.Stats.Connections--;
+        if (error != null)
+            _net.Stats.ConnectionErrors++;
         _phase = Phase.Closed;
         _net.Idle?.Remove(this);
         _net.Ending.Remove(this);

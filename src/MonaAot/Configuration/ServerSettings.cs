@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
+using System.Net;
 using MonaAot.Diagnostics;
 using MonaAot.Mail;
 using MonaAot.Net;
@@ -33,6 +34,9 @@ public sealed record TlsFiles(string? Certificate, string? Key)
     public static TlsFiles None { get; } = new(null, null);
 }
 
+/// <summary>[metrics]: the address and port /metrics is served on (docs/api.md, "[metrics]").</summary>
+public sealed record MetricsSettings(IPAddress Address, int Port);
+
 /// <summary>Where rotated log files go ([logs] section); null settings mean console only.</summary>
 public sealed record LogFileSettings(string Directory, long MaxSize, int Rotation);
 
@@ -57,6 +61,7 @@ public sealed record ServerSettings(string WwwRoot, LogLevel LogLevel, IniFile I
             ["lua"] = ["memoryLimit", "handlerTimeout", "cmodules"],
             ["smtp"] = ["host", "port", "timeout", "user", "password", "tls"],
             ["tls"] = ["certificate", "key", "handshakeTimeout"],
+            ["metrics"] = ["port", "address"],
         };
 
     /// <summary>Unknown keys in the sections MonaAot reads, logged at WARN once the logger
@@ -71,6 +76,9 @@ public sealed record ServerSettings(string WwwRoot, LogLevel LogLevel, IniFile I
 
     /// <summary>[lua]: memoryLimit, handlerTimeout and cmodules.</summary>
     public LuaLimits Lua { get; init; } = LuaLimits.Default;
+
+    /// <summary>[metrics]: where /metrics is served; null (no port given) means not at all.</summary>
+    public MetricsSettings? Metrics { get; init; }
 
     /// <summary>MonaServer's rule: the ini file beside the executable, named after it.</summary>
     public static string DefaultConfigPath(string executablePath) =>
@@ -94,7 +102,7 @@ public sealed record ServerSettings(string WwwRoot, LogLevel LogLevel, IniFile I
 
         return new ServerSettings(Path.TrimEndingDirectorySeparator(www), commandLine.LogLevel ?? LogLevels.Default, ini,
             LogFilesOf(ini, iniDirectory), TcpLimitsOf(ini))
-        { Smtp = SmtpOf(ini), Lua = LuaLimitsOf(ini), Tls = TlsFilesOf(ini, iniDirectory), Warnings = UnknownKeys(ini) };
+        { Smtp = SmtpOf(ini), Lua = LuaLimitsOf(ini), Tls = TlsFilesOf(ini, iniDirectory), Metrics = MetricsOf(ini), Warnings = UnknownKeys(ini) };
     }
 
     /// <summary>One warning per entry of a known section whose key MonaAot does not read, with
@@ -199,6 +207,19 @@ public sealed record ServerSettings(string WwwRoot, LogLevel LogLevel, IniFile I
             SendTimeoutMs = (int)ini.GetInteger("tcp", "sendTimeout", defaults.SendTimeoutMs / 1000, 1, 86400) * 1000,
             TlsHandshakeTimeoutMs = (int)ini.GetInteger("tls", "handshakeTimeout", defaults.TlsHandshakeTimeoutMs / 1000, 1, 3600) * 1000,
         };
+    }
+
+    /// <summary>[metrics] port (0-65535, 0 for a free one; absent: no endpoint) and address (an IP
+    /// literal, 127.0.0.1 unless given: nothing is exposed beyond the machine unless asked).</summary>
+    public static MetricsSettings? MetricsOf(IniFile ini)
+    {
+        if (ini.Find("metrics", "port") is null)
+            return null;
+        int port = (int)ini.GetInteger("metrics", "port", 0, 0, 65535);
+        IPAddress address = IPAddress.Loopback;
+        if (ini.Find("metrics", "address") is { } entry && !IPAddress.TryParse(entry.Value.Trim(), out address!))
+            throw new ConfigurationException($"{ini.Source}:{entry.Line}: metrics.address must be an IP address such as 127.0.0.1 or ::, got '{entry.Value}'");
+        return new MetricsSettings(address, port);
     }
 
     /// <summary>[tls] certificate and key (PEM files, relative to the configuration file's

@@ -36,7 +36,7 @@ public class ConfigKeysTests
     [Test]
     public async Task KnownKeys_CoverEverySectionMonaAotReads() =>
         await Assert.That(ServerSettings.KnownKeys.Keys.OrderBy(k => k).ToArray())
-            .IsEquivalentTo(new[] { "", "logs", "lua", "smtp", "tcp", "tls" });
+            .IsEquivalentTo(new[] { "", "logs", "lua", "metrics", "smtp", "tcp", "tls" });
 
     [Test]
     public async Task Tls_HandshakeTimeout_IsReadInSeconds_AndABadValueIsOneLine()
