@@ -423,6 +423,11 @@ public sealed unsafe partial class TcpConnection : IIoHandler
 
     private void Receive()
     {
+        if (_proxyBuffer != null)
+        {
+            ReceiveProxy();
+            return;
+        }
         if (_tls != null)
         {
             ReceiveTls();
