@@ -109,7 +109,8 @@ public sealed unsafe partial class TcpConnection
             if (n == 0)
             {
                 EndedQuietly = _proxyFilled == 0;
-                Close(_proxyFilled == 0 ? "PROXY protocol: closed before any byte" : "PROXY protocol: closed within the header");
+                Close(_proxyLocalIdle ? "PROXY protocol: LOCAL header and no data"
+                    : _proxyFilled == 0 ? "PROXY protocol: closed before any byte" : "PROXY protocol: closed within the header");
                 return;
             }
             int errno = received.Error;

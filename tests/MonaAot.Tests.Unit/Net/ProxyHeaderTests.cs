@@ -1,13 +1,14 @@
 using System;
-using System.Buffers.Binary;
 using System.Linq;
 using System.Net;
 using System.Text;
 using System.Threading.Tasks;
 using MonaAot.Net;
+using MonaAot.Tests.Support;
 using TUnit.Assertions;
 using TUnit.Assertions.Extensions;
 using TUnit.Core;
+using static MonaAot.Tests.Support.ProxyHeaders;
 
 namespace MonaAot.Tests.Net;
 
@@ -15,33 +16,6 @@ namespace MonaAot.Tests.Net;
 /// the trusted sources list.</summary>
 public class ProxyHeaderTests
 {
-    internal static readonly byte[] Signature = [0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A];
-
-    /// <summary>A v2 header: command 0 LOCAL or 1 PROXY, family byte, addresses, then TLVs.</summary>
-    internal static byte[] V2(int command, int family, byte[] addresses, byte[]? tlvs = null)
-    {
-        tlvs ??= [];
-        var header = new byte[16 + addresses.Length + tlvs.Length];
-        Signature.CopyTo(header, 0);
-        header[12] = (byte)(0x20 | command);
-        header[13] = (byte)family;
-        BinaryPrimitives.WriteUInt16BigEndian(header.AsSpan(14), (ushort)(addresses.Length + tlvs.Length));
-        addresses.CopyTo(header, 16);
-        tlvs.CopyTo(header, 16 + addresses.Length);
-        return header;
-    }
-
-    internal static byte[] V2Inet(IPAddress source, int sourcePort, IPAddress destination, int destinationPort, byte[]? tlvs = null)
-    {
-        byte[] s = source.GetAddressBytes(), d = destination.GetAddressBytes();
-        var addresses = new byte[s.Length * 2 + 4];
-        s.CopyTo(addresses, 0);
-        d.CopyTo(addresses, s.Length);
-        BinaryPrimitives.WriteUInt16BigEndian(addresses.AsSpan(s.Length * 2), (ushort)sourcePort);
-        BinaryPrimitives.WriteUInt16BigEndian(addresses.AsSpan(s.Length * 2 + 2), (ushort)destinationPort);
-        return V2(1, s.Length == 4 ? 0x11 : 0x21, addresses, tlvs);
-    }
-
     private static (ProxyParse, ProxyHeader, string?) Parse(byte[] data) =>
         (ProxyHeader.Parse(data, out ProxyHeader header, out string? error), header, error);
 
