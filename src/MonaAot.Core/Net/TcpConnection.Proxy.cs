@@ -36,7 +36,14 @@ public sealed unsafe partial class TcpConnection
     public static TcpConnection AcceptedProxy(NetContext net, nint fd, ITcpConnectionEvents events, ProxyTrust trust, TlsContext? tls)
     {
         TcpConnection connection = Accepted(net, fd, events);
-        if (!NetAddress.OfSocket(fd, peer: true, out NetAddress peer) || !trust.Trusts(peer))
+        if (!NetAddress.OfSocket(fd, peer: true, out NetAddress peer))
+        {
+            // Reset before it was accepted: HAProxy's TCP check connects and resets at once.
+            connection.EndedQuietly = true;
+            connection.Close("PROXY protocol: closed before any byte (reset)");
+            return connection;
+        }
+        if (!trust.Trusts(peer))
         {
             connection.Close($"PROXY protocol: {connection._peerText} is not a trusted source");
             return connection;
@@ -116,8 +123,15 @@ public sealed unsafe partial class TcpConnection
             int errno = received.Error;
             if (errno == Libc.EINTR)
                 continue;
-            if (errno != Libc.EAGAIN)
-                Close(NetError.Describe(_net.Logger, "receive", _fd, errno, _peerText ?? "?"));
+            if (errno == Libc.EAGAIN)
+                return;
+            if (errno == Libc.ECONNRESET && (_proxyFilled == 0 || _proxyLocalIdle))
+            {
+                EndedQuietly = true; // a check that resets rather than closes
+                Close(_proxyLocalIdle ? "PROXY protocol: LOCAL header and no data (reset)" : "PROXY protocol: closed before any byte (reset)");
+                return;
+            }
+            Close(NetError.Describe(_net.Logger, "receive", _fd, errno, _peerText ?? "?"));
             return;
         }
     }
