@@ -209,7 +209,7 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
             if (connection.EndedQuietly)
                 Runtime.Logger.Debug(message); // a balancer's health check: one per check would flood the log
             else
-                Runtime.Logger.Warn(message);
+                server.WarnRefused(message);
             Release();
             return;
         }

@@ -26,6 +26,12 @@ public sealed unsafe class TcpServerObject : ScriptObject, ITcpListenerEvents
     private DateTime _certificateTime, _keyTime; // of the files _tls was made from
     private long _tlsCheckedAt;
     private ProxyTrust? _proxy; // proxyProtocol: every connection starts with a PROXY header
+    private long _refusedSecond;   // the second WarnRefused counts in
+    private int _refusedCount, _refusedUnlogged;
+
+    /// <summary>Warnings about refused connections (a failed handshake, a bad PROXY header) at
+    /// most this many a second per server: a flood of them must not flood the log.</summary>
+    private const int RefusedWarningsPerSecond = 10;
 
     internal TcpServerObject(TcpModule module, IResourceOwner? owner, TlsContext? tls = null) : base(module.Runtime, owner)
     {
@@ -79,6 +85,30 @@ public sealed unsafe class TcpServerObject : ScriptObject, ITcpListenerEvents
         tls.Dispose();
         _tls = renewed;
         return renewed;
+    }
+
+    /// <summary>Logs why an accepted connection never reached the script, at WARN, at most
+    /// <see cref="RefusedWarningsPerSecond"/> a second; how many were left out is said with the
+    /// next one logged.</summary>
+    internal void WarnRefused(string message)
+    {
+        long second = Reactor.EventLoop.Now / 1000;
+        if (second != _refusedSecond)
+        {
+            _refusedSecond = second;
+            _refusedCount = 0;
+        }
+        if (++_refusedCount > RefusedWarningsPerSecond)
+        {
+            _refusedUnlogged++;
+            return;
+        }
+        if (_refusedUnlogged > 0)
+        {
+            message += $" ({_refusedUnlogged} more refused connections not logged)";
+            _refusedUnlogged = 0;
+        }
+        Runtime.Logger.Warn(message);
     }
 
     /// <summary>An accepted TLS client whose handshake is done: clientHandler(client) now.</summary>

@@ -20,6 +20,7 @@ public sealed unsafe partial class TcpConnection
     private int _proxyFilled;
     private bool _proxyLocalIdle;   // a LOCAL header came alone: handed over only if data follows
     private string? _proxyText;
+    private bool _proxyRestHeld;    // bytes behind the header wait in _kept for a resume()
 
     /// <summary>The socket's own peer (the balancer) on a connection that came with a PROXY
     /// header; null otherwise.</summary>
@@ -172,11 +173,25 @@ public sealed unsafe partial class TcpConnection
                 EnsureKeptCapacity(length + NetContext.ReadBufferSize);
                 buffer.AsSpan(start, length).CopyTo(new Span<byte>(_kept, _keptCapacity));
                 _keptLength = length;
-                if (!_paused)
-                    Deliver(_kept, length); // paused in clientHandler: they wait with what the kernel holds
+                if (_paused)
+                    _proxyRestHeld = true; // paused in clientHandler: delivered on resume (ResumeProxyRest)
+                else
+                    Deliver(_kept, length);
             }
         }
         if (WantsToRead)
             Receive(); // edge-triggered: what is left in the kernel must be read now
     }
+
+    /// <summary>resume() after a pause in clientHandler: the bytes that came behind the header
+    /// are delivered on a later turn, as kernel data would be (no readiness event may come for
+    /// them, they were read already).</summary>
+    private void ResumeProxyRest() => _net.Loop.Post(() =>
+    {
+        if (_proxyRestHeld && _phase == Phase.Connected && !_paused && _keptLength > 0)
+        {
+            _proxyRestHeld = false;
+            Deliver(_kept, _keptLength);
+        }
+    });
 }

@@ -61,6 +61,20 @@ public class ProxyProtocolTests
         return socket;
     }
 
+    /// <summary>The server closed the connection: an end of stream, or a reset when it closed
+    /// with bytes of ours unread (refused at accept, before reading anything).</summary>
+    private static async Task<bool> ClosedByServer(Socket socket)
+    {
+        try
+        {
+            return (await TcpApp.ReadToEnd(socket)).Length == 0;
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
+        {
+            return true;
+        }
+    }
+
     /// <summary>The test socket's own address as MonaAot prints it (a mapped IPv4 as IPv4).</summary>
     private static string Local(Socket socket)
     {
@@ -136,11 +150,30 @@ public class ProxyProtocolTests
         await using TcpApp _ = app;
         using Socket socket = await TcpApp.Connect(port);
         await socket.SendAsync(Encoding.ASCII.GetBytes(sent));
-        await Assert.That((await TcpApp.ReadToEnd(socket)).Length).IsEqualTo(0);
+        await Assert.That(await ClosedByServer(socket)).IsTrue();
         LogEntry warning = await app.Log.WaitForEntry(e => e.Level == LogLevel.Warn && e.Message.Contains("PROXY protocol: "), "the warning", Bound);
         await Assert.That(warning.Message).Contains(reason);
         await Assert.That(warning.Message).Contains($"(client {Local(socket)})");
         await Assert.That(app.Log.MessagesStartingWith("accepted ")).IsEmpty();
+    }
+
+    [Test]
+    public async Task AFloodOfBadHeaders_IsLoggedAtMostTenTimesASecond()
+    {
+        var (app, port) = await Server();
+        await using TcpApp _ = app;
+        var started = DateTime.UtcNow;
+        for (int i = 0; i < 40; i++)
+        {
+            using Socket socket = await TcpApp.Connect(port);
+            await socket.SendAsync("garbage\r\n"u8.ToArray());
+            await Assert.That(await ClosedByServer(socket)).IsTrue();
+        }
+        int seconds = (int)Math.Ceiling((DateTime.UtcNow - started).TotalSeconds) + 1; // the seconds the burst touched
+        int warned = app.Log.Entries.Count(e => e.Level == LogLevel.Warn && e.Message.Contains("not a PROXY protocol header"));
+        await Assert.That(warned).IsGreaterThanOrEqualTo(10);
+        await Assert.That(warned).IsLessThanOrEqualTo(Math.Min(40, 10 * seconds));
+        await Assert.That(warned).IsLessThan(40);
     }
 
     [Test]
@@ -150,7 +183,7 @@ public class ProxyProtocolTests
         await using TcpApp _ = app;
         using Socket socket = await TcpApp.Connect(port);
         await socket.SendAsync("PROXY TCP4"u8.ToArray());
-        await Assert.That((await TcpApp.ReadToEnd(socket)).Length).IsEqualTo(0);
+        await Assert.That(await ClosedByServer(socket)).IsTrue();
         LogEntry warning = await app.Log.WaitForEntry(e => e.Level == LogLevel.Warn && e.Message.Contains("PROXY protocol: "), "the warning", Bound);
         await Assert.That(warning.Message).Contains("no header within 1 s ([tls] handshakeTimeout)");
     }
@@ -162,7 +195,7 @@ public class ProxyProtocolTests
         await using TcpApp _ = app;
         using Socket socket = await TcpApp.Connect(port);
         await socket.SendAsync(Encoding.ASCII.GetBytes("PROXY TCP4 192.0.2.1 198.51.100.2 56324 443\r\nhello"));
-        await Assert.That((await TcpApp.ReadToEnd(socket)).Length).IsEqualTo(0);
+        await Assert.That(await ClosedByServer(socket)).IsTrue();
         LogEntry warning = await app.Log.WaitForEntry(e => e.Level == LogLevel.Warn && e.Message.Contains("PROXY protocol: "), "the warning", Bound);
         await Assert.That(warning.Message).Contains($"{Local(socket)} is not a trusted source");
         await Assert.That(app.Log.MessagesStartingWith("accepted ")).IsEmpty();
@@ -188,6 +221,32 @@ public class ProxyProtocolTests
         await Assert.That(await app.Log.WaitFor("not a string ")).Contains("entry 1 is not a string");
         await Assert.That(await app.Log.WaitFor("a string ")).Contains("true, false or a list of trusted addresses expected, got string");
         await Assert.That(await app.Log.WaitFor("set ")).IsEqualTo("set true true false");
+    }
+
+    [Test]
+    public async Task PausedInClientHandler_TheBytesBehindTheHeaderWaitForResume()
+    {
+        await using TcpApp app = await TcpApp.Start("""
+            server = mona:createTCPServer()
+            server.proxyProtocol = {"127.0.0.1"}
+            function server:clientHandler(client)
+              held = client
+              client:pause()
+              function client:onReception(data) NOTE("got ", data) end
+              NOTE("accepted ", client.peerAddress)
+            end
+            assert(server:start("127.0.0.1", 0))
+            NOTE("port ", server.port)
+            """);
+        int port = await app.Log.WaitForNumber("port ");
+        using Socket socket = await TcpApp.Connect(port);
+        await socket.SendAsync(Encoding.ASCII.GetBytes("PROXY TCP4 192.0.2.1 198.51.100.2 56324 443\r\nhello"));
+        await Assert.That(await app.Log.WaitFor("accepted ")).IsEqualTo("accepted 192.0.2.1:56324");
+        await app.Run("NOTE('before resume ', tostring(held.paused)) held:resume()");
+        await Assert.That(await app.Log.WaitFor("got ")).IsEqualTo("got hello");
+        int before = app.Log.Messages.IndexOf("before resume true");
+        await Assert.That(before).IsGreaterThanOrEqualTo(0);
+        await Assert.That(app.Log.Messages.IndexOf("got hello")).IsGreaterThan(before);
     }
 
     [Test]
