@@ -208,8 +208,10 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
             string message = $"TCPServer {server.Port}: {error ?? "TLS handshake not completed"} (client {_acceptedFrom ?? "?"})";
             if (connection.EndedQuietly)
                 Runtime.Logger.Debug(message); // a balancer's health check: one per check would flood the log
+            else if (connection.BehindProxy)
+                server.WarnRefused(message); // a flood of bad headers must not flood the log
             else
-                server.WarnRefused(message);
+                Runtime.Logger.Warn(message);
             Release();
             return;
         }

@@ -29,8 +29,8 @@ public sealed unsafe class TcpServerObject : ScriptObject, ITcpListenerEvents
     private long _refusedSecond;   // the second WarnRefused counts in
     private int _refusedCount, _refusedUnlogged;
 
-    /// <summary>Warnings about refused connections (a failed handshake, a bad PROXY header) at
-    /// most this many a second per server: a flood of them must not flood the log.</summary>
+    /// <summary>Warnings about refused connections of a server with proxyProtocol (a bad PROXY
+    /// header, an untrusted source, a failed handshake behind it) at most this many a second per server: a flood of them must not flood the log.</summary>
     private const int RefusedWarningsPerSecond = 10;
 
     internal TcpServerObject(TcpModule module, IResourceOwner? owner, TlsContext? tls = null) : base(module.Runtime, owner)

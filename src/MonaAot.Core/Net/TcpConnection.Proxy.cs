@@ -26,6 +26,9 @@ public sealed unsafe partial class TcpConnection
     /// header; null otherwise.</summary>
     public string? ProxyAddress => _phase == Phase.Connected && !Handshaking ? _proxyText : null;
 
+    /// <summary>Accepted by a server that expects a PROXY header.</summary>
+    public bool BehindProxy { get; private set; }
+
     /// <summary>It ended before any byte, or after a LOCAL header with nothing behind it: a
     /// balancer's health check, not worth a warning.</summary>
     public bool EndedQuietly { get; private set; }
@@ -37,6 +40,7 @@ public sealed unsafe partial class TcpConnection
     public static TcpConnection AcceptedProxy(NetContext net, nint fd, ITcpConnectionEvents events, ProxyTrust trust, TlsContext? tls)
     {
         TcpConnection connection = Accepted(net, fd, events);
+        connection.BehindProxy = true;
         if (!NetAddress.OfSocket(fd, peer: true, out NetAddress peer))
         {
             // Reset before it was accepted: HAProxy's TCP check connects and resets at once.
