@@ -93,7 +93,6 @@ public class ProxyProtocolTests
         await Assert.That(await app.Log.WaitFor("accepted ")).IsEqualTo($"accepted 192.0.2.1:56324 {Local(first)}");
         using Socket second = await SendAndEcho(port, Encoding.ASCII.GetBytes("PROXY TCP6 2001:db8::1 2001:db8::2 4000 80\r\n"), byteByByte);
         await app.Log.WaitForEntry(e => e.Message.StartsWith("accepted [2001:db8::1]:4000 "), "the TCP6 client", Bound);
-        await Assert.That(app.Log.MessagesStartingWith("got ").All(m => m == "got hello" || m.StartsWith("got h") || m.Length > 4)).IsTrue();
     }
 
     [Test]
