@@ -40,6 +40,8 @@ install_missing() {
   # The metrics tests check the /metrics text with promtool, which Debian ships only in the
   # prometheus package (no smaller one holds it).
   command -v promtool >/dev/null || missing+=(prometheus)
+  # The end-to-end PROXY protocol test runs a real HAProxy in front of two instances.
+  [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]}"
     local sudo=""

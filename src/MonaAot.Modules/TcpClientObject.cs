@@ -12,7 +12,7 @@ namespace MonaAot.Modules;
 
 /// <summary>
 /// TCPClient (docs/api.md, "TCPClient"): connect, send, disconnect, shutdown, pause, resume;
-/// connected, address, peerAddress, error, queueing, paused, allowHalfOpen, and for TLS secure,
+/// connected, address, peerAddress, proxyAddress, error, queueing, paused, allowHalfOpen, and for TLS secure,
 /// tlsVersion, alpn, peerCertificate; onReception, onFlush, onEnd and onDisconnection. One object may connect again after a disconnection; each connection
 /// is a <see cref="TcpConnection"/> of its own, and takes the object's paused and allowHalfOpen.
 /// </summary>
@@ -52,7 +52,7 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
              ("shutdown", (nint)(delegate* unmanaged<nint, int>)&Shutdown),
              ("pause", (nint)(delegate* unmanaged<nint, int>)&Pause),
              ("resume", (nint)(delegate* unmanaged<nint, int>)&Resume)],
-            ["connected", "error", "address", "peerAddress", "queueing", "paused", "allowHalfOpen",
+            ["connected", "error", "address", "peerAddress", "proxyAddress", "queueing", "paused", "allowHalfOpen",
              "secure", "tlsVersion", "alpn", "peerCertificate"],
             ["onReception", "onFlush", "onEnd", "onDisconnection"],
             &Index, &ToText, &NewIndex, directSend: "send", directSendCounter: runtime.Net.Stats.BytesSentCell);
@@ -70,20 +70,22 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
         return client;
     }
 
-    /// <summary>A connection a TLS server accepted: it reaches the server's clientHandler only once
-    /// its handshake is done (<see cref="OnConnected"/>); a failed one is logged at WARN and
-    /// never reaches a script (<see cref="OnClosed"/>).</summary>
-    internal static void AcceptTls(TcpModule module, TcpServerObject server, TlsContext context, nint L, nint fd)
+    /// <summary>A connection a TLS server, or a server with proxyProtocol, accepted: it reaches
+    /// the server's clientHandler only once its handshake and its PROXY header are done
+    /// (<see cref="OnConnected"/>); a failed one is logged at WARN (a health check's at DEBUG)
+    /// and never reaches a script (<see cref="OnClosed"/>).</summary>
+    internal static void AcceptDeferred(TcpModule module, TcpServerObject server, TlsContext? context, ProxyTrust? proxy, nint L, nint fd)
     {
         // The server's context is the connection's, not the object's: connect() again makes a
         // plain client, as for any accepted one (a server context cannot start a client session).
-        var client = new TcpClientObject(module, server.Owner) { _acceptedBy = server, _acceptedSecure = true };
+        var client = new TcpClientObject(module, server.Owner) { _acceptedBy = server, _acceptedSecure = context is not null };
         module.ClientType.Push(L, client);
         client.Retain(L, -1);
         LuaApi.lua_pop(L, 1);
         client._reportsDue++;
-        client._connection = TcpConnection.AcceptedTls(module.Runtime.Net, fd, client, context);
-        client._connection.ShareGate(client.Gate); // kept closed: TLS records are written by C# only
+        client._connection = proxy is not null ? TcpConnection.AcceptedProxy(module.Runtime.Net, fd, client, proxy, context)
+            : TcpConnection.AcceptedTls(module.Runtime.Net, fd, client, context!);
+        client._connection.ShareGate(client.Gate); // kept closed until connected (TLS: for good)
         client._acceptedFrom = client._connection.PeerText;
     }
 
@@ -203,7 +205,13 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
             // Its handshake failed: no script knows this client (SPEC: logged, never reported).
             _acceptedBy = null;
             _connection = null;
-            Runtime.Logger.Warn($"TCPServer {server.Port}: {error ?? "TLS handshake not completed"} (client {_acceptedFrom ?? "?"})");
+            string message = $"TCPServer {server.Port}: {error ?? "TLS handshake not completed"} (client {_acceptedFrom ?? "?"})";
+            if (connection.EndedQuietly)
+                Runtime.Logger.Debug(message); // a balancer's health check: one per check would flood the log
+            else if (connection.BehindProxy)
+                server.WarnRefused(message); // a flood of bad headers must not flood the log
+            else
+                Runtime.Logger.Warn(message);
             Release();
             return;
         }
@@ -345,6 +353,8 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
             PushOptional(L, client._connection?.LocalAddress);
         else if (key.SequenceEqual("peerAddress"u8))
             PushOptional(L, client._connection?.PeerAddress);
+        else if (key.SequenceEqual("proxyAddress"u8))
+            PushOptional(L, client._connection?.ProxyAddress);
         else if (key.SequenceEqual("queueing"u8))
             LuaApi.lua_pushinteger(L, client._connection?.Queued ?? 0);
         else if (key.SequenceEqual("paused"u8))

@@ -25,6 +25,13 @@ public sealed unsafe class TcpServerObject : ScriptObject, ITcpListenerEvents
     private TlsContext? _tls;
     private DateTime _certificateTime, _keyTime; // of the files _tls was made from
     private long _tlsCheckedAt;
+    private ProxyTrust? _proxy; // proxyProtocol: every connection starts with a PROXY header
+    private long _refusedSecond;   // the second WarnRefused counts in
+    private int _refusedCount, _refusedUnlogged;
+
+    /// <summary>Warnings about refused connections of a server with proxyProtocol (a bad PROXY
+    /// header, an untrusted source, a failed handshake behind it) at most this many a second per server: a flood of them must not flood the log.</summary>
+    private const int RefusedWarningsPerSecond = 10;
 
     internal TcpServerObject(TcpModule module, IResourceOwner? owner, TlsContext? tls = null) : base(module.Runtime, owner)
     {
@@ -80,6 +87,30 @@ public sealed unsafe class TcpServerObject : ScriptObject, ITcpListenerEvents
         return renewed;
     }
 
+    /// <summary>Logs why an accepted connection never reached the script, at WARN, at most
+    /// <see cref="RefusedWarningsPerSecond"/> a second; how many were left out is said with the
+    /// next one logged.</summary>
+    internal void WarnRefused(string message)
+    {
+        long second = Reactor.EventLoop.Now / 1000;
+        if (second != _refusedSecond)
+        {
+            _refusedSecond = second;
+            _refusedCount = 0;
+        }
+        if (++_refusedCount > RefusedWarningsPerSecond)
+        {
+            _refusedUnlogged++;
+            return;
+        }
+        if (_refusedUnlogged > 0)
+        {
+            message += $" ({_refusedUnlogged} more refused connections not logged)";
+            _refusedUnlogged = 0;
+        }
+        Runtime.Logger.Warn(message);
+    }
+
     /// <summary>An accepted TLS client whose handshake is done: clientHandler(client) now.</summary>
     internal void HandOver(TcpClientObject client)
     {
@@ -105,9 +136,9 @@ public sealed unsafe class TcpServerObject : ScriptObject, ITcpListenerEvents
         new(runtime, "TCPServer",
             [("start", (nint)(delegate* unmanaged<nint, int>)&Start),
              ("stop", (nint)(delegate* unmanaged<nint, int>)&Stop)],
-            ["running", "port"],
+            ["running", "port", "proxyProtocol"],
             ["clientHandler", "onConnection"],
-            &Index, &ToText);
+            &Index, &ToText, &NewIndex);
 
     /// <summary>Reads start's arguments into an address to bind; null with a message if invalid.
     /// No host (start(port), start(":port")) is every interface.</summary>
@@ -137,6 +168,8 @@ public sealed unsafe class TcpServerObject : ScriptObject, ITcpListenerEvents
         if (listener is null)
             return error ?? "cannot listen";
         _listener = listener;
+        if (_proxy is { All: true })
+            Runtime.Logger.Warn($"TCPServer {listener.Port}: proxyProtocol = true takes a PROXY header from any source, which anyone could forge; give the balancers' addresses instead");
         _boundText = wildcard ? $"*:{listener.Port}" : NetAddress.Format(address.ToIPAddress(), listener.Port);
         Retain(L, 1);
         return null;
@@ -151,9 +184,9 @@ public sealed unsafe class TcpServerObject : ScriptObject, ITcpListenerEvents
     public void OnAccepted(nint fd)
     {
         nint L = Runtime.Vm.L;
-        if (_tls is not null)
+        if (_tls is not null || _proxy is not null)
         {
-            TcpClientObject.AcceptTls(_module, this, CurrentTls(), L, fd);
+            TcpClientObject.AcceptDeferred(_module, this, _tls is null ? null : CurrentTls(), _proxy, L, fd);
             return;
         }
         int top = LuaApi.lua_gettop(L);
@@ -227,6 +260,8 @@ public sealed unsafe class TcpServerObject : ScriptObject, ITcpListenerEvents
         ReadOnlySpan<byte> key = LuaApi.lua_type(L, 2) == LuaApi.LUA_TSTRING ? LuaStrings.Span(L, 2) : default;
         if (key.SequenceEqual("running"u8))
             LuaApi.lua_pushboolean(L, server._listener is null ? 0 : 1);
+        else if (key.SequenceEqual("proxyProtocol"u8))
+            LuaApi.lua_pushboolean(L, server._proxy is null ? 0 : 1);
         else if (key.SequenceEqual("port"u8))
         {
             if (server._listener is null)
@@ -237,6 +272,43 @@ public sealed unsafe class TcpServerObject : ScriptObject, ITcpListenerEvents
         else
             return ScriptType.IndexFields(L);
         return 1;
+    }
+
+    [UnmanagedCallersOnly]
+    private static int NewIndex(nint L) => HostFunction.Method<TcpServerObject>(L, &NewIndex);
+
+    /// <summary>proxyProtocol = true | false | {trusted sources}: only before start, since a
+    /// connection accepted without it would take a header as its data.</summary>
+    private static int NewIndex(nint L, TcpServerObject server)
+    {
+        if (LuaApi.lua_type(L, 2) != LuaApi.LUA_TSTRING || !LuaStrings.Span(L, 2).SequenceEqual("proxyProtocol"u8))
+            return ScriptType.StoreField(L);
+        if (server._listener is not null)
+            return HostFunction.Raise(L, "proxyProtocol must be set before start");
+        int type = LuaApi.lua_type(L, 3);
+        if (type is LuaApi.LUA_TBOOLEAN or LuaApi.LUA_TNIL)
+        {
+            server._proxy = LuaApi.lua_toboolean(L, 3) != 0 ? ProxyTrust.Everyone : null;
+            return 0;
+        }
+        if (type != LuaApi.LUA_TTABLE)
+            return HostFunction.Raise(L, $"proxyProtocol: true, false or a list of trusted addresses expected, got {LuaStrings.TypeName(L, 3)}");
+        long count = (long)LuaApi.lua_rawlen(L, 3);
+        var entries = new string[count];
+        for (long i = 1; i <= count; i++)
+        {
+            bool isString = LuaApi.lua_rawgeti(L, 3, i) == LuaApi.LUA_TSTRING;
+            string? entry = isString ? LuaStrings.ToText(L, -1) : null;
+            LuaApi.lua_pop(L, 1);
+            if (entry is null)
+                return HostFunction.Raise(L, $"proxyProtocol: entry {i} is not a string (an address or a CIDR range)");
+            entries[i - 1] = entry;
+        }
+        ProxyTrust? trust = ProxyTrust.Parse(entries, out string? error);
+        if (trust is null)
+            return HostFunction.Raise(L, $"proxyProtocol: {error}");
+        server._proxy = trust;
+        return 0;
     }
 
     [UnmanagedCallersOnly]

@@ -90,8 +90,9 @@ public sealed unsafe partial class TcpConnection
     /// <summary>The subject of the peer's certificate, or null.</summary>
     public string? TlsPeerSubject => _tls is { IsEstablished: true } ? _tls.PeerSubject : null;
 
-    /// <summary>A TLS connection whose handshake is not done: not connected for the owner yet.</summary>
-    private bool Handshaking => _tls is { IsEstablished: false };
+    /// <summary>A TLS connection whose handshake is not done, or one whose PROXY header is awaited
+    /// (TcpConnection.Proxy.cs): not connected for the owner yet.</summary>
+    private bool Handshaking => _proxyBuffer != null || _tls is { IsEstablished: false };
 
     /// <summary>The socket is connected: the handshake starts (a client sends its hello), bounded
     /// by [tls] handshakeTimeout.</summary>

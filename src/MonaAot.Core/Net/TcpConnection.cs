@@ -145,6 +145,8 @@ public sealed unsafe partial class TcpConnection : IIoHandler
             UpdateInterest();
             if (!value && _tls is { IsEstablished: true })
                 ResumeTls();
+            else if (!value && _proxyRestHeld)
+                ResumeProxyRest();
         }
     }
 
@@ -424,6 +426,11 @@ public sealed unsafe partial class TcpConnection : IIoHandler
 
     private void Receive()
     {
+        if (_proxyBuffer != null)
+        {
+            ReceiveProxy();
+            return;
+        }
         if (_tls != null)
         {
             ReceiveTls();
@@ -473,6 +480,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
 
     private void Deliver(byte* data, int length)
     {
+        _proxyRestHeld = false; // what a PROXY header left behind goes now, with the rest
         int keep = _events?.OnReceived(this, new ReadOnlySpan<byte>(data, length)) ?? 0;
         if (_phase != Phase.Connected)
             return; // closed or disconnected from inside the handler

@@ -15,8 +15,8 @@ namespace MonaAot.Tests.Fuzz;
 
 /// <summary>
 /// Fuzzing of what parses outside input: the ini reader (and the typed settings read from it,
-/// and mona.configs' typing), the address splitter scripts' "host:port" goes through, and the
-/// command line. Inputs are mutations of the corpus in Fuzz/corpus/ (<see cref="Mutator"/>).
+/// and mona.configs' typing), the address splitter scripts' "host:port" goes through, the
+/// command line, and the PROXY protocol header a balancer sends. Inputs are mutations of the corpus in Fuzz/corpus/ (<see cref="Mutator"/>).
 /// A short run in every test run; MONAAOT_FUZZ_ITERATIONS runs longer, MONAAOT_FUZZ_SEED
 /// replays a run. The rule checked: a parser answers or reports the problem in its own way
 /// (ConfigurationException, an error string), never anything else.
@@ -144,6 +144,31 @@ public class ParserFuzzTests
             {
                 // a one-line message, as the process prints it
             }
+        });
+
+        await Assert.That(failure).IsNull();
+    }
+
+    [Test]
+    [Timeout(120_000)]
+    public async Task ProxyHeader_AnswersOrExplains_AtAnyCut(System.Threading.CancellationToken cancel)
+    {
+        string? failure = Run("proxy", bytes =>
+        {
+            ProxyParse whole = ProxyHeader.Parse(bytes, out ProxyHeader header, out string? error);
+            if (whole == ProxyParse.Invalid && string.IsNullOrEmpty(error))
+                throw new InvalidOperationException("invalid without a reason");
+            if (whole == ProxyParse.Done && (header.Length <= 0 || header.Length > bytes.Length || header.Length > ProxyHeader.MaxLength))
+                throw new InvalidOperationException($"header length {header.Length} of {bytes.Length}");
+            if (whole == ProxyParse.NeedMore && bytes.Length >= ProxyHeader.MaxLength)
+                throw new InvalidOperationException("needs more than the most a header may take");
+            // Cut anywhere, a prefix never contradicts the whole: it needs more, or gives the same answer.
+            int cut = bytes.Length == 0 ? 0 : bytes[0] % (bytes.Length + 1);
+            ProxyParse part = ProxyHeader.Parse(bytes.AsSpan(0, cut), out ProxyHeader early, out _);
+            if (part == ProxyParse.Done && (whole != ProxyParse.Done || early.Length != header.Length))
+                throw new InvalidOperationException($"a prefix of {cut} bytes is done, the whole is {whole}");
+            if (part == ProxyParse.Invalid && whole != ProxyParse.Invalid)
+                throw new InvalidOperationException($"a prefix of {cut} bytes is invalid, the whole is {whole}");
         });
 
         await Assert.That(failure).IsNull();

@@ -1,0 +1,201 @@
+using System;
+using MonaAot.Interop;
+using MonaAot.Net.Tls;
+
+namespace MonaAot.Net;
+
+/// <summary>
+/// An accepted connection behind a load balancer that speaks the PROXY protocol (docs/api.md,
+/// "TCPServer.proxyProtocol"): before anything else (a TLS handshake included, HAProxy's order)
+/// the header is read into a buffer of its own and parsed (<see cref="ProxyHeader"/>); the peer
+/// address becomes the original client's, the socket's own peer is kept as the proxy address,
+/// and the bytes read behind the header are the connection's first data. Until then the owner
+/// does not hear of the connection; a header missing, malformed, or not complete within
+/// [tls] handshakeTimeout closes it. A connection closed before its first byte (a balancer's
+/// TCP health check), or after a LOCAL header with nothing behind it, ends quietly.
+/// </summary>
+public sealed unsafe partial class TcpConnection
+{
+    private byte[]? _proxyBuffer;   // while the header is awaited
+    private int _proxyFilled;
+    private bool _proxyLocalIdle;   // a LOCAL header came alone: handed over only if data follows
+    private string? _proxyText;
+    private bool _proxyRestHeld;    // bytes behind the header wait in _kept for a resume()
+
+    /// <summary>The socket's own peer (the balancer) on a connection that came with a PROXY
+    /// header; null otherwise.</summary>
+    public string? ProxyAddress => _phase == Phase.Connected && !Handshaking ? _proxyText : null;
+
+    /// <summary>Accepted by a server that expects a PROXY header.</summary>
+    public bool BehindProxy { get; private set; }
+
+    /// <summary>It ended before any byte, or after a LOCAL header with nothing behind it: a
+    /// balancer's health check, not worth a warning.</summary>
+    public bool EndedQuietly { get; private set; }
+
+    /// <summary>Adopts an accepted descriptor that must start with a PROXY header from a source
+    /// <paramref name="trust"/> accepts; TLS follows when <paramref name="tls"/> is given. The
+    /// owner hears <see cref="ITcpConnectionEvents.OnConnected"/> once both are done, or
+    /// <see cref="ITcpConnectionEvents.OnClosed"/> with why not.</summary>
+    public static TcpConnection AcceptedProxy(NetContext net, nint fd, ITcpConnectionEvents events, ProxyTrust trust, TlsContext? tls)
+    {
+        TcpConnection connection = Accepted(net, fd, events);
+        connection.BehindProxy = true;
+        if (!NetAddress.OfSocket(fd, peer: true, out NetAddress peer))
+        {
+            // Reset before it was accepted: HAProxy's TCP check connects and resets at once.
+            connection.EndedQuietly = true;
+            connection.Close("PROXY protocol: closed before any byte (reset)");
+            return connection;
+        }
+        if (!trust.Trusts(peer))
+        {
+            connection.Close($"PROXY protocol: {connection._peerText} is not a trusted source");
+            return connection;
+        }
+        if (tls is not null)
+        {
+            TlsSession? session = TlsSession.CreateServer(tls, out string? error);
+            if (session == null)
+            {
+                connection.Close($"TLS handshake failed: {error}");
+                return connection;
+            }
+            connection.UseTls(session); // its handshake starts after the header
+        }
+        connection._proxyBuffer = new byte[ProxyHeader.MaxLength];
+        connection._proxyText = connection._peerText;
+        connection._timer = net.Loop.Schedule(net.Limits.TlsHandshakeTimeoutMs, 0, connection.TimeOutProxy);
+        return connection;
+    }
+
+    private void TimeOutProxy()
+    {
+        if (_phase != Phase.Connected || _proxyBuffer is null)
+            return;
+        EndedQuietly = _proxyLocalIdle;
+        Close(_proxyLocalIdle ? "PROXY protocol: LOCAL header and no data"
+            : $"PROXY protocol: no header within {_net.Limits.TlsHandshakeTimeoutMs / 1000} s ([tls] handshakeTimeout)");
+    }
+
+    /// <summary>Reads the header, as far as the kernel has it; then the connection goes on.</summary>
+    private void ReceiveProxy()
+    {
+        while (_proxyBuffer is { } buffer)
+        {
+            CallResult received;
+            fixed (byte* p = buffer)
+                received = SocketCalls.Receive(_fd, p + _proxyFilled, buffer.Length - _proxyFilled);
+            nint n = received.Value;
+            if (n > 0)
+            {
+                _net.Stats.BytesReceived += n;
+                _activity++;
+                int before = _proxyFilled;
+                _proxyFilled += (int)n;
+                if (_proxyLocalIdle)
+                {
+                    FinishProxy(before, _proxyFilled - before);
+                    return;
+                }
+                switch (ProxyHeader.Parse(buffer.AsSpan(0, _proxyFilled), out ProxyHeader header, out string? error))
+                {
+                    case ProxyParse.Invalid:
+                        Close($"PROXY protocol: {error}");
+                        return;
+                    case ProxyParse.NeedMore:
+                        continue; // a header never fills the buffer and still needs more
+                    default:
+                        ApplyProxy(in header);
+                        int rest = _proxyFilled - header.Length;
+                        if (header.Local && rest == 0)
+                        {
+                            _proxyLocalIdle = true;
+                            _proxyFilled = 0;
+                            continue;
+                        }
+                        FinishProxy(header.Length, rest);
+                        return;
+                }
+            }
+            if (n == 0)
+            {
+                EndedQuietly = _proxyFilled == 0;
+                Close(_proxyLocalIdle ? "PROXY protocol: LOCAL header and no data"
+                    : _proxyFilled == 0 ? "PROXY protocol: closed before any byte" : "PROXY protocol: closed within the header");
+                return;
+            }
+            int errno = received.Error;
+            if (errno == Libc.EINTR)
+                continue;
+            if (errno == Libc.EAGAIN)
+                return;
+            if (errno == Libc.ECONNRESET && (_proxyFilled == 0 || _proxyLocalIdle))
+            {
+                EndedQuietly = true; // a check that resets rather than closes
+                Close(_proxyLocalIdle ? "PROXY protocol: LOCAL header and no data (reset)" : "PROXY protocol: closed before any byte (reset)");
+                return;
+            }
+            Close(NetError.Describe(_net.Logger, "receive", _fd, errno, _peerText ?? "?"));
+            return;
+        }
+    }
+
+    private void ApplyProxy(in ProxyHeader header)
+    {
+        if (!header.Local)
+            _peerText = header.Source.ToString();
+    }
+
+    /// <summary>The header is done: the connection goes on as a plain or TLS one would, its first
+    /// data being the <paramref name="length"/> bytes read behind the header.</summary>
+    private void FinishProxy(int start, int length)
+    {
+        byte[] buffer = _proxyBuffer!;
+        _proxyBuffer = null;
+        _proxyLocalIdle = false;
+        _timer?.Cancel();
+        _timer = null;
+        if (_tls != null)
+        {
+            // The bytes behind the header are the client's first TLS records.
+            buffer.AsSpan(start, length).CopyTo(new Span<byte>(_net.TlsInBuffer, NetContext.ReadBufferSize));
+            _cipherIn = _net.TlsInBuffer;
+            _cipherLeft = length;
+            StartHandshake();
+            if (_cipherLeft > 0 && _phase != Phase.Closed && _tls != null && !_tls.FeedCiphertext(new ReadOnlySpan<byte>(_cipherIn, _cipherLeft)))
+                CloseUndelivered("TLS: out of memory");
+            _cipherLeft = 0;
+            _cipherIn = null;
+        }
+        else
+        {
+            UpdateInterest(); // a paused connection read only for its header
+            Established();
+            if (length > 0 && _phase == Phase.Connected)
+            {
+                EnsureKeptCapacity(length + NetContext.ReadBufferSize);
+                buffer.AsSpan(start, length).CopyTo(new Span<byte>(_kept, _keptCapacity));
+                _keptLength = length;
+                if (_paused)
+                    _proxyRestHeld = true; // paused in clientHandler: delivered on resume (ResumeProxyRest)
+                else
+                    Deliver(_kept, length);
+            }
+        }
+        if (WantsToRead)
+            Receive(); // edge-triggered: what is left in the kernel must be read now
+    }
+
+    /// <summary>resume() after a pause in clientHandler: the bytes that came behind the header
+    /// are delivered on a later turn, as kernel data would be (no readiness event may come for
+    /// them, they were read already).</summary>
+    private void ResumeProxyRest() => _net.Loop.Post(() =>
+    {
+        if (_proxyRestHeld && _phase == Phase.Connected && !_paused && _keptLength > 0)
+        {
+            _proxyRestHeld = false;
+            Deliver(_kept, _keptLength);
+        }
+    });
+}

@@ -1,0 +1,140 @@
+using System;
+using System.Linq;
+using System.Net;
+using System.Text;
+using System.Threading.Tasks;
+using MonaAot.Net;
+using MonaAot.Tests.Support;
+using TUnit.Assertions;
+using TUnit.Assertions.Extensions;
+using TUnit.Core;
+using static MonaAot.Tests.Support.ProxyHeaders;
+
+namespace MonaAot.Tests.Net;
+
+/// <summary>The PROXY protocol header parser alone (docs/api.md, "TCPServer.proxyProtocol") and
+/// the trusted sources list.</summary>
+public class ProxyHeaderTests
+{
+    private static (ProxyParse, ProxyHeader, string?) Parse(byte[] data) =>
+        (ProxyHeader.Parse(data, out ProxyHeader header, out string? error), header, error);
+
+    [Test]
+    public async Task V1_Tcp4_GivesBothAddresses_AndItsLength()
+    {
+        byte[] data = Encoding.ASCII.GetBytes("PROXY TCP4 192.0.2.1 198.51.100.2 56324 443\r\nGET");
+        var (result, header, _) = Parse(data);
+        await Assert.That(result).IsEqualTo(ProxyParse.Done);
+        await Assert.That(header.Length).IsEqualTo(data.Length - 3);
+        await Assert.That(header.Local).IsFalse();
+        await Assert.That(header.Source.ToString()).IsEqualTo("192.0.2.1:56324");
+        await Assert.That(header.Destination.ToString()).IsEqualTo("198.51.100.2:443");
+    }
+
+    [Test]
+    public async Task V1_Tcp6_And_Unknown()
+    {
+        var (result, header, _) = Parse(Encoding.ASCII.GetBytes("PROXY TCP6 2001:db8::1 2001:db8::2 4000 80\r\n"));
+        await Assert.That(result).IsEqualTo(ProxyParse.Done);
+        await Assert.That(header.Source.ToString()).IsEqualTo("[2001:db8::1]:4000");
+        (result, header, _) = Parse(Encoding.ASCII.GetBytes("PROXY UNKNOWN ff:: ff:: 1 2\r\n"));
+        await Assert.That(result).IsEqualTo(ProxyParse.Done);
+        await Assert.That(header.Local).IsTrue();
+    }
+
+    [Test]
+    [Arguments("PROXY TCP4 192.0.2.1 198.51.100.2 56324 443 \r\n")]
+    [Arguments("PROXY TCP4 2001:db8::1 198.51.100.2 1 2\r\n")]
+    [Arguments("PROXY TCP6 192.0.2.1 2001:db8::2 1 2\r\n")]
+    [Arguments("PROXY TCP4 192.0.2.1 198.51.100.2 65536 443\r\n")]
+    [Arguments("PROXY TCP4 192.0.2.1 198.51.100.2 -1 443\r\n")]
+    [Arguments("PROXY TCP4 192.0.2.1 198.51.100.2 056 443\r\n")]
+    [Arguments("PROXY TCP4 192.0.2.1  198.51.100.2 1 443\r\n")]
+    [Arguments("PROXY UDP4 192.0.2.1 198.51.100.2 1 2\r\n")]
+    [Arguments("PROXY TCP4 localhost 198.51.100.2 1 2\r\n")]
+    [Arguments("GET / HTTP/1.1\r\n")]
+    [Arguments("proxy TCP4")]
+    public async Task V1_Malformed_IsInvalid_WithAReason(string text)
+    {
+        var (result, _, error) = Parse(Encoding.ASCII.GetBytes(text));
+        await Assert.That(result).IsEqualTo(ProxyParse.Invalid);
+        await Assert.That(error).IsNotNull();
+    }
+
+    [Test]
+    public async Task V1_WithoutCrlf_In107Bytes_IsTooLong()
+    {
+        byte[] data = Encoding.ASCII.GetBytes("PROXY TCP6 " + new string('1', 96));
+        await Assert.That(Parse(data[..106]).Item1).IsEqualTo(ProxyParse.NeedMore);
+        var (result, _, error) = Parse(data);
+        await Assert.That(result).IsEqualTo(ProxyParse.Invalid);
+        await Assert.That(error!).Contains("107");
+    }
+
+    [Test]
+    public async Task V2_Ipv4_WithTlvs_SkipsThem()
+    {
+        byte[] tlvs = [0x01, 0x00, 0x02, (byte)'h', (byte)'2', 0x04, 0x00, 0x03, 1, 2, 3];
+        byte[] data = V2Inet(IPAddress.Parse("192.0.2.7"), 1234, IPAddress.Parse("10.0.0.1"), 80, tlvs);
+        var (result, header, _) = Parse([.. data, .. "after"u8.ToArray()]);
+        await Assert.That(result).IsEqualTo(ProxyParse.Done);
+        await Assert.That(header.Length).IsEqualTo(data.Length);
+        await Assert.That(header.Source.ToString()).IsEqualTo("192.0.2.7:1234");
+        await Assert.That(header.Destination.ToString()).IsEqualTo("10.0.0.1:80");
+    }
+
+    [Test]
+    public async Task V2_Ipv6_And_Local()
+    {
+        var (result, header, _) = Parse(V2Inet(IPAddress.Parse("2001:db8::7"), 65535, IPAddress.Parse("::1"), 1));
+        await Assert.That(result).IsEqualTo(ProxyParse.Done);
+        await Assert.That(header.Source.ToString()).IsEqualTo("[2001:db8::7]:65535");
+        (result, header, _) = Parse(V2(0, 0x11, new byte[12]));
+        await Assert.That(result).IsEqualTo(ProxyParse.Done);
+        await Assert.That(header.Local).IsTrue();
+        await Assert.That(header.Length).IsEqualTo(28);
+    }
+
+    [Test]
+    public async Task V2_EveryPrefix_NeedsMore()
+    {
+        byte[] data = V2Inet(IPAddress.Parse("192.0.2.7"), 1234, IPAddress.Parse("10.0.0.1"), 80);
+        for (int i = 0; i < data.Length; i++)
+            await Assert.That(Parse(data[..i]).Item1).IsEqualTo(ProxyParse.NeedMore);
+        await Assert.That(Parse(data).Item1).IsEqualTo(ProxyParse.Done);
+    }
+
+    [Test]
+    public async Task V2_Malformed_IsInvalid()
+    {
+        byte[] wrongVersion = V2(1, 0x11, new byte[12]);
+        wrongVersion[12] = 0x11;
+        await Assert.That(Parse(wrongVersion).Item1).IsEqualTo(ProxyParse.Invalid);
+        byte[] wrongCommand = V2(1, 0x11, new byte[12]);
+        wrongCommand[12] = 0x22;
+        await Assert.That(Parse(wrongCommand).Item1).IsEqualTo(ProxyParse.Invalid);
+        await Assert.That(Parse(V2(1, 0x21, new byte[12])).Item1).IsEqualTo(ProxyParse.Invalid); // too short for IPv6
+        await Assert.That(Parse(V2(1, 0x11, new byte[600])).Item1).IsEqualTo(ProxyParse.Invalid); // over 536
+        byte[] badSignature = V2(1, 0x11, new byte[12]);
+        badSignature[5] = 0x0C;
+        await Assert.That(Parse(badSignature[..6]).Item1).IsEqualTo(ProxyParse.Invalid);
+    }
+
+    [Test]
+    public async Task Trust_AddressesAndRanges()
+    {
+        ProxyTrust trust = ProxyTrust.Parse(["127.0.0.1", "10.0.0.0/8", "::1", "2001:db8::/32"], out string? error)!;
+        await Assert.That(error).IsNull();
+        await Assert.That(trust.Trusts(NetAddress.From(IPAddress.Parse("127.0.0.1"), 5))).IsTrue();
+        await Assert.That(trust.Trusts(NetAddress.From(IPAddress.Parse("::ffff:10.9.8.7"), 5))).IsTrue();
+        await Assert.That(trust.Trusts(NetAddress.From(IPAddress.Parse("11.0.0.1"), 5))).IsFalse();
+        await Assert.That(trust.Trusts(NetAddress.From(IPAddress.Parse("127.0.0.2"), 5))).IsFalse();
+        await Assert.That(trust.Trusts(NetAddress.From(IPAddress.Parse("::1"), 5))).IsTrue();
+        await Assert.That(trust.Trusts(NetAddress.From(IPAddress.Parse("2001:db8:ff::1"), 5))).IsTrue();
+        await Assert.That(trust.Trusts(NetAddress.From(IPAddress.Parse("2001:db9::1"), 5))).IsFalse();
+        await Assert.That(ProxyTrust.Parse(["10.0.0.0/33"], out error)).IsNull();
+        await Assert.That(error!).Contains("10.0.0.0/33");
+        await Assert.That(ProxyTrust.Parse(["balancer.local"], out _)).IsNull();
+        await Assert.That(ProxyTrust.Parse(["10.0.0.0/+8"], out _)).IsNull();
+    }
+}
