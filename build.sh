@@ -37,6 +37,8 @@ install_missing() {
   ls /usr/lib/*/lua/5.4/cjson.so >/dev/null 2>&1 || missing+=(lua-cjson)
   ls /usr/lib/*/lua/5.4/lpeg.so >/dev/null 2>&1 || missing+=(lua-lpeg)
   command -v lua5.4 >/dev/null || missing+=(lua5.4)
+  # The systemd tests: systemd-socket-activate passes sockets, systemd-analyze checks packaging/.
+  command -v systemd-socket-activate >/dev/null || missing+=(systemd)
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]}"
     local sudo=""

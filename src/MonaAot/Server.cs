@@ -31,6 +31,8 @@ public static partial class Server
         OpenFileLimit.RaiseToHardLimit();
         foreach (ConfigWarning warning in settings.Warnings)
             logger.Log(LogLevel.Warn, warning.File, warning.Line, warning.Message);
+        // Sockets systemd passed (socket activation), before any script asks for an address.
+        SocketActivation.Claim(logger);
 
         using EventLoop loop = EventLoop.CreateDefault();
         loop.UnhandledException = e => logger.Critic($"unhandled exception on the loop: {e}");
@@ -62,6 +64,7 @@ public static partial class Server
             loop.Post(() =>
             {
                 logger.Info($"{context.Signal} received, stopping");
+                SystemdNotify.Stopping($"{context.Signal} received, stopping");
                 host.Stop();
                 StopWhenDrained(loop, net, mail, EventLoop.Now + ShutdownDrainMs);
             });
@@ -75,9 +78,11 @@ public static partial class Server
             {
                 if (Volatile.Read(ref stopSignals) > 0)
                     return;
+                SystemdNotify.Reloading();
                 files?.Reopen();
                 logger.Info($"{context.Signal} received, log files reopened, reloading every application");
                 host.ReloadAll();
+                SystemdNotify.Ready("reloaded");
             });
         }
         using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnStopSignal);
@@ -86,6 +91,9 @@ public static partial class Server
 
         logger.Info($"MonaAot {Program.Version} serving {settings.WwwRoot}");
         host.Start();
+        // Every main.lua has run, so the servers they started listen: tell systemd (Type=notify).
+        SocketActivation.WarnUnused(logger);
+        SystemdNotify.Ready($"serving {settings.WwwRoot}");
         loop.Run();
         logger.Info("MonaAot stopped");
         return 0;

@@ -102,6 +102,9 @@ public sealed unsafe partial class UdpSocket : IIoHandler
     {
         if (_fd != -1)
             return "already bound or connected (close() first)";
+        // A socket the service manager already bound for this address is taken as it is.
+        if (SocketActivation.TryAdopt(address, stream: false, out nint passed))
+            return Open(address.Family, passed);
         if (Open(address.Family) is { } openError)
             return openError;
         CallResult bound = SocketCalls.Bind(_fd, &address);
@@ -239,14 +242,18 @@ public sealed unsafe partial class UdpSocket : IIoHandler
         return value; // bytes already in network order
     }
 
-    private string? Open(int family)
+    private string? Open(int family, nint passed = -1)
     {
-        CallResult opened = SocketCalls.OpenDatagram(family);
-        if (opened.Failed)
-            return NetError.Describe(_net.Logger, "socket", -1, opened.Error, null);
-        nint fd = opened.Value;
-        if (family == SocketCalls.AF_INET6)
-            SocketCalls.SetDualStack(fd);
+        nint fd = passed;
+        if (fd == -1)
+        {
+            CallResult opened = SocketCalls.OpenDatagram(family);
+            if (opened.Failed)
+                return NetError.Describe(_net.Logger, "socket", -1, opened.Error, null);
+            fd = opened.Value;
+            if (family == SocketCalls.AF_INET6)
+                SocketCalls.SetDualStack(fd);
+        }
         if (_allowBroadcast)
             SocketCalls.SetBroadcast(fd, true);
         ReportUnreachable(fd, false);
