@@ -65,6 +65,16 @@ public static partial class Server
             {
                 logger.Info($"{context.Signal} received, stopping");
                 SystemdNotify.Stopping($"{context.Signal} received, stopping");
+                // SIGTERM is how a service manager or a rolling restart stops a member of a
+                // fleet: refuse new connections at once, let the open ones finish (docs/api.md,
+                // "Signals and shutdown"). SIGINT, a person at a terminal, stops at once.
+                if (context.Signal == PosixSignal.SIGTERM && settings.DrainTimeoutSeconds > 0 && net.Stats.Connections > 0)
+                {
+                    int listeners = net.StopListening();
+                    logger.Info($"{listeners} listener(s) closed; {net.Stats.Connections} open connection(s) have {settings.DrainTimeoutSeconds} s ([server] drainTimeout) to end");
+                    StopWhenIdle(loop, net, host, mail, EventLoop.Now + settings.DrainTimeoutSeconds * 1000L);
+                    return;
+                }
                 host.Stop();
                 StopWhenDrained(loop, net, mail, EventLoop.Now + ShutdownDrainMs);
             });
@@ -124,6 +134,21 @@ public static partial class Server
         EncodingFunctions.Install(runtime, mona);
         JsonModule.Install(runtime, mona);
         return mona;
+    }
+
+    /// <summary>The drain after SIGTERM: once no connection is open, or at
+    /// <paramref name="deadline"/>, the applications stop (closing what is left) as for SIGINT.</summary>
+    private static void StopWhenIdle(EventLoop loop, NetContext net, ApplicationHost host, MailQueue mail, long deadline)
+    {
+        if (net.Stats.Connections == 0 || EventLoop.Now >= deadline)
+        {
+            if (net.Stats.Connections > 0)
+                net.Logger.Warn($"[server] drainTimeout reached with {net.Stats.Connections} connection(s) open: closing them");
+            host.Stop();
+            StopWhenDrained(loop, net, mail, EventLoop.Now + ShutdownDrainMs);
+            return;
+        }
+        loop.Schedule(20, 0, () => StopWhenIdle(loop, net, host, mail, deadline));
     }
 
     private static void StopWhenDrained(EventLoop loop, NetContext net, MailQueue mail, long deadline)

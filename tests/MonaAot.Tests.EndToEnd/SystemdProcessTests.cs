@@ -96,6 +96,66 @@ public class SystemdProcessTests
         await Assert.That(await mona.WaitForExit(Wait)).IsEqualTo(0);
     }
 
+    [Test]
+    [Timeout(60_000)]
+    public async Task Sigterm_ClosesTheListenersAtOnce_AndTheOpenConnectionsGoOnUntilTheyEnd(CancellationToken cancellation)
+    {
+        using var www = new TempWww();
+        www.WriteApp("", Echo.Replace("PORT", "0") + "\nfunction onStop() NOTE('stopped') end\n");
+        await using MonaProcess mona = MonaProcess.Start("--config", www.WriteIni("[server]\ndrainTimeout = 60\n"), www.Www);
+        int port = await PortOf(mona);
+        Socket open = await TcpApp.Connect(port);
+        await open.SendAsync(Encoding.ASCII.GetBytes("one"), SocketFlags.None, cancellation);
+        await TcpApp.ReadExactly(open, 3);
+
+        mona.Signal(MonaProcess.SIGTERM);
+        await mona.WaitForLine("1 listener(s) closed; 1 open connection(s) have 60 s", Wait);
+        var refused = Assert.ThrowsAsync<SocketException>(() => TcpApp.Connect(port));
+        await Assert.That((await refused)!.SocketErrorCode).IsEqualTo(SocketError.ConnectionRefused);
+        await open.SendAsync(Encoding.ASCII.GetBytes("two"), SocketFlags.None, cancellation);
+        await Assert.That(Encoding.ASCII.GetString(await TcpApp.ReadExactly(open, 3))).IsEqualTo("two");
+        await Assert.That(mona.Lines.Exists(l => l.Contains("stopped"))).IsFalse();
+
+        // The last connection ends: the server stops then, long before the 60 s.
+        var clock = Stopwatch.StartNew();
+        open.Dispose();
+        await Assert.That(await mona.WaitForExit(Wait)).IsEqualTo(0);
+        await Assert.That(clock.Elapsed).IsLessThan(TimeSpan.FromSeconds(5));
+        await Assert.That(mona.Lines.Exists(l => l.Contains("stopped"))).IsTrue();
+    }
+
+    [Test]
+    [Timeout(60_000)]
+    public async Task Sigterm_ClosesWhatIsStillOpenAtTheDrainTimeout(CancellationToken cancellation)
+    {
+        using var www = new TempWww();
+        www.WriteApp("", Echo.Replace("PORT", "0"));
+        await using MonaProcess mona = MonaProcess.Start("--config", www.WriteIni("[server]\ndrainTimeout = 1\n"), www.Www);
+        using Socket open = await TcpApp.Connect(await PortOf(mona));
+        await open.SendAsync(Encoding.ASCII.GetBytes("one"), SocketFlags.None, cancellation);
+        await TcpApp.ReadExactly(open, 3);
+
+        var clock = Stopwatch.StartNew();
+        mona.Signal(MonaProcess.SIGTERM);
+        await Assert.That(await mona.WaitForExit(Wait)).IsEqualTo(0);
+        await Assert.That(clock.Elapsed).IsGreaterThanOrEqualTo(TimeSpan.FromMilliseconds(900));
+        await Assert.That(mona.Lines.Exists(l => l.Contains("WARN") && l.Contains("drainTimeout reached with 1 connection(s) open"))).IsTrue();
+        // The connection was closed by the server, not left behind.
+        await Assert.That((await TcpApp.ReadToEnd(open)).Length).IsEqualTo(0);
+    }
+
+    [Test]
+    [Timeout(60_000)]
+    public async Task DrainTimeout_OutOfRange_ExitsWithOneLine(CancellationToken cancellation)
+    {
+        using var www = new TempWww();
+        www.WriteApp("", "");
+        (int code, _, string error) = await MonaProcess.RunToEnd(Wait, "--config", www.WriteIni("[server]\ndrainTimeout = -1\n"), www.Www);
+        await Assert.That(code).IsEqualTo(2);
+        await Assert.That(error).Contains("drainTimeout");
+        await Assert.That(error.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length).IsEqualTo(1);
+    }
+
     private static string? Tool(string name) =>
         Array.Find(["/usr/bin/" + name, "/bin/" + name, "/usr/sbin/" + name], File.Exists);
 
@@ -186,10 +246,10 @@ public class SystemdProcessTests
         Skip.When(analyze is null, "systemd-analyze is not installed (Debian package systemd; build.sh installs it)");
         string packaging = Path.Combine(RepositoryRoot(), "packaging");
         using var www = new TempWww();
-        // The unit names /usr/local/bin/monaaot, which verify checks is executable: the copy
+        // The unit names /opt/monaaot/monaaot, which verify checks is executable: the copy
         // checked names the binary under test instead.
         string service = File.ReadAllText(Path.Combine(packaging, "monaaot.service"))
-            .Replace("/usr/local/bin/monaaot", MonaProcess.BinaryPath);
+            .Replace("ExecStart=/opt/monaaot/monaaot ", $"ExecStart={MonaProcess.BinaryPath} ");
         string servicePath = Path.Combine(www.Root, "monaaot.service"), socketPath = Path.Combine(www.Root, "monaaot.socket");
         File.WriteAllText(servicePath, service);
         File.Copy(Path.Combine(packaging, "monaaot.socket"), socketPath);

@@ -47,6 +47,11 @@ public sealed unsafe partial class TcpListener : IIoHandler
     /// Returns the listener, or null with <paramref name="error"/> set.</summary>
     public static TcpListener? Start(NetContext net, NetAddress address, ITcpListenerEvents events, out string? error)
     {
+        if (net.ListeningStopped)
+        {
+            error = "the server is stopping";
+            return null;
+        }
         // A socket the service manager already listens on for this address is taken as it is.
         if (SocketActivation.TryAdopt(address, stream: true, out nint passed))
         {
@@ -82,6 +87,7 @@ public sealed unsafe partial class TcpListener : IIoHandler
         NetAddress.OfSocket(fd, peer: false, out NetAddress bound);
         listener.Port = bound.Port;
         listener._token = net.Attach(fd, listener, AcceptInterest);
+        net.Listeners.Add(listener);
         listener.StartAccepting();
         return listener;
     }
@@ -91,6 +97,7 @@ public sealed unsafe partial class TcpListener : IIoHandler
         if (_fd == -1)
             return;
         _retry?.Cancel();
+        _net.Listeners.Remove(this);
         _net.Close(_fd, _token);
         _fd = -1;
     }

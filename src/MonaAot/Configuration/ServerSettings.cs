@@ -52,6 +52,7 @@ public sealed record ServerSettings(string WwwRoot, LogLevel LogLevel, IniFile I
         new Dictionary<string, string[]>(StringComparer.OrdinalIgnoreCase)
         {
             [""] = ["www"],
+            ["server"] = ["drainTimeout"],
             ["logs"] = ["directory", "maxSize", "rotation"],
             ["tcp"] = ["receiveLimit", "sendLimit", "connectTimeout", "idleTimeout", "sendTimeout"],
             ["lua"] = ["memoryLimit", "handlerTimeout", "cmodules"],
@@ -71,6 +72,12 @@ public sealed record ServerSettings(string WwwRoot, LogLevel LogLevel, IniFile I
 
     /// <summary>[lua]: memoryLimit, handlerTimeout and cmodules.</summary>
     public LuaLimits Lua { get; init; } = LuaLimits.Default;
+
+    /// <summary>[server] drainTimeout: seconds the open connections get, after SIGTERM closed
+    /// the listeners, before the applications stop (docs/api.md, "Signals and shutdown").</summary>
+    public int DrainTimeoutSeconds { get; init; } = DefaultDrainTimeoutSeconds;
+
+    public const int DefaultDrainTimeoutSeconds = 10;
 
     /// <summary>MonaServer's rule: the ini file beside the executable, named after it.</summary>
     public static string DefaultConfigPath(string executablePath) =>
@@ -94,7 +101,7 @@ public sealed record ServerSettings(string WwwRoot, LogLevel LogLevel, IniFile I
 
         return new ServerSettings(Path.TrimEndingDirectorySeparator(www), commandLine.LogLevel ?? LogLevels.Default, ini,
             LogFilesOf(ini, iniDirectory), TcpLimitsOf(ini))
-        { Smtp = SmtpOf(ini), Lua = LuaLimitsOf(ini), Tls = TlsFilesOf(ini, iniDirectory), Warnings = UnknownKeys(ini) };
+        { Smtp = SmtpOf(ini), Lua = LuaLimitsOf(ini), DrainTimeoutSeconds = (int)ini.GetInteger("server", "drainTimeout", DefaultDrainTimeoutSeconds, 0, 3600), Tls = TlsFilesOf(ini, iniDirectory), Warnings = UnknownKeys(ini) };
     }
 
     /// <summary>One warning per entry of a known section whose key MonaAot does not read, with
