@@ -79,6 +79,10 @@ public sealed record ServerSettings(string WwwRoot, LogLevel LogLevel, IniFile I
 
     public const int DefaultDrainTimeoutSeconds = 10;
 
+    /// <summary>[server] drainTimeout, in seconds (0: no drain; at most an hour).</summary>
+    public static int DrainTimeoutOf(IniFile ini) =>
+        (int)ini.GetInteger("server", "drainTimeout", DefaultDrainTimeoutSeconds, 0, 3600);
+
     /// <summary>MonaServer's rule: the ini file beside the executable, named after it.</summary>
     public static string DefaultConfigPath(string executablePath) =>
         Path.Combine(Path.GetDirectoryName(executablePath) ?? ".", Path.GetFileNameWithoutExtension(executablePath) + ".ini");
@@ -101,7 +105,7 @@ public sealed record ServerSettings(string WwwRoot, LogLevel LogLevel, IniFile I
 
         return new ServerSettings(Path.TrimEndingDirectorySeparator(www), commandLine.LogLevel ?? LogLevels.Default, ini,
             LogFilesOf(ini, iniDirectory), TcpLimitsOf(ini))
-        { Smtp = SmtpOf(ini), Lua = LuaLimitsOf(ini), DrainTimeoutSeconds = (int)ini.GetInteger("server", "drainTimeout", DefaultDrainTimeoutSeconds, 0, 3600), Tls = TlsFilesOf(ini, iniDirectory), Warnings = UnknownKeys(ini) };
+        { Smtp = SmtpOf(ini), Lua = LuaLimitsOf(ini), DrainTimeoutSeconds = DrainTimeoutOf(ini), Tls = TlsFilesOf(ini, iniDirectory), Warnings = UnknownKeys(ini) };
     }
 
     /// <summary>One warning per entry of a known section whose key MonaAot does not read, with
