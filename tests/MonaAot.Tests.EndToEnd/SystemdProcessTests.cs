@@ -190,6 +190,15 @@ public class SystemdProcessTests
         string warning = await mona.WaitForLineText($"127.0.0.1:{unused} (spare) was passed but no script", Wait);
         await Assert.That(warning).Contains("WARN");
 
+        // A reload stops the server and starts it again: it takes the same passed socket back
+        // (systemd still holds it: binding anew would fail), and serves on.
+        int before = mona.Lines.Count;
+        mona.Signal(SIGHUP);
+        int reloaded = await mona.WaitForLine("reloading every application", Wait, before);
+        await mona.WaitForLine($"TCP 127.0.0.1:{port} (echo) adopted instead of binding", Wait, reloaded);
+        await Assert.That((await mona.WaitForLineText("port ", Wait, reloaded)).EndsWith($"port {port}")).IsTrue();
+        await EchoesThrough(port);
+
         mona.Signal(MonaProcess.SIGTERM);
         await Assert.That(await mona.WaitForExit(Wait)).IsEqualTo(0);
     }
@@ -225,6 +234,16 @@ public class SystemdProcessTests
         using var timeout = new CancellationTokenSource(Wait);
         int n = await client.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
         await Assert.That(Encoding.ASCII.GetString(buffer, 0, n)).IsEqualTo("ping");
+
+        // After a reload the script binds the same passed socket again.
+        int before = mona.Lines.Count;
+        mona.Signal(SIGHUP);
+        await mona.WaitForLine($"UDP 127.0.0.1:{port} (fd 3) adopted instead of binding", Wait, before);
+        await mona.WaitForLine($"bound 127.0.0.1:{port}", Wait, before);
+        await client.SendAsync(Encoding.ASCII.GetBytes("pong"), SocketFlags.None);
+        using var again = new CancellationTokenSource(Wait);
+        n = await client.ReceiveAsync(buffer, SocketFlags.None, again.Token);
+        await Assert.That(Encoding.ASCII.GetString(buffer, 0, n)).IsEqualTo("pong");
 
         mona.Signal(MonaProcess.SIGTERM);
         await Assert.That(await mona.WaitForExit(Wait)).IsEqualTo(0);

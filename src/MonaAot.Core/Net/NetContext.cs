@@ -193,6 +193,21 @@ public sealed unsafe class NetContext : IDisposable
         }
     }
 
+    /// <summary>Stops watching <paramref name="fd"/> without closing it: a socket systemd
+    /// passed goes back to <see cref="SocketActivation"/>, open.</summary>
+    internal void Release(nint fd, ulong token)
+    {
+        try
+        {
+            Loop.Backend.Detach(fd);
+        }
+        finally
+        {
+            Loop.Handles.Remove(token);
+            OpenSockets--;
+        }
+    }
+
     public void Dispose()
     {
         NativeMemory.Free(ReadBuffer);

@@ -14,11 +14,14 @@ public static partial class SocketActivation
 {
     private const int FirstFd = 3;
 
-    // One slot per passed descriptor: -1 once adopted. Touched on the loop thread only.
+    // One slot per passed descriptor: -1 while adopted (or when unusable); s_passed keeps the
+    // descriptor numbers, to take one back. Touched on the loop thread only.
     private static nint[] s_fds = [];
+    private static nint[] s_passed = [];
     private static NetAddress[] s_addresses = [];
     private static bool[] s_stream = [];
     private static string[] s_names = [];
+    private static Logger? s_logger;
 
     public static int Count => s_fds.Length;
 
@@ -64,7 +67,9 @@ public static partial class SocketActivation
             fds[i] = fd;
             logger.Info($"socket activation: {(stream[i] ? "TCP" : "UDP")} {addresses[i]} passed as {labels[i]}");
         }
+        s_logger = logger;
         s_fds = fds;
+        s_passed = (nint[])fds.Clone();
         s_addresses = addresses;
         s_stream = stream;
         s_names = labels;
@@ -83,10 +88,32 @@ public static partial class SocketActivation
             fd = s_fds[i];
             s_fds[i] = -1;
             Prepare(fd);
+            s_logger?.Info($"socket activation: {(stream ? "TCP" : "UDP")} {s_addresses[i]} ({s_names[i]}) adopted instead of binding");
             return true;
         }
         fd = -1;
         return false;
+    }
+
+    /// <summary>Takes back an adopted descriptor its owner no longer uses (a server stopped, an
+    /// application reloaded): it stays open, listening or bound, for the next start or bind
+    /// of its address. systemd keeps its own copy, so closing it and binding again would fail
+    /// (address in use) and lose what waits in its backlog. False when <paramref name="fd"/>
+    /// was not passed: the caller closes it.</summary>
+    public static bool GiveBack(nint fd)
+    {
+        int i = Array.IndexOf(s_passed, fd);
+        if (i < 0 || s_fds[i] != -1)
+            return false;
+        s_fds[i] = fd;
+        return true;
+    }
+
+    /// <summary>True when <paramref name="fd"/> is a passed descriptor now adopted.</summary>
+    public static bool IsAdopted(nint fd)
+    {
+        int i = Array.IndexOf(s_passed, fd);
+        return i >= 0 && s_fds[i] == -1;
     }
 
     /// <summary>Once every application started: a passed socket nobody took is a unit file

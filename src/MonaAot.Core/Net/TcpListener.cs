@@ -98,7 +98,17 @@ public sealed unsafe partial class TcpListener : IIoHandler
             return;
         _retry?.Cancel();
         _net.Listeners.Remove(this);
-        _net.Close(_fd, _token);
+        // A passed socket stays open for the next start (SocketActivation.GiveBack), except
+        // when SIGTERM stops listening: then the balancer must see the port refuse.
+        if (!_net.ListeningStopped && SocketActivation.IsAdopted(_fd))
+        {
+            _net.Release(_fd, _token);
+            SocketActivation.GiveBack(_fd);
+        }
+        else
+        {
+            _net.Close(_fd, _token);
+        }
         _fd = -1;
     }
 

@@ -194,8 +194,17 @@ public sealed unsafe partial class UdpSocket : IIoHandler
 
     public void Close()
     {
-        if (_fd != -1)
+        // A passed socket stays open for the next bind of its address (SocketActivation.GiveBack),
+        // unless the script connected it to one peer.
+        if (_fd != -1 && !_connected && SocketActivation.IsAdopted(_fd))
+        {
+            _net.Release(_fd, _token);
+            SocketActivation.GiveBack(_fd);
+        }
+        else if (_fd != -1)
+        {
             _net.Close(_fd, _token);
+        }
         _fd = -1;
         _connected = false;
         _peerError = 0;
