@@ -42,6 +42,8 @@ install_missing() {
   command -v promtool >/dev/null || missing+=(prometheus)
   # The end-to-end PROXY protocol test runs a real HAProxy in front of two instances.
   [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+  # The systemd tests: systemd-socket-activate passes sockets, systemd-analyze checks packaging/.
+  command -v systemd-socket-activate >/dev/null || missing+=(systemd)
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]}"
     local sudo=""

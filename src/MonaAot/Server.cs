@@ -32,6 +32,8 @@ public static partial class Server
         OpenFileLimit.RaiseToHardLimit();
         foreach (ConfigWarning warning in settings.Warnings)
             logger.Log(LogLevel.Warn, warning.File, warning.Line, warning.Message);
+        // Sockets systemd passed (socket activation), before any script asks for an address.
+        SocketActivation.Claim(logger);
 
         using EventLoop loop = EventLoop.CreateDefault();
         loop.UnhandledException = e => logger.Critic($"unhandled exception on the loop: {e}");
@@ -66,6 +68,17 @@ public static partial class Server
             loop.Post(() =>
             {
                 logger.Info($"{context.Signal} received, stopping");
+                SystemdNotify.Stopping($"{context.Signal} received, stopping");
+                // SIGTERM is how a service manager or a rolling restart stops a member of a
+                // fleet: refuse new connections at once, let the open ones finish (docs/api.md,
+                // "Signals and shutdown"). SIGINT, a person at a terminal, stops at once.
+                if (context.Signal == PosixSignal.SIGTERM && settings.DrainTimeoutSeconds > 0 && net.Stats.Connections > 0)
+                {
+                    int listeners = net.StopListening();
+                    logger.Info($"{listeners} listener(s) closed; {net.Stats.Connections} open connection(s) have {settings.DrainTimeoutSeconds} s ([server] drainTimeout) to end");
+                    StopWhenIdle(loop, net, host, mail, EventLoop.Now + settings.DrainTimeoutSeconds * 1000L);
+                    return;
+                }
                 host.Stop();
                 StopWhenDrained(loop, net, mail, EventLoop.Now + ShutdownDrainMs);
             });
@@ -79,9 +92,11 @@ public static partial class Server
             {
                 if (Volatile.Read(ref stopSignals) > 0)
                     return;
+                SystemdNotify.Reloading();
                 files?.Reopen();
                 logger.Info($"{context.Signal} received, log files reopened, reloading every application");
                 host.ReloadAll();
+                SystemdNotify.Ready("reloaded");
             });
         }
         using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnStopSignal);
@@ -90,6 +105,9 @@ public static partial class Server
 
         logger.Info($"MonaAot {Program.Version} serving {settings.WwwRoot}");
         host.Start();
+        // Every main.lua has run, so the servers they started listen: tell systemd (Type=notify).
+        SocketActivation.WarnUnused(logger);
+        SystemdNotify.Ready($"serving {settings.WwwRoot}");
         loop.Run();
         logger.Info("MonaAot stopped");
         return 0;
@@ -134,6 +152,21 @@ public static partial class Server
         EncodingFunctions.Install(runtime, mona);
         JsonModule.Install(runtime, mona);
         return mona;
+    }
+
+    /// <summary>The drain after SIGTERM: once no connection is open, or at
+    /// <paramref name="deadline"/>, the applications stop (closing what is left) as for SIGINT.</summary>
+    private static void StopWhenIdle(EventLoop loop, NetContext net, ApplicationHost host, MailQueue mail, long deadline)
+    {
+        if (net.Stats.Connections == 0 || EventLoop.Now >= deadline)
+        {
+            if (net.Stats.Connections > 0)
+                net.Logger.Warn($"[server] drainTimeout reached with {net.Stats.Connections} connection(s) open: closing them");
+            host.Stop();
+            StopWhenDrained(loop, net, mail, EventLoop.Now + ShutdownDrainMs);
+            return;
+        }
+        loop.Schedule(20, 0, () => StopWhenIdle(loop, net, host, mail, deadline));
     }
 
     private static void StopWhenDrained(EventLoop loop, NetContext net, MailQueue mail, long deadline)

@@ -9,7 +9,7 @@ public static class ChildProcess
 {
     /// <summary>A process for <paramref name="command"/>, not started: attach the line handlers,
     /// then <see cref="Begin"/>.</summary>
-    public static Process Create(string command, IEnumerable<string> args)
+    public static Process Create(string command, IEnumerable<string> args, IEnumerable<KeyValuePair<string, string?>>? environment = null)
     {
         var info = new ProcessStartInfo(command)
         {
@@ -20,6 +20,8 @@ public static class ChildProcess
         };
         foreach (string arg in args)
             info.ArgumentList.Add(arg);
+        foreach ((string name, string? value) in environment ?? [])
+            info.Environment[name] = value;
         return new Process { StartInfo = info, EnableRaisingEvents = true };
     }
 

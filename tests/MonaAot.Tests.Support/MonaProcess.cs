@@ -42,9 +42,13 @@ public sealed partial class MonaProcess : IAsyncDisposable
 
     /// <summary>Starts another command whose output is read the same way (a shell that sets
     /// limits, then execs the binary).</summary>
-    public static MonaProcess StartCommand(string command, params string[] args)
+    public static MonaProcess StartCommand(string command, params string[] args) => StartCommand((IEnumerable<KeyValuePair<string, string?>>?)null, command, args);
+
+    /// <summary>Starts <paramref name="command"/> with these environment variables added (a
+    /// null value removes one): NOTIFY_SOCKET for the systemd tests.</summary>
+    public static MonaProcess StartCommand(IEnumerable<KeyValuePair<string, string?>>? environment, string command, params string[] args)
     {
-        Process process = ChildProcess.Create(command, args);
+        Process process = ChildProcess.Create(command, args, environment);
         var mona = new MonaProcess(process);
         process.OutputDataReceived += (_, e) => mona.OnLine(e.Data, mona._lines);
         process.ErrorDataReceived += (_, e) => mona.OnLine(e.Data, mona._errors);
@@ -100,7 +104,13 @@ public sealed partial class MonaProcess : IAsyncDisposable
 
     /// <summary>Waits for an output line containing <paramref name="text"/> after line
     /// <paramref name="from"/>; returns its index. Throws TimeoutException with the output so far.</summary>
-    public async Task<int> WaitForLine(string text, TimeSpan timeout, int from = 0)
+    public Task<int> WaitForLine(string text, TimeSpan timeout, int from = 0) => WaitForLineIn(_lines, text, timeout, from);
+
+    /// <summary>Like <see cref="WaitForLine"/>, on standard error (what a wrapper such as
+    /// systemd-socket-activate says before it execs the binary).</summary>
+    public Task<int> WaitForErrorLine(string text, TimeSpan timeout, int from = 0) => WaitForLineIn(_errors, text, timeout, from);
+
+    private async Task<int> WaitForLineIn(List<string> lines, string text, TimeSpan timeout, int from)
     {
         using var cancel = new CancellationTokenSource(timeout);
         while (true)
@@ -108,9 +118,9 @@ public sealed partial class MonaProcess : IAsyncDisposable
             Task changed;
             lock (_lines)
             {
-                for (int i = from; i < _lines.Count; i++)
+                for (int i = from; i < lines.Count; i++)
                 {
-                    if (_lines[i].Contains(text, StringComparison.Ordinal))
+                    if (lines[i].Contains(text, StringComparison.Ordinal))
                         return i;
                 }
                 changed = _changed.Task;

@@ -143,6 +143,23 @@ public sealed unsafe class NetContext : IDisposable
         return bytes;
     }
 
+    /// <summary>The listening TCP sockets, which a SIGTERM closes at once (<see cref="StopListening"/>).</summary>
+    internal System.Collections.Generic.HashSet<TcpListener> Listeners { get; } = new();
+
+    /// <summary>True once <see cref="StopListening"/> ran: no listener starts again.</summary>
+    public bool ListeningStopped { get; private set; }
+
+    /// <summary>Closes every listener, so that new connections are refused (a load balancer
+    /// then sends them elsewhere) while the open ones go on; returns how many were closed.</summary>
+    public int StopListening()
+    {
+        ListeningStopped = true;
+        int count = Listeners.Count;
+        foreach (TcpListener listener in new System.Collections.Generic.List<TcpListener>(Listeners))
+            listener.Stop();
+        return count;
+    }
+
     /// <summary>Descriptors held by sockets of this context (connections, draining ones, listeners).</summary>
     public int OpenSockets { get; private set; }
 
@@ -180,6 +197,21 @@ public sealed unsafe class NetContext : IDisposable
         {
             Loop.Handles.Remove(token);
             SocketCalls.Close(fd);
+            OpenSockets--;
+        }
+    }
+
+    /// <summary>Stops watching <paramref name="fd"/> without closing it: a socket systemd
+    /// passed goes back to <see cref="SocketActivation"/>, open.</summary>
+    internal void Release(nint fd, ulong token)
+    {
+        try
+        {
+            Loop.Backend.Detach(fd);
+        }
+        finally
+        {
+            Loop.Handles.Remove(token);
             OpenSockets--;
         }
     }

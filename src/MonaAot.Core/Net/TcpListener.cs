@@ -47,6 +47,17 @@ public sealed unsafe partial class TcpListener : IIoHandler
     /// Returns the listener, or null with <paramref name="error"/> set.</summary>
     public static TcpListener? Start(NetContext net, NetAddress address, ITcpListenerEvents events, out string? error)
     {
+        if (net.ListeningStopped)
+        {
+            error = "the server is stopping";
+            return null;
+        }
+        // A socket the service manager already listens on for this address is taken as it is.
+        if (SocketActivation.TryAdopt(address, stream: true, out nint passed))
+        {
+            error = null;
+            return Listen(net, passed, address.Family, events);
+        }
         CallResult opened = SocketCalls.OpenStream(address.Family);
         if (opened.Failed)
         {
@@ -66,12 +77,18 @@ public sealed unsafe partial class TcpListener : IIoHandler
             SocketCalls.Close(fd);
             return null;
         }
-        var listener = new TcpListener(net, fd, address.Family, events);
+        error = null;
+        return Listen(net, fd, address.Family, events);
+    }
+
+    private static TcpListener Listen(NetContext net, nint fd, int family, ITcpListenerEvents events)
+    {
+        var listener = new TcpListener(net, fd, family, events);
         NetAddress.OfSocket(fd, peer: false, out NetAddress bound);
         listener.Port = bound.Port;
         listener._token = net.Attach(fd, listener, AcceptInterest);
+        net.Listeners.Add(listener);
         listener.StartAccepting();
-        error = null;
         return listener;
     }
 
@@ -80,7 +97,18 @@ public sealed unsafe partial class TcpListener : IIoHandler
         if (_fd == -1)
             return;
         _retry?.Cancel();
-        _net.Close(_fd, _token);
+        _net.Listeners.Remove(this);
+        // A passed socket stays open for the next start (SocketActivation.GiveBack), except
+        // when SIGTERM stops listening: then the balancer must see the port refuse.
+        if (!_net.ListeningStopped && SocketActivation.IsAdopted(_fd))
+        {
+            _net.Release(_fd, _token);
+            SocketActivation.GiveBack(_fd);
+        }
+        else
+        {
+            _net.Close(_fd, _token);
+        }
         _fd = -1;
     }
 

@@ -102,6 +102,9 @@ public sealed unsafe partial class UdpSocket : IIoHandler
     {
         if (_fd != -1)
             return "already bound or connected (close() first)";
+        // A socket the service manager already bound for this address is taken as it is.
+        if (SocketActivation.TryAdopt(address, stream: false, out nint passed))
+            return Open(address.Family, passed);
         if (Open(address.Family) is { } openError)
             return openError;
         CallResult bound = SocketCalls.Bind(_fd, &address);
@@ -191,8 +194,17 @@ public sealed unsafe partial class UdpSocket : IIoHandler
 
     public void Close()
     {
-        if (_fd != -1)
+        // A passed socket stays open for the next bind of its address (SocketActivation.GiveBack),
+        // unless the script connected it to one peer.
+        if (_fd != -1 && !_connected && SocketActivation.IsAdopted(_fd))
+        {
+            _net.Release(_fd, _token);
+            SocketActivation.GiveBack(_fd);
+        }
+        else if (_fd != -1)
+        {
             _net.Close(_fd, _token);
+        }
         _fd = -1;
         _connected = false;
         _peerError = 0;
@@ -239,14 +251,18 @@ public sealed unsafe partial class UdpSocket : IIoHandler
         return value; // bytes already in network order
     }
 
-    private string? Open(int family)
+    private string? Open(int family, nint passed = -1)
     {
-        CallResult opened = SocketCalls.OpenDatagram(family);
-        if (opened.Failed)
-            return NetError.Describe(_net.Logger, "socket", -1, opened.Error, null);
-        nint fd = opened.Value;
-        if (family == SocketCalls.AF_INET6)
-            SocketCalls.SetDualStack(fd);
+        nint fd = passed;
+        if (fd == -1)
+        {
+            CallResult opened = SocketCalls.OpenDatagram(family);
+            if (opened.Failed)
+                return NetError.Describe(_net.Logger, "socket", -1, opened.Error, null);
+            fd = opened.Value;
+            if (family == SocketCalls.AF_INET6)
+                SocketCalls.SetDualStack(fd);
+        }
         if (_allowBroadcast)
             SocketCalls.SetBroadcast(fd, true);
         ReportUnreachable(fd, false);

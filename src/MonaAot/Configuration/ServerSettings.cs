@@ -56,6 +56,7 @@ public sealed record ServerSettings(string WwwRoot, LogLevel LogLevel, IniFile I
         new Dictionary<string, string[]>(StringComparer.OrdinalIgnoreCase)
         {
             [""] = ["www"],
+            ["server"] = ["drainTimeout"],
             ["logs"] = ["directory", "maxSize", "rotation"],
             ["tcp"] = ["receiveLimit", "sendLimit", "connectTimeout", "idleTimeout", "sendTimeout"],
             ["lua"] = ["memoryLimit", "handlerTimeout", "cmodules"],
@@ -80,6 +81,16 @@ public sealed record ServerSettings(string WwwRoot, LogLevel LogLevel, IniFile I
     /// <summary>[metrics]: where /metrics is served; null (no port given) means not at all.</summary>
     public MetricsSettings? Metrics { get; init; }
 
+    /// <summary>[server] drainTimeout: seconds the open connections get, after SIGTERM closed
+    /// the listeners, before the applications stop (docs/api.md, "Signals and shutdown").</summary>
+    public int DrainTimeoutSeconds { get; init; } = DefaultDrainTimeoutSeconds;
+
+    public const int DefaultDrainTimeoutSeconds = 10;
+
+    /// <summary>[server] drainTimeout, in seconds (0: no drain; at most an hour).</summary>
+    public static int DrainTimeoutOf(IniFile ini) =>
+        (int)ini.GetInteger("server", "drainTimeout", DefaultDrainTimeoutSeconds, 0, 3600);
+
     /// <summary>MonaServer's rule: the ini file beside the executable, named after it.</summary>
     public static string DefaultConfigPath(string executablePath) =>
         Path.Combine(Path.GetDirectoryName(executablePath) ?? ".", Path.GetFileNameWithoutExtension(executablePath) + ".ini");
@@ -102,7 +113,7 @@ public sealed record ServerSettings(string WwwRoot, LogLevel LogLevel, IniFile I
 
         return new ServerSettings(Path.TrimEndingDirectorySeparator(www), commandLine.LogLevel ?? LogLevels.Default, ini,
             LogFilesOf(ini, iniDirectory), TcpLimitsOf(ini))
-        { Smtp = SmtpOf(ini), Lua = LuaLimitsOf(ini), Tls = TlsFilesOf(ini, iniDirectory), Metrics = MetricsOf(ini), Warnings = UnknownKeys(ini) };
+        { Smtp = SmtpOf(ini), Lua = LuaLimitsOf(ini), DrainTimeoutSeconds = DrainTimeoutOf(ini), Tls = TlsFilesOf(ini, iniDirectory), Metrics = MetricsOf(ini), Warnings = UnknownKeys(ini) };
     }
 
     /// <summary>One warning per entry of a known section whose key MonaAot does not read, with

@@ -36,7 +36,32 @@ public class ConfigKeysTests
     [Test]
     public async Task KnownKeys_CoverEverySectionMonaAotReads() =>
         await Assert.That(ServerSettings.KnownKeys.Keys.OrderBy(k => k).ToArray())
-            .IsEquivalentTo(new[] { "", "logs", "lua", "metrics", "smtp", "tcp", "tls" });
+            .IsEquivalentTo(new[] { "", "logs", "lua", "metrics", "server", "smtp", "tcp", "tls" });
+
+    [Test]
+    [Arguments("", 10)]
+    [Arguments("[server]\ndrainTimeout = 0\n", 0)]
+    [Arguments("[server]\ndrainTimeout = 3600\n", 3600)]
+    public async Task Server_DrainTimeout_IsInSeconds_TenByDefault(string ini, int expected) =>
+        await Assert.That(ServerSettings.DrainTimeoutOf(IniFile.Parse(ini, "test.ini"))).IsEqualTo(expected);
+
+    [Test]
+    [Arguments("-1")]
+    [Arguments("3601")]
+    [Arguments("soon")]
+    public async Task Server_DrainTimeout_ABadValueIsOneLine(string value)
+    {
+        ConfigurationException? error = null;
+        try
+        {
+            ServerSettings.DrainTimeoutOf(IniFile.Parse($"[server]\ndrainTimeout = {value}\n", "test.ini"));
+        }
+        catch (ConfigurationException e)
+        {
+            error = e;
+        }
+        await Assert.That(error?.Message).IsEqualTo($"test.ini:2: server.drainTimeout must be an integer from 0 to 3600, got '{value}'");
+    }
 
     [Test]
     public async Task Tls_HandshakeTimeout_IsReadInSeconds_AndABadValueIsOneLine()
