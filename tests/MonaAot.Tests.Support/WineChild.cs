@@ -24,7 +24,7 @@ namespace MonaAot.Tests.Support;
 internal sealed class WineChild : LinuxChild
 {
     private const string Launcher = """
-        import os, socket, subprocess, sys, threading
+        import socket, subprocess, sys, threading
         port, cwd, command = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
         if command[0] == 'python3':
             command[0] = sys.executable  # the interpreter the spawner found

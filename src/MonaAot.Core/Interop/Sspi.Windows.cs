@@ -25,14 +25,11 @@ internal static unsafe partial class Sspi
     public const int SEC_E_INCOMPLETE_MESSAGE = unchecked((int)0x80090318);
     public const int SEC_E_UNSUPPORTED_FUNCTION = unchecked((int)0x80090302);
     public const int SEC_E_INTERNAL_ERROR = unchecked((int)0x80090304);
-    public const int SEC_E_NO_CREDENTIALS = unchecked((int)0x8009030E);
     public const int SEC_E_UNTRUSTED_ROOT = unchecked((int)0x80090325);
     public const int SEC_E_ILLEGAL_MESSAGE = unchecked((int)0x80090326);
     public const int SEC_E_CERT_UNKNOWN = unchecked((int)0x80090327);
     public const int SEC_E_CERT_EXPIRED = unchecked((int)0x80090328);
     public const int SEC_E_WRONG_PRINCIPAL = unchecked((int)0x80090322);
-    public const int SEC_E_ALGORITHM_MISMATCH = unchecked((int)0x80090331);
-    public const int SEC_E_UNKNOWN_CREDENTIALS = unchecked((int)0x8009030D);
     public const int SEC_E_INCOMPLETE_CREDENTIALS = unchecked((int)0x80090320);
 
     // SecBuffer types
@@ -40,7 +37,6 @@ internal static unsafe partial class Sspi
     public const uint SECBUFFER_EMPTY = 0;
     public const uint SECBUFFER_DATA = 1;
     public const uint SECBUFFER_TOKEN = 2;
-    public const uint SECBUFFER_MISSING = 4;
     public const uint SECBUFFER_EXTRA = 5;
     public const uint SECBUFFER_STREAM_TRAILER = 6;
     public const uint SECBUFFER_STREAM_HEADER = 7;
@@ -99,7 +95,6 @@ internal static unsafe partial class Sspi
     public const int TLS1_ALERT_BAD_CERTIFICATE = 42;
     public const int TLS1_ALERT_UNSUPPORTED_CERT = 43;
     public const int TLS1_ALERT_CERTIFICATE_EXPIRED = 45;
-    public const int TLS1_ALERT_CERTIFICATE_UNKNOWN = 46;
     public const int TLS1_ALERT_UNKNOWN_CA = 48;
     public const int TLS1_ALERT_CERTIFICATE_REQUIRED = 116;
 
