@@ -370,14 +370,14 @@ public class HashFunctionsTests
         await Assert.That(app.Log.MessagesStartingWith("hex ")).IsEquivalentTo(new[] { "hex 3132 (true)" });
     }
 
-    /// <summary>10,000 calls of each function allocate nothing managed on the loop thread, the
+    /// <summary>2,000 more calls of each function allocate nothing managed on the loop thread, the
     /// one running them (the results are Lua strings; large ones are built in native memory).</summary>
     [Test]
     public async Task Calls_AllocateNoManagedMemory()
     {
         await using TcpApp app = await TcpApp.Start("");
         const string loop = """
-            local small, large = ("x"):rep(100), ("y"):rep(100000)
+            local small, large = ("x"):rep(100), ("y"):rep(20000)
             for i = 1, N do
               mona:hash('sha256', small) mona:hash('md5', large)
               mona:hmac('sha512', 'key', small)
@@ -393,9 +393,12 @@ public class HashFunctionsTests
                 throw new InvalidOperationException(lua.ToString(-1));
             return GC.GetAllocatedBytesForCurrentThread() - before;
         });
-        long warm = await Measure(10);
+        // The first run is long enough for the JIT to tier the host functions up (the Windows
+        // build under Wine runs JIT, not Native AOT), so the measured runs see the final code;
+        // a per-call allocation of one byte would still show as 8 * 2,000 bytes.
+        long warm = await Measure(2_000);
         long few = await Measure(100);
-        long many = await Measure(10_000);
+        long many = await Measure(2_100);
         await Assert.That(many - few).IsLessThan(1024);
         await Assert.That(warm).IsGreaterThanOrEqualTo(0);
     }
