@@ -12,6 +12,12 @@ public interface IMonaHost
 
     /// <summary>The configuration entries in file order: mona.configs.</summary>
     IEnumerable<MonaConfig> Configs { get; }
+
+    /// <summary>mona.worker: which worker of <c>[server] workers</c> this process is, from 1.</summary>
+    int Worker => 1;
+
+    /// <summary>mona.workers: how many workers serve www (1 without <c>[server] workers</c>).</summary>
+    int Workers => 1;
 }
 
 /// <summary>One configuration entry as mona.configs shows it: under <paramref name="FlatKey"/>

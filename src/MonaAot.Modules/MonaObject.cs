@@ -41,6 +41,12 @@ public sealed unsafe class MonaObject
         LuaStrings.Push(L, "environment");
         PushEnvironment(L);
         LuaApi.lua_rawset(L, -3);
+        LuaStrings.Push(L, "worker");
+        LuaApi.lua_pushinteger(L, host.Worker);
+        LuaApi.lua_rawset(L, -3);
+        LuaStrings.Push(L, "workers");
+        LuaApi.lua_pushinteger(L, host.Workers);
+        LuaApi.lua_rawset(L, -3);
         LuaStrings.Push(L, "absolutePath");
         HostFunction.Push(L, &AbsolutePath, context);
         LuaApi.lua_rawset(L, -3);

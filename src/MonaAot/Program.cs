@@ -1,6 +1,7 @@
 using System;
 using System.Reflection;
 using MonaAot.Configuration;
+using MonaAot.Workers;
 
 namespace MonaAot;
 
@@ -26,13 +27,24 @@ public static class Program
                 return 0;
             }
             settings = ServerSettings.Resolve(commandLine, Environment.ProcessPath ?? AppContext.BaseDirectory + "monaaot");
+            if (Environment.GetEnvironmentVariable(WorkerIdentity.Variable) is { } worker && WorkerIdentity.Parse(worker) is null)
+                throw new ConfigurationException($"{WorkerIdentity.Variable}='{worker}' is malformed (the supervisor of [server] workers sets it to i/N; unset it)");
         }
         catch (ConfigurationException e)
         {
             Console.Error.WriteLine($"monaaot: {e.Message}");
             return ExitUsage;
         }
-        return Server.Run(settings);
+        if (WorkerIdentity.Current.IsWorker)
+        {
+            if (!WorkerProcess.Attach(out string? error))
+            {
+                Console.Error.WriteLine($"monaaot: worker {WorkerIdentity.Current.Text}: {error}");
+                return 1;
+            }
+            return Server.Run(settings);
+        }
+        return settings.Workers > 1 ? Supervisor.Run(settings, args) : Server.Run(settings);
     }
 
     public static string Version =>

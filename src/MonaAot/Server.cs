@@ -12,6 +12,7 @@ using MonaAot.Mail;
 using MonaAot.Metrics;
 using MonaAot.Net;
 using MonaAot.Reactor;
+using MonaAot.Workers;
 
 namespace MonaAot;
 
@@ -24,25 +25,30 @@ public static partial class Server
 
     public static int Run(ServerSettings settings, ILogSink? console = null)
     {
+        // A worker of [server] workers writes its lines to its supervisor, the one writer of the
+        // console and the log files (docs/architecture.md, "Workers").
+        WorkerIdentity worker = WorkerIdentity.Current;
+        ConsoleLogSink? workerConsole = worker.IsWorker ? new ConsoleLogSink(worker: worker.Number) : null;
         var logger = new Logger(settings.LogLevel);
-        logger.AddSink(console ?? new ConsoleLogSink());
-        using RotatingFileLogSink? files = settings.LogFiles is null ? null : new RotatingFileLogSink(settings.LogFiles);
+        logger.AddSink(console ?? workerConsole ?? new ConsoleLogSink());
+        using RotatingFileLogSink? files = settings.LogFiles is null || worker.IsWorker ? null : new RotatingFileLogSink(settings.LogFiles);
         if (files is not null)
             logger.AddSink(files);
         OpenFileLimit.RaiseToHardLimit();
-        foreach (ConfigWarning warning in settings.Warnings)
+        // A worker's supervisor already said these once.
+        foreach (ConfigWarning warning in worker.IsWorker ? [] : settings.Warnings)
             logger.Log(LogLevel.Warn, warning.File, warning.Line, warning.Message);
         // Sockets systemd passed (socket activation), before any script asks for an address.
         SocketActivation.Claim(logger);
 
         using EventLoop loop = EventLoop.CreateDefault();
         loop.UnhandledException = e => logger.Critic($"unhandled exception on the loop: {e}");
-        using var net = new NetContext(loop, logger, settings.TcpLimits);
+        using var net = new NetContext(loop, logger, settings.TcpLimits) { ReusePort = worker.Count > 1 };
         using var vm = new LuaVm();
         using HandlerWatchdog? watchdog = ApplyLuaLimits(vm, settings.Lua);
         using var mail = new MailQueue(settings.Smtp, loop.Post);
         var runtime = new ScriptRuntime(vm, loop, net, logger);
-        MonaObject mona = InstallGlobals(runtime, settings, mail);
+        MonaObject mona = InstallGlobals(runtime, settings, mail, worker);
         var host = new ApplicationHost(runtime, mona, settings.WwwRoot);
         using MetricsEndpoint? metrics = StartMetrics(settings.Metrics, runtime, mail, logger);
         if (settings.Metrics is not null && metrics is null)
@@ -58,7 +64,13 @@ public static partial class Server
         void OnStopSignal(PosixSignalContext context)
         {
             context.Cancel = true;
-            if (Interlocked.Increment(ref stopSignals) > 1)
+            int signals = Interlocked.Increment(ref stopSignals);
+            // A worker's supervisor passes one stop on and ends a stuck stop itself (SIGKILL);
+            // the same signal from elsewhere too (systemd's KillMode=control-group signals every
+            // process) must not turn a drain into an exit.
+            if (signals > 1 && worker.IsWorker)
+                return;
+            if (signals > 1)
             {
                 logger.Error($"{context.Signal} received while stopping, exiting now (code 1)");
                 Environment.Exit(1);
@@ -97,6 +109,8 @@ public static partial class Server
                 logger.Info($"{context.Signal} received, log files reopened, reloading every application");
                 host.ReloadAll();
                 SystemdNotify.Ready("reloaded");
+                if (workerConsole is not null)
+                    WorkerChannel.Tell(workerConsole, WorkerChannel.Ready);
             });
         }
         using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnStopSignal);
@@ -108,6 +122,8 @@ public static partial class Server
         // Every main.lua has run, so the servers they started listen: tell systemd (Type=notify).
         SocketActivation.WarnUnused(logger);
         SystemdNotify.Ready($"serving {settings.WwwRoot}");
+        if (workerConsole is not null)
+            WorkerChannel.Tell(workerConsole, WorkerChannel.Ready);
         loop.Run();
         logger.Info("MonaAot stopped");
         return 0;
@@ -139,10 +155,11 @@ public static partial class Server
 
     /// <summary>The global log functions and the mona table with every module; returns the
     /// mona table, which the applications' own are made from.</summary>
-    public static MonaObject InstallGlobals(ScriptRuntime runtime, ServerSettings settings, MailQueue mail)
+    public static MonaObject InstallGlobals(ScriptRuntime runtime, ServerSettings settings, MailQueue mail, WorkerIdentity? worker = null)
     {
         LogFunctions.Install(runtime.Vm, runtime.Logger);
-        MonaObject mona = MonaObject.Install(runtime, new MonaHost(settings.Ini, settings.WwwRoot));
+        worker ??= WorkerIdentity.Current;
+        MonaObject mona = MonaObject.Install(runtime, new MonaHost(settings.Ini, settings.WwwRoot, worker.Number, worker.Count));
         TcpModule.Install(runtime, mona, settings.WwwRoot, settings.Tls.Certificate, settings.Tls.Key);
         UdpModule.Install(runtime, mona);
         MailModule.Install(runtime, mona, mail);

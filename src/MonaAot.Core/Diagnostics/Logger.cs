@@ -12,12 +12,22 @@ public readonly record struct LogEntry(DateTime Time, LogLevel Level, string Fil
     /// <summary>The line sinks print: <c>HH:mm:ss.fff LEVEL file[line] message</c>.</summary>
     public string Format() =>
         string.Create(CultureInfo.InvariantCulture, $"{Time:HH:mm:ss.fff} {LogLevels.Label(Level),-6} {File}[{Line}] {Message}");
+
+    /// <summary>The line of a worker of <c>[server] workers</c>: <c>HH:mm:ss.fff LEVEL [wN] file[line] message</c>.</summary>
+    public string Format(int worker) =>
+        string.Create(CultureInfo.InvariantCulture, $"{Time:HH:mm:ss.fff} {LogLevels.Label(Level),-6} [w{worker}] {File}[{Line}] {Message}");
 }
 
 /// <summary>Where log lines go (console, rotated files, a test's list).</summary>
 public interface ILogSink
 {
     void Write(in LogEntry entry);
+
+    /// <summary>A line already formatted elsewhere: a worker's, which its supervisor writes
+    /// (docs/architecture.md, "Workers"). Sinks that keep entries, not text, ignore it.</summary>
+    void WriteLine(string line)
+    {
+    }
 }
 
 /// <summary>
@@ -57,6 +67,25 @@ public sealed class Logger
                 catch (IOException)
                 {
                     // A full disk or a closed console must not take the server down with it.
+                }
+            }
+        }
+    }
+
+    /// <summary>Writes <paramref name="line"/> as it is to every sink, under the same lock as
+    /// entries, so that lines from several sources never interleave.</summary>
+    public void WriteLine(string line)
+    {
+        lock (_gate)
+        {
+            foreach (ILogSink sink in _sinks)
+            {
+                try
+                {
+                    sink.WriteLine(line);
+                }
+                catch (IOException)
+                {
                 }
             }
         }

@@ -20,6 +20,7 @@ internal static unsafe partial class Libc
     public const int SO_ERROR = 4;
     public const int SO_BROADCAST = 6;
     public const int SO_LINGER = 13;
+    public const int SO_REUSEPORT = 15;
     public const int IPPROTO_TCP = 6;
     public const int TCP_NODELAY = 1;
     public const int IPPROTO_IPV6 = 41;

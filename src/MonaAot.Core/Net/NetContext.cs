@@ -91,6 +91,10 @@ public sealed unsafe class NetContext : IDisposable
     public EventLoop Loop { get; }
     public Logger Logger { get; }
     public TcpLimits Limits { get; }
+
+    /// <summary>True in a worker of <c>[server] workers</c> (N &gt; 1): listening TCP servers and
+    /// bound UDP sockets set SO_REUSEPORT, so that the workers share their addresses.</summary>
+    public bool ReusePort { get; init; }
     public NetStats Stats { get; } = new();
     internal ChunkPool Chunks { get; } = new();
 

@@ -82,6 +82,14 @@ internal static unsafe partial class SocketCalls
         Libc.SetIntOption((int)s, Libc.SOL_SOCKET, Libc.SO_REUSEADDR, 1);
     }
 
+    /// <summary>SO_REUSEPORT: every worker of <c>[server] workers</c> binds the same address and
+    /// the kernel spreads connections and peers across them.</summary>
+    public static void SetReusePort(nint s)
+    {
+        Debug.Assert(TargetPlatform.IsUnix);
+        Libc.SetIntOption((int)s, Libc.SOL_SOCKET, Libc.SO_REUSEPORT, 1);
+    }
+
     /// <summary>An IPv6 socket that also takes IPv4 (mapped addresses).</summary>
     public static void SetDualStack(nint s)
     {

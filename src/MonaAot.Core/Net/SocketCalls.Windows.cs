@@ -117,6 +117,12 @@ internal static unsafe partial class SocketCalls
     {
     }
 
+    /// <summary>Nothing: Windows has no SO_REUSEPORT (its SO_REUSEADDR does not balance), which
+    /// is why <c>[server] workers</c> is refused there.</summary>
+    public static void SetReusePort(nint s)
+    {
+    }
+
     /// <summary>An IPv6 socket that also takes IPv4 (mapped addresses).</summary>
     public static void SetDualStack(nint s)
     {

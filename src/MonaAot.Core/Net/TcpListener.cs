@@ -66,6 +66,8 @@ public sealed unsafe partial class TcpListener : IIoHandler
         }
         nint fd = opened.Value;
         SocketCalls.SetReuseAddress(fd);
+        if (net.ReusePort)
+            SocketCalls.SetReusePort(fd);
         if (address.Family == SocketCalls.AF_INET6)
             SocketCalls.SetDualStack(fd);
         CallResult listening = SocketCalls.Bind(fd, &address);

@@ -107,6 +107,8 @@ public sealed unsafe partial class UdpSocket : IIoHandler
             return Open(address.Family, passed);
         if (Open(address.Family) is { } openError)
             return openError;
+        if (_net.ReusePort)
+            SocketCalls.SetReusePort(_fd);
         CallResult bound = SocketCalls.Bind(_fd, &address);
         if (bound.Failed)
         {

@@ -56,7 +56,7 @@ public sealed record ServerSettings(string WwwRoot, LogLevel LogLevel, IniFile I
         new Dictionary<string, string[]>(StringComparer.OrdinalIgnoreCase)
         {
             [""] = ["www"],
-            ["server"] = ["drainTimeout"],
+            ["server"] = ["drainTimeout", "workers"],
             ["logs"] = ["directory", "maxSize", "rotation"],
             ["tcp"] = ["receiveLimit", "sendLimit", "connectTimeout", "idleTimeout", "sendTimeout"],
             ["lua"] = ["memoryLimit", "handlerTimeout", "cmodules"],
@@ -91,6 +91,31 @@ public sealed record ServerSettings(string WwwRoot, LogLevel LogLevel, IniFile I
     public static int DrainTimeoutOf(IniFile ini) =>
         (int)ini.GetInteger("server", "drainTimeout", DefaultDrainTimeoutSeconds, 0, 3600);
 
+    /// <summary>[server] workers: how many worker processes serve www (docs/api.md,
+    /// "[server] workers"); 1, the default, is one process and no supervisor.</summary>
+    public int Workers { get; init; } = 1;
+
+    /// <summary>Workers beyond this are refused: a typo (10000) would otherwise start that many.</summary>
+    public const int MaxWorkers = 256;
+
+    /// <summary>[server] workers: an integer from 1 to <see cref="MaxWorkers"/>, or <c>auto</c>
+    /// (one per CPU the process may run on). Linux only: Windows has no SO_REUSEPORT.</summary>
+    public static int WorkersOf(IniFile ini)
+    {
+        IniEntry? entry = ini.Find("server", "workers");
+        if (entry is null)
+            return 1;
+        int workers;
+        if (string.Equals(entry.Value, "auto", StringComparison.OrdinalIgnoreCase))
+            workers = Math.Min(Environment.ProcessorCount, MaxWorkers);
+        else if (!int.TryParse(entry.Value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out workers)
+            || workers < 1 || workers > MaxWorkers)
+            throw new ConfigurationException($"{ini.Source}:{entry.Line}: {entry.FlatKey} must be auto or an integer from 1 to {MaxWorkers}, got '{entry.Value}'");
+        if (workers > 1 && OperatingSystem.IsWindows())
+            throw new ConfigurationException($"{ini.Source}:{entry.Line}: {entry.FlatKey} = {entry.Value}: workers are not available on Windows (no SO_REUSEPORT); remove the key or set it to 1");
+        return workers;
+    }
+
     /// <summary>MonaServer's rule: the ini file beside the executable, named after it.</summary>
     public static string DefaultConfigPath(string executablePath) =>
         Path.Combine(Path.GetDirectoryName(executablePath) ?? ".", Path.GetFileNameWithoutExtension(executablePath) + ".ini");
@@ -113,7 +138,7 @@ public sealed record ServerSettings(string WwwRoot, LogLevel LogLevel, IniFile I
 
         return new ServerSettings(Path.TrimEndingDirectorySeparator(www), commandLine.LogLevel ?? LogLevels.Default, ini,
             LogFilesOf(ini, iniDirectory), TcpLimitsOf(ini))
-        { Smtp = SmtpOf(ini), Lua = LuaLimitsOf(ini), DrainTimeoutSeconds = DrainTimeoutOf(ini), Tls = TlsFilesOf(ini, iniDirectory), Metrics = MetricsOf(ini), Warnings = UnknownKeys(ini) };
+        { Smtp = SmtpOf(ini), Lua = LuaLimitsOf(ini), DrainTimeoutSeconds = DrainTimeoutOf(ini), Workers = WorkersOf(ini), Tls = TlsFilesOf(ini, iniDirectory), Metrics = MetricsOf(ini), Warnings = UnknownKeys(ini) };
     }
 
     /// <summary>One warning per entry of a known section whose key MonaAot does not read, with

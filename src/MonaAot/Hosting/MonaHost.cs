@@ -6,9 +6,13 @@ namespace MonaAot.Hosting;
 
 /// <summary>What the <c>mona</c> table shows of this server: its www folder and its
 /// configuration file, values typed (<see cref="ConfigValue"/>).</summary>
-public sealed class MonaHost(IniFile ini, string wwwRoot) : IMonaHost
+public sealed class MonaHost(IniFile ini, string wwwRoot, int worker = 1, int workers = 1) : IMonaHost
 {
     public string WwwRoot { get; } = wwwRoot;
+
+    public int Worker { get; } = worker;
+
+    public int Workers { get; } = workers;
 
     public IEnumerable<MonaConfig> Configs
     {

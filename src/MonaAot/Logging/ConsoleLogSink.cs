@@ -6,13 +6,26 @@ using MonaAot.Diagnostics;
 namespace MonaAot.Logging;
 
 /// <summary>Log lines to standard output, flushed per line so that a supervisor (or a test)
-/// reading the pipe sees each line as it happens.</summary>
+/// reading the pipe sees each line as it happens. In a worker of <c>[server] workers</c>
+/// (<paramref name="worker"/> &gt; 0) each line says which worker wrote it, and the supervisor,
+/// which reads the pipe, is the one writer of the console and the log files.</summary>
 public sealed class ConsoleLogSink : ILogSink
 {
     private readonly TextWriter _out;
+    private readonly int _worker;
 
-    public ConsoleLogSink(TextWriter? output = null) =>
+    public ConsoleLogSink(TextWriter? output = null, int worker = 0)
+    {
         _out = output ?? new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false)) { AutoFlush = true, NewLine = "\n" };
+        _worker = worker;
+    }
 
-    public void Write(in LogEntry entry) => _out.WriteLine(entry.Format());
+    public void Write(in LogEntry entry) => WriteLine(_worker > 0 ? entry.Format(_worker) : entry.Format());
+
+    public void WriteLine(string line)
+    {
+        // A worker's notes to its supervisor (WorkerChannel) share the writer with the logger.
+        lock (_out)
+            _out.WriteLine(line);
+    }
 }

@@ -23,9 +23,11 @@ public sealed class RotatingFileLogSink : ILogSink, IDisposable
         Directory.CreateDirectory(settings.Directory);
     }
 
-    public void Write(in LogEntry entry)
+    public void Write(in LogEntry entry) => WriteLine(entry.Format());
+
+    public void WriteLine(string text)
     {
-        byte[] line = Encoding.UTF8.GetBytes(entry.Format() + "\n");
+        byte[] line = Encoding.UTF8.GetBytes(text + "\n");
         if (_reopen)
         {
             _reopen = false;

@@ -11,13 +11,20 @@ namespace MonaAot.Workers;
 /// </summary>
 public sealed record WorkerIdentity(int Number, int Count)
 {
+    /// <summary>"i/N", set by the supervisor for each worker it starts.</summary>
     public const string Variable = "MONAAOT_WORKER";
 
-    /// <summary>The process's own identity, or null when the variable is malformed.</summary>
-    public static WorkerIdentity Current { get; } = Parse(Environment.GetEnvironmentVariable(Variable)) ?? new WorkerIdentity(1, 1);
+    /// <summary>The supervisor's process id, set beside <see cref="Variable"/>: a worker whose
+    /// parent is no longer that process exits (WorkerProcess).</summary>
+    public const string SupervisorVariable = "MONAAOT_SUPERVISOR";
+
+    /// <summary>The process's own identity (1 of 1 when <see cref="Variable"/> is absent or
+    /// malformed: Program refuses the latter before anything runs).</summary>
+    public static WorkerIdentity Current { get; } =
+        Parse(Environment.GetEnvironmentVariable(Variable)) is { } parsed ? parsed with { IsWorker = true } : new WorkerIdentity(1, 1);
 
     /// <summary>True in a process a supervisor started.</summary>
-    public bool IsWorker => Environment.GetEnvironmentVariable(Variable) is not null;
+    public bool IsWorker { get; private init; }
 
     public static WorkerIdentity? Parse(string? text)
     {

@@ -1,0 +1,308 @@
+using System;
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Threading;
+using System.Threading.Tasks;
+using MonaAot.Configuration;
+using MonaAot.Diagnostics;
+using MonaAot.Logging;
+using MonaAot.Net;
+using MonaAot.Processes;
+
+namespace MonaAot.Workers;
+
+/// <summary>
+/// <c>[server] workers = N</c> (N &gt; 1): this process runs no script. It starts N copies of its
+/// own executable with the same arguments (a new process each, never a fork of this runtime),
+/// each told its number through <see cref="WorkerIdentity.Variable"/>; the workers share their
+/// listening addresses through SO_REUSEPORT. It writes every worker's log lines (their standard
+/// output) to the console and the log files, passes SIGTERM, SIGINT and SIGHUP on, restarts a
+/// worker that ends with a growing delay, and tells systemd READY=1 once every worker is ready
+/// (docs/architecture.md, "Workers").
+/// </summary>
+public sealed class Supervisor
+{
+    /// <summary>The first restart's delay; it doubles with each restart, up to <see cref="MaxBackoffMs"/>.</summary>
+    public const int FirstBackoffMs = 100;
+    public const int MaxBackoffMs = 10_000;
+
+    /// <summary>A worker that ran this long before it ended is restarted after the first delay again.</summary>
+    public const int StableRunMs = 30_000;
+
+    /// <summary>After the stop was passed on, workers get their drain (<c>[server] drainTimeout</c>)
+    /// and the server's own shutdown drain, then this much more before SIGKILL.</summary>
+    public const int StopGraceMs = 10_000;
+
+    private readonly ServerSettings _settings;
+    private readonly string[] _arguments;
+    private readonly Logger _logger;
+    private readonly RotatingFileLogSink? _files;
+    private readonly Worker[] _workers;
+    // Everything that changes the supervisor's state runs on the thread of Run, one at a time:
+    // signals, ends of workers and their notes arrive on other threads and are posted here.
+    // Starting every worker from that one long-lived thread also matters: PR_SET_PDEATHSIG
+    // fires when the thread that started a child ends, not the process.
+    private readonly BlockingCollection<Action> _events = new();
+    private int _stopSignals;
+    private long _killAt = long.MaxValue;
+    private bool _ready;
+    private int _exitCode;
+
+    private sealed class Worker(int number)
+    {
+        public int Number { get; } = number;
+        public Process? Process { get; set; }
+        public long StartedAt { get; set; }
+        public int BackoffMs { get; set; } = FirstBackoffMs;
+        public bool Ready { get; set; }
+        public bool EverReady { get; set; }
+        public bool RestartPending { get; set; }
+    }
+
+    private Supervisor(ServerSettings settings, string[] arguments, Logger logger, RotatingFileLogSink? files)
+    {
+        _settings = settings;
+        _arguments = arguments;
+        _logger = logger;
+        _files = files;
+        _workers = new Worker[settings.Workers];
+        for (int i = 0; i < _workers.Length; i++)
+            _workers[i] = new Worker(i + 1);
+    }
+
+    private int Count => _workers.Length;
+
+    private bool Stopping => _stopSignals > 0;
+
+    public static int Run(ServerSettings settings, string[] arguments)
+    {
+        var logger = new Logger(settings.LogLevel);
+        logger.AddSink(new ConsoleLogSink());
+        using RotatingFileLogSink? files = settings.LogFiles is null ? null : new RotatingFileLogSink(settings.LogFiles);
+        if (files is not null)
+            logger.AddSink(files);
+        foreach (ConfigWarning warning in settings.Warnings)
+            logger.Log(LogLevel.Warn, warning.File, warning.Line, warning.Message);
+        return new Supervisor(settings, arguments, logger, files).Run();
+    }
+
+    private int Run()
+    {
+        using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        using PosixSignalRegistration? sighup = OperatingSystem.IsLinux() ? PosixSignalRegistration.Create(PosixSignal.SIGHUP, OnSignal) : null;
+
+        _logger.Info($"MonaAot {Program.Version} supervising {Count} workers serving {_settings.WwwRoot}");
+        foreach (Worker worker in _workers)
+        {
+            if (!Start(worker))
+            {
+                Stop(PosixSignal.SIGTERM);
+                _exitCode = 1;
+                break;
+            }
+        }
+        while (!(Stopping && AllEnded()))
+        {
+            long wait = _killAt == long.MaxValue ? Timeout.Infinite : Math.Max(0, _killAt - Environment.TickCount64);
+            if (_events.TryTake(out Action? next, (int)Math.Min(wait, int.MaxValue)))
+                next();
+            else if (Environment.TickCount64 >= _killAt)
+                KillAll("the workers did not stop in time");
+        }
+        _logger.Info("MonaAot stopped");
+        return _exitCode;
+    }
+
+    private bool AllEnded() => Array.TrueForAll(_workers, w => w.Process is null);
+
+    private void Post(Action action) => _events.Add(action);
+
+    private bool Start(Worker worker)
+    {
+        worker.RestartPending = false;
+        if (Stopping)
+            return true;
+        var start = new ProcessStartInfo(Environment.ProcessPath ?? "monaaot")
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            StandardOutputEncoding = Encoding.UTF8,
+            StandardErrorEncoding = Encoding.UTF8,
+        };
+        foreach (string argument in _arguments)
+            start.ArgumentList.Add(argument);
+        start.Environment[WorkerIdentity.Variable] = string.Create(CultureInfo.InvariantCulture, $"{worker.Number}/{Count}");
+        start.Environment[WorkerIdentity.SupervisorVariable] = Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+        // systemd hears from the supervisor alone (NotifyAccess=main); workers tell it through
+        // WorkerChannel instead.
+        start.Environment.Remove("NOTIFY_SOCKET");
+        var process = new Process { StartInfo = start, EnableRaisingEvents = true };
+        process.OutputDataReceived += (_, e) => OnOutput(worker, process, e.Data);
+        process.ErrorDataReceived += (_, e) => OnError(worker, e.Data);
+        process.Exited += (_, _) =>
+        {
+            // Every line the worker wrote is forwarded before its end is handled.
+            process.WaitForExit();
+            Post(() => OnExited(worker, process));
+        };
+        try
+        {
+            process.Start();
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
+        {
+            _logger.Fatal($"cannot start worker {worker.Number}/{Count} ({start.FileName}): {e.Message}");
+            process.Dispose();
+            return false;
+        }
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        worker.Process = process;
+        worker.StartedAt = Environment.TickCount64;
+        worker.Ready = false;
+        _logger.Info($"worker {worker.Number}/{Count} started (pid {process.Id})");
+        return true;
+    }
+
+    private void OnOutput(Worker worker, Process process, string? line)
+    {
+        if (line is null)
+            return;
+        if (WorkerChannel.StateOf(line) is { } state)
+            Post(() => OnState(worker, process, state));
+        else
+            _logger.WriteLine(line);
+    }
+
+    /// <summary>What a worker writes to stderr is not a log line (the runtime's own report of a
+    /// crash, say): it is written as an ERROR line of that worker.</summary>
+    private void OnError(Worker worker, string? line)
+    {
+        if (!string.IsNullOrEmpty(line))
+            _logger.WriteLine(new LogEntry(DateTime.Now, LogLevel.Error, "stderr", 0, line).Format(worker.Number));
+    }
+
+    private void OnState(Worker worker, Process process, string state)
+    {
+        if (state != WorkerChannel.Ready || worker.Process != process)
+            return;
+        worker.Ready = worker.EverReady = true;
+        if (_ready || Stopping || !Array.TrueForAll(_workers, w => w.Ready))
+            return;
+        _ready = true;
+        _logger.Info($"{Count} workers ready");
+        SystemdNotify.Ready($"serving {_settings.WwwRoot} with {Count} workers");
+    }
+
+    private void OnExited(Worker worker, Process process)
+    {
+        if (worker.Process != process)
+            return;
+        int code = process.ExitCode;
+        int pid = process.Id;
+        long ran = Environment.TickCount64 - worker.StartedAt;
+        process.Dispose();
+        worker.Process = null;
+        worker.Ready = false;
+        // .NET reports a child ended by a signal as 128 + the signal.
+        string how = code > 128 && code < 128 + 65 ? $"was killed by signal {code - 128}" : $"exited with code {code}";
+        if (Stopping)
+        {
+            _logger.Info($"worker {worker.Number}/{Count} (pid {pid}) {how}");
+            return;
+        }
+        // A worker that refused its configuration before serving anything would refuse it again:
+        // restarting it forever would only hide the message above it.
+        if (code == Program.ExitUsage && !worker.EverReady)
+        {
+            _logger.Fatal($"worker {worker.Number}/{Count} (pid {pid}) {how} before it was ready: stopping");
+            _exitCode = Program.ExitUsage;
+            Stop(PosixSignal.SIGTERM);
+            return;
+        }
+        if (ran >= StableRunMs)
+            worker.BackoffMs = FirstBackoffMs;
+        int delay = worker.BackoffMs;
+        worker.BackoffMs = Math.Min(worker.BackoffMs * 2, MaxBackoffMs);
+        _logger.Warn($"worker {worker.Number}/{Count} (pid {pid}) {how} after {ran} ms; restarting in {delay} ms");
+        worker.RestartPending = true;
+        Task.Delay(delay).ContinueWith(_ => Post(() =>
+        {
+            if (worker.RestartPending && !Start(worker))
+                worker.RestartPending = false;
+        }), TaskScheduler.Default);
+    }
+
+    // On a runtime thread: hand the signal to the supervisor's thread.
+    private void OnSignal(PosixSignalContext context)
+    {
+        context.Cancel = true;
+        PosixSignal signal = context.Signal;
+        Post(() =>
+        {
+            if (signal == PosixSignal.SIGHUP)
+                Reload();
+            else
+                Stop(signal);
+        });
+    }
+
+    /// <summary>SIGINT or SIGTERM: passed on once to every worker, which stop as a single server
+    /// does (SIGTERM drains); a second one ends the workers at once (SIGKILL).</summary>
+    private void Stop(PosixSignal signal)
+    {
+        if (Stopping)
+        {
+            _logger.Error($"{signal} received while stopping, killing the workers");
+            _exitCode = 1;
+            KillAll(null);
+            return;
+        }
+        _stopSignals++;
+        _logger.Info($"{signal} received, stopping {Count} workers");
+        SystemdNotify.Stopping($"{signal} received, stopping");
+        int number = signal == PosixSignal.SIGINT ? ProcessControl.SigInt : ProcessControl.SigTerm;
+        foreach (Worker worker in _workers)
+        {
+            worker.RestartPending = false;
+            if (worker.Process is { } process)
+                ProcessControl.Signal(process.Id, number);
+        }
+        _killAt = Environment.TickCount64 + _settings.DrainTimeoutSeconds * 1000L + Server.ShutdownDrainMs + StopGraceMs;
+    }
+
+    private void KillAll(string? reason)
+    {
+        if (reason is not null)
+            _logger.Error($"{reason}: killing them");
+        _killAt = long.MaxValue;
+        foreach (Worker worker in _workers)
+        {
+            if (worker.Process is { } process)
+                ProcessControl.Signal(process.Id, ProcessControl.SigKill);
+        }
+    }
+
+    /// <summary>SIGHUP: the log files reopened here (the one writer), every worker reloads;
+    /// READY=1 again once each said it reloaded.</summary>
+    private void Reload()
+    {
+        if (Stopping)
+            return;
+        SystemdNotify.Reloading();
+        _files?.Reopen();
+        _logger.Info($"SIGHUP received, log files reopened, reloading {Count} workers");
+        _ready = false;
+        foreach (Worker worker in _workers)
+        {
+            worker.Ready = false;
+            if (worker.Process is { } process)
+                ProcessControl.Signal(process.Id, ProcessControl.SigHup);
+        }
+    }
+}
