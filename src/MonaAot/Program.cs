@@ -7,7 +7,7 @@ namespace MonaAot;
 
 public static class Program
 {
-    public const int ExitUsage = 2;
+    public const int ExitUsage = ConfigurationException.ExitCode;
 
     public static int Main(string[] args)
     {
@@ -44,7 +44,7 @@ public static class Program
             }
             return Server.Run(settings);
         }
-        return settings.Workers > 1 ? Supervisor.Run(settings, args) : Server.Run(settings);
+        return settings.Workers > 1 ? Supervisor.Run(settings, args, Version) : Server.Run(settings);
     }
 
     public static string Version =>

@@ -151,6 +151,10 @@ public sealed partial class MonaProcess : IAsyncDisposable
             throw new InvalidOperationException($"kill({_process.Id}, {signal}) failed");
     }
 
+    /// <summary>Sends <paramref name="signal"/> to another process this test started (a worker
+    /// of the binary); false when it is gone.</summary>
+    public static bool Signal(int pid, int signal) => kill(pid, signal) == 0;
+
     public const int SIGINT = 2;
     public const int SIGTERM = 15;
 

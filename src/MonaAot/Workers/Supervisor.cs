@@ -33,11 +33,13 @@ public sealed class Supervisor
     public const int StableRunMs = 30_000;
 
     /// <summary>After the stop was passed on, workers get their drain (<c>[server] drainTimeout</c>)
-    /// and the server's own shutdown drain, then this much more before SIGKILL.</summary>
-    public const int StopGraceMs = 10_000;
+    /// and this much more (the 5 s a stopping server gives its closing connections, and 10 s)
+    /// before SIGKILL.</summary>
+    public const int StopGraceMs = 15_000;
 
     private readonly ServerSettings _settings;
     private readonly string[] _arguments;
+    private readonly string _version;
     private readonly Logger _logger;
     private readonly RotatingFileLogSink? _files;
     private readonly Worker[] _workers;
@@ -62,10 +64,11 @@ public sealed class Supervisor
         public bool RestartPending { get; set; }
     }
 
-    private Supervisor(ServerSettings settings, string[] arguments, Logger logger, RotatingFileLogSink? files)
+    private Supervisor(ServerSettings settings, string[] arguments, string version, Logger logger, RotatingFileLogSink? files)
     {
         _settings = settings;
         _arguments = arguments;
+        _version = version;
         _logger = logger;
         _files = files;
         _workers = new Worker[settings.Workers];
@@ -77,7 +80,9 @@ public sealed class Supervisor
 
     private bool Stopping => _stopSignals > 0;
 
-    public static int Run(ServerSettings settings, string[] arguments)
+    /// <summary>Runs until every worker ended after a stop; returns the exit code.
+    /// <paramref name="arguments"/> are the process's own, given to each worker.</summary>
+    public static int Run(ServerSettings settings, string[] arguments, string version)
     {
         var logger = new Logger(settings.LogLevel);
         logger.AddSink(new ConsoleLogSink());
@@ -86,7 +91,7 @@ public sealed class Supervisor
             logger.AddSink(files);
         foreach (ConfigWarning warning in settings.Warnings)
             logger.Log(LogLevel.Warn, warning.File, warning.Line, warning.Message);
-        return new Supervisor(settings, arguments, logger, files).Run();
+        return new Supervisor(settings, arguments, version, logger, files).Run();
     }
 
     private int Run()
@@ -95,7 +100,7 @@ public sealed class Supervisor
         using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         using PosixSignalRegistration? sighup = OperatingSystem.IsLinux() ? PosixSignalRegistration.Create(PosixSignal.SIGHUP, OnSignal) : null;
 
-        _logger.Info($"MonaAot {Program.Version} supervising {Count} workers serving {_settings.WwwRoot}");
+        _logger.Info($"MonaAot {_version} supervising {Count} workers serving {_settings.WwwRoot}");
         foreach (Worker worker in _workers)
         {
             if (!Start(worker))
@@ -218,10 +223,10 @@ public sealed class Supervisor
         }
         // A worker that refused its configuration before serving anything would refuse it again:
         // restarting it forever would only hide the message above it.
-        if (code == Program.ExitUsage && !worker.EverReady)
+        if (code == ConfigurationException.ExitCode && !worker.EverReady)
         {
             _logger.Fatal($"worker {worker.Number}/{Count} (pid {pid}) {how} before it was ready: stopping");
-            _exitCode = Program.ExitUsage;
+            _exitCode = ConfigurationException.ExitCode;
             Stop(PosixSignal.SIGTERM);
             return;
         }
@@ -273,7 +278,7 @@ public sealed class Supervisor
             if (worker.Process is { } process)
                 ProcessControl.Signal(process.Id, number);
         }
-        _killAt = Environment.TickCount64 + _settings.DrainTimeoutSeconds * 1000L + Server.ShutdownDrainMs + StopGraceMs;
+        _killAt = Environment.TickCount64 + _settings.DrainTimeoutSeconds * 1000L + StopGraceMs;
     }
 
     private void KillAll(string? reason)

@@ -1,9 +1,11 @@
+using System;
 using System.Linq;
 using System.Threading.Tasks;
 using MonaAot.Configuration;
 using TUnit.Assertions;
 using TUnit.Assertions.Extensions;
 using TUnit.Core;
+using TUnit.Core.Enums;
 
 namespace MonaAot.Tests.Configuration;
 
@@ -62,6 +64,76 @@ public class ConfigKeysTests
         }
         await Assert.That(error?.Message).IsEqualTo($"test.ini:2: server.drainTimeout must be an integer from 0 to 3600, got '{value}'");
     }
+
+    [Test]
+    [Arguments("", 1)]
+    [Arguments("[server]\nworkers = 1\n", 1)]
+    public async Task Server_Workers_OneByDefault(string ini, int expected) =>
+        await Assert.That(ServerSettings.WorkersOf(IniFile.Parse(ini, "test.ini"))).IsEqualTo(expected);
+
+    [Test]
+    [RunOn(OS.Linux)]
+    [Arguments("4", 4)]
+    [Arguments("256", 256)]
+    [Arguments("auto", -1)]
+    [Arguments("AUTO", -1)]
+    public async Task Server_Workers_ANumberOrOnePerCpu(string value, int expected) =>
+        await Assert.That(ServerSettings.WorkersOf(IniFile.Parse($"[server]\nworkers = {value}\n", "test.ini")))
+            .IsEqualTo(expected > 0 ? expected : Math.Min(Environment.ProcessorCount, ServerSettings.MaxWorkers));
+
+    [Test]
+    [RunOn(OS.Windows)]
+    public async Task Server_Workers_AreRefusedOnWindows()
+    {
+        ConfigurationException? error = null;
+        try
+        {
+            ServerSettings.WorkersOf(IniFile.Parse("[server]\nworkers = 2\n", "test.ini"));
+        }
+        catch (ConfigurationException e)
+        {
+            error = e;
+        }
+        await Assert.That(error?.Message).IsEqualTo("test.ini:2: server.workers = 2: workers are not available on Windows (no SO_REUSEPORT); remove the key or set it to 1");
+    }
+
+    [Test]
+    [Arguments("0")]
+    [Arguments("-2")]
+    [Arguments("257")]
+    [Arguments("+3")]
+    [Arguments("many")]
+    public async Task Server_Workers_ABadValueIsOneLine(string value)
+    {
+        ConfigurationException? error = null;
+        try
+        {
+            ServerSettings.WorkersOf(IniFile.Parse($"[server]\nworkers = {value}\n", "test.ini"));
+        }
+        catch (ConfigurationException e)
+        {
+            error = e;
+        }
+        await Assert.That(error?.Message).IsEqualTo($"test.ini:2: server.workers must be auto or an integer from 1 to 256, got '{value}'");
+    }
+
+    [Test]
+    [Arguments("1/1", 1, 1)]
+    [Arguments("2/3", 2, 3)]
+    public async Task WorkerIdentity_ParsesNumberOfCount(string text, int number, int count) =>
+        await Assert.That(MonaAot.Workers.WorkerIdentity.Parse(text)).IsEqualTo(new MonaAot.Workers.WorkerIdentity(number, count));
+
+    [Test]
+    [Arguments("")]
+    [Arguments("3/2")]
+    [Arguments("0/2")]
+    [Arguments("1/0")]
+    [Arguments("1")]
+    [Arguments("/2")]
+    [Arguments("1/2/3")]
+    [Arguments("-1/2")]
+    public async Task WorkerIdentity_Malformed_IsNull(string text) =>
+        await Assert.That(MonaAot.Workers.WorkerIdentity.Parse(text)).IsNull();
 
     [Test]
     public async Task Tls_HandshakeTimeout_IsReadInSeconds_AndABadValueIsOneLine()
