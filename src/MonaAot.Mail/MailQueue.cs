@@ -42,6 +42,14 @@ public sealed class MailQueue : IDisposable
     /// <summary>Mails sent or being sent whose completion has not run yet.</summary>
     public int Pending => _outstanding.Count;
 
+    /// <summary>Mails the SMTP server accepted since the start (monaaot_mails_sent_total,
+    /// docs/api.md, "[metrics]"); loop thread.</summary>
+    public long Sent { get; private set; }
+
+    /// <summary>Mails that ended with an error since the start, those abandoned at shutdown
+    /// included (monaaot_mails_failed_total); loop thread.</summary>
+    public long Failed { get; private set; }
+
     /// <summary>Queues <paramref name="message"/>; <paramref name="completed"/> runs later on the
     /// loop thread, once, with null or the reason the mail was not sent.</summary>
     public void Send(MimeMessage message, Action<string?> completed)
@@ -98,8 +106,13 @@ public sealed class MailQueue : IDisposable
     /// after Abandon completed the mail) does nothing.</summary>
     private void Run(Job job, string? error)
     {
-        if (_outstanding.Remove(job))
-            job.Completed(error);
+        if (!_outstanding.Remove(job))
+            return;
+        if (error is null)
+            Sent++;
+        else
+            Failed++;
+        job.Completed(error);
     }
 
     private async Task RunAsync()

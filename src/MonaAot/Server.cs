@@ -135,9 +135,10 @@ public static partial class Server
     {
         if (settings is null)
             return null;
-        MetricsEndpoint? endpoint = MetricsEndpoint.Start(runtime.Net, runtime, mail, settings.Address, settings.Port, out string? error);
+        int port = MetricsEndpoint.PortFor(settings.Port, WorkerIdentity.Current);
+        MetricsEndpoint? endpoint = MetricsEndpoint.Start(runtime.Net, runtime, mail, settings.Address, port, out string? error);
         if (endpoint is null)
-            logger.Fatal($"[metrics] cannot listen on {NetAddress.Format(settings.Address, settings.Port)}: {error}");
+            logger.Fatal($"[metrics] cannot listen on {NetAddress.Format(settings.Address, port)}: {error}");
         else
             logger.Info($"metrics served at http://{NetAddress.Format(settings.Address, endpoint.Port)}/metrics");
         return endpoint;

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
 using System.Linq;
@@ -31,11 +32,22 @@ public class MetricsProcessTests
         NOTE("port ", server.port)
         """;
 
-    private static async Task<(MonaProcess Mona, int MetricsPort, int EchoPort)> StartWithMetrics(TempWww www)
+    private static readonly string[] Series =
+    [
+        "monaaot_connections", "monaaot_accepts_total", "monaaot_errors_total", "monaaot_received_bytes_total",
+        "monaaot_sent_bytes_total", "monaaot_open_sockets", "monaaot_ending_connections", "monaaot_timers",
+        "monaaot_loop_lag_seconds", "monaaot_loop_lag_max_seconds", "monaaot_lua_memory_bytes", "monaaot_managed_heap_bytes",
+        "monaaot_managed_allocated_bytes_total", "monaaot_gc_collections_total", "monaaot_mails_pending",
+        "monaaot_mails_sent_total", "monaaot_mails_failed_total", "monaaot_workers",
+    ];
+
+    private static readonly string[] ErrorClasses = ["connection", "tls", "proxy", "script", "udp", "dns"];
+
+    private static async Task<(MonaProcess Mona, int MetricsPort, int EchoPort)> StartWithMetrics(TempWww www, IEnumerable<KeyValuePair<string, string?>>? environment = null)
     {
         www.WriteApp("", Echo);
         string ini = www.WriteIni("[metrics]\nport = 0\n");
-        MonaProcess mona = MonaProcess.Start("--config", ini, www.Www);
+        MonaProcess mona = MonaProcess.StartCommand(environment, MonaProcess.BinaryPath, "--config", ini, www.Www);
         string line = await mona.WaitForLineText("metrics served at http://127.0.0.1:", Wait);
         int metricsPort = int.Parse(line.Split("127.0.0.1:")[1].Split('/')[0]);
         int echoPort = await TcpProcessTests.PortOf(mona);
@@ -94,6 +106,12 @@ public class MetricsProcessTests
         (int code, string lint) = await Promtool(body);
         await Assert.That(code).IsEqualTo(0).Because(lint + "\n" + body);
         await Assert.That(body).Contains("monaaot_connections{worker=\"1\"} ");
+        // Every series of docs/api.md's table, every error class from the start (0 when none).
+        foreach (string series in Series)
+            await Assert.That(body).Contains("\n" + series + "{worker=\"1\"").Because(series);
+        foreach (string errorClass in ErrorClasses)
+            await Assert.That(body).Contains($"monaaot_errors_total{{worker=\"1\",class=\"{errorClass}\"}} ").Because(errorClass);
+        await Assert.That(Sample(body, "monaaot_workers")).IsEqualTo(1);
 
         using (Socket client = await TcpApp.Connect(echoPort))
         {
@@ -106,6 +124,26 @@ public class MetricsProcessTests
             // The echo client and this scrape's own connection.
             await Assert.That(Sample(during, "monaaot_connections")).IsGreaterThanOrEqualTo(2);
         }
+    }
+
+    /// <summary>A worker of [server] workers (MONAAOT_WORKER=i/N, set here by hand: no
+    /// supervisor) labels every sample with its own number and says the fleet's size; the port
+    /// rule (port + number - 1) is MetricsPortTests' (a fixed port here could be taken).</summary>
+    [Test]
+    public async Task AWorker_LabelsEverySampleWithItsNumber_AndSaysTheFleetSize()
+    {
+        using var www = new TempWww();
+        (MonaProcess mona, int metricsPort, _) = await StartWithMetrics(www, [new("MONAAOT_WORKER", "2/3")]);
+        await using MonaProcess running = mona;
+
+        string body = BodyOf(await Exchange(metricsPort, "GET /metrics HTTP/1.1\r\n\r\n"));
+
+        string[] samples = body.Split('\n').Where(l => l.Length > 0 && !l.StartsWith('#')).ToArray();
+        await Assert.That(samples.Length).IsGreaterThanOrEqualTo(Series.Length);
+        await Assert.That(samples.All(l => l.Contains("{worker=\"2\"", StringComparison.Ordinal))).IsTrue().Because(body);
+        await Assert.That(body).Contains("\nmonaaot_workers{worker=\"2\"} 3\n");
+        (int code, string lint) = await Promtool(body);
+        await Assert.That(code).IsEqualTo(0).Because(lint + "\n" + body);
     }
 
     [Test]

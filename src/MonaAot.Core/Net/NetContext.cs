@@ -43,6 +43,19 @@ public sealed unsafe class NetStats : IDisposable
     /// normal close.</summary>
     public long ConnectionErrors { get; internal set; }
 
+    /// <summary>TLS handshakes that failed (refused, malformed, timed out, the peer gone), as a
+    /// server or a client: monaaot_errors_total{class="tls"} (docs/api.md, "[metrics]").</summary>
+    public long TlsHandshakeFailures { get; internal set; }
+
+    /// <summary>Connections a server expecting a PROXY header closed for a header missing,
+    /// malformed, too slow, or from an untrusted source; a balancer's health check (closed before
+    /// any byte) is not one: monaaot_errors_total{class="proxy"}.</summary>
+    public long ProxyRejections { get; internal set; }
+
+    /// <summary>UDP datagrams that could not be sent (refused by the kernel, the peer reported
+    /// unreachable, the send queue full): monaaot_errors_total{class="udp"}.</summary>
+    public long UdpErrors { get; internal set; }
+
     public long BytesSent
     {
         get => *BytesSentCell;

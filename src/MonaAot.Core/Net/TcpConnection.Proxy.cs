@@ -50,6 +50,7 @@ public sealed unsafe partial class TcpConnection
         }
         if (!trust.Trusts(peer))
         {
+            net.Stats.ProxyRejections++;
             connection.Close($"PROXY protocol: {connection._peerText} is not a trusted source");
             return connection;
         }
@@ -58,6 +59,7 @@ public sealed unsafe partial class TcpConnection
             TlsSession? session = TlsSession.CreateServer(tls, out string? error);
             if (session == null)
             {
+                net.Stats.TlsHandshakeFailures++;
                 connection.Close($"TLS handshake failed: {error}");
                 return connection;
             }
@@ -74,6 +76,8 @@ public sealed unsafe partial class TcpConnection
         if (_phase != Phase.Connected || _proxyBuffer is null)
             return;
         EndedQuietly = _proxyLocalIdle;
+        if (!EndedQuietly)
+            _net.Stats.ProxyRejections++;
         Close(_proxyLocalIdle ? "PROXY protocol: LOCAL header and no data"
             : $"PROXY protocol: no header within {_net.Limits.TlsHandshakeTimeoutMs / 1000} s ([tls] handshakeTimeout)");
     }
@@ -101,6 +105,7 @@ public sealed unsafe partial class TcpConnection
                 switch (ProxyHeader.Parse(buffer.AsSpan(0, _proxyFilled), out ProxyHeader header, out string? error))
                 {
                     case ProxyParse.Invalid:
+                        _net.Stats.ProxyRejections++;
                         Close($"PROXY protocol: {error}");
                         return;
                     case ProxyParse.NeedMore:
@@ -121,6 +126,8 @@ public sealed unsafe partial class TcpConnection
             if (n == 0)
             {
                 EndedQuietly = _proxyFilled == 0;
+                if (!EndedQuietly && !_proxyLocalIdle)
+                    _net.Stats.ProxyRejections++; // closed within the header
                 Close(_proxyLocalIdle ? "PROXY protocol: LOCAL header and no data"
                     : _proxyFilled == 0 ? "PROXY protocol: closed before any byte" : "PROXY protocol: closed within the header");
                 return;

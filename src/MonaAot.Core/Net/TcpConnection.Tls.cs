@@ -63,6 +63,7 @@ public sealed unsafe partial class TcpConnection
         TlsSession? session = TlsSession.CreateServer(context, out string? error);
         if (session == null)
         {
+            net.Stats.TlsHandshakeFailures++;
             connection.Close($"TLS handshake failed: {error}");
             return connection;
         }
@@ -102,10 +103,18 @@ public sealed unsafe partial class TcpConnection
         AdvanceHandshake();
     }
 
+    /// <summary>Closes a connection whose handshake failed, counting it
+    /// (monaaot_errors_total{class="tls"}).</summary>
+    private void FailHandshake(string reason)
+    {
+        _net.Stats.TlsHandshakeFailures++;
+        CloseUndelivered(reason);
+    }
+
     private void TimeOutHandshake()
     {
         if (_phase == Phase.Connected && Handshaking)
-            CloseUndelivered($"TLS handshake failed: timed out after {_net.Limits.TlsHandshakeTimeoutMs / 1000} s ([tls] handshakeTimeout)");
+            FailHandshake($"TLS handshake failed: timed out after {_net.Limits.TlsHandshakeTimeoutMs / 1000} s ([tls] handshakeTimeout)");
     }
 
     /// <summary>Takes the handshake as far as what was read allows.</summary>
@@ -124,7 +133,7 @@ public sealed unsafe partial class TcpConnection
         }
         if (status == TlsStatus.Failed)
         {
-            CloseUndelivered($"TLS handshake failed: {_tls.Failure}"); // a disconnect's queue says what it lost
+            FailHandshake($"TLS handshake failed: {_tls.Failure}"); // a disconnect's queue says what it lost
             return;
         }
         if (status != TlsStatus.Done)
@@ -183,7 +192,7 @@ public sealed unsafe partial class TcpConnection
             if (n == 0)
             {
                 if (Handshaking)
-                    CloseUndelivered("TLS handshake failed: protocol error (connection closed by the peer)");
+                    FailHandshake("TLS handshake failed: protocol error (connection closed by the peer)");
                 else
                     OnPeerClosed(); // a FIN without close_notify ends reading all the same
                 return;
@@ -256,7 +265,10 @@ public sealed unsafe partial class TcpConnection
                     return;
                 case TlsStatus.Failed:
                     // A TLS 1.3 server refuses a client certificate after the client's handshake ended.
-                    CloseUndelivered(_tlsDelivered ? $"TLS: {tls.Failure}" : $"TLS handshake failed: {tls.Failure}");
+                    if (_tlsDelivered)
+                        CloseUndelivered($"TLS: {tls.Failure}");
+                    else
+                        FailHandshake($"TLS handshake failed: {tls.Failure}");
                     return;
                 default:
                     return;

@@ -173,7 +173,10 @@ public sealed unsafe partial class UdpSocket
     private string? Enqueue(ReadOnlySpan<byte> data, bool hasRecipient, NetAddress recipient)
     {
         if (_pendingBytes + data.Length > _net.Limits.MaxQueuedBytes)
+        {
+            _net.Stats.UdpErrors++;
             return $"send queue full ({_net.Limits.MaxQueuedBytes} bytes queued): datagram dropped";
+        }
         byte* copy;
         bool owns = !_handlingBatch || _arenaUsed + data.Length > ArenaSize;
         if (owns)
@@ -219,6 +222,7 @@ public sealed unsafe partial class UdpSocket
                 // it here, and with the next send when it is about the connected peer. The next
                 // ones may go.
                 NotePeerError(errno);
+                _net.Stats.UdpErrors++;
                 _net.Logger.Debug($"UDP datagram to {(_pending[0].HasRecipient ? _pending[0].Recipient.ToString() : _peerText)} dropped: {Describe(errno, "")}");
                 DropPending(1);
                 continue;

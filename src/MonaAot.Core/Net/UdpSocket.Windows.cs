@@ -103,7 +103,10 @@ public sealed unsafe partial class UdpSocket
         if (errno != Libc.EAGAIN)
             return Failure(errno, recipient);
         if (_postedBytes + data.Length > _net.Limits.MaxQueuedBytes)
+        {
+            _net.Stats.UdpErrors++;
             return $"send queue full ({_net.Limits.MaxQueuedBytes} bytes queued): datagram dropped";
+        }
         IocpSocketOperations.PostSendTo(Iocp, _fd, data, target);
         _postedBytes += data.Length;
         return null;
@@ -119,6 +122,7 @@ public sealed unsafe partial class UdpSocket
             if (ev.Result < 0)
             {
                 NotePeerError(-ev.Result);
+                _net.Stats.UdpErrors++;
                 _net.Logger.Debug($"UDP datagram dropped: {Describe(-ev.Result, "")}");
             }
             else

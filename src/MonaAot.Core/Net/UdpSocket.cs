@@ -165,6 +165,7 @@ public sealed unsafe partial class UdpSocket : IIoHandler
     /// <summary>Why a send failed, noting whether the peer is unreachable.</summary>
     private string Failure(int errno, NetAddress* recipient)
     {
+        _net.Stats.UdpErrors++;
         PeerUnreachable = _connected && IsPeerReport(errno);
         if (PeerUnreachable && errno == Libc.ECONNRESET)
             errno = Libc.ECONNREFUSED; // Winsock's word for a UDP port unreachable

@@ -62,7 +62,10 @@ public sealed unsafe class ScriptRuntime
             if (task.IsCompletedSuccessfully && task.Result.Length > 0)
                 then(task.Result, null);
             else
+            {
+                ResolveErrors++;
                 then(null, $"cannot resolve {AddressText.Quote(host)} ({task.Exception?.InnerException?.Message ?? "no address"})");
+            }
         }), TaskScheduler.Default);
     }
 
@@ -76,6 +79,14 @@ public sealed unsafe class ScriptRuntime
     /// <summary>Lua timers armed now (mona:stats().timers): kept by the Timer module
     /// (src/MonaAot.Modules/TimerObject.cs), here because it is counted per Lua state.</summary>
     public int ArmedTimers { get; set; }
+
+    /// <summary>Script errors logged (a handler, a timer, main.lua, onStart...): counted where
+    /// they are logged, loop thread only (monaaot_errors_total{class="script"}, docs/api.md,
+    /// "[metrics]"). The host's own error paths add theirs.</summary>
+    public long ScriptErrors { get; set; }
+
+    /// <summary>Name resolutions a script asked for that failed (monaaot_errors_total{class="dns"}).</summary>
+    public long ResolveErrors { get; private set; }
 
     /// <summary>
     /// Pushes the handler <paramref name="name"/> (a NUL-terminated literal such as
@@ -153,6 +164,7 @@ public sealed unsafe class ScriptRuntime
     {
         string message = LuaStrings.ToText(Vm.L, -1) ?? "(error object is not a string)";
         LuaApi.lua_pop(Vm.L, 1);
+        ScriptErrors++;
         ScriptError where = ScriptError.Parse(message, "?");
         Logger.Log(LogLevel.Error, where.File, where.Line, where.Message);
     }

@@ -23,6 +23,7 @@ public sealed unsafe class ApplicationHost : IDisposable
 {
     public static readonly TimeSpan ManageInterval = TimeSpan.FromSeconds(2);
 
+    private readonly ScriptRuntime _runtime;
     private readonly EventLoop _loop;
     private readonly MonaObject _mona;
     private readonly LuaVm _vm;
@@ -41,6 +42,7 @@ public sealed unsafe class ApplicationHost : IDisposable
     public ApplicationHost(ScriptRuntime runtime, MonaObject mona, string wwwRoot)
     {
         _mona = mona;
+        _runtime = runtime;
         _loop = runtime.Loop;
         _vm = runtime.Vm;
         _logger = runtime.Logger;
@@ -288,6 +290,7 @@ public sealed unsafe class ApplicationHost : IDisposable
 
     private void LogScriptError(Application app, string error)
     {
+        _runtime.ScriptErrors++;
         ScriptError where = ScriptError.Parse(error, app.DisplayFile);
         _logger.Log(LogLevel.Error, where.File, where.Line, where.Message);
     }

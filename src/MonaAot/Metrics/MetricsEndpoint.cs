@@ -6,6 +6,7 @@ using MonaAot.Lua.Runtime;
 using MonaAot.Mail;
 using MonaAot.Net;
 using MonaAot.Reactor;
+using MonaAot.Workers;
 
 namespace MonaAot.Metrics;
 
@@ -22,10 +23,6 @@ public sealed class MetricsEndpoint : ITcpListenerEvents, IDisposable
 {
     public const int MaxConnections = 16;
     public const int RequestTimeoutMs = 5000;
-
-    // Until the supervisor of [server] workers exists (SPEC 12) every process is worker 1; the
-    // label is there so that dashboards need no change when it does.
-    private const int Worker = 1;
 
     private readonly NetContext _net;
     private readonly ScriptRuntime _runtime;
@@ -46,10 +43,25 @@ public sealed class MetricsEndpoint : ITcpListenerEvents, IDisposable
 
     public int Port => _listener?.Port ?? 0;
 
+    /// <summary>
+    /// The port worker <paramref name="worker"/> serves its own endpoint on: [metrics] port plus
+    /// its number minus one (port..port+N-1 for N workers, docs/api.md, "[metrics]"), so that a
+    /// scraper reaches each worker rather than whichever the kernel picks; 0 (a free port) stays 0
+    /// for every worker.
+    /// </summary>
+    public static int PortFor(int configuredPort, WorkerIdentity worker) =>
+        configuredPort == 0 ? 0 : configuredPort + (worker.Number - 1);
+
     /// <summary>Listens on <paramref name="address"/>:<paramref name="port"/>; null with <paramref name="error"/> set when the
     /// address cannot be bound (in use, not local).</summary>
     public static MetricsEndpoint? Start(NetContext net, ScriptRuntime runtime, MailQueue mail, IPAddress address, int port, out string? error)
     {
+        if (port > 65535)
+        {
+            // [metrics] port near the top with [server] workers: the last workers' ports do not exist.
+            error = "beyond port 65535 ([metrics] port + worker number - 1)";
+            return null;
+        }
         var endpoint = new MetricsEndpoint(net, runtime, mail);
         endpoint._listener = TcpListener.Start(net, NetAddress.From(address, port), endpoint, out error);
         if (endpoint._listener is null)
@@ -78,10 +90,17 @@ public sealed class MetricsEndpoint : ITcpListenerEvents, IDisposable
     {
         NetStats stats = _net.Stats;
         MetricsText t = _text;
-        t.Begin(Worker);
+        WorkerIdentity worker = WorkerIdentity.Current;
+        t.Begin(worker.Number);
         t.Gauge("monaaot_connections", "TCP connections open now (accepted and connected, the metrics endpoint's own included).", stats.Connections);
         t.Counter("monaaot_accepts_total", "TCP connections accepted since the start.", stats.Accepts);
-        t.LabelledCounter("monaaot_errors_total", "Errors since the start, by class (connection: a TCP connection that ended with an error).", true, "class=\"connection\"", stats.ConnectionErrors);
+        // Every class always, 0 included, so that rate() has a start (docs/api.md, "[metrics]").
+        t.LabelledCounter("monaaot_errors_total", "Errors since the start, by class (connection: a TCP connection that ended with an error; tls: a failed TLS handshake; proxy: a connection closed for its PROXY header; script: a script error logged; udp: a datagram not sent; dns: a failed name resolution).", true, "class=\"connection\"", stats.ConnectionErrors);
+        t.LabelledCounter("monaaot_errors_total", "", false, "class=\"tls\"", stats.TlsHandshakeFailures);
+        t.LabelledCounter("monaaot_errors_total", "", false, "class=\"proxy\"", stats.ProxyRejections);
+        t.LabelledCounter("monaaot_errors_total", "", false, "class=\"script\"", _runtime.ScriptErrors);
+        t.LabelledCounter("monaaot_errors_total", "", false, "class=\"udp\"", stats.UdpErrors);
+        t.LabelledCounter("monaaot_errors_total", "", false, "class=\"dns\"", _runtime.ResolveErrors);
         t.Counter("monaaot_received_bytes_total", "Bytes received over TCP and UDP since the start.", stats.BytesReceived);
         t.Counter("monaaot_sent_bytes_total", "Bytes sent over TCP and UDP since the start.", stats.BytesSent);
         t.Gauge("monaaot_open_sockets", "Sockets open now (listeners, connections, UDP sockets).", _net.OpenSockets);
@@ -94,6 +113,9 @@ public sealed class MetricsEndpoint : ITcpListenerEvents, IDisposable
         t.Counter("monaaot_managed_allocated_bytes_total", "Bytes allocated on the managed heap since the start.", GC.GetTotalAllocatedBytes(precise: false));
         t.Counter("monaaot_gc_collections_total", "Garbage collections since the start (every generation).", GC.CollectionCount(0));
         t.Gauge("monaaot_mails_pending", "Mails handed to the SMTP server and not finished yet.", _mail.Pending);
+        t.Counter("monaaot_mails_sent_total", "Mails the SMTP server accepted since the start.", _mail.Sent);
+        t.Counter("monaaot_mails_failed_total", "Mails that ended with an error since the start (abandoned at shutdown included).", _mail.Failed);
+        t.Gauge("monaaot_workers", "Worker processes of this server ([server] workers; 1 without).", worker.Count);
         return t.Written;
     }
 
