@@ -6,6 +6,7 @@ using System.Linq;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using System.Threading;
 using System.Threading.Tasks;
 using MonaAot.Tests.Support;
 using TUnit.Assertions;
@@ -144,6 +145,50 @@ public class MetricsProcessTests
         await Assert.That(body).Contains("\nmonaaot_workers{worker=\"2\"} 3\n");
         (int code, string lint) = await Promtool(body);
         await Assert.That(code).IsEqualTo(0).Because(lint + "\n" + body);
+    }
+
+    /// <summary>Two free ports in a row on 127.0.0.1, found by binding them (then released).</summary>
+    private static int TwoFreePorts()
+    {
+        for (int attempt = 0; attempt < 50; attempt++)
+        {
+            using Socket first = TcpApp.Listen(out int port);
+            if (port >= 65535)
+                continue;
+            using var second = new Socket(SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                second.Bind(new IPEndPoint(IPAddress.Loopback, port + 1));
+                return port;
+            }
+            catch (SocketException)
+            {
+                // taken: another pair
+            }
+        }
+        throw new InvalidOperationException("no two free ports in a row");
+    }
+
+    /// <summary>[server] workers = 2 with [metrics] port = P: worker 1 serves at P, worker 2 at
+    /// P + 1, each its own samples (docs/api.md, "[metrics]").</summary>
+    [Test]
+    [Timeout(60_000)]
+    public async Task TwoWorkers_ServeAtPortAndPortPlusOne_EachWithItsOwnLabel(CancellationToken cancellation)
+    {
+        using var www = new TempWww();
+        www.WriteApp("", "NOTE('ran')");
+        int port = TwoFreePorts();
+        await using MonaProcess mona = MonaProcess.Start("--config", www.WriteIni($"[server]\nworkers = 2\n[metrics]\nport = {port}\n"), www.Www);
+        await mona.WaitForLineText($"metrics served at http://127.0.0.1:{port}/metrics", Wait);
+        await mona.WaitForLineText($"metrics served at http://127.0.0.1:{port + 1}/metrics", Wait);
+
+        for (int worker = 1; worker <= 2; worker++)
+        {
+            string body = BodyOf(await Exchange(port + worker - 1, "GET /metrics HTTP/1.1\r\n\r\n"));
+            string[] samples = body.Split('\n').Where(l => l.Length > 0 && !l.StartsWith('#')).ToArray();
+            await Assert.That(samples.All(l => l.Contains($"{{worker=\"{worker}\"", StringComparison.Ordinal))).IsTrue().Because(body);
+            await Assert.That(body).Contains($"\nmonaaot_workers{{worker=\"{worker}\"}} 2\n");
+        }
     }
 
     [Test]
