@@ -5,7 +5,7 @@
 #   ./build.sh test    build, run the test levels (unit, in-process, end-to-end) on Linux, then
 #                      unit and in-process as a Windows build under Wine; end with
 #                      "N passed, N failed, N skipped" over all of them
-#   ./build.sh bench   build, then compare MonaAot with C references: echo, timers, relay (tests/bench/bench.py)
+#   ./build.sh bench   build, then compare MonaAot with C references: echo, timers, relay, workers (tests/bench/bench.py)
 #   ./build.sh order   profile the server and rewrite the method order file (tests/bench/method-order.sh)
 #   ./build.sh wine-test  the tests as a win-x64 build under Wine (tests/wine/wine.sh; options passed on)
 set -euo pipefail

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """MonaAot benchmark (run by ./build.sh bench, after out/monaaot is built): TCP and UDP echo,
-timers, a relay, TLS echo and JSON. Standard library only.
+timers, a relay, TLS echo, JSON and [server] workers. Standard library only.
 
 Compares MonaAot running a Lua echo application with a minimal C echo server on raw epoll
 (native/bench/echo_reference for TCP, native/bench/udp_echo_reference for UDP, which batches
@@ -29,6 +29,15 @@ Scenarios, BENCH_ROUNDS times each (default 2), every run on a freshly started s
   json          encode and decode MB/s of one document of 1,000 mixed records (apps/json.lua):
                 mona:toJSON and mona:fromJSON inside MonaAot against Debian's lua-cjson loaded by
                 the same binary as a Lua C module (the same Lua, allocator, document, loop, clock)
+  workers       [server] workers (run_workers_cpu, run_workers_spread): the 64 B ping-pong x 100
+                against MonaAot with workers = 1 and workers = BENCH_WORKERS (2), alternating
+                within each round: CPU per message (the sum of the workers' CPU over the
+                messages echoed) with 2 over that with 1, the supervisor's own CPU apart; then,
+                with 2 workers, 1,000 connections held open at once (apps/spread.lua greets each
+                with its worker): how many each worker accepted. By default the supervisor, its
+                workers and the load generator share BENCH_CORE, so no throughput scaling is
+                claimed; the knobs below measure it on a larger machine (docs/performance.md,
+                "Workers")
 Each traffic run lasts BENCH_SECONDS (default 10). Figures are medians over the rounds; the
 CPU targets are checked against the median of the per-round ratios (each round runs both
 servers back to back, so the ratio within a round is free of drift between rounds); UDP
@@ -37,12 +46,22 @@ those echoed after all (late: the machine stalled, the server did not drop them)
 
 Environment:
   BENCH_SECONDS=10  BENCH_ROUNDS=2  BENCH_IDLE_CONNECTIONS=10000  BENCH_CORE=0
-  BENCH_SCENARIOS="tcp udp timer relay tls json"  the groups to run, any of the six (default all)
+  BENCH_SCENARIOS="tcp udp timer relay tls json workers"  the groups to run, any of the seven
+                     (default all)
+  BENCH_WORKERS=2    the workers group's count of workers, 2-256 or auto (one per CPU of
+                     BENCH_WORKERS_CPUS; the ini then says auto)
+  BENCH_WORKERS_CPUS=0  the CPUs (a taskset list, e.g. 0,1 or 0-3) of the workers group's servers;
+                     default BENCH_CORE
+  BENCH_WORKERS_LOAD_CPUS=0  the CPUs of its load generators; default BENCH_WORKERS_CPUS
+  BENCH_WORKERS_GENERATORS=1  how many load generators its ping-pong runs at once, 100 connections
+                     each (one loadgen is one thread: scaling needs several)
+  BENCH_WORKERS_CONNECTIONS=1000  the connections of the workers group's spread run
   BENCH_TIMERS=100000  BENCH_TIMER_FIRES=5  BENCH_TIMER_REARMS=1000000  (the timer scenario)
   BENCH_JSON_SECONDS=2  CPU seconds of each json loop (encode, decode), each side
   BENCH_RELAY_HIGH=1048576  BENCH_RELAY_SLOW_RATE=8000000  (the relay scenario: the high mark
                      of the backpressure, bytes, and the slow backend's read rate, bytes/s)
-  BENCH_MONAAOT_CMD  replaces the MonaAot command of the TCP echo scenarios (word-split; the server
+  BENCH_MONAAOT_CMD  replaces the MonaAot command of the TCP echo scenarios, not the workers group's
+                     (word-split; the server
                      must print a line containing "listening on <port>"), e.g. to test this
                      driver against the reference alone:
                      BENCH_MONAAOT_CMD="native/build/bench/echo_reference 0"
@@ -66,6 +85,7 @@ import re
 import resource
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -78,7 +98,8 @@ BIN = ROOT / "native" / "build" / "bench"
 APPS = ROOT / "tests" / "bench" / "apps"  # the Lua applications MonaAot runs, one per scenario
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SERVERS = ("monaaot", "reference")
-GROUPS = ("tcp", "udp", "timer", "relay", "tls", "json")
+GROUPS = ("tcp", "udp", "timer", "relay", "tls", "json", "workers")
+WORKER_RUNS = ("many", "one")  # the workers group's two servers (BENCH_WORKERS, 1), as its ratio takes them
 
 
 class BenchError(Exception):
@@ -110,6 +131,12 @@ class Settings:
     udp_override: str  # BENCH_MONAAOT_UDP_CMD
     tls_override: str  # BENCH_MONAAOT_TLS_CMD
     strict: bool
+    workers: int  # BENCH_WORKERS, resolved
+    workers_value: str  # what the ini says: the count, or auto
+    workers_cpus: str  # BENCH_WORKERS_CPUS: a taskset CPU list
+    workers_load_cpus: str  # BENCH_WORKERS_LOAD_CPUS
+    workers_generators: int  # BENCH_WORKERS_GENERATORS
+    workers_connections: int  # BENCH_WORKERS_CONNECTIONS
 
     def selected(self, group: str) -> bool:
         return group in self.groups
@@ -122,8 +149,8 @@ class Settings:
         return self.selected("tls") and not self.selected("tcp")
 
     def needs_monaaot(self) -> bool:
-        """True when a selected scenario runs the real MonaAot (timer, relay and json always do)."""
-        if self.selected("timer") or self.selected("relay") or self.selected("json"):
+        """True when a selected scenario runs the real MonaAot (timer, relay, json and workers always do)."""
+        if self.selected("timer") or self.selected("relay") or self.selected("json") or self.selected("workers"):
             return True
         if self.plain_stream_in_tls() and not self.tcp_override:
             return True
@@ -137,16 +164,44 @@ def _count(env: str, default: int, low: int, high: int | None, message: str) -> 
     return int(text)
 
 
+def _cpu_list(env: str, default: str) -> str:
+    """A taskset CPU list (0, 0,1, 0-3, ...) from the environment."""
+    text = os.environ.get(env, default)
+    if not re.fullmatch(r"[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*", text):
+        raise BenchError(f"{env} must be a CPU list such as 0 or 0,1 or 0-3 (got '{text}')")
+    return text
+
+
+def _cpus_of(cpu_list: str) -> set[int]:
+    """The CPUs a taskset list names."""
+    found: set[int] = set()
+    for part in cpu_list.split(","):
+        low, _, high = part.partition("-")
+        found.update(range(int(low), int(high or low) + 1))
+    return found
+
+
 def read_settings() -> Settings:
     scenarios = os.environ.get("BENCH_SCENARIOS", " ".join(GROUPS))
-    if not re.fullmatch(r" *(tcp|udp|timer|relay|tls|json)( +(tcp|udp|timer|relay|tls|json))* *", scenarios):
-        raise BenchError(f"BENCH_SCENARIOS must list some of tcp, udp, timer, relay, tls, json (got '{scenarios}')")
+    names = "|".join(GROUPS)
+    if not re.fullmatch(rf" *({names})( +({names}))* *", scenarios):
+        raise BenchError(f"BENCH_SCENARIOS must list some of {', '.join(GROUPS)} (got '{scenarios}')")
+    core = _count("BENCH_CORE", 0, 0, None, "must be a CPU number")
+    workers_cpus = _cpu_list("BENCH_WORKERS_CPUS", str(core))
+    workers_load_cpus = _cpu_list("BENCH_WORKERS_LOAD_CPUS", workers_cpus)
+    workers_value = os.environ.get("BENCH_WORKERS", "2")
+    if workers_value == "auto":
+        workers = len(_cpus_of(workers_cpus))
+        if workers < 2:
+            raise BenchError(f"BENCH_WORKERS=auto needs at least 2 CPUs in BENCH_WORKERS_CPUS (got '{workers_cpus}')")
+    else:
+        workers = _count("BENCH_WORKERS", 2, 2, 256, "must be 2-256 or auto")
     settings = Settings(
         monaaot=Path(os.environ.get("BENCH_MONAAOT", str(ROOT / "out" / "monaaot"))),
         seconds=_count("BENCH_SECONDS", 10, 1, 600, "must be 1-600"),
         rounds=_count("BENCH_ROUNDS", 2, 1, 20, "must be 1-20"),
         idle_connections=_count("BENCH_IDLE_CONNECTIONS", 10000, 0, 20000, "must be 0-20000"),
-        core=_count("BENCH_CORE", 0, 0, None, "must be a CPU number"),
+        core=core,
         groups=[g for g in GROUPS if g in scenarios.split()],
         timers=_count("BENCH_TIMERS", 100000, 1, 1000000, "must be 1-1000000"),
         timer_fires=_count("BENCH_TIMER_FIRES", 5, 1, 100, "must be 1-100"),
@@ -158,6 +213,12 @@ def read_settings() -> Settings:
         udp_override=os.environ.get("BENCH_MONAAOT_UDP_CMD", ""),
         tls_override=os.environ.get("BENCH_MONAAOT_TLS_CMD", ""),
         strict=os.environ.get("BENCH_STRICT", "0") == "1",
+        workers=workers,
+        workers_value=workers_value,
+        workers_cpus=workers_cpus,
+        workers_load_cpus=workers_load_cpus,
+        workers_generators=_count("BENCH_WORKERS_GENERATORS", 1, 1, 64, "must be 1-64"),
+        workers_connections=_count("BENCH_WORKERS_CONNECTIONS", 1000, 2, 20000, "must be 2-20000"),
     )
     if shutil.which("taskset") is None:
         raise BenchError("taskset (util-linux) is required")
@@ -246,12 +307,13 @@ class Results:
     def median(self, scenario: str, server: str, figure: str) -> float | None:
         return median(self.values.get((scenario, server, figure), []))
 
-    def round_ratios(self, scenario: str, figure: str) -> list[float]:
-        """MonaAot/reference of a figure, round by round: the k-th run of each server belongs to
-        round k, and the two runs of a round are back to back, so drift of the machine between
-        rounds cancels out of each ratio."""
-        mine = self.values.get((scenario, "monaaot", figure), [])
-        ref = self.values.get((scenario, "reference", figure), [])
+    def round_ratios(self, scenario: str, figure: str, mine_server: str = "monaaot",
+                     ref_server: str = "reference") -> list[float]:
+        """MonaAot/reference of a figure (or mine_server/ref_server), round by round: the k-th
+        run of each server belongs to round k, and the two runs of a round are back to back, so
+        drift of the machine between rounds cancels out of each ratio."""
+        mine = self.values.get((scenario, mine_server, figure), [])
+        ref = self.values.get((scenario, ref_server, figure), [])
         return [round(a / b, 3) for a, b in zip(mine, ref) if b > 0]
 
     def across(self, server: str, figure: str, scenario: str, base: str) -> list[float]:
@@ -260,9 +322,10 @@ class Results:
         ref = self.values.get((base, server, figure), [])
         return [round(a / b, 3) for a, b in zip(mine, ref) if b > 0]
 
-    def ratio_of(self, scenario: str, figure: str) -> float | None:
+    def ratio_of(self, scenario: str, figure: str, mine_server: str = "monaaot",
+                 ref_server: str = "reference") -> float | None:
         """The median of the per-round ratios: what the targets are checked against."""
-        found = median(self.round_ratios(scenario, figure))
+        found = median(self.round_ratios(scenario, figure, mine_server, ref_server))
         return None if found is None else round(found, 3)
 
 
@@ -302,7 +365,7 @@ class Child:
 
     live: list["Child"] = []  # every child started and not stopped yet
 
-    def __init__(self, name: str, argv: list[str], core: int) -> None:
+    def __init__(self, name: str, argv: list[str], core: int | str) -> None:
         self.name = name
         self.lines: collections.deque[str] = collections.deque(maxlen=2000)
         self.ended = False
@@ -329,17 +392,20 @@ class Child:
 
     def wait_for_line(self, pattern: str, seconds: float) -> re.Match[str] | None:
         """The first match of pattern in the output, waiting up to seconds while it runs."""
+        found = self.wait_for_lines(pattern, 1, seconds)
+        return found[0] if found else None
+
+    def wait_for_lines(self, pattern: str, count: int, seconds: float) -> list[re.Match[str]]:
+        """The first count matches of pattern in the output (one per line; e.g. one "listening
+        on" line per worker), waiting up to seconds while it runs; fewer when it timed out."""
         regex = re.compile(pattern)
         deadline = time.monotonic() + seconds
         with self.changed:
             while True:
-                for line in self.lines:
-                    found = regex.search(line)
-                    if found:
-                        return found
+                found = [m for m in (regex.search(line) for line in self.lines) if m][:count]
                 left = deadline - time.monotonic()
-                if self.ended or left <= 0:
-                    return None
+                if len(found) == count or self.ended or left <= 0:
+                    return found
                 self.changed.wait(left)
 
     def tail(self, count: int = 20) -> str:
@@ -368,7 +434,7 @@ class Child:
             child.stop()
 
 
-def run_generator(core: int, argv: list[str], seconds: int) -> tuple[int, str]:
+def run_generator(core: int | str, argv: list[str], seconds: int) -> tuple[int, str]:
     """Runs a load generator in the foreground (its errors go to stderr); its exit code and
     summary line. Bounded: a generator still running well after its duration is killed."""
     try:
@@ -398,6 +464,27 @@ def cpu_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])
 
 
+def children_of(pid: int) -> list[int]:
+    """The direct children of PID (every thread's children: the .NET runtime may start a
+    process from any of its threads)."""
+    found: list[int] = []
+    for path in glob.glob(f"/proc/{pid}/task/*/children"):
+        try:
+            found += [int(word) for word in Path(path).read_text().split()]
+        except OSError:
+            pass  # a thread that ended meanwhile
+    return sorted(found)
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now. With [server] workers every worker binds the same port
+    (SO_REUSEPORT), so port 0 cannot be used: the kernel would give each its own. Another
+    process could take it before the server binds; the launch then fails with a clear message."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def status_value(pid: int, key: str) -> int:
     """A /proc/PID/status field: kB for VmRSS and VmHWM, a count for the others."""
     for line in proc_file(pid, "status").splitlines():
@@ -410,6 +497,12 @@ def status_value(pid: int, key: str) -> int:
 def preemptions(pid: int) -> int:
     """Times PID was preempted (taken off the CPU while it could still run)."""
     return status_value(pid, "nonvoluntary_ctxt_switches")
+
+
+def sleeps(pid: int) -> int:
+    """Times PID's main thread (the loop's) gave up the CPU itself: for an echo server, the
+    epoll_wait calls that found nothing ready, so each is one wake-up and one batch."""
+    return status_value(pid, "voluntary_ctxt_switches")
 
 
 def descriptor_count(pid: int) -> int:
@@ -457,6 +550,8 @@ class Bench:
             applications["www-relay"] = "relay.lua"
         if self.s.selected("json"):
             applications["www-json"] = "json.lua"
+        if self.s.selected("workers"):
+            applications["www-spread"] = "spread.lua"
         for folder, source in applications.items():
             (self.work / folder).mkdir()
             shutil.copyfile(APPS / source, self.work / folder / "main.lua")
@@ -753,6 +848,154 @@ class Bench:
                             load.number("bytes") / load.number("seconds") / 1e6, 3)
         say(f"relay-memory {server:<9} high={high} {out} VmHWM={hwm} kB")
 
+    # -- workers --
+    #
+    # [server] workers (docs/api.md): the process started becomes a supervisor that runs no
+    # script and starts N copies of the executable, which listen on the same port through
+    # SO_REUSEPORT; their log lines reach the supervisor's standard output. What the group
+    # measures is the cost of being one of several workers: the CPU per message of the same
+    # ping-pong served by N workers against 1, on the same CPUs (BENCH_WORKERS_CPUS). On the
+    # 2-core development machine the load generator competes with the workers for those CPUs,
+    # so messages/s are shown for information only: scaling needs free cores
+    # (docs/performance.md, "Workers").
+
+    def launch_workers(self, workers: int, value: str, www: str) -> tuple[Child, list[int], int]:
+        """MonaAot with [server] workers = value (which makes workers processes) on a fixed port,
+        once each worker reports "listening on <port>"; the child (the supervisor when
+        workers > 1), the pids of the processes that serve (the workers, or the child itself),
+        and the port."""
+        port = free_port()
+        ini = self.work / f"workers-{workers}.ini"
+        ini.write_text((f"[server]\nworkers={value}\n" if workers > 1 else "") + f"[bench]\nport={port}\n")
+        child = Child(f"monaaot workers={value}", self.monaaot_command(ini.name, www), self.s.workers_cpus)
+        try:
+            found = child.wait_for_lines(r"listening on ([1-9][0-9]*)", workers, 20)
+            if len(found) < workers or any(int(m.group(1)) != port for m in found):
+                print(child.tail(), file=sys.stderr)
+                raise BenchError(f"MonaAot with workers = {value} did not report 'listening on {port}' "
+                                 f"{workers} time(s) within 20 s (a binary without [server] workers, or the "
+                                 "port taken meanwhile?)")
+            pids = children_of(child.pid) if workers > 1 else [child.pid]
+            if len(pids) != workers:
+                raise BenchError(f"MonaAot with workers = {value} has {len(pids)} child process(es), "
+                                 f"expected {workers}: {pids}")
+        except BaseException:
+            child.stop()
+            raise
+        return child, pids, port
+
+    def run_pingpong_generators(self, port: int) -> tuple[int, str]:
+        """The tcp group's ping-pong, BENCH_WORKERS_GENERATORS load generators at once (100
+        connections each) on BENCH_WORKERS_LOAD_CPUS; the worst exit code and one summary line
+        (messages and bytes summed, the longest duration, the median p50, the highest p99)."""
+        scenario = TCP_SCENARIOS[0]
+        argv = ["taskset", "-c", self.s.workers_load_cpus, str(BIN / scenario.generator), "--host", "127.0.0.1",
+                "--port", str(port), *scenario.args, "--duration", str(self.s.seconds)]
+        if self.s.workers_generators == 1:
+            return run_generator(self.s.workers_load_cpus, argv[3:], self.s.seconds)
+        running = [subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
+                   for _ in range(self.s.workers_generators)]
+        lines: list[LoadResult] = []
+        status = 0
+        try:
+            for generator in running:
+                out, _ = generator.communicate(timeout=self.s.seconds + 60)
+                status = max(status, generator.returncode)
+                lines.append(LoadResult.parse(out.strip()))
+        except subprocess.TimeoutExpired:
+            raise BenchError(f"a load generator did not end within {self.s.seconds + 60} s") from None
+        finally:
+            for generator in running:
+                if generator.poll() is None:
+                    generator.kill()
+                    generator.wait()
+        total = {key: sum(line.number(key) for line in lines) for key in ("messages", "bytes", "errors")}
+        seconds = max(line.number("seconds") for line in lines)
+        p50 = median([line.number("p50_us") for line in lines]) or 0.0
+        p99 = max(line.number("p99_us") for line in lines)
+        return status, (f"messages={total['messages']:.0f} bytes={total['bytes']:.0f} seconds={seconds:.3f} "
+                        f"p50_us={p50:.1f} p99_us={p99:.1f} errors={total['errors']:.0f}")
+
+    def run_workers_cpu(self, many: bool) -> None:
+        """One ping-pong run against BENCH_WORKERS workers (many) or 1: CPU per message of the
+        workers together, and the supervisor's own."""
+        workers = self.s.workers if many else 1
+        server = WORKER_RUNS[0 if many else 1]
+        child, pids, port = self.launch_workers(workers, self.s.workers_value if many else "1", "www")
+        try:
+            before = [cpu_ticks(pid) for pid in pids]
+            supervisor = cpu_ticks(child.pid) if many else 0
+            preempted = sum(preemptions(pid) for pid in pids)
+            slept = sum(sleeps(pid) for pid in pids)
+            status, out = self.run_pingpong_generators(port)
+            if status != 0:
+                raise BenchError(f"workers ping-pong against {workers} worker(s) failed (the load generator's "
+                                 f"message is above){': ' + out if out else ''}")
+            each = [cpu_ticks(pid) - tick for pid, tick in zip(pids, before)]
+            supervisor = cpu_ticks(child.pid) - supervisor if many else 0
+            preempted = sum(preemptions(pid) for pid in pids) - preempted
+            slept = sum(sleeps(pid) for pid in pids) - slept
+            self.results.record("workers", server, "peak_rss_kb", sum(status_value(pid, "VmHWM") for pid in pids))
+        finally:
+            child.stop()
+        self.record_traffic("workers", server, out, sum(each), preempted)
+        messages = LoadResult.parse(out).number("messages")
+        if many:  # one worker is the process started: no supervisor
+            self.results.record("workers", server, "supervisor_us_per_msg", supervisor / CLK_TCK * 1e6 / messages, 4)
+        self.results.record("workers", server, "sleeps_per_kmsg", slept * 1000 / messages, 2)
+        shown = " + ".join(str(tick) for tick in each)
+        say(f"workers  {workers} worker(s) {out} cpu_ticks={shown}" +
+            (f" supervisor_ticks={supervisor}" if many else ""))
+
+    def run_workers_spread(self) -> None:
+        """BENCH_WORKERS workers and BENCH_WORKERS_CONNECTIONS connections opened one after the
+        other and all held open until each has said which worker accepted it (apps/spread.lua)."""
+        count, workers = self.s.workers_connections, self.s.workers
+        child, _, port = self.launch_workers(workers, self.s.workers_value, "www-spread")
+        connections: list[socket.socket] = []
+        per_worker: collections.Counter[int] = collections.Counter()
+        highest: dict[int, int] = {}
+        try:
+            deadline = time.monotonic() + 60
+            for _ in range(count):
+                connections.append(socket.create_connection(("127.0.0.1", port), timeout=10))
+            for connection in connections:
+                greeting = b""
+                while not greeting.endswith(b"\n"):
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise BenchError(f"the spread run's {count} connections were not all greeted within 60 s")
+                    connection.settimeout(left)
+                    try:
+                        chunk = connection.recv(64)
+                    except socket.timeout:
+                        continue
+                    if not chunk:
+                        raise BenchError("a connection of the spread run was closed before its greeting")
+                    greeting += chunk
+                found = re.fullmatch(rb"worker ([0-9]+) accepted ([0-9]+)\n", greeting)
+                if found is None:
+                    raise BenchError(f"the spread run's greeting is malformed: {greeting!r}")
+                worker, accepted = int(found.group(1)), int(found.group(2))
+                per_worker[worker] += 1
+                highest[worker] = max(highest.get(worker, 0), accepted)
+        except OSError as error:
+            raise BenchError(f"the spread run could not open its {count} connections: {error}") from None
+        finally:
+            for connection in connections:
+                connection.close()
+            child.stop()
+        # Each worker's own count must agree with the greetings it sent: every connection it
+        # accepted was one of ours, and was counted once.
+        if set(per_worker) - set(range(1, workers + 1)) or any(highest[w] != per_worker[w] for w in per_worker):
+            raise BenchError(f"the spread run's counts disagree: greetings {dict(per_worker)}, "
+                             f"the workers' own counts {highest}")
+        for worker in range(1, workers + 1):
+            self.results.record("spread", "many", f"worker{worker}", per_worker[worker])
+        self.results.record("spread", "many", "largest_share", max(per_worker.values()) / count, 4)
+        shown = ", ".join(f"worker {w} accepted {per_worker[w]}" for w in range(1, workers + 1))
+        say(f"spread   {count} connections: {shown}")
+
     # -- the rounds --
 
     def run(self) -> None:
@@ -779,6 +1022,10 @@ class Bench:
             if self.s.selected("json"):
                 for server in order:
                     self.run_json(server)
+            if self.s.selected("workers"):
+                for many in ((False, True) if round_number % 2 else (True, False)):
+                    self.run_workers_cpu(many)
+                self.run_workers_spread()
             if self.s.selected("tls"):
                 for scenario in TLS_SCENARIOS:
                     for server in order:
@@ -799,11 +1046,12 @@ class Report:
         self.r = results
 
     def row(self, label: str, scenario: str, figure: str, scale: float, fmt: str, target: str = "",
-            total: bool = False) -> None:
-        """One row: the rounds summarised by their median (with the ratio MonaAot/reference),
-        or by their total for counts (no ratio); kB figures are divided by scale."""
+            total: bool = False, servers: tuple[str, str] = SERVERS) -> None:
+        """One row: the rounds summarised by their median (with the ratio MonaAot/reference, or
+        of the two servers given), or by their total for counts (no ratio); kB figures are
+        divided by scale."""
         summary = self.r.total if total else self.r.median
-        mine, ref = summary(scenario, "monaaot", figure), summary(scenario, "reference", figure)
+        mine, ref = summary(scenario, servers[0], figure), summary(scenario, servers[1], figure)
 
         def show(value: float | None) -> str:
             return "-" if value is None else fmt % (value / scale)
@@ -811,10 +1059,10 @@ class Report:
         ratio = "-" if total or mine is None or not ref else f"{mine / ref:.2f}"
         print(f"  {label:<26} {show(mine):>14} {show(ref):>14} {ratio:>9}   {target}")
 
-    def ratio_row(self, scenario: str, figure: str, target: str) -> None:
+    def ratio_row(self, scenario: str, figure: str, target: str, servers: tuple[str, str] = SERVERS) -> None:
         """The per-round ratios of a figure, their median in the ratio column."""
-        each = " ".join(f"{ratio:.2f}" for ratio in self.r.round_ratios(scenario, figure))
-        middle = self.r.ratio_of(scenario, figure)
+        each = " ".join(f"{ratio:.2f}" for ratio in self.r.round_ratios(scenario, figure, *servers))
+        middle = self.r.ratio_of(scenario, figure, *servers)
         print(f"  {'  ratio in each round':<26} {each:>29} {'-' if middle is None else f'{middle:.2f}':>9}   {target}")
 
     def table(self) -> None:
@@ -823,14 +1071,19 @@ class Report:
         if s.plain_stream_in_tls() and s.tcp_override:
             overridden.append("tcp")
         label = "MonaAot slot" if overridden else "MonaAot"
-        print(f"\nMedians of {s.rounds} round(s), {s.seconds} s per run, server and load generator on core {s.core}")
+        print(f"\nMedians of {s.rounds} round(s), {s.seconds} s per run, server and load generator on core {s.core}"
+              + (f" (the workers group: servers on CPUs {s.workers_cpus}, load on {s.workers_load_cpus})"
+                 if s.selected("workers") else ""))
         if "tcp" in overridden:
             print(f"(MonaAot slot ran: {s.tcp_override})")
         if "udp" in overridden:
             print(f"(MonaAot slot ran for UDP: {s.udp_override})")
         if "tls" in overridden:
             print(f"(MonaAot slot ran for TLS: {s.tls_override})")
-        print(f"\n  {'figure':<26} {label:>14} {'reference':>14} {'ratio':>9}   target")
+        if s.groups == ["workers"]:  # that group's rows name their own two columns
+            print(f"\n  {'figure':<26} {'':>14} {'':>14} {'ratio':>9}   target")
+        else:
+            print(f"\n  {'figure':<26} {label:>14} {'reference':>14} {'ratio':>9}   target")
         if s.selected("tcp"):
             self.tcp_rows()
         if s.selected("udp"):
@@ -843,6 +1096,8 @@ class Report:
             self.tls_rows()
         if s.selected("json"):
             self.json_rows()
+        if s.selected("workers"):
+            self.workers_rows()
         print()
 
     def traffic_rows(self, scenario: TrafficScenario) -> None:
@@ -918,6 +1173,40 @@ class Report:
         self.row("decode, MB/s", "json", "decode_mb_s", 1, "%.1f")
         self.ratio_row("json", "decode_mb_s", ">= 0.8 (median of rounds)")
 
+    def workers_rows(self) -> None:
+        s, servers = self.s, WORKER_RUNS
+        shared = set(_cpus_of(s.workers_cpus)) & set(_cpus_of(s.workers_load_cpus))
+        where = f"CPUs {s.workers_cpus}" + (", the load generator too" if s.workers_load_cpus == s.workers_cpus
+                                            else f", load generator(s) on {s.workers_load_cpus}")
+        print(f" {'workers, ping-pong 64 B x 100':<27} {f'{s.workers} workers':>14} {'1 worker':>14}   ({where})")
+        generators = f"{s.workers_generators} generators x 100 connections" if s.workers_generators > 1 else ""
+        if generators:
+            print(f"  ({generators})")
+        self.row("messages/s", "workers", "msgs_per_s", 1, "%.0f",
+                 "information only: shared CPUs" if shared else "", servers=servers)
+        self.row("round trip p50, us", "workers", "p50_us", 1, "%.1f", servers=servers)
+        self.row("round trip p99, us", "workers", "p99_us", 1, "%.1f", servers=servers)
+        self.row("workers' CPU per msg, us", "workers", "cpu_us_per_msg", 1, "%.3f", servers=servers)
+        self.ratio_row("workers", "cpu_us_per_msg", "<= 1.05 (median of rounds)", servers=servers)
+        self.row("supervisor CPU per msg, us", "workers", "supervisor_us_per_msg", 1, "%.4f", servers=servers)
+        self.row("workers preempted per 1000", "workers", "preempted_per_kmsg", 1, "%.1f", servers=servers)
+        self.row("workers' sleeps per 1000", "workers", "sleeps_per_kmsg", 1, "%.1f", "wake-ups: 1000/batch",
+                 servers=servers)
+        self.row("peak RSS of all, MiB", "workers", "peak_rss_kb", 1024, "%.1f", servers=servers)
+        counts = [self.r.values.get(("spread", "many", f"worker{w}"), []) for w in range(1, s.workers + 1)]
+        shares = self.r.values.get(("spread", "many", "largest_share"), [])
+        print(f" {s.workers} workers, {s.workers_connections} connections held open: accepted by worker "
+              + " / ".join(str(w) for w in range(1, s.workers + 1)))
+        each = " ".join("/".join(f"{c:.0f}" for c in one_round) for one_round in zip(*counts))
+        print(f"  {'  in each round':<26} {each:>29}")
+        each = " ".join(f"{share * 100:.1f}%" for share in shares)
+        print(f"  {'  largest share':<26} {each:>29} {'':>9}   <= {self.spread_limit() * 100:.1f}% (every round)")
+
+    def spread_limit(self) -> float:
+        """The largest share of the connections one worker may take: 65% of 2 (the issue's
+        35/65), 130% of a fair share in general."""
+        return round(1.3 / self.s.workers, 4)
+
     def check_targets(self) -> bool:
         """Prints one verdict per target; False when any was missed."""
         s, met = self.s, True
@@ -950,6 +1239,12 @@ class Report:
         if s.selected("tls"):
             for scenario in TLS_SCENARIOS:
                 verdict(scenario.verdict, ratio(scenario), f"{scenario.limit:g}")
+        if s.selected("workers"):
+            found = self.r.ratio_of("workers", "cpu_us_per_msg", *WORKER_RUNS)
+            verdict(f"CPU/message ratio, {s.workers} workers over 1", "-" if found is None else f"{found:.3f}", "1.05")
+            shares = self.r.values.get(("spread", "many", "largest_share"), [])
+            verdict("largest worker's share of the connections, worst round",
+                    f"{max(shares):.3f}" if shares else "-", f"{self.spread_limit():g}")
         if s.selected("json"):
             for figure in ("encode_mb_s", "decode_mb_s"):  # higher is better: at least 0.8 of cjson's
                 found = self.r.ratio_of("json", figure)
