@@ -37,6 +37,10 @@ public sealed class Supervisor
     /// before SIGKILL.</summary>
     public const int StopGraceMs = 15_000;
 
+    /// <summary>How long the supervisor waits, after a worker ended, for the end of its output
+    /// pipes (the last lines it wrote) before it handles the end.</summary>
+    public const int OutputDrainMs = 2_000;
+
     private readonly ServerSettings _settings;
     private readonly string[] _arguments;
     private readonly string _version;
@@ -151,9 +155,24 @@ public sealed class Supervisor
         process.ErrorDataReceived += (_, e) => OnError(worker, e.Data);
         process.Exited += (_, _) =>
         {
-            // Every line the worker wrote is forwarded before its end is handled.
-            process.WaitForExit();
-            Post(() => OnExited(worker, process));
+            long endedAt = Environment.TickCount64;
+            // Every line the worker wrote is forwarded before its end is handled: both pipes
+            // reach their end. A process the worker started (os.execute("... &"), io.popen)
+            // inherited them and may hold them open for as long as it lives: the end is handled
+            // after OutputDrainMs all the same, or a restart (and a stop) would wait for it.
+            bool drained = true;
+            using (var timeout = new CancellationTokenSource(OutputDrainMs))
+            {
+                try
+                {
+                    process.WaitForExitAsync(timeout.Token).GetAwaiter().GetResult();
+                }
+                catch (OperationCanceledException)
+                {
+                    drained = false;
+                }
+            }
+            Post(() => OnExited(worker, process, endedAt, drained));
         };
         try
         {
@@ -204,13 +223,15 @@ public sealed class Supervisor
         SystemdNotify.Ready($"serving {_settings.WwwRoot} with {Count} workers");
     }
 
-    private void OnExited(Worker worker, Process process)
+    private void OnExited(Worker worker, Process process, long endedAt, bool drained)
     {
         if (worker.Process != process)
             return;
         int code = process.ExitCode;
         int pid = process.Id;
-        long ran = Environment.TickCount64 - worker.StartedAt;
+        long ran = endedAt - worker.StartedAt;
+        if (!drained)
+            _logger.Warn($"worker {worker.Number}/{Count} (pid {pid}) ended but a process it started still holds its output open: what it writes now is not logged");
         process.Dispose();
         worker.Process = null;
         worker.Ready = false;
