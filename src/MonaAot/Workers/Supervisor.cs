@@ -65,6 +65,9 @@ public sealed class Supervisor
         public int BackoffMs { get; set; } = FirstBackoffMs;
         public bool Ready { get; set; }
         public bool EverReady { get; set; }
+
+        /// <summary>This process said READY=1 once: its SIGHUP handler is in place.</summary>
+        public bool Started { get; set; }
         public bool RestartPending { get; set; }
     }
 
@@ -189,6 +192,7 @@ public sealed class Supervisor
         worker.Process = process;
         worker.StartedAt = Environment.TickCount64;
         worker.Ready = false;
+        worker.Started = false;
         _logger.Info($"worker {worker.Number}/{Count} started (pid {process.Id})");
         return true;
     }
@@ -215,7 +219,7 @@ public sealed class Supervisor
     {
         if (state != WorkerChannel.Ready || worker.Process != process)
             return;
-        worker.Ready = worker.EverReady = true;
+        worker.Ready = worker.EverReady = worker.Started = true;
         if (_ready || Stopping || !Array.TrueForAll(_workers, w => w.Ready))
             return;
         _ready = true;
@@ -327,7 +331,10 @@ public sealed class Supervisor
         foreach (Worker worker in _workers)
         {
             worker.Ready = false;
-            if (worker.Process is { } process)
+            // A worker still starting has no SIGHUP handler yet (the signal would kill it: a
+            // needless restart) and is loading the scripts as they are now: its first READY=1
+            // counts as its reload.
+            if (worker.Process is { } process && worker.Started)
                 ProcessControl.Signal(process.Id, ProcessControl.SigHup);
         }
     }
