@@ -133,7 +133,7 @@ public sealed class Supervisor
 
     private void Post(Action action) => _events.Add(action);
 
-    private bool Start(Worker worker)
+    private bool Start(Worker worker, bool restart = false)
     {
         worker.RestartPending = false;
         if (Stopping)
@@ -183,7 +183,11 @@ public sealed class Supervisor
         }
         catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
         {
-            _logger.Fatal($"cannot start worker {worker.Number}/{Count} ({start.FileName}): {e.Message}");
+            string message = $"cannot start worker {worker.Number}/{Count} ({start.FileName}): {e.Message}";
+            if (restart)
+                _logger.Error(message);
+            else
+                _logger.Fatal(message);
             process.Dispose();
             return false;
         }
@@ -260,11 +264,23 @@ public sealed class Supervisor
         int delay = worker.BackoffMs;
         worker.BackoffMs = Math.Min(worker.BackoffMs * 2, MaxBackoffMs);
         _logger.Warn($"worker {worker.Number}/{Count} (pid {pid}) {how} after {ran} ms; restarting in {delay} ms");
+        RestartAfter(worker, delay);
+    }
+
+    /// <summary>Starts <paramref name="worker"/> again after <paramref name="delay"/> ms, unless a
+    /// stop came meanwhile; a start that fails (the executable gone during an upgrade, no memory
+    /// for a process) is tried again with the growing delay, not given up.</summary>
+    private void RestartAfter(Worker worker, int delay)
+    {
         worker.RestartPending = true;
         Task.Delay(delay).ContinueWith(_ => Post(() =>
         {
-            if (worker.RestartPending && !Start(worker))
-                worker.RestartPending = false;
+            if (!worker.RestartPending || Start(worker, restart: true) || Stopping)
+                return;
+            int next = worker.BackoffMs;
+            worker.BackoffMs = Math.Min(worker.BackoffMs * 2, MaxBackoffMs);
+            _logger.Warn($"worker {worker.Number}/{Count}: trying again in {next} ms");
+            RestartAfter(worker, next);
         }), TaskScheduler.Default);
     }
 
