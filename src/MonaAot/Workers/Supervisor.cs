@@ -123,7 +123,11 @@ public sealed class Supervisor
             if (_events.TryTake(out Action? next, (int)Math.Min(wait, int.MaxValue)))
                 next();
             else if (Environment.TickCount64 >= _killAt)
+            {
+                // docs/api.md, "Workers": a stop that had to kill exits with code 1.
+                _exitCode = 1;
                 KillAll("the workers did not stop in time");
+            }
         }
         _logger.Info("MonaAot stopped");
         return _exitCode;
