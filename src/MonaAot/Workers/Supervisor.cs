@@ -321,9 +321,17 @@ public sealed class Supervisor
         {
             worker.RestartPending = false;
             if (worker.Process is { } process)
-                ProcessControl.Signal(process.Id, number);
+                Signal(process, number);
         }
         _killAt = Environment.TickCount64 + _settings.DrainTimeoutSeconds * 1000L + StopGraceMs;
+    }
+
+    /// <summary>kill(2) to a worker that has not been reaped yet: once it has, its pid may
+    /// already be another process's (its end is handled a little later, after its output).</summary>
+    private static void Signal(Process process, int signal)
+    {
+        if (!process.HasExited)
+            ProcessControl.Signal(process.Id, signal);
     }
 
     private void KillAll(string? reason)
@@ -334,7 +342,7 @@ public sealed class Supervisor
         foreach (Worker worker in _workers)
         {
             if (worker.Process is { } process)
-                ProcessControl.Signal(process.Id, ProcessControl.SigKill);
+                Signal(process, ProcessControl.SigKill);
         }
     }
 
@@ -355,7 +363,7 @@ public sealed class Supervisor
             // needless restart) and is loading the scripts as they are now: its first READY=1
             // counts as its reload.
             if (worker.Process is { } process && worker.Started)
-                ProcessControl.Signal(process.Id, ProcessControl.SigHup);
+                Signal(process, ProcessControl.SigHup);
         }
     }
 }
