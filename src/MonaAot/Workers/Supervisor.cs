@@ -112,7 +112,7 @@ public sealed class Supervisor
         {
             if (!Start(worker))
             {
-                Stop(PosixSignal.SIGTERM);
+                Stop(PosixSignal.SIGTERM, "a worker could not be started");
                 _exitCode = 1;
                 break;
             }
@@ -260,7 +260,7 @@ public sealed class Supervisor
         {
             _logger.Fatal($"worker {worker.Number}/{Count} (pid {pid}) {how} before it was ready: stopping");
             _exitCode = ConfigurationException.ExitCode;
-            Stop(PosixSignal.SIGTERM);
+            Stop(PosixSignal.SIGTERM, $"worker {worker.Number}/{Count} refused its configuration");
             return;
         }
         if (ran >= StableRunMs)
@@ -304,7 +304,7 @@ public sealed class Supervisor
 
     /// <summary>SIGINT or SIGTERM: passed on once to every worker, which stop as a single server
     /// does (SIGTERM drains); a second one ends the workers at once (SIGKILL).</summary>
-    private void Stop(PosixSignal signal)
+    private void Stop(PosixSignal signal, string? reason = null)
     {
         if (Stopping)
         {
@@ -314,8 +314,10 @@ public sealed class Supervisor
             return;
         }
         _stopSignals++;
-        _logger.Info($"{signal} received, stopping {Count} workers");
-        SystemdNotify.Stopping($"{signal} received, stopping");
+        // reason: a stop the supervisor decided itself, which no signal asked for.
+        reason ??= $"{signal} received";
+        _logger.Info($"{reason}, stopping {Count} workers");
+        SystemdNotify.Stopping($"{reason}, stopping");
         int number = signal == PosixSignal.SIGINT ? ProcessControl.SigInt : ProcessControl.SigTerm;
         foreach (Worker worker in _workers)
         {
