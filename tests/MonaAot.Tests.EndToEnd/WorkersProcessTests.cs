@@ -416,4 +416,53 @@ public class WorkersProcessTests
         await Assert.That(mona.Lines.Exists(l => l.Contains("before it was ready: stopping"))).IsTrue();
         await Assert.That(mona.Lines.Exists(l => l.Contains("restarting in"))).IsFalse();
     }
+
+    [Test]
+    [Timeout(60_000)]
+    public async Task WorkerWhoseChildHoldsItsOutput_IsStillRestartedAtOnce_AndTheStopDoesNotWaitForTheChild(CancellationToken cancellation)
+    {
+        // Worker 1 leaves a process behind that inherited its standard output and error (the
+        // pipes to the supervisor) and outlives it by far.
+        using var www = new TempWww();
+        www.WriteApp("", "if mona.worker == 1 then os.execute('sleep 12 &') end\nNOTE('worker ', mona.worker, ' of ', mona.workers)");
+        await using MonaProcess mona = MonaProcess.Start("--config", www.WriteIni("[server]\nworkers = 2\ndrainTimeout = 0\n"), www.Www);
+        await mona.WaitForLine("2 workers ready", Wait);
+        int victim = WorkerPid(mona, 1, 2);
+        int mark = mona.Lines.Count;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await Assert.That(MonaProcess.Signal(victim, SIGKILL)).IsTrue();
+        await mona.WaitForLine("worker 1/2 (pid " + victim + ") was killed by signal 9", Wait, mark);
+        await mona.WaitForLine("[w1] main.lua[2] worker 1 of 2", Wait, mark);
+        // Well before the child ends (12 s): the supervisor waits for a dead worker's output
+        // 2 s at most.
+        await Assert.That(clock.Elapsed).IsLessThan(TimeSpan.FromSeconds(8));
+
+        clock.Restart();
+        mona.Signal(MonaProcess.SIGTERM);
+        await Assert.That(await mona.WaitForExit(Wait)).IsEqualTo(0);
+        await Assert.That(clock.Elapsed).IsLessThan(TimeSpan.FromSeconds(8));
+    }
+
+    [Test]
+    [Timeout(60_000)]
+    public async Task WorkerThatCannotBeStartedAgain_IsTriedAgain_UntilItStarts(CancellationToken cancellation)
+    {
+        // The executable disappears for a while (a package upgrade replacing it, say) just as a
+        // worker dies.
+        using var www = new TempWww();
+        www.WriteApp("", "NOTE('worker ', mona.worker, ' of ', mona.workers)");
+        string binary = Path.Combine(www.Root, "monaaot"), aside = binary + ".aside";
+        File.Copy(MonaProcess.BinaryPath, binary);
+        await using MonaProcess mona = MonaProcess.StartCommand(binary, "--config", www.WriteIni("[server]\nworkers = 2\ndrainTimeout = 0\n"), www.Www);
+        await mona.WaitForLine("2 workers ready", Wait);
+        int victim = WorkerPid(mona, 1, 2);
+        int mark = mona.Lines.Count;
+        File.Move(binary, aside);
+        await Assert.That(MonaProcess.Signal(victim, SIGKILL)).IsTrue();
+        await mona.WaitForLine("cannot start worker 1/2", Wait, mark);
+        await mona.WaitForLine("worker 1/2: trying again in", Wait, mark);
+        File.Move(aside, binary);
+        await mona.WaitForLine("[w1] main.lua[1] worker 1 of 2", Wait, mark);
+        await Assert.That(ChildrenOf(mona.Id).Count).IsEqualTo(2);
+    }
 }

@@ -37,6 +37,10 @@ public sealed class Supervisor
     /// before SIGKILL.</summary>
     public const int StopGraceMs = 15_000;
 
+    /// <summary>How long the supervisor waits, after a worker ended, for the end of its output
+    /// pipes (the last lines it wrote) before it handles the end.</summary>
+    public const int OutputDrainMs = 2_000;
+
     private readonly ServerSettings _settings;
     private readonly string[] _arguments;
     private readonly string _version;
@@ -61,6 +65,9 @@ public sealed class Supervisor
         public int BackoffMs { get; set; } = FirstBackoffMs;
         public bool Ready { get; set; }
         public bool EverReady { get; set; }
+
+        /// <summary>This process said READY=1 once: its SIGHUP handler is in place.</summary>
+        public bool Started { get; set; }
         public bool RestartPending { get; set; }
     }
 
@@ -105,7 +112,7 @@ public sealed class Supervisor
         {
             if (!Start(worker))
             {
-                Stop(PosixSignal.SIGTERM);
+                Stop(PosixSignal.SIGTERM, "a worker could not be started");
                 _exitCode = 1;
                 break;
             }
@@ -116,7 +123,11 @@ public sealed class Supervisor
             if (_events.TryTake(out Action? next, (int)Math.Min(wait, int.MaxValue)))
                 next();
             else if (Environment.TickCount64 >= _killAt)
+            {
+                // docs/api.md, "Workers": a stop that had to kill exits with code 1.
+                _exitCode = 1;
                 KillAll("the workers did not stop in time");
+            }
         }
         _logger.Info("MonaAot stopped");
         return _exitCode;
@@ -126,7 +137,7 @@ public sealed class Supervisor
 
     private void Post(Action action) => _events.Add(action);
 
-    private bool Start(Worker worker)
+    private bool Start(Worker worker, bool restart = false)
     {
         worker.RestartPending = false;
         if (Stopping)
@@ -151,9 +162,24 @@ public sealed class Supervisor
         process.ErrorDataReceived += (_, e) => OnError(worker, e.Data);
         process.Exited += (_, _) =>
         {
-            // Every line the worker wrote is forwarded before its end is handled.
-            process.WaitForExit();
-            Post(() => OnExited(worker, process));
+            long endedAt = Environment.TickCount64;
+            // Every line the worker wrote is forwarded before its end is handled: both pipes
+            // reach their end. A process the worker started (os.execute("... &"), io.popen)
+            // inherited them and may hold them open for as long as it lives: the end is handled
+            // after OutputDrainMs all the same, or a restart (and a stop) would wait for it.
+            bool drained = true;
+            using (var timeout = new CancellationTokenSource(OutputDrainMs))
+            {
+                try
+                {
+                    process.WaitForExitAsync(timeout.Token).GetAwaiter().GetResult();
+                }
+                catch (OperationCanceledException)
+                {
+                    drained = false;
+                }
+            }
+            Post(() => OnExited(worker, process, endedAt, drained));
         };
         try
         {
@@ -161,7 +187,11 @@ public sealed class Supervisor
         }
         catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
         {
-            _logger.Fatal($"cannot start worker {worker.Number}/{Count} ({start.FileName}): {e.Message}");
+            string message = $"cannot start worker {worker.Number}/{Count} ({start.FileName}): {e.Message}";
+            if (restart)
+                _logger.Error(message);
+            else
+                _logger.Fatal(message);
             process.Dispose();
             return false;
         }
@@ -170,6 +200,7 @@ public sealed class Supervisor
         worker.Process = process;
         worker.StartedAt = Environment.TickCount64;
         worker.Ready = false;
+        worker.Started = false;
         _logger.Info($"worker {worker.Number}/{Count} started (pid {process.Id})");
         return true;
     }
@@ -196,7 +227,7 @@ public sealed class Supervisor
     {
         if (state != WorkerChannel.Ready || worker.Process != process)
             return;
-        worker.Ready = worker.EverReady = true;
+        worker.Ready = worker.EverReady = worker.Started = true;
         if (_ready || Stopping || !Array.TrueForAll(_workers, w => w.Ready))
             return;
         _ready = true;
@@ -204,13 +235,15 @@ public sealed class Supervisor
         SystemdNotify.Ready($"serving {_settings.WwwRoot} with {Count} workers");
     }
 
-    private void OnExited(Worker worker, Process process)
+    private void OnExited(Worker worker, Process process, long endedAt, bool drained)
     {
         if (worker.Process != process)
             return;
         int code = process.ExitCode;
         int pid = process.Id;
-        long ran = Environment.TickCount64 - worker.StartedAt;
+        long ran = endedAt - worker.StartedAt;
+        if (!drained)
+            _logger.Warn($"worker {worker.Number}/{Count} (pid {pid}) ended but a process it started still holds its output open: what it writes now is not logged");
         process.Dispose();
         worker.Process = null;
         worker.Ready = false;
@@ -227,7 +260,7 @@ public sealed class Supervisor
         {
             _logger.Fatal($"worker {worker.Number}/{Count} (pid {pid}) {how} before it was ready: stopping");
             _exitCode = ConfigurationException.ExitCode;
-            Stop(PosixSignal.SIGTERM);
+            Stop(PosixSignal.SIGTERM, $"worker {worker.Number}/{Count} refused its configuration");
             return;
         }
         if (ran >= StableRunMs)
@@ -235,11 +268,23 @@ public sealed class Supervisor
         int delay = worker.BackoffMs;
         worker.BackoffMs = Math.Min(worker.BackoffMs * 2, MaxBackoffMs);
         _logger.Warn($"worker {worker.Number}/{Count} (pid {pid}) {how} after {ran} ms; restarting in {delay} ms");
+        RestartAfter(worker, delay);
+    }
+
+    /// <summary>Starts <paramref name="worker"/> again after <paramref name="delay"/> ms, unless a
+    /// stop came meanwhile; a start that fails (the executable gone during an upgrade, no memory
+    /// for a process) is tried again with the growing delay, not given up.</summary>
+    private void RestartAfter(Worker worker, int delay)
+    {
         worker.RestartPending = true;
         Task.Delay(delay).ContinueWith(_ => Post(() =>
         {
-            if (worker.RestartPending && !Start(worker))
-                worker.RestartPending = false;
+            if (!worker.RestartPending || Start(worker, restart: true) || Stopping)
+                return;
+            int next = worker.BackoffMs;
+            worker.BackoffMs = Math.Min(worker.BackoffMs * 2, MaxBackoffMs);
+            _logger.Warn($"worker {worker.Number}/{Count}: trying again in {next} ms");
+            RestartAfter(worker, next);
         }), TaskScheduler.Default);
     }
 
@@ -259,7 +304,7 @@ public sealed class Supervisor
 
     /// <summary>SIGINT or SIGTERM: passed on once to every worker, which stop as a single server
     /// does (SIGTERM drains); a second one ends the workers at once (SIGKILL).</summary>
-    private void Stop(PosixSignal signal)
+    private void Stop(PosixSignal signal, string? reason = null)
     {
         if (Stopping)
         {
@@ -269,16 +314,26 @@ public sealed class Supervisor
             return;
         }
         _stopSignals++;
-        _logger.Info($"{signal} received, stopping {Count} workers");
-        SystemdNotify.Stopping($"{signal} received, stopping");
+        // reason: a stop the supervisor decided itself, which no signal asked for.
+        reason ??= $"{signal} received";
+        _logger.Info($"{reason}, stopping {Count} workers");
+        SystemdNotify.Stopping($"{reason}, stopping");
         int number = signal == PosixSignal.SIGINT ? ProcessControl.SigInt : ProcessControl.SigTerm;
         foreach (Worker worker in _workers)
         {
             worker.RestartPending = false;
             if (worker.Process is { } process)
-                ProcessControl.Signal(process.Id, number);
+                Signal(process, number);
         }
         _killAt = Environment.TickCount64 + _settings.DrainTimeoutSeconds * 1000L + StopGraceMs;
+    }
+
+    /// <summary>kill(2) to a worker that has not been reaped yet: once it has, its pid may
+    /// already be another process's (its end is handled a little later, after its output).</summary>
+    private static void Signal(Process process, int signal)
+    {
+        if (!process.HasExited)
+            ProcessControl.Signal(process.Id, signal);
     }
 
     private void KillAll(string? reason)
@@ -289,7 +344,7 @@ public sealed class Supervisor
         foreach (Worker worker in _workers)
         {
             if (worker.Process is { } process)
-                ProcessControl.Signal(process.Id, ProcessControl.SigKill);
+                Signal(process, ProcessControl.SigKill);
         }
     }
 
@@ -306,8 +361,11 @@ public sealed class Supervisor
         foreach (Worker worker in _workers)
         {
             worker.Ready = false;
-            if (worker.Process is { } process)
-                ProcessControl.Signal(process.Id, ProcessControl.SigHup);
+            // A worker still starting has no SIGHUP handler yet (the signal would kill it: a
+            // needless restart) and is loading the scripts as they are now: its first READY=1
+            // counts as its reload.
+            if (worker.Process is { } process && worker.Started)
+                Signal(process, ProcessControl.SigHup);
         }
     }
 }
