@@ -88,12 +88,19 @@ public static partial class Server
                 {
                     int listeners = net.StopListening();
                     logger.Info($"{listeners} listener(s) closed; {net.Stats.Connections} open connection(s) have {settings.DrainTimeoutSeconds} s ([server] drainTimeout) to end");
-                    StopWhenIdle(loop, net, host, mail, EventLoop.Now + settings.DrainTimeoutSeconds * 1000L);
+                    StopWhenIdle(loop, net, StopApplications, mail, EventLoop.Now + settings.DrainTimeoutSeconds * 1000L);
                     return;
                 }
-                host.Stop();
+                StopApplications();
                 StopWhenDrained(loop, net, mail, EventLoop.Now + ShutdownDrainMs);
             });
+        }
+        // The endpoint closes with the applications: its listener would otherwise keep the
+        // drain below waiting its full 5 s for a socket that never closes by itself.
+        void StopApplications()
+        {
+            metrics?.Dispose();
+            host.Stop();
         }
         // SIGHUP (Linux): reopen the log files and reload every application, on the loop, after
         // whatever script call is running; not once stopping.
@@ -174,17 +181,17 @@ public static partial class Server
 
     /// <summary>The drain after SIGTERM: once no connection is open, or at
     /// <paramref name="deadline"/>, the applications stop (closing what is left) as for SIGINT.</summary>
-    private static void StopWhenIdle(EventLoop loop, NetContext net, ApplicationHost host, MailQueue mail, long deadline)
+    private static void StopWhenIdle(EventLoop loop, NetContext net, Action stopApplications, MailQueue mail, long deadline)
     {
         if (net.Stats.Connections == 0 || EventLoop.Now >= deadline)
         {
             if (net.Stats.Connections > 0)
                 net.Logger.Warn($"[server] drainTimeout reached with {net.Stats.Connections} connection(s) open: closing them");
-            host.Stop();
+            stopApplications();
             StopWhenDrained(loop, net, mail, EventLoop.Now + ShutdownDrainMs);
             return;
         }
-        loop.Schedule(20, 0, () => StopWhenIdle(loop, net, host, mail, deadline));
+        loop.Schedule(20, 0, () => StopWhenIdle(loop, net, stopApplications, mail, deadline));
     }
 
     private static void StopWhenDrained(EventLoop loop, NetContext net, MailQueue mail, long deadline)

@@ -191,6 +191,22 @@ public class MetricsProcessTests
         }
     }
 
+    /// <summary>The endpoint's listener closes with the applications, so a stop with nothing
+    /// open does not wait out the 5 s a stopping server gives its closing connections.</summary>
+    [Test]
+    public async Task Sigterm_WithNothingOpen_DoesNotWaitForTheEndpoint()
+    {
+        using var www = new TempWww();
+        (MonaProcess mona, int metricsPort, _) = await StartWithMetrics(www);
+        await using MonaProcess running = mona;
+        await Exchange(metricsPort, "GET /metrics HTTP/1.1\r\n\r\n");
+        var clock = Stopwatch.StartNew();
+        mona.Signal(MonaProcess.SIGTERM);
+        await Assert.That(await mona.WaitForExit(Wait)).IsEqualTo(0);
+        await Assert.That(clock.Elapsed).IsLessThan(TimeSpan.FromMilliseconds(MonaAot.Server.ShutdownDrainMs - 1000));
+        await Assert.That(mona.Lines.Exists(l => l.Contains("still sending"))).IsFalse();
+    }
+
     [Test]
     public async Task OtherPaths_Are404_OtherMethods405()
     {

@@ -44,8 +44,10 @@ public sealed unsafe partial class TcpListener : IIoHandler
     private partial void RetryLater();
 
     /// <summary>Listens on <paramref name="address"/> (an IPv6 wildcard is made dual-stack).
-    /// Returns the listener, or null with <paramref name="error"/> set.</summary>
-    public static TcpListener? Start(NetContext net, NetAddress address, ITcpListenerEvents events, out string? error)
+    /// Returns the listener, or null with <paramref name="error"/> set. <paramref name="shared"/>
+    /// false: no SO_REUSEPORT even in a worker (an address of this process's own, which
+    /// another process must not be able to share silently).</summary>
+    public static TcpListener? Start(NetContext net, NetAddress address, ITcpListenerEvents events, out string? error, bool shared = true)
     {
         if (net.ListeningStopped)
         {
@@ -66,7 +68,7 @@ public sealed unsafe partial class TcpListener : IIoHandler
         }
         nint fd = opened.Value;
         SocketCalls.SetReuseAddress(fd);
-        if (net.ReusePort)
+        if (net.ReusePort && shared)
             SocketCalls.SetReusePort(fd);
         if (address.Family == SocketCalls.AF_INET6)
             SocketCalls.SetDualStack(fd);

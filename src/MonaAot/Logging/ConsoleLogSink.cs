@@ -11,6 +11,10 @@ namespace MonaAot.Logging;
 /// which reads the pipe, is the one writer of the console and the log files.</summary>
 public sealed class ConsoleLogSink : ILogSink
 {
+    /// <summary>What starts a worker's note to its supervisor on this stream (ASCII's record
+    /// separator: Workers/WorkerChannel.cs), which a worker's log line therefore never holds.</summary>
+    public const char NoteMark = '\u001e';
+
     private readonly TextWriter _out;
     private readonly int _worker;
 
@@ -20,7 +24,18 @@ public sealed class ConsoleLogSink : ILogSink
         _worker = worker;
     }
 
-    public void Write(in LogEntry entry) => WriteLine(_worker > 0 ? entry.Format(_worker) : entry.Format());
+    public void Write(in LogEntry entry)
+    {
+        if (_worker == 0)
+        {
+            WriteLine(entry.Format());
+            return;
+        }
+        // A message may hold newlines: no line of it may pass for a note to the supervisor
+        // (WorkerChannel.Mark), whatever a script logs.
+        string line = entry.Format(_worker);
+        WriteLine(line.Contains(NoteMark) ? line.Replace(NoteMark, '\u241e') : line);
+    }
 
     public void WriteLine(string line)
     {

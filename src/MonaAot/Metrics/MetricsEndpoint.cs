@@ -63,7 +63,7 @@ public sealed class MetricsEndpoint : ITcpListenerEvents, IDisposable
             return null;
         }
         var endpoint = new MetricsEndpoint(net, runtime, mail);
-        endpoint._listener = TcpListener.Start(net, NetAddress.From(address, port), endpoint, out error);
+        endpoint._listener = TcpListener.Start(net, NetAddress.From(address, port), endpoint, out error, shared: false);
         if (endpoint._listener is null)
         {
             endpoint._lag.Dispose();

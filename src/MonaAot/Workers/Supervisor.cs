@@ -145,6 +145,9 @@ public sealed class Supervisor
         var start = new ProcessStartInfo(Environment.ProcessPath ?? "monaaot")
         {
             UseShellExecute = false,
+            // A pipe closed at once: a worker is not in the terminal's process group, and a
+            // script reading the terminal would be stopped (SIGTTIN) instead of reading nothing.
+            RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             StandardOutputEncoding = Encoding.UTF8,
@@ -195,6 +198,7 @@ public sealed class Supervisor
             process.Dispose();
             return false;
         }
+        process.StandardInput.Close();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         worker.Process = process;

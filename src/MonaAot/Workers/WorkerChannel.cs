@@ -10,8 +10,8 @@ namespace MonaAot.Workers;
 /// </summary>
 public static class WorkerChannel
 {
-    /// <summary>ASCII's record separator.</summary>
-    public const char Mark = '\u001e';
+    /// <summary>ASCII's record separator, which the worker's log lines never hold.</summary>
+    public const char Mark = ConsoleLogSink.NoteMark;
 
     public const string Ready = "READY=1";
 
