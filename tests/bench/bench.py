@@ -50,9 +50,9 @@ Environment:
                      (default all)
   BENCH_WORKERS=2    the workers group's count of workers, 2-256 or auto (one per CPU of
                      BENCH_WORKERS_CPUS; the ini then says auto)
-  BENCH_WORKERS_CPUS=0  the CPUs (a taskset list, e.g. 0,1 or 0-3) of the workers group's servers;
-                     default BENCH_CORE
-  BENCH_WORKERS_LOAD_CPUS=0  the CPUs of its load generators; default BENCH_WORKERS_CPUS
+  BENCH_WORKERS_CPUS=1  the CPUs (a taskset list, e.g. 0,1 or 0-3) of the workers group's servers;
+                     default the CPU after BENCH_CORE (BENCH_CORE itself on a 1-CPU machine)
+  BENCH_WORKERS_LOAD_CPUS=0  the CPUs of its load generators; default BENCH_CORE
   BENCH_WORKERS_GENERATORS=1  how many load generators its ping-pong runs at once, 100 connections
                      each (one loadgen is one thread: scaling needs several)
   BENCH_WORKERS_CONNECTIONS=1000  the connections of the workers group's spread run
@@ -187,8 +187,12 @@ def read_settings() -> Settings:
     if not re.fullmatch(rf" *({names})( +({names}))* *", scenarios):
         raise BenchError(f"BENCH_SCENARIOS must list some of {', '.join(GROUPS)} (got '{scenarios}')")
     core = _count("BENCH_CORE", 0, 0, None, "must be a CPU number")
-    workers_cpus = _cpu_list("BENCH_WORKERS_CPUS", str(core))
-    workers_load_cpus = _cpu_list("BENCH_WORKERS_LOAD_CPUS", workers_cpus)
+    # The workers' servers on a core of their own, the load generator on BENCH_CORE: on one
+    # shared core the generator preempts the workers, and how often depends on how many there
+    # are (docs/performance.md, "Workers"), which is not the cost of a message.
+    spare = core + 1 if core + 1 < (os.cpu_count() or 1) else core
+    workers_cpus = _cpu_list("BENCH_WORKERS_CPUS", str(spare))
+    workers_load_cpus = _cpu_list("BENCH_WORKERS_LOAD_CPUS", str(core))
     workers_value = os.environ.get("BENCH_WORKERS", "2")
     if workers_value == "auto":
         workers = len(_cpus_of(workers_cpus))
