@@ -320,6 +320,29 @@ public class WorkersProcessTests
 
     [Test]
     [Timeout(60_000)]
+    public async Task AWorkerThatKeepsDying_IsRestartedWithADoublingDelay_TheOtherServesOn(CancellationToken cancellation)
+    {
+        using var www = new TempWww();
+        int tcp = FreePort(SocketType.Stream);
+        // Worker 2 ends as soon as it starts, before it listens (os.exit, code 3: not a
+        // configuration refusal).
+        www.WriteApp("", "if mona.worker == 2 then os.exit(3) end\n" + Echo);
+        await using MonaProcess mona = MonaProcess.Start("--config", www.WriteIni($"[server]\nworkers = 2\ndrainTimeout = 0\n[app]\ntcp = {tcp}\n"), www.Www);
+        int first = await mona.WaitForLine("worker 2/2 (pid ", Wait);
+        await Assert.That(mona.Lines[first]).Contains("exited with code 3");
+        await Assert.That(mona.Lines[first]).Contains("restarting in 100 ms");
+        await mona.WaitForLine("restarting in 200 ms", Wait, first);
+        await mona.WaitForLine("restarting in 400 ms", Wait, first);
+        // Worker 1 serves all along.
+        (int worker, Socket socket) = await Ping(tcp);
+        socket.Dispose();
+        await Assert.That(worker).IsEqualTo(1);
+        mona.Signal(MonaProcess.SIGTERM);
+        await Assert.That(await mona.WaitForExit(Wait)).IsEqualTo(0);
+    }
+
+    [Test]
+    [Timeout(60_000)]
     public async Task SupervisorKilled_TheWorkersEndToo(CancellationToken cancellation)
     {
         await using Fleet fleet = await StartFleet(2);
