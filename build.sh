@@ -5,6 +5,7 @@
 #   ./build.sh test    build, run the test levels (unit, in-process, end-to-end) on Linux, then
 #                      unit and in-process as a Windows build under Wine; end with
 #                      "N passed, N failed, N skipped" over all of them
+#   ./build.sh dist    build x64 and arm64, then dist/monaaot-VERSION-linux-ARCH.tar.gz, SHA256SUMS, checked (packaging/dist.sh)
 #   ./build.sh bench   build, then compare MonaAot with C references: echo, timers, relay, workers (tests/bench/bench.py)
 #   ./build.sh order   profile the server and rewrite the method order file (tests/bench/method-order.sh)
 #   ./build.sh wine-test  the tests as a win-x64 build under Wine (tests/wine/wine.sh; options passed on)
@@ -187,6 +188,10 @@ case "${1:-build}" in
   order)
     install_missing
     exec tests/bench/method-order.sh
+    ;;
+  dist)
+    shift
+    exec packaging/dist.sh "$@"
     ;;
   wine-test)
     shift

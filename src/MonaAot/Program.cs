@@ -1,5 +1,4 @@
 using System;
-using System.Reflection;
 using MonaAot.Configuration;
 using MonaAot.Workers;
 
@@ -23,7 +22,7 @@ public static class Program
             }
             if (commandLine.Version)
             {
-                Console.Out.WriteLine($"monaaot {Version}");
+                Console.Out.WriteLine(BuildInfo.VersionLine);
                 return 0;
             }
             settings = ServerSettings.Resolve(commandLine, Environment.ProcessPath ?? AppContext.BaseDirectory + "monaaot");
@@ -47,6 +46,5 @@ public static class Program
         return settings.Workers > 1 ? Supervisor.Run(settings, args, Version) : Server.Run(settings);
     }
 
-    public static string Version =>
-        typeof(Program).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
+    public static string Version => BuildInfo.Version;
 }
