@@ -27,8 +27,8 @@ public class BuildInfoTests
     [Test]
     public async Task Platform_IsRuntimeIdentifierLike()
     {
-        await Assert.That(BuildInfo.PlatformOf(Architecture.Arm64)).EndsWith("-arm64");
-        await Assert.That(BuildInfo.PlatformOf(Architecture.X64)).EndsWith("-x64");
+        await Assert.That(BuildInfo.PlatformOf(System.Runtime.InteropServices.Architecture.Arm64)).EndsWith("-arm64");
+        await Assert.That(BuildInfo.PlatformOf(System.Runtime.InteropServices.Architecture.X64)).EndsWith("-x64");
         await Assert.That(BuildInfo.Platform).IsEqualTo(RuntimeInformation.RuntimeIdentifier.StartsWith("win") ? "win-x64" : "linux-x64");
     }
 }
