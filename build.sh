@@ -268,5 +268,5 @@ case "${1:-build}" in
     shift
     exec tests/wine/wine.sh "$@"
     ;;
-  *) echo "usage: ./build.sh [--arch x64|arm64] [run [monaaot options] | test | bench | order | wine-test [test options]]" >&2; exit 2 ;;
+  *) echo "usage: ./build.sh [--arch x64|arm64] [run [monaaot options] | test | bench | order | dist [x64] [arm64] | wine-test [test options]]" >&2; exit 2 ;;
 esac

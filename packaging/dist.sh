@@ -95,9 +95,11 @@ for arch in "${arches[@]}"; do
   fi
   pattern="^monaaot $VERSION \(commit ([0-9a-f]{7}|unknown), linux-$arch\)$"
   if [ "$arch" = x64 ]; then
-    line=$("$bin" --version)
+    line=$(timeout 60 "$bin" --version) || fail "$name/monaaot --version failed"
   elif command -v qemu-aarch64 >/dev/null; then
-    line=$(qemu-aarch64 -L /usr/aarch64-linux-gnu "$bin" --version)
+    # With libc6:arm64's loader and libc, not -L /usr/aarch64-linux-gnu (docs/architecture.md,
+    # "Architectures"); bounded, since an emulated binary that hangs must not hang the release.
+    line=$(timeout 60 qemu-aarch64 "$bin" --version) || fail "$name/monaaot --version under qemu-aarch64 failed"
   else
     say "qemu-aarch64 is not installed: $name/monaaot --version not run"
     line=""
