@@ -145,7 +145,7 @@ public class TlsProcessTests
         {
             using var www = new TempWww();
             www.WriteApp("", ClientScript("true", "localhost", port));
-            await using MonaProcess mona = MonaProcess.StartCommand("env", "SSL_CERT_FILE=" + Certs.CaCert, MonaProcess.BinaryPath, www.Www);
+            await using MonaProcess mona = MonaProcess.StartBinary([new("SSL_CERT_FILE", Certs.CaCert)], MonaProcess.BinaryPath, www.Www);
             await Assert.That(await mona.WaitForLineText("connected secure=", Wait)).Contains(TestCertificates.ServerSubject);
             await server.WaitForLine("from-mona", Wait);
         }
@@ -447,7 +447,7 @@ public class TlsProcessTests
         {
             string script = Path.Combine(www.Root, "run.sh");
             File.WriteAllText(script, "ulimit -n $(ulimit -Hn)\nexec \"$@\"\n");
-            mona = MonaProcess.StartCommand("/bin/bash", new[] { script, MonaProcess.BinaryPath }.Concat(args).ToArray());
+            mona = MonaProcess.StartCommand("/bin/bash", new[] { script }.Concat(MonaProcess.BinaryCommand).Concat(args).ToArray());
         }
         else
         {
