@@ -11,10 +11,26 @@
 #   ./build.sh bench   build, then compare MonaAot with C references: echo, timers, relay, workers (tests/bench/bench.py)
 #   ./build.sh order   profile the server and rewrite the method order file (tests/bench/method-order.sh)
 #   ./build.sh wine-test  the tests as a win-x64 build under Wine (tests/wine/wine.sh; options passed on)
+# --arch x64|arm64 before the command (amd64/x86_64, aarch64 accepted; x64 by default) chooses
+# the target: x64 publishes out/monaaot (and the same at out/linux-x64/monaaot); arm64
+# cross-builds out/linux-arm64/monaaot with its www/ and ini beside it, and `--arch arm64 run`
+# runs it under qemu-aarch64. The other commands are for x64 only.
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
 OUT=$ROOT/out
+ARCH=x64
+case "${1:-}" in
+  --arch) ARCH=${2:-}; shift 2 || shift ;;
+  --arch=*) ARCH=${1#--arch=}; shift ;;
+esac
+case "$ARCH" in
+  x64|amd64|x86_64) ARCH=x64 ;;
+  arm64|aarch64) ARCH=arm64 ;;
+  *) echo "build.sh: --arch takes x64 or arm64, not '$ARCH'" >&2; exit 2 ;;
+esac
+# What the build of this architecture leaves: the binary, www/ and the ini in one folder.
+if [ "$ARCH" = arm64 ]; then TARGET_DIR=$OUT/linux-arm64; else TARGET_DIR=$OUT; fi
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 say() { printf '==> %s\n' "$*" >&2; }
@@ -57,7 +73,27 @@ install_missing() {
   command -v dotnet >/dev/null || { echo "build.sh: the .NET 10 SDK (dotnet) is required and is not on PATH" >&2; exit 1; }
 }
 
+# The linux-arm64 cross-build (./build.sh --arch arm64, docs/architecture.md "Architectures"):
+# Debian's multiarch arm64 packages (the cross gcc, binutils and libc headers, the arm64 static
+# Lua, the arm64 libc and loader that run the result) and qemu-user to run it here. The arm64
+# architecture is added to dpkg and the package lists refreshed only when something is missing.
+install_missing_arm64() {
+  local missing=() p
+  for p in gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu libc6-dev-arm64-cross liblua5.4-dev:arm64 libc6:arm64 qemu-user; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "installing ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    dpkg --print-foreign-architectures | grep -qx arm64 || $sudo dpkg --add-architecture arm64
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
 build() {
+  if [ "$ARCH" = arm64 ]; then build_arm64; return; fi
   install_missing
   say "native/"
   make -s -C native
@@ -68,12 +104,34 @@ build() {
   cp src/MonaAot/monaaot.ini "$OUT/monaaot.ini"
   rm -rf "$OUT/www"
   cp -r src/MonaAot/www "$OUT/www"
+  # The same under the name of its runtime identifier, beside out/linux-arm64/.
+  mkdir -p "$OUT/linux-x64"
+  cp "$OUT/monaaot" "$OUT/linux-x64/monaaot.new" && mv -f "$OUT/linux-x64/monaaot.new" "$OUT/linux-x64/monaaot"
+  cp "$OUT/monaaot.ini" "$OUT/linux-x64/monaaot.ini"
+  rm -rf "$OUT/linux-x64/www"
+  cp -r src/MonaAot/www "$OUT/linux-x64/www"
+}
+
+# The linux-arm64 cross-build (docs/architecture.md, "Architectures"): native/'s arm64 archive
+# with the cross gcc, then Native AOT for linux-arm64 (the ILCompiler pack comes from NuGet at
+# restore; the link goes through native/cross/aarch64-linux-gnu-cc, see MonaAot.csproj).
+build_arm64() {
+  install_missing
+  install_missing_arm64
+  say "native/ for linux-arm64"
+  make -s -C native arm64
+  say "publishing out/linux-arm64/monaaot (Native AOT, linux-arm64, Release)"
+  dotnet publish src/MonaAot/MonaAot.csproj -c Release -r linux-arm64 -o "$TARGET_DIR/publish" -nologo -v quiet -p:TreatWarningsAsErrors=true
+  cp "$TARGET_DIR/publish/monaaot" "$TARGET_DIR/monaaot.new" && mv -f "$TARGET_DIR/monaaot.new" "$TARGET_DIR/monaaot"
+  cp src/MonaAot/monaaot.ini "$TARGET_DIR/monaaot.ini"
+  rm -rf "$TARGET_DIR/www"
+  cp -r src/MonaAot/www "$TARGET_DIR/www"
 }
 
 # True when out/monaaot is older than any source it is built from.
 needs_build() {
-  [ -x "$OUT/monaaot" ] || return 0
-  [ -n "$(find src native build.sh Directory.Build.props Directory.Packages.props -newer "$OUT/monaaot" -type f \
+  [ -x "$TARGET_DIR/monaaot" ] || return 0
+  [ -n "$(find src native build.sh Directory.Build.props Directory.Packages.props -newer "$TARGET_DIR/monaaot" -type f \
           -not -path '*/bin/*' -not -path '*/obj/*' -not -path 'native/build/*' -print -quit)" ]
 }
 
@@ -148,9 +206,9 @@ ARM64_CLASSES=(TcpProcessTests UdpProcessTests FaultProcessTests BadInputProcess
   LayoutProcessTests ServerProcessTests CommandLineProcessTests SignalProcessTests TimerProcessTests
   RequireProcessTests FlowProcessTests)
 # qemu-user runs the arm64 binary in its own process (same pid, signals reach it) with the
-# arm64 loader and libc of libc6-dev-arm64-cross; emulated, it does the same work several times
+# loader and libc of libc6:arm64 (no -L: the cross sysroot's loader with that libc hangs); emulated, it does the same work several times
 # slower, so the tests' bounded waits are multiplied (tests/MonaAot.Tests.Support/Runner.cs).
-ARM64_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu"
+ARM64_RUNNER="qemu-aarch64"
 ARM64_TIME_SCALE=5
 
 # Appends the arm64 level to the caller's runs: the cross-build (./build.sh --arch arm64, in a
@@ -225,8 +283,21 @@ case "${1:-build}" in
   run)
     shift
     if needs_build; then build; fi
+    # An arm64 binary runs here under Debian's qemu-user with the loader and libc of libc6:arm64
+    # (/lib/ld-linux-aarch64.so.1, /lib/aarch64-linux-gnu), a matching pair. Not with
+    # -L /usr/aarch64-linux-gnu: that prefix has the cross toolchain's loader but no libc.so.6
+    # where the loader looks, so qemu falls back to libc6:arm64's, of another build, and the
+    # mismatched pair hangs in pthread_create (docs/architecture.md, "Architectures").
+    if [ "$ARCH" = arm64 ]; then
+      exec qemu-aarch64 "$TARGET_DIR/monaaot" "$@" "$TARGET_DIR/www"
+    fi
     exec "$OUT/monaaot" "$@" "$OUT/www"
     ;;
+  *) if [ "$ARCH" != x64 ]; then echo "build.sh: only build and run take --arch $ARCH" >&2; exit 2; fi ;;
+esac
+
+case "${1:-build}" in
+  build|run) ;;
   test) run_tests ;;
   test-arm64) run_tests_arm64 ;;
   bench)
@@ -242,5 +313,5 @@ case "${1:-build}" in
     shift
     exec tests/wine/wine.sh "$@"
     ;;
-  *) echo "usage: ./build.sh [run [monaaot options] | test | test-arm64 | bench | order | wine-test [test options]]" >&2; exit 2 ;;
+  *) echo "usage: ./build.sh [--arch x64|arm64] [run [monaaot options] | test | test-arm64 | bench | order | wine-test [test options]]" >&2; exit 2 ;;
 esac

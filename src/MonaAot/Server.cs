@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Runtime.InteropServices;
 using System.Threading;
 using MonaAot.Configuration;
@@ -34,6 +35,16 @@ public static partial class Server
         using RotatingFileLogSink? files = settings.LogFiles is null || worker.IsWorker ? null : new RotatingFileLogSink(settings.LogFiles);
         if (files is not null)
             logger.AddSink(files);
+        // Before the first epoll_wait or Lua call: a struct C# lays out unlike the C compiler
+        // for this target (another architecture's kernel layout) would corrupt memory
+        // silently, so such a build refuses to start (docs/architecture.md, "Architectures").
+        List<string> layoutMismatches = NativeLayouts.Check(out int layouts);
+        if (layoutMismatches.Count > 0)
+        {
+            logger.Fatal($"native layouts differ from C#'s declarations for {RuntimeInformation.ProcessArchitecture}, refusing to start: {string.Join("; ", layoutMismatches)}");
+            return 1;
+        }
+        logger.Debug($"{layouts} layouts checked");
         OpenFileLimit.RaiseToHardLimit();
         // A worker's supervisor already said these once.
         foreach (ConfigWarning warning in worker.IsWorker ? [] : settings.Warnings)

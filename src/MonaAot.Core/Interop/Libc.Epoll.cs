@@ -20,10 +20,16 @@ internal static unsafe partial class Libc
 
     /// <summary>
     /// struct epoll_event is declared packed on x86-64 (12 bytes, data at offset 4) and naturally
-    /// aligned elsewhere (16 bytes, data at 8). This layout is the x86-64 one, the only target
-    /// built today; the tests compare it with the C compiler's answer (mona_sizeof_epoll_event).
+    /// aligned elsewhere (16 bytes, data at 8): the kernel writes entries of that size, so a
+    /// wrong one here makes epoll_wait write past the array. MONA_ARM64 is defined for the
+    /// linux-arm64 build (Directory.Build.props); every start compares the layout with the C
+    /// compiler's answer for the target (LayoutCheck, docs/architecture.md "Architectures").
     /// </summary>
+#if MONA_ARM64
+    [StructLayout(LayoutKind.Sequential)]
+#else
     [StructLayout(LayoutKind.Sequential, Pack = 4)]
+#endif
     public struct epoll_event
     {
         public uint events;

@@ -81,17 +81,16 @@ public static unsafe partial class Shim
     [LibraryImport(NativeLibraries.Shim)]
     public static partial void mona_json_install(nint L);
 
-    [LibraryImport(NativeLibraries.Shim)]
-    public static partial int mona_sizeof_epoll_event();
+    /// <summary>mona_layout of mona_probe.h: one answer of the C compiler on a shared layout.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct mona_layout
+    {
+        public byte* name;
+        public long value;
+    }
 
     [LibraryImport(NativeLibraries.Shim)]
-    public static partial int mona_sizeof_handle();
-
-    [LibraryImport(NativeLibraries.Shim)]
-    public static partial int mona_offsetof_handle_sends();
-
-    [LibraryImport(NativeLibraries.Shim)]
-    public static partial int mona_offsetof_epoll_event_data();
+    public static partial int mona_layouts(mona_layout** table);
 
     public const int MONA_MD5 = 0;
     public const int MONA_SHA1 = 1;

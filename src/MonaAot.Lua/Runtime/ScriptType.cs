@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using MonaAot.Interop;
 using MonaAot.Lua.Binding;
 using MonaAot.Lua.Native;
 using MonaAot.Net;
@@ -34,6 +35,17 @@ public sealed unsafe class ScriptType
         public int Generation;
         public int Type; // which ScriptType made it: its metatable's registry reference
         public DirectWriteGate Gate;
+    }
+
+    /// <summary>Adds C#'s layout of the userdata block, under mona_probe.c's names, for the
+    /// check at start (<see cref="NativeLayouts"/>).</summary>
+    internal static void AddHandleFacts(List<LayoutFact> facts)
+    {
+        Handle handle = default;
+        byte* start = (byte*)&handle;
+        facts.Add(new LayoutFact("mona_handle", sizeof(Handle)));
+        facts.Add(new LayoutFact("mona_handle.fd", (byte*)&handle.Gate.Fd - start));
+        facts.Add(new LayoutFact("mona_handle.sends", (byte*)&handle.Gate.Sends - start));
     }
 
     private readonly int _metatableRef;

@@ -1,8 +1,8 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
+using System.Collections.Generic;
+using System.Linq;
 using System.Threading.Tasks;
-using MonaAot.Lua.Native;
-using MonaAot.Net;
+using MonaAot.Interop;
+using MonaAot.Lua.Runtime;
 using TUnit.Assertions;
 using TUnit.Assertions.Extensions;
 using TUnit.Core;
@@ -10,16 +10,17 @@ using TUnit.Core;
 namespace MonaAot.Tests.Lua;
 
 /// <summary>The userdata block C and C# both write (mona_handle, ScriptType.Handle: id,
-/// generation, type, then the connection's <see cref="DirectWriteGate"/>) has one layout on
-/// both sides.</summary>
+/// generation, type, then the connection's DirectWriteGate) has one layout on both sides,
+/// through the check the server runs at start (NativeLayouts).</summary>
 public class HandleLayoutTests
 {
     [Test]
     public async Task Handle_MatchesTheCCompiler()
     {
-        NativeLibraries.Install();
+        List<LayoutFact> compiler = NativeLayouts.Compiler();
+        List<LayoutFact> declared = NativeLayouts.Declared();
 
-        await Assert.That(3 * sizeof(int) + Unsafe.SizeOf<DirectWriteGate>()).IsEqualTo(Shim.mona_sizeof_handle());
-        await Assert.That(3 * sizeof(int) + (int)Marshal.OffsetOf<DirectWriteGate>(nameof(DirectWriteGate.Sends))).IsEqualTo(Shim.mona_offsetof_handle_sends());
+        foreach (string name in new[] { "mona_handle", "mona_handle.fd", "mona_handle.sends" })
+            await Assert.That(declared.Single(f => f.Name == name).Value).IsEqualTo(compiler.Single(f => f.Name == name).Value);
     }
 }
