@@ -5,7 +5,7 @@ namespace MonaAot.Tests.Support;
 /// <summary>
 /// How the tests start the published binary when it is not for this machine: MONAAOT_RUNNER is
 /// a command prefix put before MONAAOT_BINARY wherever a test starts it (build.sh test-arm64
-/// sets "qemu-aarch64 -L /usr/aarch64-linux-gnu" to run the linux-arm64 binary from the x64 test
+/// sets "qemu-aarch64" to run the linux-arm64 binary from the x64 test
 /// host; docs/architecture.md "Testing and reliability"). MONAAOT_TIME_SCALE multiplies every
 /// bounded wait of the support's helpers, since an emulated binary does the same work several
 /// times slower; tests assert behaviour, never wall-clock speed, so only the bounds grow.
