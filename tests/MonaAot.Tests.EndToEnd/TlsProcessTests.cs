@@ -702,6 +702,7 @@ public class TlsProcessTests
     [Timeout(120_000)]
     public async Task Server_QueueingOnFlush_DisconnectDeliversAllThenCloseNotify(CancellationToken cancel)
     {
+        Skip.When(Runner.IsSet, Runner.SkipReason("the native peer drains the socket faster than the emulated binary encrypts, so its 8 MiB send can be handed over whole and the queue the test needs never forms"));
         using var www = new TempWww();
         var (mona, port) = await StartServer(www, ServerOptions());
         await using (mona)
@@ -944,6 +945,7 @@ public class TlsProcessTests
     [Timeout(120_000)]
     public async Task Client_QueueingAndOnFlush_WhileConnectingAndAfter(CancellationToken cancel)
     {
+        Skip.When(Runner.IsSet, Runner.SkipReason("the native peer drains the socket faster than the emulated binary encrypts, so its 8 MiB send can be handed over whole and the queue the test needs never forms"));
         await using TlsPeer server = TlsPeer.Python(PyServer, Certs.ServerCert, Certs.ServerKey);
         string portLine = await server.WaitForLine("port ", Wait);
         int port = int.Parse(portLine["port ".Length..]);
