@@ -40,8 +40,8 @@ MONA_INTERNAL int mona_trampoline(lua_State *L);
  * send(2) on `fd`; `partial` tells the host function how many bytes of a short send already
  * went; `sends` counts direct sends, for the idle-connection sweeper. On Windows `fd` holds the socket's SOCKET handle, which
  * fits in an int (kernel handles are 32-bit values, sign-extended to 64 bits). The send fast
- * path itself is mona_send.c; the layout probes (mona_probe.h) let the tests compare this
- * struct with the C# one. */
+ * path itself is mona_send.c; the layout probes (mona_probe.h) let the server compare this
+ * struct with the C# one at every start. */
 typedef struct {
     int id, generation, type;
     int fd, direct, partial;
