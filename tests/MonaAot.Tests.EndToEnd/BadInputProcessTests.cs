@@ -140,8 +140,8 @@ public class BadInputProcessTests
         www.WriteApp("", Battery);
         // In a network namespace of its own with only loopback up: whatever name the battery
         // makes it resolve, and wherever it makes it send, nothing can leave the machine.
-        await using MonaProcess mona = MonaProcess.StartCommand("unshare", "-n", "sh", "-c",
-            "ip link set lo up && exec \"$0\" \"$@\"", MonaProcess.BinaryPath, "--config", ini, "--log=5", www.Www);
+        await using MonaProcess mona = MonaProcess.StartCommand("unshare", ["-n", "sh", "-c",
+            "ip link set lo up && exec \"$0\" \"$@\"", .. MonaProcess.BinaryCommand, "--config", ini, "--log=5", www.Www]);
 
         string done = await mona.WaitForLineText("battery done: ", TimeSpan.FromSeconds(90));
         await mona.WaitForLine("handler raised", TcpProcessTests.Wait);

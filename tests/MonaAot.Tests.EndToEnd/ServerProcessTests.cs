@@ -164,7 +164,7 @@ public class ServerProcessTests
         string binary = Path.Combine(www.Root, "monaaot");
         File.Copy(MonaProcess.BinaryPath, binary);
         www.WriteApp("", "NOTE('smtp port is ', mona.configs['smtp.port'])");
-        await using MonaProcess mona = MonaProcess.StartCommand(binary, www.Www);
+        await using MonaProcess mona = MonaProcess.StartBinary(null, binary, www.Www);
 
         await mona.WaitForLine("smtp port is (null)", Wait);
     }

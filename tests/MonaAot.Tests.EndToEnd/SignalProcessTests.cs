@@ -150,9 +150,11 @@ public class SignalProcessTests
     {
         using var www = new TempWww();
         string logs = Path.Combine(www.Root, "logs");
-        www.WriteApp("", "function onStart() NOTE('up') end");
+        // A line reaches standard output before the log file (the console sink comes first), so
+        // the file is read once the line after it is out: by then its file write is done.
+        www.WriteApp("", "function onStart() NOTE('up') NOTE('then') end");
         await using MonaProcess mona = MonaProcess.Start("--config", www.WriteIni($"[logs]\ndirectory={logs}\n"), www.Www);
-        int up = await mona.WaitForLine("main.lua[1] up", Wait);
+        int up = await mona.WaitForLine("main.lua[1] then", Wait);
         string current = Path.Combine(logs, "log.0");
         string rotated = Path.Combine(logs, "log.0.rotated");
         await Assert.That(File.ReadAllText(current)).Contains("main.lua[1] up");
@@ -161,7 +163,7 @@ public class SignalProcessTests
         mona.Signal(SIGHUP);
 
         // The next start's line is logged after the SIGHUP line, whose file write came first.
-        await mona.WaitForLine("main.lua[1] up", Wait, up + 1);
+        await mona.WaitForLine("main.lua[1] then", Wait, up + 1);
         await Assert.That(File.Exists(current)).IsTrue();
         string fresh = File.ReadAllText(current);
         await Assert.That(fresh).Contains("SIGHUP received, log files reopened");

@@ -77,7 +77,7 @@ public class SystemdProcessTests
         www.WriteApp("", Echo.Replace("PORT", "0"));
         string name = abstractName ? $"@monaaot-test-{Environment.ProcessId}-{Guid.NewGuid():N}" : Path.Combine(www.Root, "notify.sock");
         using Socket notify = NotifySocket(name, out string variable);
-        await using MonaProcess mona = MonaProcess.StartCommand(
+        await using MonaProcess mona = MonaProcess.StartBinary(
             [new("NOTIFY_SOCKET", variable)], MonaProcess.BinaryPath, "--config", www.WriteIni(""), www.Www);
 
         string ready = await NextState(notify);
@@ -178,8 +178,8 @@ public class SystemdProcessTests
         using var www = new TempWww();
         www.WriteApp("", Echo.Replace("PORT", port.ToString()));
         await using MonaProcess mona = MonaProcess.StartCommand(activate!,
-            "-l", $"127.0.0.1:{port}", "-l", $"127.0.0.1:{unused}", "--fdname=echo:spare",
-            MonaProcess.BinaryPath, "--config", www.WriteIni(""), www.Www);
+            ["-l", $"127.0.0.1:{port}", "-l", $"127.0.0.1:{unused}", "--fdname=echo:spare",
+            .. MonaProcess.BinaryCommand, "--config", www.WriteIni(""), www.Www]);
 
         // The connection made before the server started waits in the passed socket's backlog.
         await mona.WaitForErrorLine($"Listening on 127.0.0.1:{unused}", Wait);
@@ -221,7 +221,7 @@ public class SystemdProcessTests
             NOTE("bound ", udp.address)
             """);
         await using MonaProcess mona = MonaProcess.StartCommand(activate!,
-            "-d", "-l", $"127.0.0.1:{port}", MonaProcess.BinaryPath, "--config", www.WriteIni(""), www.Www);
+            ["-d", "-l", $"127.0.0.1:{port}", .. MonaProcess.BinaryCommand, "--config", www.WriteIni(""), www.Www]);
 
         // A datagram mode activation starts the program when the first datagram is waiting.
         await mona.WaitForErrorLine($"Listening on 127.0.0.1:{port}", Wait);

@@ -145,7 +145,7 @@ public class TlsProcessTests
         {
             using var www = new TempWww();
             www.WriteApp("", ClientScript("true", "localhost", port));
-            await using MonaProcess mona = MonaProcess.StartCommand("env", "SSL_CERT_FILE=" + Certs.CaCert, MonaProcess.BinaryPath, www.Www);
+            await using MonaProcess mona = MonaProcess.StartBinary([new("SSL_CERT_FILE", Certs.CaCert)], MonaProcess.BinaryPath, www.Www);
             await Assert.That(await mona.WaitForLineText("connected secure=", Wait)).Contains(TestCertificates.ServerSubject);
             await server.WaitForLine("from-mona", Wait);
         }
@@ -447,7 +447,7 @@ public class TlsProcessTests
         {
             string script = Path.Combine(www.Root, "run.sh");
             File.WriteAllText(script, "ulimit -n $(ulimit -Hn)\nexec \"$@\"\n");
-            mona = MonaProcess.StartCommand("/bin/bash", new[] { script, MonaProcess.BinaryPath }.Concat(args).ToArray());
+            mona = MonaProcess.StartCommand("/bin/bash", new[] { script }.Concat(MonaProcess.BinaryCommand).Concat(args).ToArray());
         }
         else
         {
@@ -702,6 +702,7 @@ public class TlsProcessTests
     [Timeout(120_000)]
     public async Task Server_QueueingOnFlush_DisconnectDeliversAllThenCloseNotify(CancellationToken cancel)
     {
+        Skip.When(Runner.IsSet, Runner.SkipReason("the native peer drains the socket faster than the emulated binary encrypts, so its 8 MiB send can be handed over whole and the queue the test needs never forms"));
         using var www = new TempWww();
         var (mona, port) = await StartServer(www, ServerOptions());
         await using (mona)
@@ -944,6 +945,7 @@ public class TlsProcessTests
     [Timeout(120_000)]
     public async Task Client_QueueingAndOnFlush_WhileConnectingAndAfter(CancellationToken cancel)
     {
+        Skip.When(Runner.IsSet, Runner.SkipReason("the native peer drains the socket faster than the emulated binary encrypts, so its 8 MiB send can be handed over whole and the queue the test needs never forms"));
         await using TlsPeer server = TlsPeer.Python(PyServer, Certs.ServerCert, Certs.ServerKey);
         string portLine = await server.WaitForLine("port ", Wait);
         int port = int.Parse(portLine["port ".Length..]);

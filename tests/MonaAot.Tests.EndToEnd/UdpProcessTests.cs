@@ -45,18 +45,21 @@ public class UdpProcessTests
         socket.Connect(new IPEndPoint(IPAddress.Loopback, port));
         socket.ReceiveTimeout = 5000;
 
+        // Under an emulator (Runner) a tenth of the traffic: a managed allocation per message, at
+        // least 24 bytes, still shows as 9,000 x 24 bytes against the 8 KiB bound.
+        int warm = Runner.Count(2_000, 10), small = Runner.Count(10_000, 10), large = Runner.Count(100_000, 10);
         (long growth10k, long growth100k) = await Task.Run(() =>
         {
-            UdpPingPong(socket, 2_000);
+            UdpPingPong(socket, warm);
             long start = AskAllocatedUdp(socket);
-            UdpPingPong(socket, 10_000);
+            UdpPingPong(socket, small);
             long after10k = AskAllocatedUdp(socket);
-            UdpPingPong(socket, 100_000);
+            UdpPingPong(socket, large);
             long after100k = AskAllocatedUdp(socket);
             return (after10k - start, after100k - after10k);
         });
 
-        await Assert.That(growth100k - growth10k).IsLessThan(8 * 1024).Because($"10k datagrams: +{growth10k} bytes, 100k datagrams: +{growth100k} bytes");
+        await Assert.That(growth100k - growth10k).IsLessThan(8 * 1024).Because($"{small} datagrams: +{growth10k} bytes, {large} datagrams: +{growth100k} bytes");
     }
 
     private static void UdpPingPong(Socket socket, int count)

@@ -68,7 +68,7 @@ public class WorkersProcessTests
         www.WriteApp("", Echo);
         int tcp = FreePort(SocketType.Stream), udp = FreePort(SocketType.Dgram);
         string ini = www.WriteIni($"[server]\nworkers = {workers}\ndrainTimeout = 0\n{extraIni}\n[app]\ntcp = {tcp}\nudp = {udp}\n");
-        MonaProcess mona = MonaProcess.StartCommand(environment, MonaProcess.BinaryPath, "--config", ini, www.Www);
+        MonaProcess mona = MonaProcess.StartBinary(environment, MonaProcess.BinaryPath, "--config", ini, www.Www);
         var fleet = new Fleet { Www = www, Mona = mona, TcpPort = tcp, UdpPort = udp };
         if (workers > 1)
             await mona.WaitForLine($"{workers} workers ready", Wait);
@@ -419,7 +419,7 @@ public class WorkersProcessTests
     {
         using var www = new TempWww();
         www.WriteApp("", "NOTE('ran')");
-        await using MonaProcess mona = MonaProcess.StartCommand([new("MONAAOT_WORKER", "3/2")], MonaProcess.BinaryPath, "--config", www.WriteIni(""), www.Www);
+        await using MonaProcess mona = MonaProcess.StartBinary([new("MONAAOT_WORKER", "3/2")], MonaProcess.BinaryPath, "--config", www.WriteIni(""), www.Www);
         await Assert.That(await mona.WaitForExit(Wait)).IsEqualTo(2);
         await Assert.That(string.Join("\n", mona.ErrorLines)).Contains("MONAAOT_WORKER='3/2' is malformed");
         await Assert.That(mona.ErrorLines.Count).IsEqualTo(1);
@@ -476,7 +476,7 @@ public class WorkersProcessTests
         www.WriteApp("", "NOTE('worker ', mona.worker, ' of ', mona.workers)");
         string binary = Path.Combine(www.Root, "monaaot"), aside = binary + ".aside";
         File.Copy(MonaProcess.BinaryPath, binary);
-        await using MonaProcess mona = MonaProcess.StartCommand(binary, "--config", www.WriteIni("[server]\nworkers = 2\ndrainTimeout = 0\n"), www.Www);
+        await using MonaProcess mona = MonaProcess.StartBinary(null, binary, "--config", www.WriteIni("[server]\nworkers = 2\ndrainTimeout = 0\n"), www.Www);
         await mona.WaitForLine("2 workers ready", Wait);
         int victim = WorkerPid(mona, 1, 2);
         int mark = mona.Lines.Count;

@@ -38,7 +38,20 @@ public sealed partial class MonaProcess : IAsyncDisposable
 
     public int Id => _process.Id;
 
-    public static MonaProcess Start(params string[] args) => StartCommand(BinaryPath, args);
+    /// <summary>Starts the binary (through <see cref="Runner"/> when one is set).</summary>
+    public static MonaProcess Start(params string[] args) => StartBinary(null, BinaryPath, args);
+
+    /// <summary>Starts <paramref name="binary"/> (the published one, or a copy of it) through
+    /// <see cref="Runner"/> when one is set, with these environment variables added.</summary>
+    public static MonaProcess StartBinary(IEnumerable<KeyValuePair<string, string?>>? environment, string binary, params string[] args)
+    {
+        string[] command = Runner.Command(binary);
+        return StartCommand(environment, command[0], [.. command[1..], .. args]);
+    }
+
+    /// <summary>The words that start the binary (the runner's, then its path), for a wrapper
+    /// command that execs it (unshare, systemd-socket-activate).</summary>
+    public static string[] BinaryCommand => Runner.Command(BinaryPath);
 
     /// <summary>Starts another command whose output is read the same way (a shell that sets
     /// limits, then execs the binary).</summary>
@@ -103,7 +116,8 @@ public sealed partial class MonaProcess : IAsyncDisposable
     }
 
     /// <summary>Waits for an output line containing <paramref name="text"/> after line
-    /// <paramref name="from"/>; returns its index. Throws TimeoutException with the output so far.</summary>
+    /// <paramref name="from"/>; returns its index. Throws TimeoutException with the output so far.
+    /// Every wait of this class is <see cref="Runner.Scale"/>d.</summary>
     public Task<int> WaitForLine(string text, TimeSpan timeout, int from = 0) => WaitForLineIn(_lines, text, timeout, from);
 
     /// <summary>Like <see cref="WaitForLine"/>, on standard error (what a wrapper such as
@@ -112,6 +126,7 @@ public sealed partial class MonaProcess : IAsyncDisposable
 
     private async Task<int> WaitForLineIn(List<string> lines, string text, TimeSpan timeout, int from)
     {
+        timeout = Runner.Scale(timeout);
         using var cancel = new CancellationTokenSource(timeout);
         while (true)
         {
@@ -161,6 +176,7 @@ public sealed partial class MonaProcess : IAsyncDisposable
     /// <summary>Waits for the exit and for the end of its output; returns the exit code.</summary>
     public async Task<int> WaitForExit(TimeSpan timeout)
     {
+        timeout = Runner.Scale(timeout);
         using var cancel = new CancellationTokenSource(timeout);
         await _process.WaitForExitAsync(cancel.Token);
         await _outputClosed.Task.WaitAsync(cancel.Token);
