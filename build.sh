@@ -81,7 +81,9 @@ install_missing() {
 install_missing_arm64() {
   local missing=() p
   for p in gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu libc6-dev-arm64-cross liblua5.4-dev:arm64 libc6:arm64 qemu-user; do
-    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+    # installed, not merely known to dpkg: `dpkg -s` also succeeds for a package removed with
+    # its configuration files left (status config-files)
+    [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" = installed ] || missing+=("$p")
   done
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]}"

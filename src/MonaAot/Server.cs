@@ -24,6 +24,23 @@ public static partial class Server
     /// and pending mails finish.</summary>
     public const int ShutdownDrainMs = 5000;
 
+    /// <summary>The layout check of every start (NativeLayouts): false, after one FATAL line
+    /// naming every difference, when a struct C# shares with the kernel or with C is laid out
+    /// unlike the C compiler's answer for this target; DEBUG says how many facts agreed. The
+    /// supervisor of [server] workers runs it too, before any worker: a worker that exits on it
+    /// would otherwise be restarted for ever.</summary>
+    internal static bool LayoutsAgree(Logger logger)
+    {
+        List<string> layoutMismatches = NativeLayouts.Check(out int layouts);
+        if (layoutMismatches.Count > 0)
+        {
+            logger.Fatal($"native layouts differ from C#'s declarations for {RuntimeInformation.ProcessArchitecture}, refusing to start: {string.Join("; ", layoutMismatches)}");
+            return false;
+        }
+        logger.Debug($"{layouts} layouts checked");
+        return true;
+    }
+
     public static int Run(ServerSettings settings, ILogSink? console = null)
     {
         // A worker of [server] workers writes its lines to its supervisor, the one writer of the
@@ -38,13 +55,8 @@ public static partial class Server
         // Before the first epoll_wait or Lua call: a struct C# lays out unlike the C compiler
         // for this target (another architecture's kernel layout) would corrupt memory
         // silently, so such a build refuses to start (docs/architecture.md, "Architectures").
-        List<string> layoutMismatches = NativeLayouts.Check(out int layouts);
-        if (layoutMismatches.Count > 0)
-        {
-            logger.Fatal($"native layouts differ from C#'s declarations for {RuntimeInformation.ProcessArchitecture}, refusing to start: {string.Join("; ", layoutMismatches)}");
+        if (!LayoutsAgree(logger))
             return 1;
-        }
-        logger.Debug($"{layouts} layouts checked");
         OpenFileLimit.RaiseToHardLimit();
         // A worker's supervisor already said these once.
         foreach (ConfigWarning warning in worker.IsWorker ? [] : settings.Warnings)

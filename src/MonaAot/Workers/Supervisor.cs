@@ -96,6 +96,10 @@ public sealed class Supervisor
         using RotatingFileLogSink? files = settings.LogFiles is null ? null : new RotatingFileLogSink(settings.LogFiles);
         if (files is not null)
             logger.AddSink(files);
+        // A build whose layouts are wrong for this target refuses to start here, once: each
+        // worker would refuse too, exit 1 before it is ready and be restarted for ever.
+        if (!Server.LayoutsAgree(logger))
+            return 1;
         foreach (ConfigWarning warning in settings.Warnings)
             logger.Log(LogLevel.Warn, warning.File, warning.Line, warning.Message);
         return new Supervisor(settings, arguments, version, logger, files).Run();
