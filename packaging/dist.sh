@@ -4,7 +4,8 @@
 # Builds each architecture through ./build.sh (the build logic lives there alone), then makes
 # dist/monaaot-VERSION-linux-ARCH.tar.gz, each unpacking to one folder
 # monaaot-VERSION-linux-ARCH/ (the binary, the default www/, the example monaaot.ini, docs/,
-# packaging/'s systemd unit and socket, README.md, LICENSE), and dist/SHA256SUMS.
+# packaging/'s systemd unit and socket, README.md, LICENSE, notices/ of Lua and the .NET
+# runtime), and dist/SHA256SUMS.
 # Then it checks what it made, and fails when a check fails:
 #   - each archive lists exactly the expected files, under its one folder, and nothing else;
 #   - the binary in it is executable and `file` names its architecture (when `file` exists);
@@ -33,13 +34,29 @@ VERSION=$(sed -n 's:.*<Version>\(.*\)</Version>.*:\1:p' src/MonaAot/MonaAot.cspr
 # archive; outside a git checkout SOURCE_DATE_EPOCH, else 0.
 MTIME=$(git log -1 --format=%ct 2>/dev/null || echo "${SOURCE_DATE_EPOCH:-0}")
 
+# The notices of what the binary holds besides MonaAot's own code, taken from the packages it
+# was built from (nothing of theirs is kept in the repository): Lua 5.4, linked statically
+# (Debian's copyright file of liblua5.4-dev), and the .NET runtime compiled in by Native AOT
+# (THIRD-PARTY-NOTICES.TXT of the ILCompiler pack of that architecture, the one restore used).
+notices_into() {
+  local arch=$1 into=$2 packs pack
+  packs=${NUGET_PACKAGES:-$HOME/.nuget/packages}/runtime.linux-$arch.microsoft.dotnet.ilcompiler
+  pack=$(ls -d "$packs"/*/ 2>/dev/null | sort -V | tail -n 1)
+  [ -f /usr/share/doc/liblua5.4-dev/copyright ] || fail "no /usr/share/doc/liblua5.4-dev/copyright (liblua5.4-dev)"
+  [ -n "$pack" ] && [ -f "$pack/THIRD-PARTY-NOTICES.TXT" ] || fail "no THIRD-PARTY-NOTICES.TXT in $packs"
+  mkdir -p "$into/notices"
+  cp /usr/share/doc/liblua5.4-dev/copyright "$into/notices/lua5.4.copyright"
+  cp "$pack/THIRD-PARTY-NOTICES.TXT" "$into/notices/dotnet-runtime.THIRD-PARTY-NOTICES.TXT"
+}
+
 binary_of() { if [ "$1" = x64 ]; then echo "$ROOT/out/monaaot"; else echo "$ROOT/out/linux-$1/monaaot"; fi; }
 
 # The files an archive must hold, relative to its folder, sorted: fixed ones plus every file of
 # the default www and of docs/ as they are in the work tree.
 expected_files() {
   {
-    printf '%s\n' monaaot monaaot.ini README.md LICENSE packaging/monaaot.service packaging/monaaot.socket
+    printf '%s\n' monaaot monaaot.ini README.md LICENSE packaging/monaaot.service packaging/monaaot.socket \
+      notices/lua5.4.copyright notices/dotnet-runtime.THIRD-PARTY-NOTICES.TXT
     (cd src/MonaAot && find www -type f)
     find docs -type f
   } | LC_ALL=C sort
@@ -65,6 +82,7 @@ for arch in "${arches[@]}"; do
   cp src/MonaAot/monaaot.ini README.md LICENSE "$dir/"
   cp -r src/MonaAot/www docs "$dir/"
   cp packaging/monaaot.service packaging/monaaot.socket "$dir/packaging/"
+  notices_into "$arch" "$dir"
   tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$MTIME" \
       --mode='u+rwX,go+rX,go-w' -C "$STAGE" -cf - "$name" | gzip -n -9 >"$DIST/$name.tar.gz"
 done
