@@ -43,7 +43,7 @@ public static class Program
             }
             return Server.Run(settings);
         }
-        return settings.Workers > 1 ? Supervisor.Run(settings, args, Version) : Server.Run(settings);
+        return settings.Workers > 1 ? Supervisor.Run(settings, args, Version, Server.LayoutsAgree) : Server.Run(settings);
     }
 
     public static string Version => BuildInfo.Version;

@@ -88,8 +88,10 @@ public sealed class Supervisor
     private bool Stopping => _stopSignals > 0;
 
     /// <summary>Runs until every worker ended after a stop; returns the exit code.
-    /// <paramref name="arguments"/> are the process's own, given to each worker.</summary>
-    public static int Run(ServerSettings settings, string[] arguments, string version)
+    /// <paramref name="arguments"/> are the process's own, given to each worker;
+    /// <paramref name="layoutsAgree"/> is the server's start-up check of the native layouts
+    /// (Server.LayoutsAgree), given by the caller so that this layer does not reach up to it.</summary>
+    public static int Run(ServerSettings settings, string[] arguments, string version, Func<Logger, bool> layoutsAgree)
     {
         var logger = new Logger(settings.LogLevel);
         logger.AddSink(new ConsoleLogSink());
@@ -98,7 +100,7 @@ public sealed class Supervisor
             logger.AddSink(files);
         // A build whose layouts are wrong for this target refuses to start here, once: each
         // worker would refuse too, exit 1 before it is ready and be restarted for ever.
-        if (!Server.LayoutsAgree(logger))
+        if (!layoutsAgree(logger))
             return 1;
         foreach (ConfigWarning warning in settings.Warnings)
             logger.Log(LogLevel.Warn, warning.File, warning.Line, warning.Message);
