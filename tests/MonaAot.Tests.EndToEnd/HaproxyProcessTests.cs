@@ -37,14 +37,6 @@ public class HaproxyProcessTests
         NOTE("port ", server.port)
         """;
 
-    /// <summary>A port free now, for HAProxy's frontend (its config cannot say "any").</summary>
-    private static int FreePort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
-    }
-
     private static async Task<string> Ask(int port)
     {
         using Socket socket = await TcpApp.Connect(port, IPAddress.Loopback);
@@ -75,7 +67,7 @@ public class HaproxyProcessTests
         await using MonaProcess a = MonaProcess.Start("--log", "7", wwwA.Www);
         await using MonaProcess b = MonaProcess.Start("--log", "7", wwwB.Www);
         int portA = await TcpProcessTests.PortOf(a), portB = await TcpProcessTests.PortOf(b);
-        int front = FreePort();
+        int front = TcpApp.FreePort();
         string config = wwwA.WriteIni($"""
             global
                 maxconn 100

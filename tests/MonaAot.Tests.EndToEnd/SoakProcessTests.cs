@@ -62,7 +62,7 @@ public class SoakProcessTests
     public async Task MixedTrafficAndReloads_EveryByteVerified_NothingLeaks(CancellationToken cancel)
     {
         using var www = new TempWww();
-        int childPort = FreeUdpPort();
+        int childPort = TcpApp.FreePort(SocketType.Dgram);
         www.WriteApp("", Root);
         www.WriteApp("/child", Child(0, childPort));
         await using MonaProcess mona = MonaProcess.Start(www.Www);
@@ -216,12 +216,6 @@ public class SoakProcessTests
         return version;
     }
 
-    private static int FreeUdpPort()
-    {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
-    }
 
     private static int Descriptors(int pid) => Directory.GetFiles($"/proc/{pid}/fd").Length;
 

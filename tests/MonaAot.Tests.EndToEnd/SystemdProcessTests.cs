@@ -159,13 +159,6 @@ public class SystemdProcessTests
     private static string? Tool(string name) =>
         Array.Find(["/usr/bin/" + name, "/bin/" + name, "/usr/sbin/" + name], File.Exists);
 
-    private static int FreePort()
-    {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
-    }
-
     [Test]
     [Timeout(60_000)]
     public async Task SocketActivation_StartAdoptsThePassedSocket_AndAnUnusedOneIsWarnedAbout(CancellationToken cancellation)
@@ -174,7 +167,7 @@ public class SystemdProcessTests
         // LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES once the first connection is waiting.
         string? activate = Tool("systemd-socket-activate");
         Skip.When(activate is null, "systemd-socket-activate is not installed (Debian package systemd; build.sh installs it)");
-        int port = FreePort(), unused = FreePort();
+        int port = TcpApp.FreePort(), unused = TcpApp.FreePort();
         using var www = new TempWww();
         www.WriteApp("", Echo.Replace("PORT", port.ToString()));
         await using MonaProcess mona = MonaProcess.StartCommand(activate!,
@@ -209,10 +202,7 @@ public class SystemdProcessTests
     {
         string? activate = Tool("systemd-socket-activate");
         Skip.When(activate is null, "systemd-socket-activate is not installed (Debian package systemd; build.sh installs it)");
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        int port = ((IPEndPoint)probe.LocalEndPoint!).Port;
-        probe.Close();
+        int port = TcpApp.FreePort(SocketType.Dgram);
         using var www = new TempWww();
         www.WriteApp("", $$"""
             local udp = mona:createUDPSocket()

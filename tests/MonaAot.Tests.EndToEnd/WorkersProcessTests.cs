@@ -41,13 +41,6 @@ public class WorkersProcessTests
         if mona.configs["app.udp"] then assert(not udp:bind("127.0.0.1:" .. mona.configs["app.udp"])) end
         """;
 
-    private static int FreePort(SocketType type)
-    {
-        using var probe = new Socket(AddressFamily.InterNetwork, type, type == SocketType.Stream ? ProtocolType.Tcp : ProtocolType.Udp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
-    }
-
     private sealed class Fleet : IAsyncDisposable
     {
         public required TempWww Www { get; init; }
@@ -66,7 +59,7 @@ public class WorkersProcessTests
     {
         var www = new TempWww();
         www.WriteApp("", Echo);
-        int tcp = FreePort(SocketType.Stream), udp = FreePort(SocketType.Dgram);
+        int tcp = TcpApp.FreePort(SocketType.Stream), udp = TcpApp.FreePort(SocketType.Dgram);
         string ini = www.WriteIni($"[server]\nworkers = {workers}\ndrainTimeout = 0\n{extraIni}\n[app]\ntcp = {tcp}\nudp = {udp}\n");
         MonaProcess mona = MonaProcess.StartBinary(environment, MonaProcess.BinaryPath, "--config", ini, www.Www);
         var fleet = new Fleet { Www = www, Mona = mona, TcpPort = tcp, UdpPort = udp };
@@ -323,7 +316,7 @@ public class WorkersProcessTests
     public async Task AWorkerThatKeepsDying_IsRestartedWithADoublingDelay_TheOtherServesOn(CancellationToken cancellation)
     {
         using var www = new TempWww();
-        int tcp = FreePort(SocketType.Stream);
+        int tcp = TcpApp.FreePort(SocketType.Stream);
         // Worker 2 ends as soon as it starts, before it listens (os.exit, code 3: not a
         // configuration refusal).
         www.WriteApp("", "if mona.worker == 2 then os.exit(3) end\n" + Echo);

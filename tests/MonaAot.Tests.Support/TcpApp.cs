@@ -80,6 +80,16 @@ public sealed class TcpApp : IAsyncDisposable
         return listener;
     }
 
+    /// <summary>A port free now on 127.0.0.1 (bound to 0, then released), for a peer or a
+    /// configuration that cannot say "any port": HAProxy's frontend, socket activation, the
+    /// workers' shared port.</summary>
+    public static int FreePort(SocketType type = SocketType.Stream)
+    {
+        using var probe = new Socket(AddressFamily.InterNetwork, type, type == SocketType.Stream ? ProtocolType.Tcp : ProtocolType.Udp);
+        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)probe.LocalEndPoint!).Port;
+    }
+
     /// <summary>A port on 127.0.0.1 that refuses connections: bound, not listening, and held by
     /// the returned socket so that nothing else takes it meanwhile.</summary>
     public static Socket RefusingPort(out int port)

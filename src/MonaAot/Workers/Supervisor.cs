@@ -161,7 +161,7 @@ public sealed class Supervisor
         };
         foreach (string argument in _arguments)
             start.ArgumentList.Add(argument);
-        start.Environment[WorkerIdentity.Variable] = string.Create(CultureInfo.InvariantCulture, $"{worker.Number}/{Count}");
+        start.Environment[WorkerIdentity.Variable] = new WorkerIdentity(worker.Number, Count).Text;
         start.Environment[WorkerIdentity.SupervisorVariable] = Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
         // systemd hears from the supervisor alone (NotifyAccess=main); workers tell it through
         // WorkerChannel instead.
