@@ -127,10 +127,27 @@ static void *mona_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     return block;
 }
 
+/* glibc gives the top of its heap back to the kernel as soon as more than M_TRIM_THRESHOLD of
+ * it is free (128 KiB at first, raised as large blocks come and go). Lua frees the strings of a
+ * stream (up to a 120 KiB read each) in bursts as its collector sweeps, so the top kept shrinking
+ * and growing again: each regrowth is fresh pages, zeroed and faulted in one by one, about 5% of
+ * a streaming server's CPU (perf: exc_page_fault, clear_page, __free_frozen_pages). Keeping up
+ * to KEEP_FREE at the top removes that; what is kept goes back when the loop is idle
+ * (malloc_trim). Blocks from MMAP_FROM on are mapped on their own and unmapped when freed, as
+ * before (setting either value fixes both: no more dynamic thresholds). */
+#ifdef __GLIBC__
+#define KEEP_FREE (8 << 20)
+#define MMAP_FROM (1 << 20)
+#endif
+
 mona_heap *mona_setalloc(lua_State *L) {
     mona_heap *heap = calloc(1, sizeof *heap);
     if (heap == NULL)
         return NULL;
+#ifdef __GLIBC__
+    mallopt(M_MMAP_THRESHOLD, MMAP_FROM);
+    mallopt(M_TRIM_THRESHOLD, KEEP_FREE);
+#endif
     /* What the state already holds, so that the count stays right as those blocks go. */
     heap->used = (size_t)lua_gc(L, LUA_GCCOUNT) * 1024 + (size_t)lua_gc(L, LUA_GCCOUNTB);
     lua_setallocf(L, mona_alloc, heap);
