@@ -1196,9 +1196,9 @@ class Report:
         scenarios = (TCP_SCENARIOS if s.selected("tcp") else ()) + (UDP_SCENARIOS if s.selected("udp") else ())
         if not scenarios:
             return
-        after = f"{s.after_seconds} s after" if s.after_seconds else "(not read)"
-        print(f"Memory, MiB (medians of {s.rounds} round(s)): VmHWM over the run; RSS and heaps at the end of "
-              f"the load and {after}")
+        after = (f"RSS and heaps {s.after_seconds} s after the load" if s.after_seconds
+                 else "nothing read after the load (BENCH_AFTER_SECONDS=0)")
+        print(f"Memory, MiB (medians of {s.rounds} round(s)): VmHWM over the run, heaps at its end; {after}")
         print(f"  {'scenario':<13} {'server':<9} {'idle RSS':>8} {'VmHWM':>8} {'RSS after':>9} "
               f"{'Lua end':>8} {'Lua after':>9} {'mgd end':>8} {'mgd after':>9}")
         for scenario in scenarios:
