@@ -326,7 +326,7 @@ static int set_up(struct churngen *g) {
     return -1;
   }
   if ((ntohl(g->server.sin_addr.s_addr) >> 24) != 127) {
-    fprintf(stderr, "churngen: --host must be a loopback address (127.x.x.x): the sources are\n");
+    fprintf(stderr, "churngen: --host must be a loopback address (127.x.x.x), as the sources are\n");
     return -1;
   }
   if (!(g->pattern = malloc(PATTERN_PERIOD + MAX_SIZE)) ||
