@@ -51,8 +51,8 @@ the end of the load and then (the last of the lines apps/echo.lua and apps/udp-e
 once a second, so up to 1 s old; "-" for the reference). The memory targets are MonaAot's:
 VmHWM <= 16 MiB in churn, churn-rst and udp-stream, RSS after <= 8 MiB in every scenario,
 idle RSS <= 5 MiB (the tcp group's runs).
-Each traffic run lasts BENCH_SECONDS (default 10) plus 1 s idle before and BENCH_AFTER_SECONDS
-after. Figures are medians over the rounds; the
+Each traffic run lasts BENCH_SECONDS (default 10) plus 1 s idle before and, TCP and UDP,
+BENCH_AFTER_SECONDS after. Figures are medians over the rounds; the
 CPU targets are checked against the median of the per-round ratios (each round runs both
 servers back to back, so the ratio within a round is free of drift between rounds); UDP
 loss (datagrams not echoed within 500 ms) is the total over the rounds, and so is the count of
@@ -702,7 +702,7 @@ class Bench:
             ticks, preempted = cpu_ticks(child.pid) - ticks, preemptions(child.pid) - preempted
             record(name, server, "peak_rss_kb", status_value(child.pid, "VmHWM"))
             heaps = self.record_heaps(child, name, server, "end")
-            if self.s.after_seconds > 0:
+            if self.s.after_seconds > 0 and scenario.protocol != "tls":  # the memory table's scenarios
                 # Nothing signals "memory returned": the server is left idle that long, as a
                 # user's server would be after a burst, and then read once.
                 time.sleep(self.s.after_seconds)
@@ -711,7 +711,7 @@ class Bench:
         finally:
             child.stop()
         self.record_traffic(scenario.name, server, out, ticks, preempted)
-        after = self.results.values.get((name, server, "after_rss_kb"), [None])[-1] if self.s.after_seconds else None
+        after = self.results.values.get((name, server, "after_rss_kb"), [None])[-1]
         say(f"{scenario.name:<8} {server:<9} {out} cpu_ticks={ticks} idle_rss_kb={idle} "
             f"VmHWM_kb={self.results.values[name, server, 'peak_rss_kb'][-1]}"
             + (f" rss_after_kb={after}" if after is not None else "") + heaps)
