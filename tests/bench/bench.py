@@ -300,14 +300,6 @@ TCP_SCENARIOS = (
                     "churn: connect, 64 B echo, close (RST), {slots} at a time", "ratio <= 1.15", 1.15,
                     "churn (RST) CPU/connection ratio", "connection", "connect to echo"),
 )
-# The memory targets (docs/performance.md): VmHWM during these scenarios, RSS BENCH_AFTER_SECONDS
-# after every traffic scenario's load, and the idle RSS after start, all MonaAot's.
-PEAK_TARGET_SCENARIOS = ("churn", "churn-rst", "udp-stream")
-PEAK_TARGET_MIB = 16
-AFTER_TARGET_MIB = 8
-IDLE_TARGET_MIB = 5
-# The line apps/echo.lua and apps/udp-echo.lua log once a second: MonaAot's two heaps.
-STATS_LINE = r"bench-stats seq=([0-9]+) lua=([0-9]+) managed=([0-9]+)"
 UDP_SCENARIOS = (
     TrafficScenario("udp-pingpong", "udp", "udpgen", ("--connections", "10", "--size", "64", "--mode", "pingpong"),
                     "UDP ping-pong 64 B x 10 sockets", "ratio <= 1.3", 1.3, "UDP ping-pong CPU/datagram ratio",
@@ -317,6 +309,14 @@ UDP_SCENARIOS = (
                     "UDP stream 512 B x 4 sockets, 24 in flight", "ratio <= 1.2", 1.2,
                     "UDP streaming CPU/datagram ratio", "datagram"),
 )
+# The memory targets (docs/performance.md): VmHWM during these scenarios, RSS BENCH_AFTER_SECONDS
+# after every traffic scenario's load, and the idle RSS after start, all MonaAot's.
+PEAK_TARGET_SCENARIOS = ("churn", "churn-rst", "udp-stream")
+PEAK_TARGET_MIB = 16
+AFTER_TARGET_MIB = 8
+IDLE_TARGET_MIB = 5
+# The line apps/echo.lua and apps/udp-echo.lua log once a second: MonaAot's two heaps.
+STATS_LINE = r"bench-stats seq=([0-9]+) lua=([0-9]+) managed=([0-9]+)"
 # TLS: the certificate both servers use is ECDSA P-256 (made by Bench.make_certificate), so a
 # handshake costs the server an X25519 exchange and an ECDSA signature; with RSA 2048 its
 # private-key operation alone (about 1 ms) would dwarf the rest and hide the server's own cost.
