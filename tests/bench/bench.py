@@ -6,11 +6,17 @@ Compares MonaAot running a Lua echo application with a minimal C echo server on 
 (native/bench/echo_reference for TCP, native/bench/udp_echo_reference for UDP, which batches
 with recvmmsg/sendmmsg), in the same run and on the same core, alternating the two so that
 drift of the machine (thermal, noisy neighbours) hits both alike. Load comes from
-native/bench/loadgen (TCP) and native/bench/udpgen (UDP), which verify every echoed byte.
+native/bench/loadgen (TCP), native/bench/churngen (TCP connection churn) and native/bench/udpgen
+(UDP), which verify every echoed byte.
 
 Scenarios, BENCH_ROUNDS times each (default 2), every run on a freshly started server:
   pingpong      TCP: 100 connections, 64-byte messages, one in flight per connection
   stream        TCP: 10 connections, 16 KiB writes, 256 KiB in flight per connection
+  conns         TCP: 1,000 connections, 64-byte messages, one in flight per connection
+  churn         TCP: BENCH_CHURN_SLOTS (32) connections at a time, each connecting, echoing 64
+                bytes and closing (FIN from the client), again and again (churngen): CPU per
+                connection, connections/s, connect-to-echo p50/p99
+  churn-rst     the same, each connection closed with a RST (SO_LINGER {1, 0})
   idle          TCP: BENCH_IDLE_CONNECTIONS (default 10000) open idle connections: the RSS
   udp-pingpong  UDP: 10 sockets, 64-byte datagrams, one in flight per socket
   udp-stream    UDP: 4 sockets, 512-byte datagrams, 24 in flight per socket
@@ -38,7 +44,15 @@ Scenarios, BENCH_ROUNDS times each (default 2), every run on a freshly started s
                 workers and the load generator share BENCH_CORE, so no throughput scaling is
                 claimed; the knobs below measure it on a larger machine (docs/performance.md,
                 "Workers")
-Each traffic run lasts BENCH_SECONDS (default 10). Figures are medians over the rounds; the
+Memory, for every TCP and UDP scenario above and both servers (a table after the figures):
+RSS 1 s after start (idle), VmHWM at the end of the load, RSS BENCH_AFTER_SECONDS after the
+load (the server left idle), and MonaAot's mona:stats() luaMemoryBytes and managedHeapBytes at
+the end of the load and then (the last of the lines apps/echo.lua and apps/udp-echo.lua log
+once a second, so up to 1 s old; "-" for the reference). The memory targets are MonaAot's:
+VmHWM <= 16 MiB in churn, churn-rst and udp-stream, RSS after <= 8 MiB in every scenario,
+idle RSS <= 5 MiB (the tcp group's runs).
+Each traffic run lasts BENCH_SECONDS (default 10) plus 1 s idle before and, TCP and UDP,
+BENCH_AFTER_SECONDS after. Figures are medians over the rounds; the
 CPU targets are checked against the median of the per-round ratios (each round runs both
 servers back to back, so the ratio within a round is free of drift between rounds); UDP
 loss (datagrams not echoed within 500 ms) is the total over the rounds, and so is the count of
@@ -46,6 +60,9 @@ those echoed after all (late: the machine stalled, the server did not drop them)
 
 Environment:
   BENCH_SECONDS=10  BENCH_ROUNDS=2  BENCH_IDLE_CONNECTIONS=10000  BENCH_CORE=0
+  BENCH_CHURN_SLOTS=32  the churn scenarios' connections at a time (1-4096)
+  BENCH_AFTER_SECONDS=5  how long each traffic run's server stays up, idle, after the load
+                     before its RSS and heaps are read (0-60; 0: not read, and no wait)
   BENCH_SCENARIOS="tcp udp timer relay tls json workers"  the groups to run, any of the seven
                      (default all)
   BENCH_WORKERS=2    the workers group's count of workers, 2-256 or auto (one per CPU of
@@ -119,6 +136,8 @@ class Settings:
     seconds: int
     rounds: int
     idle_connections: int
+    churn_slots: int  # BENCH_CHURN_SLOTS: the churn scenarios' connections at a time
+    after_seconds: int  # BENCH_AFTER_SECONDS: how long after the load the RSS is read (0: not)
     core: int
     groups: list[str]
     timers: int
@@ -205,6 +224,8 @@ def read_settings() -> Settings:
         seconds=_count("BENCH_SECONDS", 10, 1, 600, "must be 1-600"),
         rounds=_count("BENCH_ROUNDS", 2, 1, 20, "must be 1-20"),
         idle_connections=_count("BENCH_IDLE_CONNECTIONS", 10000, 0, 20000, "must be 0-20000"),
+        churn_slots=_count("BENCH_CHURN_SLOTS", 32, 1, 4096, "must be 1-4096"),
+        after_seconds=_count("BENCH_AFTER_SECONDS", 5, 0, 60, "must be 0-60"),
         core=core,
         groups=[g for g in GROUPS if g in scenarios.split()],
         timers=_count("BENCH_TIMERS", 100000, 1, 1000000, "must be 1-1000000"),
@@ -259,12 +280,25 @@ class TrafficScenario:
 # accounting each), less the quarter UDP may leave unreleased while the reader drains; more in
 # flight makes the kernel drop datagrams whenever the server is descheduled, which measures
 # the scheduler. With 96, a loss is the server's doing.
+#
+# churn and churn-rst: BENCH_CHURN_SLOTS ({slots} below) connections at a time, each connecting,
+# echoing 64 bytes and closing (churngen); churngen's messages are its connections, so the
+# per-message figures are per connection (accept, one echo, close).
 TCP_SCENARIOS = (
     TrafficScenario("pingpong", "tcp", "loadgen", ("--connections", "100", "--size", "64", "--mode", "pingpong"),
-                    "ping-pong 64 B x 100", "ratio <= 1.2", 1.2, "ping-pong CPU/message ratio", "message",
+                    "ping-pong 64 B x 100", "ratio <= 1.1", 1.1, "ping-pong CPU/message ratio", "message",
                     "round trip"),
     TrafficScenario("stream", "tcp", "loadgen", ("--connections", "10", "--size", "16384", "--mode", "stream"),
-                    "stream 16 KiB x 10", "ratio <= 1.3", 1.3, "streaming CPU/message ratio", "message"),
+                    "stream 16 KiB x 10", "ratio <= 1.15", 1.15, "streaming CPU/message ratio", "message"),
+    TrafficScenario("conns", "tcp", "loadgen", ("--connections", "1000", "--size", "64", "--mode", "pingpong"),
+                    "ping-pong 64 B x 1,000 connections", "ratio <= 1.2", 1.2, "1,000 connections CPU/message ratio",
+                    "message", "round trip"),
+    TrafficScenario("churn", "tcp", "churngen", ("--slots", "{slots}", "--size", "64"),
+                    "churn: connect, 64 B echo, close (FIN), {slots} at a time", "ratio <= 1.15", 1.15,
+                    "churn CPU/connection ratio", "connection", "connect to echo"),
+    TrafficScenario("churn-rst", "tcp", "churngen", ("--slots", "{slots}", "--size", "64", "--rst"),
+                    "churn: connect, 64 B echo, close (RST), {slots} at a time", "ratio <= 1.15", 1.15,
+                    "churn (RST) CPU/connection ratio", "connection", "connect to echo"),
 )
 UDP_SCENARIOS = (
     TrafficScenario("udp-pingpong", "udp", "udpgen", ("--connections", "10", "--size", "64", "--mode", "pingpong"),
@@ -272,9 +306,17 @@ UDP_SCENARIOS = (
                     "datagram", "round trip"),
     TrafficScenario("udp-stream", "udp", "udpgen",
                     ("--connections", "4", "--size", "512", "--mode", "stream", "--window", "24"),
-                    "UDP stream 512 B x 4 sockets, 24 in flight", "ratio <= 1.3", 1.3,
+                    "UDP stream 512 B x 4 sockets, 24 in flight", "ratio <= 1.2", 1.2,
                     "UDP streaming CPU/datagram ratio", "datagram"),
 )
+# The memory targets (docs/performance.md): VmHWM during these scenarios, RSS BENCH_AFTER_SECONDS
+# after every traffic scenario's load, and the idle RSS after start, all MonaAot's.
+PEAK_TARGET_SCENARIOS = ("churn", "churn-rst", "udp-stream")
+PEAK_TARGET_MIB = 16
+AFTER_TARGET_MIB = 8
+IDLE_TARGET_MIB = 5
+# The line apps/echo.lua and apps/udp-echo.lua log once a second: MonaAot's two heaps.
+STATS_LINE = r"bench-stats seq=([0-9]+) lua=([0-9]+) managed=([0-9]+)"
 # TLS: the certificate both servers use is ECDSA P-256 (made by Bench.make_certificate), so a
 # handshake costs the server an X25519 exchange and an ECDSA signature; with RSA 2048 its
 # private-key operation alone (about 1 ms) would dwarf the rest and hide the server's own cost.
@@ -412,6 +454,16 @@ class Child:
                     return found
                 self.changed.wait(left)
 
+    def last_match(self, pattern: str) -> re.Match[str] | None:
+        """The last line of the output so far that matches pattern (no waiting)."""
+        regex = re.compile(pattern)
+        with self.changed:
+            for line in reversed(self.lines):
+                found = regex.search(line)
+                if found:
+                    return found
+        return None
+
     def tail(self, count: int = 20) -> str:
         with self.changed:
             return "\n".join(list(self.lines)[-count:])
@@ -538,6 +590,8 @@ class Bench:
         except (ValueError, OSError):
             pass
         soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if self.s.selected("tcp") and soft < 1000 + 256:  # the conns scenario
+            raise BenchError(f"descriptor limit {soft} is too low for the conns scenario's 1,000 connections")
         if 0 < self.s.idle_connections and soft < self.s.idle_connections + 256:
             say(f"descriptor limit {soft} is too low for {self.s.idle_connections} idle connections: "
                 "idle scenario skipped")
@@ -622,29 +676,56 @@ class Bench:
         return child, int(found.group(1))
 
     def generator(self, name: str, port: int, args: tuple[str, ...]) -> tuple[int, str]:
+        args = tuple(arg.replace("{slots}", str(self.s.churn_slots)) for arg in args)
         return run_generator(self.s.core, [str(BIN / name), "--host", "127.0.0.1", "--port", str(port), *args,
                                            "--duration", str(self.s.seconds)], self.s.seconds)
 
     # -- traffic --
 
     def run_traffic(self, scenario: TrafficScenario, server: str) -> None:
-        """One traffic run of a scenario against a fresh server."""
+        """One traffic run of a scenario against a fresh server, with its memory figures: RSS
+        idle after start, VmHWM at the end of the load, RSS BENCH_AFTER_SECONDS later, and
+        MonaAot's heaps at both moments."""
         child, port = self.launch(server, self.server_command(server, scenario.protocol))
+        record, name = self.results.record, scenario.name
         try:
             time.sleep(1)  # idle RSS is taken 1 s after start, once start-up work has settled
-            if scenario.protocol == "tcp":  # the memory targets are the TCP server's
-                self.results.record("idle", server, "idle_rss_kb", status_value(child.pid, "VmRSS"))
+            idle = status_value(child.pid, "VmRSS")
+            record(name, server, "idle_rss_kb", idle)
+            if scenario.protocol == "tcp":  # the idle target is the TCP server's
+                record("idle", server, "idle_rss_kb", idle)
             ticks, preempted = cpu_ticks(child.pid), preemptions(child.pid)
             status, out = self.generator(scenario.generator, port, scenario.args)
             if status != 0:
                 raise BenchError(f"{scenario.name} against {server} failed (the load generator's message is "
                                  f"above){': ' + out if out else ''}")
             ticks, preempted = cpu_ticks(child.pid) - ticks, preemptions(child.pid) - preempted
-            self.results.record(scenario.name, server, "peak_rss_kb", status_value(child.pid, "VmHWM"))
+            record(name, server, "peak_rss_kb", status_value(child.pid, "VmHWM"))
+            heaps = self.record_heaps(child, name, server, "end")
+            if self.s.after_seconds > 0 and scenario.protocol != "tls":  # the memory table's scenarios
+                # Nothing signals "memory returned": the server is left idle that long, as a
+                # user's server would be after a burst, and then read once.
+                time.sleep(self.s.after_seconds)
+                record(name, server, "after_rss_kb", status_value(child.pid, "VmRSS"))
+                heaps += self.record_heaps(child, name, server, "after")
         finally:
             child.stop()
         self.record_traffic(scenario.name, server, out, ticks, preempted)
-        say(f"{scenario.name:<8} {server:<9} {out} cpu_ticks={ticks}")
+        after = self.results.values.get((name, server, "after_rss_kb"), [None])[-1]
+        say(f"{scenario.name:<8} {server:<9} {out} cpu_ticks={ticks} idle_rss_kb={idle} "
+            f"VmHWM_kb={self.results.values[name, server, 'peak_rss_kb'][-1]}"
+            + (f" rss_after_kb={after}" if after is not None else "") + heaps)
+
+    def record_heaps(self, child: Child, scenario: str, server: str, moment: str) -> str:
+        """MonaAot's Lua and managed heaps from the last stats line its application logged
+        (apps/echo.lua: once a second, so at most 1 s old); "" for a server that logs none (the
+        reference, a BENCH_MONAAOT_*CMD), which the table shows as "-"."""
+        found = child.last_match(STATS_LINE)
+        if found is None:
+            return ""
+        self.results.record(scenario, server, f"lua_{moment}_kb", int(found.group(2)) / 1024, 1)
+        self.results.record(scenario, server, f"managed_{moment}_kb", int(found.group(3)) / 1024, 1)
+        return f" lua_{moment}={found.group(2)} managed_{moment}={found.group(3)}"
 
     def record_traffic(self, scenario: str, server: str, out: str, ticks: int, preempted: int) -> None:
         """Turns the load generator's line and the CPU ticks into the figures of the table."""
@@ -659,6 +740,8 @@ class Bench:
         record(scenario, server, "p99_us", load.number("p99_us"))
         record(scenario, server, "cpu_us_per_msg", ticks / CLK_TCK * 1e6 / messages, 4)
         record(scenario, server, "preempted_per_kmsg", preempted * 1000 / messages, 2)
+        if "addr_unavailable" in load.fields:
+            record(scenario, server, "addr_unavailable", int(load.number("addr_unavailable")))
         if "lost" in load.fields:
             record(scenario, server, "lost", int(load.number("lost")))
             record(scenario, server, "late", int(load.number("late")))
@@ -1103,12 +1186,39 @@ class Report:
         if s.selected("workers"):
             self.workers_rows()
         print()
+        self.memory_table()
+
+    def memory_table(self) -> None:
+        """Every traffic scenario's memory, per server (medians of the rounds, MiB): RSS idle
+        after start, VmHWM over the run, RSS BENCH_AFTER_SECONDS after the load, and MonaAot's
+        Lua and managed heaps at the end of the load and after (its last stats line then)."""
+        s = self.s
+        scenarios = (TCP_SCENARIOS if s.selected("tcp") else ()) + (UDP_SCENARIOS if s.selected("udp") else ())
+        if not scenarios:
+            return
+        after = (f"RSS and heaps {s.after_seconds} s after the load" if s.after_seconds
+                 else "nothing read after the load (BENCH_AFTER_SECONDS=0)")
+        print(f"Memory, MiB (medians of {s.rounds} round(s)): VmHWM over the run, heaps at its end; {after}")
+        print(f"  {'scenario':<13} {'server':<9} {'idle RSS':>8} {'VmHWM':>8} {'RSS after':>9} "
+              f"{'Lua end':>8} {'Lua after':>9} {'mgd end':>8} {'mgd after':>9}")
+        for scenario in scenarios:
+            for server in SERVERS:
+                cells = []
+                for figure in ("idle_rss_kb", "peak_rss_kb", "after_rss_kb", "lua_end_kb", "lua_after_kb",
+                               "managed_end_kb", "managed_after_kb"):
+                    found = self.r.median(scenario.name, server, figure)
+                    cells.append("-" if found is None else f"{found / 1024:.1f}")
+                widths = (8, 8, 9, 8, 9, 8, 9)
+                print(f"  {scenario.name:<13} {server:<9} " + " ".join(f"{c:>{w}}" for c, w in zip(cells, widths)))
+        print(f"  targets (MonaAot): VmHWM <= {PEAK_TARGET_MIB} MiB in {', '.join(PEAK_TARGET_SCENARIOS)}; "
+              f"RSS after <= {AFTER_TARGET_MIB} MiB; idle RSS <= {IDLE_TARGET_MIB} MiB")
+        print()
 
     def traffic_rows(self, scenario: TrafficScenario) -> None:
         name, unit = scenario.name, scenario.unit
-        print(f" {scenario.title}")
+        print(f" {scenario.title.replace('{slots}', str(self.s.churn_slots))}")
         self.row(f"{unit}s/s", name, "msgs_per_s", 1, "%.0f")
-        if unit != "handshake":  # a churn's 64 bytes per handshake say nothing as MB/s
+        if unit not in ("handshake", "connection"):  # a churn's 64 bytes per loop say nothing as MB/s
             self.row("MB/s (echoed)", name, "mb_per_s", 1, "%.2f")
         if scenario.timed:
             self.row(f"{scenario.timed} p50, us", name, "p50_us", 1, "%.1f")
@@ -1121,8 +1231,10 @@ class Report:
     def tcp_rows(self) -> None:
         for scenario in TCP_SCENARIOS:
             self.traffic_rows(scenario)
+            if scenario.generator == "churngen":
+                self.row("connects EADDRNOTAVAIL, all", scenario.name, "addr_unavailable", 1, "%.0f", total=True)
         print(" memory")
-        self.row("idle RSS, MiB", "idle", "idle_rss_kb", 1024, "%.1f", "MonaAot <= 8 MiB")
+        self.row("idle RSS, MiB", "idle", "idle_rss_kb", 1024, "%.1f", f"MonaAot <= {IDLE_TARGET_MIB} MiB")
         if self.s.idle_connections > 0:
             self.row(f"RSS, {self.s.idle_connections} idle conns, MiB", "idle10k", "rss_kb", 1024, "%.1f",
                      "MonaAot <= 64 MiB")
@@ -1234,12 +1346,18 @@ class Report:
         if s.selected("tcp"):
             for scenario in TCP_SCENARIOS:
                 verdict(scenario.verdict, ratio(scenario), f"{scenario.limit:g}")
-            verdict("idle RSS (MiB)", mib("idle", "idle_rss_kb"), "8")
+            verdict("idle RSS (MiB)", mib("idle", "idle_rss_kb"), f"{IDLE_TARGET_MIB}")
             if s.idle_connections > 0:
                 verdict(f"RSS with {s.idle_connections} idle connections (MiB)", mib("idle10k", "rss_kb"), "64")
         if s.selected("udp"):
             for scenario in UDP_SCENARIOS:
                 verdict(scenario.verdict, ratio(scenario), f"{scenario.limit:g}")
+        for scenario in (TCP_SCENARIOS if s.selected("tcp") else ()) + (UDP_SCENARIOS if s.selected("udp") else ()):
+            if scenario.name in PEAK_TARGET_SCENARIOS:
+                verdict(f"{scenario.name} VmHWM (MiB)", mib(scenario.name, "peak_rss_kb"), f"{PEAK_TARGET_MIB}")
+            if s.after_seconds > 0:
+                verdict(f"{scenario.name} RSS {s.after_seconds} s after the load (MiB)",
+                        mib(scenario.name, "after_rss_kb"), f"{AFTER_TARGET_MIB}")
         if s.selected("tls"):
             for scenario in TLS_SCENARIOS:
                 verdict(scenario.verdict, ratio(scenario), f"{scenario.limit:g}")
