@@ -33,6 +33,11 @@ public sealed unsafe class TcpModule
     public ScriptType ClientType { get; private set; } = null!;
     public ScriptType ServerType { get; private set; } = null!;
 
+    /// <summary>Clients whose userdata was collected, for the next accepts
+    /// (<see cref="TcpClientObject.Collected"/>): enough for the garbage of a Lua collection
+    /// cycle under connection churn, about a hundred bytes each.</summary>
+    internal MonaAot.Collections.Pool<TcpClientObject> SpareClients { get; } = new(4096);
+
     /// <summary>Adds createTCPClient/createTCPServer to <paramref name="mona"/>. Relative TLS
     /// file names of code outside any application start from <paramref name="wwwRoot"/>;
     /// createTCPServer(true) uses <paramref name="tlsCertificate"/> and <paramref name="tlsKey"/>

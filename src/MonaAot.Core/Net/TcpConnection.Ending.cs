@@ -75,7 +75,7 @@ public sealed partial class TcpConnection
     public void Disconnect(bool report = true)
     {
         if (!report)
-            _events = null;
+            _events = _reportTo = null; // a report already posted is not delivered either
         DropGate(); // the owner's block may serve its next connection from now on
         switch (_phase)
         {
@@ -98,7 +98,7 @@ public sealed partial class TcpConnection
     /// <summary>Closes at once without telling the owner (its object is being collected).</summary>
     public void Abort()
     {
-        _events = null;
+        _events = _reportTo = null;
         DropGate();
         Close(null);
     }
@@ -189,7 +189,7 @@ public sealed partial class TcpConnection
         ITcpConnectionEvents? events = _events;
         _events = null;
         if (events is not null)
-            _net.Loop.Post(() => events.OnClosed(this, null));
+            PostClosed(events, null);
         if (_peerClosed)
             Close(null);
     }
@@ -269,11 +269,19 @@ public sealed partial class TcpConnection
 
     /// <summary>Ends with <paramref name="error"/>; a connection that was ending says how many
     /// queued bytes did not reach the kernel.</summary>
-    private void CloseUndelivered(string error)
+    private void CloseUndelivered(NetFailure error)
     {
         long undelivered = Queued;
         if (_shutdownRequested && undelivered > 0)
-            error = $"{error}, {undelivered} queued bytes not delivered";
+            error = $"{error.Text}, {undelivered} queued bytes not delivered";
         Close(error);
     }
+
+    /// <summary>What <paramref name="operation"/> failing with <paramref name="errno"/> ends
+    /// this connection with: its text made only when read (<see cref="NetFailure"/>), except
+    /// for a bug, which is logged now (<see cref="NetError.Classify"/>).</summary>
+    private NetFailure Failure(string operation, int errno) =>
+        NetError.Classify(errno) == NetErrorKind.Bug
+            ? NetError.Describe(_net.Logger, operation, _fd, errno, PeerText ?? "?")
+            : NetFailure.OfErrno(errno, _peerText, _peer, _peerState == PeerState.Known);
 }

@@ -26,10 +26,10 @@ public interface ITcpConnectionEvents
     /// a method of the connection, so the owner defers the script's event to a later turn.</summary>
     void OnFlushed(TcpConnection connection);
 
-    /// <summary>Once per connection, on a later loop turn than the cause: error is null for a
-    /// normal close by either side, and for a disconnect whose queue was handed over and whose
-    /// FIN was sent.</summary>
-    void OnClosed(TcpConnection connection, string? error);
+    /// <summary>Once per connection, on a later loop turn than the cause: error is none (not
+    /// <see cref="NetFailure.IsError"/>) for a normal close by either side, and for a disconnect
+    /// whose queue was handed over and whose FIN was sent.</summary>
+    void OnClosed(TcpConnection connection, NetFailure error);
 }
 
 /// <summary>
@@ -67,7 +67,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
     private long _activitySeen; // what the idle sweeper saw last
     private int _idleTicks;
 
-    private TcpConnection(NetContext net, ITcpConnectionEvents events)
+    private TcpConnection(NetContext net, ITcpConnectionEvents? events)
     {
         _net = net;
         _events = events;
@@ -78,10 +78,12 @@ public sealed unsafe partial class TcpConnection : IIoHandler
     public static TcpConnection ForConnect(NetContext net, ITcpConnectionEvents events) =>
         new(net, events) { _phase = Phase.Resolving };
 
-    /// <summary>Adopts an accepted descriptor (non-blocking, TCP_NODELAY set by the listener).</summary>
+    /// <summary>Adopts an accepted descriptor (non-blocking, TCP_NODELAY set by the listener).
+    /// A spare connection (TcpConnection.Recycling.cs) serves it when there is one.</summary>
     public static TcpConnection Accepted(NetContext net, nint fd, ITcpConnectionEvents events)
     {
-        var connection = new TcpConnection(net, events) { _fd = fd, _phase = Phase.Connected, _interest = IoEvents.Readable };
+        TcpConnection connection = net.SpareConnections.Take() ?? new TcpConnection(net, null);
+        connection.Reuse(events, fd);
         connection._token = net.Attach(fd, connection, IoEvents.Readable);
         net.Stats.Connections++;
         net.Stats.Accepts++;
@@ -181,14 +183,25 @@ public sealed unsafe partial class TcpConnection : IIoHandler
 
     /// <summary>Kept from the moment of connection: after a reset the kernel no longer knows it,
     /// and the error message still names it.</summary>
-    public string? PeerAddress => _phase == Phase.Connected && !Handshaking ? _peerText : null;
+    public string? PeerAddress => _phase == Phase.Connected && !Handshaking ? PeerText : null;
 
     /// <summary>The peer as it was when the connection was made, whatever its state now (for
-    /// the owner's log about a connection no script saw).</summary>
-    public string? PeerText => _peerText;
+    /// the owner's log about a connection no script saw); null before. Its text is made when
+    /// first asked for: most connections never are (an accept makes no string).</summary>
+    public string? PeerText => _peerText ??= _peerState switch
+    {
+        PeerState.Known => _peer.ToString(),
+        PeerState.Unknown => "?",
+        _ => null,
+    };
+
+    private enum PeerState : byte { NotYet, Known, Unknown }
+
+    private PeerState _peerState;
+    private NetAddress _peer;
 
     private void RememberPeer() =>
-        _peerText = NetAddress.OfSocket(_fd, peer: true, out NetAddress peer) ? peer.ToString() : "?";
+        _peerState = NetAddress.OfSocket(_fd, peer: true, out _peer) ? PeerState.Known : PeerState.Unknown;
 
     /// <summary>Lets code outside C# write to this connection's socket while it may (see
     /// <see cref="DirectWriteGate"/>): the gate is kept up to date until the connection closes
@@ -286,7 +299,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
             _activity++;
             if (errno != Libc.EAGAIN)
             {
-                string error = NetError.Describe(_net.Logger, "send", _fd, errno, _peerText ?? "?");
+                string error = NetError.Describe(_net.Logger, "send", _fd, errno, PeerText ?? "?");
                 Close(error);
                 return error;
             }
@@ -315,7 +328,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
             case Phase.Draining when ev.Result < 0:
                 // The IOCP backend's readiness read failed (a reset): the read that follows may
                 // no longer see the error, so it ends the connection here. Epoll gives no Result.
-                CloseUndelivered(NetError.Describe(_net.Logger, "receive", _fd, -ev.Result, _peerText ?? "?"));
+                CloseUndelivered(Failure("receive", -ev.Result));
                 break;
             case Phase.Connected:
             case Phase.Draining:
@@ -473,7 +486,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
             if (errno == Libc.EINTR)
                 continue;
             if (errno != Libc.EAGAIN)
-                CloseUndelivered(NetError.Describe(_net.Logger, "receive", _fd, errno, _peerText ?? "?"));
+                CloseUndelivered(Failure("receive", errno));
             return;
         }
     }
@@ -532,7 +545,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
     {
         int errno = SocketCalls.PendingError(_fd);
         if (errno != 0)
-            CloseUndelivered(NetError.Describe(_net.Logger, "pending error (SO_ERROR)", _fd, errno, _peerText ?? "?"));
+            CloseUndelivered(Failure("pending error (SO_ERROR)", errno));
     }
 
     /// <summary>Reading until the peer's FIN, unless paused (a TLS handshake reads regardless);
@@ -555,13 +568,13 @@ public sealed unsafe partial class TcpConnection : IIoHandler
     }
 
     /// <summary>Closes now, drops the queue, and reports once to the owner on a later turn.</summary>
-    private void Close(string? error)
+    private void Close(NetFailure error)
     {
         if (_phase == Phase.Closed)
             return;
         if (_phase is Phase.Connected or Phase.Draining)
             _net.Stats.Connections--;
-        if (error != null)
+        if (error.IsError)
             _net.Stats.ConnectionErrors++;
         _phase = Phase.Closed;
         _net.Idle?.Remove(this);
@@ -569,7 +582,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
         DropGate();
         _timer?.Cancel();
         if (_tls != null)
-            EndTls(error);
+            EndTls(error.Text);
         if (_fd >= 0)
         {
             _net.Close(_fd, _token);
@@ -581,6 +594,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
         ITcpConnectionEvents? events = _events;
         _events = null;
         if (events is not null)
-            _net.Loop.Post(() => events.OnClosed(this, error));
+            PostClosed(events, error);
+        Recycle();
     }
 }
