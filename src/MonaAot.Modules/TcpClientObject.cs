@@ -74,7 +74,7 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
     /// <summary>A spare client (<see cref="Collected"/>) as a new one of
     /// <paramref name="owner"/>: every field as the constructor leaves it for a plain
     /// client.</summary>
-    private TcpClientObject Reuse(IResourceOwner? owner)
+    internal TcpClientObject Reuse(IResourceOwner? owner)
     {
         Reinitialize(owner);
         _connection = null;

@@ -75,7 +75,11 @@ public sealed unsafe class TcpModule
                     module._defaultClientContext = context;
             }
         }
-        module.ClientType.Push(L, new TcpClientObject(module, owner, context, serverName, ownsTls: context is not null && context != module._defaultClientContext));
+        // A plain client may be a spare one (docs/architecture.md, "Connection pooling").
+        TcpClientObject client = context is null && serverName is null && module.SpareClients.Take() is { } spare
+            ? spare.Reuse(owner)
+            : new TcpClientObject(module, owner, context, serverName, ownsTls: context is not null && context != module._defaultClientContext);
+        module.ClientType.Push(L, client);
         return 1;
     }
 
