@@ -17,8 +17,8 @@ namespace MonaAot.Tests.EndToEnd;
 /// Connection churn allocates no managed memory per connection (docs/architecture.md,
 /// "Connection pooling"): what the whole process allocates over 100,000 accepted, echoed and
 /// closed connections is what it allocates over 10,000, within a small constant (the timers and
-/// the www scanner's periodic work, which do not depend on traffic). Both ends: the peer's FIN,
-/// and a reset (SO_LINGER 0), whose error the script may read.
+/// the www scanner's periodic work, which do not depend on traffic). Every end: the peer's FIN,
+/// a reset (SO_LINGER 0), whose error the script may read, and the script's disconnect().
 /// </summary>
 // Linux only: it runs the published Linux binary (out/monaaot) as a child process.
 [RunOn(OS.Linux)]
@@ -38,6 +38,9 @@ public class TcpChurnAllocationTests
           function client:onReception(data)
             if data == "stats?" then
               self:send(tostring(mona:stats().managedAllocatedBytes) .. "\n")
+            elseif data:byte(1) == 68 then -- "D": echoed, then the server disconnects
+              self:send(data)
+              self:disconnect()
             else
               self:send(data)
             end
@@ -57,17 +60,26 @@ public class TcpChurnAllocationTests
     /// machine's cores.</summary>
     private const int Parallel = 8;
 
+    /// <summary>How a connection ends: the client's FIN, the client's reset, or the server's
+    /// disconnect() after the echo (a drain, then the client's FIN).</summary>
+    public enum Ending { Fin, Reset, ServerDisconnect }
+
     [Test]
     [Timeout(300_000)]
     public async Task Churn_FinClose_AllocatesNothingPerConnection(CancellationToken token) =>
-        await Measure(reset: false, token);
+        await Measure(Ending.Fin, token);
 
     [Test]
     [Timeout(300_000)]
     public async Task Churn_ResetClose_AllocatesNothingPerConnection(CancellationToken token) =>
-        await Measure(reset: true, token);
+        await Measure(Ending.Reset, token);
 
-    private static async Task Measure(bool reset, CancellationToken token)
+    [Test]
+    [Timeout(300_000)]
+    public async Task Churn_ServerDisconnect_AllocatesNothingPerConnection(CancellationToken token) =>
+        await Measure(Ending.ServerDisconnect, token);
+
+    private static async Task Measure(Ending ending, CancellationToken token)
     {
         using var www = new TempWww();
         www.WriteApp("", ChurnApp);
@@ -80,11 +92,11 @@ public class TcpChurnAllocationTests
         int warm = Runner.Count(5_000, 50), small = Runner.Count(10_000, 50), large = Runner.Count(100_000, 50);
         (long growth10k, long growth100k) = await Task.Run(() =>
         {
-            Churn(port, warm, reset, token); // first use of every path, and the pools' size
+            Churn(port, warm, ending, token); // first use of every path, and the pools' size
             long start = AskAllocated(control);
-            Churn(port, small, reset, token);
+            Churn(port, small, ending, token);
             long after10k = AskAllocated(control);
-            Churn(port, large, reset, token);
+            Churn(port, large, ending, token);
             long after100k = AskAllocated(control);
             return (after10k - start, after100k - after10k);
         }, token);
@@ -92,14 +104,14 @@ public class TcpChurnAllocationTests
         // Not proportional to the connections: 100,000 would show as megabytes at even a few
         // bytes each; what is left is the process's periodic work over the run's seconds.
         string because = $"{small} connections: +{growth10k} bytes, {large} connections: +{growth100k} bytes";
-        Console.WriteLine($"{(reset ? "reset" : "FIN")} close: {because}");
+        Console.WriteLine($"{ending}: {because}");
         await Assert.That(growth100k).IsLessThan(16 * 1024).Because(because);
         await Assert.That(growth10k).IsLessThan(16 * 1024).Because(because);
     }
 
     /// <summary><paramref name="count"/> connections, <see cref="Parallel"/> at a time: each
-    /// connects, sends 64 bytes, reads them back and closes (a FIN, or a reset).</summary>
-    private static void Churn(int port, int count, bool reset, CancellationToken token)
+    /// connects, sends 64 bytes, reads them back and closes as <paramref name="ending"/> says.</summary>
+    private static void Churn(int port, int count, Ending ending, CancellationToken token)
     {
         int next = -1;
         var workers = new Thread[Parallel];
@@ -109,6 +121,8 @@ public class TcpChurnAllocationTests
             workers[w] = new Thread(() =>
             {
                 var message = new byte[64];
+                if (ending == Ending.ServerDisconnect)
+                    message[0] = (byte)'D';
                 var reply = new byte[64];
                 var endpoint = new IPEndPoint(IPAddress.Loopback, port);
                 try
@@ -129,8 +143,10 @@ public class TcpChurnAllocationTests
                                 throw new IOException("the server closed before echoing");
                             read += n;
                         }
-                        if (reset)
+                        if (ending == Ending.Reset)
                             socket.LingerState = new LingerOption(true, 0);
+                        else if (ending == Ending.ServerDisconnect && socket.Receive(reply) != 0)
+                            throw new IOException("more than the echo before the server's FIN");
                     }
                 }
                 catch (Exception e)

@@ -139,13 +139,20 @@ public sealed partial class TcpConnection
             FlushQueue();
     }
 
-    /// <summary>Looks at a drain's progress a few times per send timeout.</summary>
+    private LoopTimer? _drainTimer; // made once per connection object, which may be reused
+
+    private int DrainPeriodMs => System.Math.Clamp(_net.Limits.SendTimeoutMs / 4, 100, 1000);
+
+    /// <summary>Looks at a drain's progress a few times per send timeout. The timer is the
+    /// connection's own, armed again at each tick as a periodic one would be, so that a
+    /// disconnect allocates nothing (docs/architecture.md, "Connection pooling").</summary>
     private void StartDrainTimer()
     {
         _timer?.Cancel();
         _lastProgress = EventLoop.Now;
-        int period = System.Math.Clamp(_net.Limits.SendTimeoutMs / 4, 100, 1000);
-        _timer = _net.Loop.Schedule(period, period, DrainTick);
+        _drainTimer ??= _net.Loop.CreateTimer(DrainTick);
+        _net.Loop.Restart(_drainTimer, DrainPeriodMs);
+        _timer = _drainTimer;
     }
 
     /// <summary>The last queued byte has gone to the kernel.</summary>
@@ -223,6 +230,8 @@ public sealed partial class TcpConnection
     {
         if (_phase == Phase.Closed)
             return;
+        if (_timer == _drainTimer)
+            _net.Loop.Restart(_drainTimer!, DrainPeriodMs); // the next look; what follows may cancel it
         long now = EventLoop.Now;
         // The peer taking bytes is progress even when none of ours moves: a socket is writable
         // again only once a third of its send buffer (up to 4 MiB) is acknowledged, which a
