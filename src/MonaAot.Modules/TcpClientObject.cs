@@ -121,7 +121,7 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
         _acceptedSecure = false;
         TcpConnection? connection;
         if (_tls is null)
-            connection = TcpConnection.ForConnect(Runtime.Net, this);
+            connection = TcpConnection.ForConnect(Runtime.Net, this, reusable: address is not null);
         else if ((connection = TcpConnection.ForConnect(Runtime.Net, this, _tls, _tlsServerName ?? host, out string? failure)) is null)
             return failure;
         connection.Paused = _paused;
@@ -131,7 +131,7 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
         _reportsDue++;
         Retain(L, 1);
         if (address is { } now)
-            connection.Connect([now]);
+            connection.Connect(now);
         else
             ResolveThenConnect(connection, host, port);
         return null;

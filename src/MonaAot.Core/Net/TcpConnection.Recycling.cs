@@ -11,13 +11,15 @@ namespace MonaAot.Net;
 /// or cancelled, and its owner said with <see cref="Release"/> that it holds it no more. The
 /// next accept then takes it instead of allocating. Nothing stale can reach a reused one: its
 /// reactor token changed (the handle table's generation), its timers were cancelled, and it
-/// is out of the idle and ending lists. Connections made to connect (a resolver's answer may
-/// still come to them) and TLS or PROXY ones (state of their own) are never reused. The report
+/// is out of the idle and ending lists. A connection made to connect is reused only when its
+/// address was known at once (<see cref="ForConnect(NetContext, ITcpConnectionEvents, bool)"/>:
+/// a resolver's answer could still come to one made for a name); TLS and PROXY ones (state of
+/// their own) never are. The report
 /// is posted through one delegate made once per connection object, not a closure per close.
 /// </summary>
 public sealed unsafe partial class TcpConnection
 {
-    private bool _recyclable;                 // a plain accepted connection, not in the pool
+    private bool _recyclable;                 // plain, reusable, and not in the pool
     private bool _released;                   // its owner holds it no more
     private bool _reportPending;              // DeliverClosed is queued on the loop
     private ITcpConnectionEvents? _reportTo;  // null: the queued report was cancelled
@@ -62,20 +64,20 @@ public sealed unsafe partial class TcpConnection
         _net.SpareConnections.Return(this);
     }
 
-    /// <summary>Makes this connection (new, or spare) the one of accepted descriptor
-    /// <paramref name="fd"/>: every field as a new accepted connection has it.</summary>
-    private void Reuse(ITcpConnectionEvents events, nint fd)
+    /// <summary>Makes this connection (new, or spare) a fresh one: of accepted descriptor
+    /// <paramref name="fd"/> (connected), or about to connect (no descriptor, resolving).</summary>
+    private void Reuse(ITcpConnectionEvents events, nint fd, Phase phase, IoEvents interest, bool recyclable)
     {
         Debug.Assert(_queue.IsEmpty && _kept == null && _gate == null && _tls == null && _plain == null && SweepIndex == -1);
         _events = events;
-        _phase = Phase.Connected;
+        _phase = phase;
         _fd = fd;
         _token = 0;
-        _interest = IoEvents.Readable;
+        _interest = interest;
         _timer = null;
         _candidates = [];
         _nextCandidate = 0;
-        _attempt = "";
+        _attempt = default;
         _lastConnectError = null;
         _peerClosed = false;
         _paused = false;
@@ -98,7 +100,7 @@ public sealed unsafe partial class TcpConnection
         _handshakeTimer = null;
         _closeNotifyQueued = _tlsDelivered = false;
         // this file
-        _recyclable = true;
+        _recyclable = recyclable;
         _released = false;
         _reportPending = false;
         _reportTo = null;

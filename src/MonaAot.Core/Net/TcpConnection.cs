@@ -53,7 +53,9 @@ public sealed unsafe partial class TcpConnection : IIoHandler
     private LoopTimer? _timer;
     private NetAddress[] _candidates = [];
     private int _nextCandidate;
-    private string _attempt = "";
+    private NetAddress _attempt;     // the address being tried, formatted only for an error
+    private LoopTimer? _connectTimer; // made once per connection object, which may be reused
+    private NetAddress[]? _oneCandidate;
     private string? _lastConnectError;
     private bool _peerClosed;
     private bool _paused;
@@ -74,16 +76,23 @@ public sealed unsafe partial class TcpConnection : IIoHandler
         _queue = new SendQueue(net.Chunks);
     }
 
-    /// <summary>A connection that will connect once its addresses are known (<see cref="Connect"/>).</summary>
-    public static TcpConnection ForConnect(NetContext net, ITcpConnectionEvents events) =>
-        new(net, events) { _phase = Phase.Resolving };
+    /// <summary>A connection that will connect once its addresses are known (<see cref="Connect"/>).
+    /// <paramref name="reusable"/>: a spare connection may serve it, and it may be reused once
+    /// its owner releases it (TcpConnection.Recycling.cs); only when nothing else (a resolver's
+    /// answer) can still reach it later.</summary>
+    public static TcpConnection ForConnect(NetContext net, ITcpConnectionEvents events, bool reusable = false)
+    {
+        TcpConnection connection = (reusable ? net.SpareConnections.Take() : null) ?? new TcpConnection(net, null);
+        connection.Reuse(events, -1, Phase.Resolving, IoEvents.None, reusable);
+        return connection;
+    }
 
     /// <summary>Adopts an accepted descriptor (non-blocking, TCP_NODELAY set by the listener).
     /// A spare connection (TcpConnection.Recycling.cs) serves it when there is one.</summary>
     public static TcpConnection Accepted(NetContext net, nint fd, ITcpConnectionEvents events)
     {
         TcpConnection connection = net.SpareConnections.Take() ?? new TcpConnection(net, null);
-        connection.Reuse(events, fd);
+        connection.Reuse(events, fd, Phase.Connected, IoEvents.Readable, recyclable: true);
         connection._token = net.Attach(fd, connection, IoEvents.Readable);
         net.Stats.Connections++;
         net.Stats.Accepts++;
@@ -243,6 +252,14 @@ public sealed unsafe partial class TcpConnection : IIoHandler
         TryNextCandidate();
     }
 
+    /// <summary>Starts connecting to <paramref name="address"/> alone (no list allocated).</summary>
+    public void Connect(NetAddress address)
+    {
+        _oneCandidate ??= new NetAddress[1];
+        _oneCandidate[0] = address;
+        Connect(_oneCandidate);
+    }
+
     /// <summary>Ends a connection whose addresses could not be found.</summary>
     public void FailResolve(string error)
     {
@@ -379,9 +396,11 @@ public sealed unsafe partial class TcpConnection : IIoHandler
         }
         _fd = fd;
         _phase = Phase.Connecting;
-        _attempt = address.ToString();
+        _attempt = address;
         _interest = interest;
-        _timer = _net.Loop.Schedule(_net.Limits.ConnectTimeoutMs, 0, TimeOutAttempt);
+        _connectTimer ??= _net.Loop.CreateTimer(TimeOutAttempt);
+        _net.Loop.Restart(_connectTimer, _net.Limits.ConnectTimeoutMs);
+        _timer = _connectTimer;
         return true;
     }
 
@@ -395,7 +414,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
     private void FailAttempt(int errno)
     {
         _timer?.Cancel();
-        _lastConnectError = NetError.Describe(_net.Logger, "connect", _fd, errno, _attempt);
+        _lastConnectError = NetError.Describe(_net.Logger, "connect", _fd, errno, _attempt.ToString());
         _net.Close(_fd, _token);
         _fd = -1;
         _phase = Phase.Resolving;
