@@ -20,7 +20,8 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
 {
     private readonly TcpModule _module;
     private TcpConnection? _connection;
-    private string? _error;
+    private NetFailure _error;      // its text made only if the script reads it
+    private int _connects;          // connect() calls that started a connection
     private bool _clampWarned;
     private bool _paused;
     private bool _allowHalfOpen;
@@ -61,13 +62,32 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
     /// (the server's); pushes it on the stack.</summary>
     internal static TcpClientObject PushAccepted(TcpModule module, IResourceOwner? owner, nint L, nint fd)
     {
-        var client = new TcpClientObject(module, owner);
+        TcpClientObject client = module.SpareClients.Take()?.Reuse(owner) ?? new TcpClientObject(module, owner);
         module.ClientType.Push(L, client);
         client._connection = TcpConnection.Accepted(module.Runtime.Net, fd, client);
         client._connection.ShareGate(client.Gate);
         client._reportsDue++;
         client.Retain(L, -1);
         return client;
+    }
+
+    /// <summary>A spare client (<see cref="Collected"/>) as a new one of
+    /// <paramref name="owner"/>: every field as the constructor leaves it for a plain
+    /// client.</summary>
+    internal TcpClientObject Reuse(IResourceOwner? owner)
+    {
+        Reinitialize(owner);
+        _connection = null;
+        _error = default;
+        _clampWarned = false;
+        _paused = false;
+        _allowHalfOpen = false;
+        _reportsDue = 0;
+        _flushed = null;
+        _acceptedSecure = false;
+        _acceptedBy = null;
+        _acceptedFrom = null;
+        return this;
     }
 
     /// <summary>A connection a TLS server, or a server with proxyProtocol, accepted: it reaches
@@ -95,12 +115,13 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
     {
         if (_connection is { IsOpen: true })
             return "already connected";
-        _error = null;
+        _error = default;
+        _connects++;
         _clampWarned = false;
         _acceptedSecure = false;
         TcpConnection? connection;
         if (_tls is null)
-            connection = TcpConnection.ForConnect(Runtime.Net, this);
+            connection = TcpConnection.ForConnect(Runtime.Net, this, reusable: address is not null);
         else if ((connection = TcpConnection.ForConnect(Runtime.Net, this, _tls, _tlsServerName ?? host, out string? failure)) is null)
             return failure;
         connection.Paused = _paused;
@@ -110,7 +131,7 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
         _reportsDue++;
         Retain(L, 1);
         if (address is { } now)
-            connection.Connect([now]);
+            connection.Connect(now);
         else
             ResolveThenConnect(connection, host, port);
         return null;
@@ -193,11 +214,12 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
             Runtime.CallEvent(0, 0);
     }
 
-    public void OnClosed(TcpConnection connection, string? error)
+    public void OnClosed(TcpConnection connection, NetFailure error)
     {
         // A connect made since then cleared error for the new connection: an old connection's
         // reason shows only during its own onDisconnection.
-        string? kept = _error;
+        NetFailure kept = _error;
+        int connects = _connects;
         bool borrowed = false;
         _reportsDue--;
         if (_acceptedBy is { } server)
@@ -205,7 +227,7 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
             // Its handshake failed: no script knows this client (SPEC: logged, never reported).
             _acceptedBy = null;
             _connection = null;
-            string message = $"TCPServer {server.Port}: {error ?? "TLS handshake not completed"} (client {_acceptedFrom ?? "?"})";
+            string message = $"TCPServer {server.Port}: {error.Text ?? "TLS handshake not completed"} (client {_acceptedFrom ?? "?"})";
             if (connection.EndedQuietly)
                 Runtime.Logger.Debug(message); // a balancer's health check: one per check would flood the log
             else if (connection.BehindProxy)
@@ -213,12 +235,13 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
             else
                 Runtime.Logger.Warn(message);
             Release();
+            Forget(connection);
             return;
         }
         if (_connection == connection)
         {
             _connection = null;
-            if (error is not null)
+            if (error.IsError)
                 _error = error;
         }
         else
@@ -228,12 +251,22 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
         }
         if (Runtime.PushEvent(this, "onDisconnection\0"u8))
             Runtime.CallEvent(0, 0);
-        if (borrowed && (object?)_error == error)
+        if (borrowed && _connects == connects)
             _error = kept; // unless the handler connected again, which cleared it
         // Alive while any connection of it still owes its report (one may be draining while
         // the script connected again).
         if (_connection is null && _reportsDue == 0)
             Release();
+        Forget(connection);
+    }
+
+    /// <summary>This object refers to <paramref name="connection"/> no more (it ended, or was
+    /// handed back): it may serve another accept (TcpConnection.Recycling.cs).</summary>
+    private void Forget(TcpConnection connection)
+    {
+        if (_flushed == connection)
+            _flushed = null; // its onFlush, if still queued, is not due any more
+        connection.Release();
     }
 
     /// <summary>Graceful disconnect; onDisconnection follows once the queue is handed over and
@@ -257,6 +290,7 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
         {
             connection.Disconnect(report: false);
             _reportsDue--; // it reports nothing now
+            Forget(connection);
         }
         _connection = null;
         Release();
@@ -264,10 +298,24 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
 
     public override void Collect()
     {
-        _connection?.Abort();
+        if (_connection is { } connection)
+        {
+            connection.Abort();
+            Forget(connection);
+        }
         _connection = null;
         if (_ownsTls)
             _tls!.Dispose(); // sessions still running hold their own reference
+    }
+
+    /// <summary>A plain client whose userdata is gone, with no connection left that could
+    /// still report to it, waits for the next accept (docs/architecture.md, "Connection
+    /// pooling"). A TLS client keeps its own context and server name: it is left to the
+    /// garbage collector.</summary>
+    public override void Collected()
+    {
+        if (_tls is null && _tlsServerName is null && !IsHeld && _connection is null && _reportsDue == 0)
+            _module.SpareClients.Return(this);
     }
 
     [UnmanagedCallersOnly]
@@ -348,7 +396,10 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
         if (key.SequenceEqual("connected"u8))
             LuaApi.lua_pushboolean(L, client._connection is { IsConnected: true } ? 1 : 0);
         else if (key.SequenceEqual("error"u8))
-            PushOptional(L, client._error);
+        {
+            client._error = client._error.Resolved(); // made once, however often it is read
+            PushOptional(L, client._error.Text);
+        }
         else if (key.SequenceEqual("address"u8))
             PushOptional(L, client._connection?.LocalAddress);
         else if (key.SequenceEqual("peerAddress"u8))

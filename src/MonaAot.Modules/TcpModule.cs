@@ -33,6 +33,11 @@ public sealed unsafe class TcpModule
     public ScriptType ClientType { get; private set; } = null!;
     public ScriptType ServerType { get; private set; } = null!;
 
+    /// <summary>Clients whose userdata was collected, for the next accepts
+    /// (<see cref="TcpClientObject.Collected"/>): enough for the garbage of a Lua collection
+    /// cycle under connection churn, about a hundred bytes each.</summary>
+    internal MonaAot.Collections.Pool<TcpClientObject> SpareClients { get; } = new(4096);
+
     /// <summary>Adds createTCPClient/createTCPServer to <paramref name="mona"/>. Relative TLS
     /// file names of code outside any application start from <paramref name="wwwRoot"/>;
     /// createTCPServer(true) uses <paramref name="tlsCertificate"/> and <paramref name="tlsKey"/>
@@ -70,7 +75,11 @@ public sealed unsafe class TcpModule
                     module._defaultClientContext = context;
             }
         }
-        module.ClientType.Push(L, new TcpClientObject(module, owner, context, serverName, ownsTls: context is not null && context != module._defaultClientContext));
+        // A plain client may be a spare one (docs/architecture.md, "Connection pooling").
+        TcpClientObject client = context is null && serverName is null && module.SpareClients.Take() is { } spare
+            ? spare.Reuse(owner)
+            : new TcpClientObject(module, owner, context, serverName, ownsTls: context is not null && context != module._defaultClientContext);
+        module.ClientType.Push(L, client);
         return 1;
     }
 

@@ -111,6 +111,11 @@ public sealed unsafe class NetContext : IDisposable
     public NetStats Stats { get; } = new();
     internal ChunkPool Chunks { get; } = new();
 
+    /// <summary>Closed accepted connections kept for the next accepts
+    /// (TcpConnection.Recycling.cs): as many as a burst of closes in one turn or so, a few
+    /// hundred bytes each.</summary>
+    internal MonaAot.Collections.Pool<TcpConnection> SpareConnections { get; } = new(1024);
+
     private UdpBatch? _udpBatch;
 
     /// <summary>The shared recvmmsg/sendmmsg buffers, made on first use (1 MiB, mostly untouched).</summary>

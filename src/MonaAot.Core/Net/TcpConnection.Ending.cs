@@ -75,7 +75,7 @@ public sealed partial class TcpConnection
     public void Disconnect(bool report = true)
     {
         if (!report)
-            _events = null;
+            _events = _reportTo = null; // a report already posted is not delivered either
         DropGate(); // the owner's block may serve its next connection from now on
         switch (_phase)
         {
@@ -98,7 +98,7 @@ public sealed partial class TcpConnection
     /// <summary>Closes at once without telling the owner (its object is being collected).</summary>
     public void Abort()
     {
-        _events = null;
+        _events = _reportTo = null;
         DropGate();
         Close(null);
     }
@@ -139,13 +139,20 @@ public sealed partial class TcpConnection
             FlushQueue();
     }
 
-    /// <summary>Looks at a drain's progress a few times per send timeout.</summary>
+    private LoopTimer? _drainTimer; // made once per connection object, which may be reused
+
+    private int DrainPeriodMs => System.Math.Clamp(_net.Limits.SendTimeoutMs / 4, 100, 1000);
+
+    /// <summary>Looks at a drain's progress a few times per send timeout. The timer is the
+    /// connection's own, armed again at each tick as a periodic one would be, so that a
+    /// disconnect allocates nothing (docs/architecture.md, "Connection pooling").</summary>
     private void StartDrainTimer()
     {
         _timer?.Cancel();
         _lastProgress = EventLoop.Now;
-        int period = System.Math.Clamp(_net.Limits.SendTimeoutMs / 4, 100, 1000);
-        _timer = _net.Loop.Schedule(period, period, DrainTick);
+        _drainTimer ??= _net.Loop.CreateTimer(DrainTick);
+        _net.Loop.Restart(_drainTimer, DrainPeriodMs);
+        _timer = _drainTimer;
     }
 
     /// <summary>The last queued byte has gone to the kernel.</summary>
@@ -189,7 +196,7 @@ public sealed partial class TcpConnection
         ITcpConnectionEvents? events = _events;
         _events = null;
         if (events is not null)
-            _net.Loop.Post(() => events.OnClosed(this, null));
+            PostClosed(events, null);
         if (_peerClosed)
             Close(null);
     }
@@ -223,6 +230,8 @@ public sealed partial class TcpConnection
     {
         if (_phase == Phase.Closed)
             return;
+        if (_timer == _drainTimer)
+            _net.Loop.Restart(_drainTimer!, DrainPeriodMs); // the next look; what follows may cancel it
         long now = EventLoop.Now;
         // The peer taking bytes is progress even when none of ours moves: a socket is writable
         // again only once a third of its send buffer (up to 4 MiB) is acknowledged, which a
@@ -269,11 +278,19 @@ public sealed partial class TcpConnection
 
     /// <summary>Ends with <paramref name="error"/>; a connection that was ending says how many
     /// queued bytes did not reach the kernel.</summary>
-    private void CloseUndelivered(string error)
+    private void CloseUndelivered(NetFailure error)
     {
         long undelivered = Queued;
         if (_shutdownRequested && undelivered > 0)
-            error = $"{error}, {undelivered} queued bytes not delivered";
+            error = $"{error.Text}, {undelivered} queued bytes not delivered";
         Close(error);
     }
+
+    /// <summary>What <paramref name="operation"/> failing with <paramref name="errno"/> ends
+    /// this connection with: its text made only when read (<see cref="NetFailure"/>), except
+    /// for a bug, which is logged now (<see cref="NetError.Classify"/>).</summary>
+    private NetFailure Failure(string operation, int errno) =>
+        NetError.Classify(errno) == NetErrorKind.Bug
+            ? NetError.Describe(_net.Logger, operation, _fd, errno, PeerText ?? "?")
+            : NetFailure.OfErrno(errno, _peerText, _peer, _peerState == PeerState.Known);
 }

@@ -40,6 +40,7 @@ public sealed unsafe partial class TcpConnection
     public static TcpConnection AcceptedProxy(NetContext net, nint fd, ITcpConnectionEvents events, ProxyTrust trust, TlsContext? tls)
     {
         TcpConnection connection = Accepted(net, fd, events);
+        connection._recyclable = false; // its header and TLS state are not reset for reuse
         connection.BehindProxy = true;
         if (!NetAddress.OfSocket(fd, peer: true, out NetAddress peer))
         {
@@ -51,7 +52,7 @@ public sealed unsafe partial class TcpConnection
         if (!trust.Trusts(peer))
         {
             net.Stats.ProxyRejections++;
-            connection.Close($"PROXY protocol: {connection._peerText} is not a trusted source");
+            connection.Close($"PROXY protocol: {connection.PeerText} is not a trusted source");
             return connection;
         }
         if (tls is not null)
@@ -66,7 +67,7 @@ public sealed unsafe partial class TcpConnection
             connection.UseTls(session); // its handshake starts after the header
         }
         connection._proxyBuffer = new byte[ProxyHeader.MaxLength];
-        connection._proxyText = connection._peerText;
+        connection._proxyText = connection.PeerText;
         connection._timer = net.Loop.Schedule(net.Limits.TlsHandshakeTimeoutMs, 0, connection.TimeOutProxy);
         return connection;
     }
@@ -143,7 +144,7 @@ public sealed unsafe partial class TcpConnection
                 Close(_proxyLocalIdle ? "PROXY protocol: LOCAL header and no data (reset)" : "PROXY protocol: closed before any byte (reset)");
                 return;
             }
-            Close(NetError.Describe(_net.Logger, "receive", _fd, errno, _peerText ?? "?"));
+            Close(NetError.Describe(_net.Logger, "receive", _fd, errno, PeerText ?? "?"));
             return;
         }
     }

@@ -60,6 +60,7 @@ public sealed unsafe partial class TcpConnection
     public static TcpConnection AcceptedTls(NetContext net, nint fd, ITcpConnectionEvents events, TlsContext context)
     {
         TcpConnection connection = Accepted(net, fd, events);
+        connection._recyclable = false; // its TLS state is not reset for reuse
         TlsSession? session = TlsSession.CreateServer(context, out string? error);
         if (session == null)
         {
@@ -201,7 +202,7 @@ public sealed unsafe partial class TcpConnection
             if (errno == Libc.EINTR)
                 continue;
             if (errno != Libc.EAGAIN)
-                CloseUndelivered(NetError.Describe(_net.Logger, "receive", _fd, errno, _peerText ?? "?"));
+                CloseUndelivered(NetError.Describe(_net.Logger, "receive", _fd, errno, PeerText ?? "?"));
             return;
         }
     }

@@ -40,7 +40,7 @@ public sealed unsafe partial class TcpConnection
         long sent = _queue.Flush(_fd);
         if (sent < 0)
         {
-            CloseUndelivered(NetError.Describe(_net.Logger, "send", _fd, (int)-sent, _peerText ?? "?"));
+            CloseUndelivered(NetError.Describe(_net.Logger, "send", _fd, (int)-sent, PeerText ?? "?"));
             return;
         }
         _net.Stats.BytesSent += sent;

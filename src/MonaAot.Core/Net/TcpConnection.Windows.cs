@@ -102,7 +102,7 @@ public sealed unsafe partial class TcpConnection
         int result = ev.Result;
         if (result < 0)
         {
-            CloseUndelivered(NetError.Describe(_net.Logger, "send", _fd, -result, _peerText ?? "?")); // the posted bytes count as lost
+            CloseUndelivered(NetError.Describe(_net.Logger, "send", _fd, -result, PeerText ?? "?")); // the posted bytes count as lost
             return;
         }
         _postedBytes = 0;

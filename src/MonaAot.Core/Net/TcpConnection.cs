@@ -26,10 +26,10 @@ public interface ITcpConnectionEvents
     /// a method of the connection, so the owner defers the script's event to a later turn.</summary>
     void OnFlushed(TcpConnection connection);
 
-    /// <summary>Once per connection, on a later loop turn than the cause: error is null for a
-    /// normal close by either side, and for a disconnect whose queue was handed over and whose
-    /// FIN was sent.</summary>
-    void OnClosed(TcpConnection connection, string? error);
+    /// <summary>Once per connection, on a later loop turn than the cause: error is none (not
+    /// <see cref="NetFailure.IsError"/>) for a normal close by either side, and for a disconnect
+    /// whose queue was handed over and whose FIN was sent.</summary>
+    void OnClosed(TcpConnection connection, NetFailure error);
 }
 
 /// <summary>
@@ -53,7 +53,9 @@ public sealed unsafe partial class TcpConnection : IIoHandler
     private LoopTimer? _timer;
     private NetAddress[] _candidates = [];
     private int _nextCandidate;
-    private string _attempt = "";
+    private NetAddress _attempt;     // the address being tried, formatted only for an error
+    private LoopTimer? _connectTimer; // made once per connection object, which may be reused
+    private NetAddress[]? _oneCandidate;
     private string? _lastConnectError;
     private bool _peerClosed;
     private bool _paused;
@@ -67,21 +69,30 @@ public sealed unsafe partial class TcpConnection : IIoHandler
     private long _activitySeen; // what the idle sweeper saw last
     private int _idleTicks;
 
-    private TcpConnection(NetContext net, ITcpConnectionEvents events)
+    private TcpConnection(NetContext net, ITcpConnectionEvents? events)
     {
         _net = net;
         _events = events;
         _queue = new SendQueue(net.Chunks);
     }
 
-    /// <summary>A connection that will connect once its addresses are known (<see cref="Connect"/>).</summary>
-    public static TcpConnection ForConnect(NetContext net, ITcpConnectionEvents events) =>
-        new(net, events) { _phase = Phase.Resolving };
+    /// <summary>A connection that will connect once its addresses are known (<see cref="Connect"/>).
+    /// <paramref name="reusable"/>: a spare connection may serve it, and it may be reused once
+    /// its owner releases it (TcpConnection.Recycling.cs); only when nothing else (a resolver's
+    /// answer) can still reach it later.</summary>
+    public static TcpConnection ForConnect(NetContext net, ITcpConnectionEvents events, bool reusable = false)
+    {
+        TcpConnection connection = (reusable ? net.SpareConnections.Take() : null) ?? new TcpConnection(net, null);
+        connection.Reuse(events, -1, Phase.Resolving, IoEvents.None, reusable);
+        return connection;
+    }
 
-    /// <summary>Adopts an accepted descriptor (non-blocking, TCP_NODELAY set by the listener).</summary>
+    /// <summary>Adopts an accepted descriptor (non-blocking, TCP_NODELAY set by the listener).
+    /// A spare connection (TcpConnection.Recycling.cs) serves it when there is one.</summary>
     public static TcpConnection Accepted(NetContext net, nint fd, ITcpConnectionEvents events)
     {
-        var connection = new TcpConnection(net, events) { _fd = fd, _phase = Phase.Connected, _interest = IoEvents.Readable };
+        TcpConnection connection = net.SpareConnections.Take() ?? new TcpConnection(net, null);
+        connection.Reuse(events, fd, Phase.Connected, IoEvents.Readable, recyclable: true);
         connection._token = net.Attach(fd, connection, IoEvents.Readable);
         net.Stats.Connections++;
         net.Stats.Accepts++;
@@ -181,14 +192,25 @@ public sealed unsafe partial class TcpConnection : IIoHandler
 
     /// <summary>Kept from the moment of connection: after a reset the kernel no longer knows it,
     /// and the error message still names it.</summary>
-    public string? PeerAddress => _phase == Phase.Connected && !Handshaking ? _peerText : null;
+    public string? PeerAddress => _phase == Phase.Connected && !Handshaking ? PeerText : null;
 
     /// <summary>The peer as it was when the connection was made, whatever its state now (for
-    /// the owner's log about a connection no script saw).</summary>
-    public string? PeerText => _peerText;
+    /// the owner's log about a connection no script saw); null before. Its text is made when
+    /// first asked for: most connections never are (an accept makes no string).</summary>
+    public string? PeerText => _peerText ??= _peerState switch
+    {
+        PeerState.Known => _peer.ToString(),
+        PeerState.Unknown => "?",
+        _ => null,
+    };
+
+    private enum PeerState : byte { NotYet, Known, Unknown }
+
+    private PeerState _peerState;
+    private NetAddress _peer;
 
     private void RememberPeer() =>
-        _peerText = NetAddress.OfSocket(_fd, peer: true, out NetAddress peer) ? peer.ToString() : "?";
+        _peerState = NetAddress.OfSocket(_fd, peer: true, out _peer) ? PeerState.Known : PeerState.Unknown;
 
     /// <summary>Lets code outside C# write to this connection's socket while it may (see
     /// <see cref="DirectWriteGate"/>): the gate is kept up to date until the connection closes
@@ -228,6 +250,14 @@ public sealed unsafe partial class TcpConnection : IIoHandler
         _candidates = candidates;
         _nextCandidate = 0;
         TryNextCandidate();
+    }
+
+    /// <summary>Starts connecting to <paramref name="address"/> alone (no list allocated).</summary>
+    public void Connect(NetAddress address)
+    {
+        _oneCandidate ??= new NetAddress[1];
+        _oneCandidate[0] = address;
+        Connect(_oneCandidate);
     }
 
     /// <summary>Ends a connection whose addresses could not be found.</summary>
@@ -286,7 +316,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
             _activity++;
             if (errno != Libc.EAGAIN)
             {
-                string error = NetError.Describe(_net.Logger, "send", _fd, errno, _peerText ?? "?");
+                string error = NetError.Describe(_net.Logger, "send", _fd, errno, PeerText ?? "?");
                 Close(error);
                 return error;
             }
@@ -315,7 +345,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
             case Phase.Draining when ev.Result < 0:
                 // The IOCP backend's readiness read failed (a reset): the read that follows may
                 // no longer see the error, so it ends the connection here. Epoll gives no Result.
-                CloseUndelivered(NetError.Describe(_net.Logger, "receive", _fd, -ev.Result, _peerText ?? "?"));
+                CloseUndelivered(Failure("receive", -ev.Result));
                 break;
             case Phase.Connected:
             case Phase.Draining:
@@ -366,9 +396,11 @@ public sealed unsafe partial class TcpConnection : IIoHandler
         }
         _fd = fd;
         _phase = Phase.Connecting;
-        _attempt = address.ToString();
+        _attempt = address;
         _interest = interest;
-        _timer = _net.Loop.Schedule(_net.Limits.ConnectTimeoutMs, 0, TimeOutAttempt);
+        _connectTimer ??= _net.Loop.CreateTimer(TimeOutAttempt);
+        _net.Loop.Restart(_connectTimer, _net.Limits.ConnectTimeoutMs);
+        _timer = _connectTimer;
         return true;
     }
 
@@ -382,7 +414,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
     private void FailAttempt(int errno)
     {
         _timer?.Cancel();
-        _lastConnectError = NetError.Describe(_net.Logger, "connect", _fd, errno, _attempt);
+        _lastConnectError = NetError.Describe(_net.Logger, "connect", _fd, errno, _attempt.ToString());
         _net.Close(_fd, _token);
         _fd = -1;
         _phase = Phase.Resolving;
@@ -473,7 +505,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
             if (errno == Libc.EINTR)
                 continue;
             if (errno != Libc.EAGAIN)
-                CloseUndelivered(NetError.Describe(_net.Logger, "receive", _fd, errno, _peerText ?? "?"));
+                CloseUndelivered(Failure("receive", errno));
             return;
         }
     }
@@ -532,7 +564,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
     {
         int errno = SocketCalls.PendingError(_fd);
         if (errno != 0)
-            CloseUndelivered(NetError.Describe(_net.Logger, "pending error (SO_ERROR)", _fd, errno, _peerText ?? "?"));
+            CloseUndelivered(Failure("pending error (SO_ERROR)", errno));
     }
 
     /// <summary>Reading until the peer's FIN, unless paused (a TLS handshake reads regardless);
@@ -555,13 +587,13 @@ public sealed unsafe partial class TcpConnection : IIoHandler
     }
 
     /// <summary>Closes now, drops the queue, and reports once to the owner on a later turn.</summary>
-    private void Close(string? error)
+    private void Close(NetFailure error)
     {
         if (_phase == Phase.Closed)
             return;
         if (_phase is Phase.Connected or Phase.Draining)
             _net.Stats.Connections--;
-        if (error != null)
+        if (error.IsError)
             _net.Stats.ConnectionErrors++;
         _phase = Phase.Closed;
         _net.Idle?.Remove(this);
@@ -569,7 +601,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
         DropGate();
         _timer?.Cancel();
         if (_tls != null)
-            EndTls(error);
+            EndTls(error.Text);
         if (_fd >= 0)
         {
             _net.Close(_fd, _token);
@@ -581,6 +613,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
         ITcpConnectionEvents? events = _events;
         _events = null;
         if (events is not null)
-            _net.Loop.Post(() => events.OnClosed(this, error));
+            PostClosed(events, error);
+        Recycle();
     }
 }

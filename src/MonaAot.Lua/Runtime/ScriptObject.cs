@@ -33,7 +33,7 @@ public abstract unsafe class ScriptObject : IOwnedResource
 
     /// <summary>The application it belongs to, fixed when it is made; it holds the object
     /// (<see cref="IResourceOwner.Track"/>) while the object is active.</summary>
-    public IResourceOwner? Owner { get; }
+    public IResourceOwner? Owner { get; private set; }
 
     private bool _tracked;
 
@@ -66,6 +66,25 @@ public abstract unsafe class ScriptObject : IOwnedResource
             Owner!.Untrack(this);
             _tracked = false;
         }
+    }
+
+    /// <summary>Neither kept alive by a registry reference nor tracked by its application:
+    /// once its userdata is collected, nothing refers to it.</summary>
+    protected bool IsHeld => SelfRef != LuaApi.LUA_NOREF || _tracked;
+
+    /// <summary>For a pooled object taken again (docs/architecture.md, "Connection pooling"):
+    /// it belongs to <paramref name="owner"/> now; its next <see cref="ScriptType.Push"/> gives
+    /// it a new id, generation and gate.</summary>
+    protected void Reinitialize(IResourceOwner? owner)
+    {
+        System.Diagnostics.Debug.Assert(!IsHeld && Gate == null);
+        Owner = owner;
+    }
+
+    /// <summary>After <see cref="Collect"/>, once its id is freed: no Lua value can reach it
+    /// any more, so a type that pools its objects may keep it for reuse here.</summary>
+    public virtual void Collected()
+    {
     }
 
     /// <summary>The application stops or reloads: end everything, call no handler.</summary>

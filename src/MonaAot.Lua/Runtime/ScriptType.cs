@@ -224,6 +224,7 @@ public sealed unsafe class ScriptType
             obj.Collect();
             obj.Gate = null; // the block goes with the userdata
             obj.Runtime.Objects.Remove(obj);
+            obj.Collected();
         }
         return 0;
     }

@@ -197,7 +197,7 @@ public sealed class MetricsEndpoint : ITcpListenerEvents, IDisposable
         {
         }
 
-        public void OnClosed(TcpConnection connection, string? error)
+        public void OnClosed(TcpConnection connection, NetFailure error)
         {
             Timer?.Cancel();
             endpoint.Closed();

@@ -107,7 +107,7 @@ public class NetErrorTests
         public int OnReceived(TcpConnection connection, ReadOnlySpan<byte> data) => 0;
         public void OnEnd(TcpConnection connection) { }
         public void OnFlushed(TcpConnection connection) { }
-        public void OnClosed(TcpConnection connection, string? error) => Closed.TrySetResult(error);
+        public void OnClosed(TcpConnection connection, NetFailure error) => Closed.TrySetResult(error.Text);
     }
 
     [DllImport("libc", SetLastError = true)]

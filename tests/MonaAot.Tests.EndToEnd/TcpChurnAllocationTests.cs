@@ -1,0 +1,179 @@
+using System;
+using System.IO;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Threading;
+using System.Threading.Tasks;
+using MonaAot.Tests.Support;
+using TUnit.Assertions;
+using TUnit.Assertions.Extensions;
+using TUnit.Core;
+using TUnit.Core.Enums;
+
+namespace MonaAot.Tests.EndToEnd;
+
+/// <summary>
+/// Connection churn allocates no managed memory per connection (docs/architecture.md,
+/// "Connection pooling"): what the whole process allocates over 100,000 accepted, echoed and
+/// closed connections is what it allocates over 10,000, within a small constant (the timers and
+/// the www scanner's periodic work, which do not depend on traffic). Every end: the peer's FIN,
+/// a reset (SO_LINGER 0), whose error the script may read, and the script's disconnect().
+/// </summary>
+// Linux only: it runs the published Linux binary (out/monaaot) as a child process.
+[RunOn(OS.Linux)]
+public class TcpChurnAllocationTests
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
+
+    /// <summary>Echo with the three handlers, plus "stats?" on a control connection answered
+    /// with mona:stats().managedAllocatedBytes. A full Lua collection every 1,000 connections:
+    /// a client object is reused once its userdata is collected, and how far the collector's
+    /// own pace lags under churn is the benchmark's figure (docs/performance.md), not this
+    /// test's; here every collected client must come back instead of a new one.</summary>
+    private const string ChurnApp = """
+        gone = 0
+        server = mona:createTCPServer()
+        function server:onConnection(client)
+          function client:onReception(data)
+            if data == "stats?" then
+              self:send(tostring(mona:stats().managedAllocatedBytes) .. "\n")
+            elseif data:byte(1) == 68 then -- "D": echoed, then the server disconnects
+              self:send(data)
+              self:disconnect()
+            else
+              self:send(data)
+            end
+          end
+          function client:onDisconnection()
+            gone = gone + 1
+            if gone % 1000 == 0 then collectgarbage() end
+          end
+        end
+        assert(server:start("127.0.0.1", 0))
+        NOTE("port ", server.port)
+        ticks = 0
+        function onManage() ticks = ticks + 1 if ticks <= 2 then NOTE('tick ', ticks) end end
+        """;
+
+    /// <summary>Clients at once: enough to keep the server's loop busy, few enough for the
+    /// machine's cores.</summary>
+    private const int Parallel = 8;
+
+    /// <summary>How a connection ends: the client's FIN, the client's reset, or the server's
+    /// disconnect() after the echo (a drain, then the client's FIN).</summary>
+    public enum Ending { Fin, Reset, ServerDisconnect }
+
+    [Test]
+    [Timeout(300_000)]
+    public async Task Churn_FinClose_AllocatesNothingPerConnection(CancellationToken token) =>
+        await Measure(Ending.Fin, token);
+
+    [Test]
+    [Timeout(300_000)]
+    public async Task Churn_ResetClose_AllocatesNothingPerConnection(CancellationToken token) =>
+        await Measure(Ending.Reset, token);
+
+    [Test]
+    [Timeout(300_000)]
+    public async Task Churn_ServerDisconnect_AllocatesNothingPerConnection(CancellationToken token) =>
+        await Measure(Ending.ServerDisconnect, token);
+
+    private static async Task Measure(Ending ending, CancellationToken token)
+    {
+        using var www = new TempWww();
+        www.WriteApp("", ChurnApp);
+        await using MonaProcess mona = MonaProcess.Start(www.Www);
+        int port = await TcpProcessTests.PortOf(mona);
+        using Socket control = await TcpApp.Connect(port);
+        control.ReceiveTimeout = (int)Wait.TotalMilliseconds;
+        await mona.WaitForLine("tick 2", Wait);
+
+        int warm = Runner.Count(5_000, 50), small = Runner.Count(10_000, 50), large = Runner.Count(100_000, 50);
+        (long growth10k, long growth100k) = await Task.Run(() =>
+        {
+            Churn(port, warm, ending, token); // first use of every path, and the pools' size
+            long start = AskAllocated(control);
+            Churn(port, small, ending, token);
+            long after10k = AskAllocated(control);
+            Churn(port, large, ending, token);
+            long after100k = AskAllocated(control);
+            return (after10k - start, after100k - after10k);
+        }, token);
+
+        // Not proportional to the connections: 100,000 would show as megabytes at even a few
+        // bytes each; what is left is the process's periodic work over the run's seconds.
+        string because = $"{small} connections: +{growth10k} bytes, {large} connections: +{growth100k} bytes";
+        Console.WriteLine($"{ending}: {because}");
+        await Assert.That(growth100k).IsLessThan(16 * 1024).Because(because);
+        await Assert.That(growth10k).IsLessThan(16 * 1024).Because(because);
+    }
+
+    /// <summary><paramref name="count"/> connections, <see cref="Parallel"/> at a time: each
+    /// connects, sends 64 bytes, reads them back and closes as <paramref name="ending"/> says.</summary>
+    private static void Churn(int port, int count, Ending ending, CancellationToken token)
+    {
+        int next = -1;
+        var workers = new Thread[Parallel];
+        Exception? failure = null;
+        for (int w = 0; w < Parallel; w++)
+        {
+            workers[w] = new Thread(() =>
+            {
+                var message = new byte[64];
+                if (ending == Ending.ServerDisconnect)
+                    message[0] = (byte)'D';
+                var reply = new byte[64];
+                var endpoint = new IPEndPoint(IPAddress.Loopback, port);
+                try
+                {
+                    while (Interlocked.Increment(ref next) < count && failure is null)
+                    {
+                        token.ThrowIfCancellationRequested();
+                        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                        socket.NoDelay = true;
+                        socket.ReceiveTimeout = socket.SendTimeout = (int)Wait.TotalMilliseconds;
+                        socket.Connect(endpoint);
+                        socket.Send(message);
+                        int read = 0;
+                        while (read < reply.Length)
+                        {
+                            int n = socket.Receive(reply, read, reply.Length - read, SocketFlags.None);
+                            if (n == 0)
+                                throw new IOException("the server closed before echoing");
+                            read += n;
+                        }
+                        if (ending == Ending.Reset)
+                            socket.LingerState = new LingerOption(true, 0);
+                        else if (ending == Ending.ServerDisconnect && socket.Receive(reply) != 0)
+                            throw new IOException("more than the echo before the server's FIN");
+                    }
+                }
+                catch (Exception e)
+                {
+                    failure ??= e;
+                }
+            });
+            workers[w].Start();
+        }
+        foreach (Thread worker in workers)
+            worker.Join();
+        if (failure is not null)
+            throw new IOException($"churn failed: {failure.Message}", failure);
+    }
+
+    private static long AskAllocated(Socket socket)
+    {
+        socket.Send("stats?"u8);
+        var buffer = new byte[64];
+        int length = 0;
+        while (length == 0 || buffer[length - 1] != (byte)'\n')
+        {
+            int n = socket.Receive(buffer, length, buffer.Length - length, SocketFlags.None);
+            if (n == 0)
+                throw new IOException("the server closed the control connection");
+            length += n;
+        }
+        return long.Parse(Encoding.ASCII.GetString(buffer, 0, length - 1));
+    }
+}

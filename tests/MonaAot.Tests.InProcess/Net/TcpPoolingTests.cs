@@ -1,0 +1,85 @@
+using System.Net.Sockets;
+using System.Threading.Tasks;
+using MonaAot.Tests.Support;
+using TUnit.Assertions;
+using TUnit.Assertions.Extensions;
+using TUnit.Core;
+
+namespace MonaAot.Tests.Net;
+
+/// <summary>
+/// Accepted connections and clients are reused (docs/architecture.md, "Connection pooling"):
+/// a client a script still holds is never handed to another connection, and what it says of
+/// its own connection (its error, its fields) stays its own, while the clients the script
+/// dropped come back for new accepts.
+/// </summary>
+public class TcpPoolingTests
+{
+    private const string App = """
+        kept, gone, bad = {}, 0, 0
+        server = mona:createTCPServer()
+        function server:onConnection(client)
+          client.peer = client.peerAddress
+          function client:onReception(data)
+            self.number = tonumber(data)
+            if self.number % 2 == 1 then kept[self.number] = self end
+            self:send(data)
+          end
+          function client:onDisconnection()
+            -- the reason is read here (and so made) only for some: the others' stays unread
+            if self.number % 4 < 2 and self.error ~= "connection reset by peer (" .. self.peer .. ")" then
+              bad = bad + 1
+              NOTE("wrong error ", tostring(self.error), " for ", self.peer)
+            end
+            self.ended = self.error or "none"
+            gone = gone + 1
+            NOTE("gone ", gone, ".")
+          end
+        end
+        assert(server:start("127.0.0.1", 0))
+        NOTE("port ", server.port)
+        """;
+
+    /// <summary>Connections from..from+count-1: each sends its number, reads the
+    /// echo, and closes with a reset (an error to report).</summary>
+    private static async Task Churn(int port, int from, int count)
+    {
+        for (int i = from; i < from + count; i++)
+        {
+            using Socket socket = await TcpApp.Connect(port);
+            byte[] number = System.Text.Encoding.ASCII.GetBytes(i.ToString("D4"));
+            await socket.SendAsync(number, SocketFlags.None);
+            await TcpApp.ReadExactly(socket, number.Length);
+            socket.LingerState = new LingerOption(true, 0); // a reset: an error to report
+        }
+    }
+
+    [Test]
+    public async Task KeptClients_KeepTheirOwnState_WhileDroppedOnesServeNewConnections()
+    {
+        await using TcpApp app = await TcpApp.Start(App);
+        int port = await app.Log.WaitForNumber("port ");
+
+        await Churn(port, 0, 200);
+        await app.Log.WaitFor("gone 200.");
+        // The dropped clients' userdata go: their objects wait for the next accepts.
+        await app.Run("collectgarbage() collectgarbage()");
+        await Churn(port, 200, 200);
+        await app.Log.WaitFor("gone 400.");
+
+        await app.Run("""
+            local count, wrong = 0, 0
+            for number, client in pairs(kept) do
+              count = count + 1
+              local expected = "connection reset by peer (" .. client.peer .. ")"
+              if client.number ~= number or client.connected or client.peerAddress ~= nil
+                 or client.error ~= expected or client.ended ~= expected then
+                wrong = wrong + 1
+              end
+            end
+            NOTE("kept ", count, " wrong ", wrong, " bad ", bad)
+            """);
+        await Assert.That(await app.Log.WaitFor("kept ")).IsEqualTo("kept 200 wrong 0 bad 0");
+        await Assert.That(await app.StopAndCountOpenSockets()).IsEqualTo(0);
+    }
+}
