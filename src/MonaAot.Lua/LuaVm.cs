@@ -86,7 +86,8 @@ public sealed unsafe class LuaVm : IDisposable
         long before = MemoryInUse;
         Shim.mona_gccollect(L);
         long after = MemoryInUse;
-        Shim.mona_heap_trim(_heap);
+        if (_heap != null)
+            Shim.mona_heap_trim(_heap);
         return (before, after);
     }
 
