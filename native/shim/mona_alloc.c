@@ -20,6 +20,7 @@
 static void *block_alloc(size_t size) { return HeapAlloc(GetProcessHeap(), 0, size); }
 static void *block_resize(void *ptr, size_t size) { return HeapReAlloc(GetProcessHeap(), 0, ptr, size); }
 static void block_free(void *ptr) { HeapFree(GetProcessHeap(), 0, ptr); }
+static void system_trim(void) { HeapCompact(GetProcessHeap(), 0); }
 /* The size asked for at allocation: what HeapAlloc guarantees, as malloc_usable_size does. */
 static size_t block_size(void *ptr) { return HeapSize(GetProcessHeap(), 0, ptr); }
 #else
@@ -28,6 +29,9 @@ static size_t block_size(void *ptr) { return HeapSize(GetProcessHeap(), 0, ptr);
 #define block_resize realloc
 #define block_free free
 #define block_size malloc_usable_size
+/* glibc keeps freed memory in its arenas (the top of each heap beyond M_TRIM_THRESHOLD only);
+ * malloc_trim(0) returns every free whole page of every arena, with madvise. */
+static void system_trim(void) { malloc_trim(0); }
 #endif
 
 /* Blocks up to SMALL_MAX bytes are kept on per-size free lists in steps of GRAIN bytes: list c
@@ -165,9 +169,8 @@ mona_heap *mona_heapof(lua_State *L) {
 
 mona_scripts *mona_scriptsof(mona_heap *heap) { return &heap->scripts; }
 
-void mona_freeheap(mona_heap *heap) {
-    if (heap == NULL)
-        return;
+/* Every block on the lists back to malloc. */
+static void flush(mona_heap *heap) {
     for (size_t c = 0; c < CLASSES; c++) {
         while (heap->free[c] != NULL) {
             Block *block = heap->free[c];
@@ -175,5 +178,19 @@ void mona_freeheap(mona_heap *heap) {
             block_free(block);
         }
     }
+    heap->cached = 0;
+}
+
+size_t mona_heap_trim(mona_heap *heap) {
+    size_t cached = heap->cached;
+    flush(heap);
+    system_trim();
+    return cached;
+}
+
+void mona_freeheap(mona_heap *heap) {
+    if (heap == NULL)
+        return;
+    flush(heap);
     free(heap);
 }

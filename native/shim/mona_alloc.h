@@ -48,6 +48,12 @@ MONA_API mona_heap *mona_heapof(lua_State *L);
 /* The heap's script bookkeeping (see mona_scripts). */
 MONA_API mona_scripts *mona_scriptsof(mona_heap *heap);
 
+/* Gives back what the heap keeps beyond what Lua holds: the blocks on its free lists go back to
+ * malloc, and malloc returns its free pages to the system (glibc's malloc_trim; the process
+ * heap's HeapCompact on Windows). For an idle loop (docs/architecture.md, "Memory upkeep"):
+ * the lists refill as load comes back. Returns the bytes the lists held. */
+MONA_API size_t mona_heap_trim(mona_heap *heap);
+
 /* Frees the heap and the blocks on its lists; the state must be closed already. */
 MONA_API void mona_freeheap(mona_heap *heap);
 

@@ -31,6 +31,20 @@ public sealed unsafe class LuaVm : IDisposable
     /// </summary>
     public const int GcPause = 400;
 
+    /// <summary>
+    /// The collector work, in KiB of allocation, that each object released to the collector
+    /// (a closed connection's userdata, <see cref="NoteReleased"/>) adds. Such an object has a
+    /// __gc, so the cycle that finds it dead keeps it, its fields table and its handlers for one
+    /// more cycle; with <see cref="GcPause"/> at 400 the next cycle then waits for four times
+    /// that, and under sustained connection churn the heap grew cycle after cycle (tens of MB
+    /// for a 64 B echo). Counting each release as this much allocation brings the next cycle
+    /// nearer in proportion to the garbage it leaves, and costs nothing where no connection
+    /// closes (streaming, ping-pong): docs/architecture.md, "Memory upkeep".
+    /// </summary>
+    public const int ReleasedObjectStepKb = 8;
+
+    private int _released; // objects released since the last StepForReleased
+
     public LuaVm()
     {
         NativeLibraries.Install();
@@ -41,6 +55,41 @@ public sealed unsafe class LuaVm : IDisposable
 
     /// <summary>The bytes the Lua heap holds (what collectgarbage("count") reports, in bytes).</summary>
     public long MemoryInUse => _heap == null ? 0 : (long)Shim.mona_heapused(_heap);
+
+    /// <summary>An object's userdata was released to the collector (it may be garbage now):
+    /// counted for <see cref="StepForReleased"/>. Loop thread.</summary>
+    public void NoteReleased() => _released++;
+
+    /// <summary>The collector's step for the objects released since the last call
+    /// (<see cref="ReleasedObjectStepKb"/> each); nothing when none was. Runs finalizers, so only
+    /// where no C# code is half-way through objects: the loop calls it before it waits.
+    /// Returns true when a collection cycle ended in it.</summary>
+    public bool StepForReleased()
+    {
+        if (_released == 0 || _closed)
+            return false;
+        int kb = (int)Math.Min((long)_released * ReleasedObjectStepKb, 1 << 20);
+        _released = 0;
+        return Shim.mona_gcstep(L, kb) != 0;
+    }
+
+    /// <summary>
+    /// Gives back what an idle state holds beyond its live objects: a full collection, then the
+    /// allocator's free lists to malloc and malloc's free pages to the system (mona_alloc.h
+    /// mona_heap_trim). Returns the bytes Lua held before and after the collection. Loop thread,
+    /// outside any callback.
+    /// </summary>
+    public (long Before, long After) Trim()
+    {
+        if (_closed)
+            return (0, 0);
+        long before = MemoryInUse;
+        Shim.mona_gccollect(L);
+        long after = MemoryInUse;
+        if (_heap != null)
+            Shim.mona_heap_trim(_heap);
+        return (before, after);
+    }
 
     /// <summary>[lua] memoryLimit: the bytes the Lua heap may hold while scripts run (0: no
     /// limit); past it the script gets Lua's "not enough memory" error.</summary>

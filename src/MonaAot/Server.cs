@@ -71,6 +71,7 @@ public static partial class Server
         using HandlerWatchdog? watchdog = ApplyLuaLimits(vm, settings.Lua);
         using var mail = new MailQueue(settings.Smtp, loop.Post);
         var runtime = new ScriptRuntime(vm, loop, net, logger);
+        _ = new IdleTrim(loop, vm, logger); // lives as long as the loop, which holds its hook
         MonaObject mona = InstallGlobals(runtime, settings, mail, worker);
         var host = new ApplicationHost(runtime, mona, settings.WwwRoot);
         using MetricsEndpoint? metrics = StartMetrics(settings.Metrics, runtime, mail, logger);

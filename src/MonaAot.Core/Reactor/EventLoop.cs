@@ -19,12 +19,26 @@ public sealed partial class EventLoop : IDisposable
     private readonly ConcurrentQueue<Action> _posted = new();
     private readonly IoEvent[] _events = new IoEvent[256];
     private int _wakePending;
+    private Action[] _beforeWait = [];
+    private long _ioEvents;
     private volatile bool _disposed;
     private volatile bool _stopRequested;
     private Thread? _thread;
 
     /// <summary>Reports an exception that escaped a callback; the loop carries on.</summary>
     public Action<Exception> UnhandledException { get; set; } = static _ => { };
+
+    /// <summary>I/O events dispatched since the loop was made: what tells a busy loop from an
+    /// idle one without a per-turn clock read (the idle trim, docs/architecture.md, "Memory
+    /// upkeep"). Loop thread only.</summary>
+    public long IoEvents => _ioEvents;
+
+    /// <summary>Adds <paramref name="hook"/> to what runs at the start of every turn, before the
+    /// loop computes its timeout and waits: upkeep that must happen outside any callback (the Lua
+    /// collector's step for the objects released during the last turn), which may arm timers.
+    /// It runs on every turn, busy or not, so it must cost a branch when it has nothing to do
+    /// and allocate nothing. Loop thread only, before or during <see cref="Run"/>.</summary>
+    public void AddBeforeWait(Action hook) => _beforeWait = [.. _beforeWait, hook];
 
     /// <summary>Monotonic milliseconds, on the timers' clock (<see cref="MonotonicClock"/>).</summary>
     public static long Now => MonotonicClock.Milliseconds;
@@ -90,12 +104,29 @@ public sealed partial class EventLoop : IDisposable
 
     private void RunOnce()
     {
+        RunBeforeWait();
         int timeout = _posted.IsEmpty ? _timers.NextTimeout(MonotonicClock.Timestamp()) : 0;
         int count = Backend.Wait(_events, timeout);
+        _ioEvents += count;
         for (int i = 0; i < count; i++)
             Dispatch(in _events[i]);
         RunPosted();
         _timers.RunDue(MonotonicClock.Timestamp(), UnhandledException);
+    }
+
+    private void RunBeforeWait()
+    {
+        foreach (Action hook in _beforeWait)
+        {
+            try
+            {
+                hook();
+            }
+            catch (Exception e)
+            {
+                UnhandledException(e);
+            }
+        }
     }
 
     private void Dispatch(in IoEvent ev)

@@ -60,6 +60,19 @@ public static unsafe partial class Shim
     [LibraryImport(NativeLibraries.Shim)]
     public static partial void mona_freeheap(void* heap);
 
+    /// <summary>mona_alloc.h: the free lists back to malloc, malloc's free pages to the system.</summary>
+    [LibraryImport(NativeLibraries.Shim)]
+    public static partial nuint mona_heap_trim(void* heap);
+
+    /// <summary>mona_gc.h: collector work as if <paramref name="kb"/> KiB had been allocated
+    /// (finalizers may run: not from inside a callback that iterates objects).</summary>
+    [LibraryImport(NativeLibraries.Shim)]
+    public static partial int mona_gcstep(nint L, int kb);
+
+    /// <summary>mona_gc.h: a full collection.</summary>
+    [LibraryImport(NativeLibraries.Shim)]
+    public static partial void mona_gccollect(nint L);
+
     [LibraryImport(NativeLibraries.Shim), SuppressGCTransition]
     public static partial void mona_setlimit(void* heap, nuint limit);
 

@@ -53,13 +53,15 @@ public abstract unsafe class ScriptObject : IOwnedResource
         }
     }
 
-    /// <summary>Lets the GC have the userdata again once the script drops it.</summary>
+    /// <summary>Lets the GC have the userdata again once the script drops it; the collector is
+    /// told (<see cref="LuaVm.NoteReleased"/>), as it may be garbage now.</summary>
     protected void Release()
     {
         if (SelfRef != LuaApi.LUA_NOREF)
         {
             LuaApi.luaL_unref(Runtime.Vm.L, LuaApi.LUA_REGISTRYINDEX, SelfRef);
             SelfRef = LuaApi.LUA_NOREF;
+            Runtime.Vm.NoteReleased();
         }
         if (_tracked)
         {

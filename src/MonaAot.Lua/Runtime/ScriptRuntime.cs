@@ -28,6 +28,9 @@ public sealed unsafe class ScriptRuntime
         Net = net;
         Logger = logger;
         Resolver = resolver ?? new SystemResolver();
+        // Before each wait, outside every callback: the objects released during the turn pace
+        // the collector (LuaVm.ReleasedObjectStepKb).
+        loop.AddBeforeWait(() => vm.StepForReleased());
     }
 
     public LuaVm Vm { get; }

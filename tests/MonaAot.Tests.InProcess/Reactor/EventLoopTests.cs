@@ -31,6 +31,39 @@ public class EventLoopTests
         }
     }
 
+    /// <summary>AddBeforeWait: the hook runs on the loop thread at the start of every turn, so a
+    /// timer it arms there bounds the wait that follows (the idle trim's way).</summary>
+    [Test]
+    public async Task AddBeforeWait_RunsEachTurn_AndMayArmATimer()
+    {
+        var loop = EventLoop.CreateDefault();
+        var fired = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        int turns = 0;
+        bool onLoop = true;
+        LoopTimer timer = loop.CreateTimer(() => fired.TrySetResult(turns));
+        loop.AddBeforeWait(() =>
+        {
+            onLoop &= loop.IsLoopThread;
+            if (++turns == 1)
+                loop.Restart(timer, 20);
+        });
+        var thread = new Thread(loop.Run) { IsBackground = true, Name = "test loop" };
+        thread.Start();
+        try
+        {
+            // Nothing else wakes this loop: without the hook's timer its first wait never ends.
+            int turnsWhenFired = await fired.Task.WaitAsync(System.TimeSpan.FromSeconds(10));
+            await Assert.That(turnsWhenFired).IsGreaterThanOrEqualTo(1);
+            await Assert.That(onLoop).IsTrue();
+        }
+        finally
+        {
+            loop.Stop();
+            thread.Join();
+            loop.Dispose();
+        }
+    }
+
     [Test]
     public async Task Post_FromAnotherThread_RunsOnLoopThread()
     {
