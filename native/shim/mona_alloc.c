@@ -33,9 +33,11 @@ static size_t block_size(void *ptr) { return HeapSize(GetProcessHeap(), 0, ptr);
 /* Blocks up to SMALL_MAX bytes are kept on per-size free lists in steps of GRAIN bytes: list c
  * holds blocks of at least c * GRAIN usable bytes. A 64-byte message string is a 89-byte block;
  * Lua makes and frees one per message, and glibc's malloc spends more on that (tcache refills,
- * fastbin consolidation after each GC sweep) than a list pop and push. */
+ * fastbin consolidation after each GC sweep) than a list pop and push. Up to 1 KiB, so that a
+ * 512-byte datagram (a 537-byte block) is on a list too: through malloc and free it cost about
+ * 360 instructions per datagram (docs/performance.md, "Issue 19: CPU per message"). */
 #define GRAIN 16
-#define SMALL_MAX 256
+#define SMALL_MAX 1024
 #define CLASSES (SMALL_MAX / GRAIN + 1)
 /* What the lists may keep in all; beyond it freed blocks go back to malloc. */
 #define CACHE_MAX (1 << 20)
