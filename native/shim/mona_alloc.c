@@ -48,7 +48,7 @@ typedef struct Block {
 
 struct mona_heap {
     Block *free[CLASSES];
-    size_t cached; /* bytes on the lists */
+    size_t cached; /* bytes on the lists, c * GRAIN for a block on list c */
     size_t used;   /* bytes Lua holds, as Lua counts them */
     size_t limit;  /* 0: none */
     mona_scripts scripts;
@@ -69,7 +69,7 @@ static void release(mona_heap *heap, void *ptr) {
     Block *block = ptr;
     block->next = heap->free[c];
     heap->free[c] = block;
-    heap->cached += usable;
+    heap->cached += c * GRAIN; /* counted by its list, so that take needs no block_size */
 }
 
 static void *take(mona_heap *heap, size_t size) {
@@ -80,7 +80,7 @@ static void *take(mona_heap *heap, size_t size) {
     if (block == NULL)
         return block_alloc(c * GRAIN);
     heap->free[c] = block->next;
-    heap->cached -= block_size(block);
+    heap->cached -= c * GRAIN;
     return block;
 }
 

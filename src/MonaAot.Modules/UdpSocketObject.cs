@@ -222,9 +222,10 @@ public sealed unsafe class UdpSocketObject : ScriptObject, IUdpSocketEvents
             if (isInteger == 0)
                 return false;
         }
-        text = LuaStrings.Span(L, 3);
-        fixed (byte* p = text)
-            key = ((nint)p, port);
+        nuint length;
+        byte* p = LuaApi.lua_tolstring_of_string(L, 3, &length); // a string: no conversion, no GC transition
+        text = new ReadOnlySpan<byte>(p, (int)length);
+        key = ((nint)p, port);
         return true;
     }
 
