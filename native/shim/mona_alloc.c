@@ -37,9 +37,11 @@ static void system_trim(void) { malloc_trim(0); }
 /* Blocks up to SMALL_MAX bytes are kept on per-size free lists in steps of GRAIN bytes: list c
  * holds blocks of at least c * GRAIN usable bytes. A 64-byte message string is a 89-byte block;
  * Lua makes and frees one per message, and glibc's malloc spends more on that (tcache refills,
- * fastbin consolidation after each GC sweep) than a list pop and push. */
+ * fastbin consolidation after each GC sweep) than a list pop and push. Up to 1 KiB, so that a
+ * 512-byte datagram (a 537-byte block) is on a list too: through malloc and free it cost about
+ * 360 instructions per datagram (docs/performance.md, "Issue 19: CPU per message"). */
 #define GRAIN 16
-#define SMALL_MAX 256
+#define SMALL_MAX 1024
 #define CLASSES (SMALL_MAX / GRAIN + 1)
 /* What the lists may keep in all; beyond it freed blocks go back to malloc. */
 #define CACHE_MAX (1 << 20)
@@ -50,7 +52,7 @@ typedef struct Block {
 
 struct mona_heap {
     Block *free[CLASSES];
-    size_t cached; /* bytes on the lists */
+    size_t cached; /* bytes on the lists, c * GRAIN for a block on list c */
     size_t used;   /* bytes Lua holds, as Lua counts them */
     size_t limit;  /* 0: none */
     mona_scripts scripts;
@@ -71,7 +73,7 @@ static void release(mona_heap *heap, void *ptr) {
     Block *block = ptr;
     block->next = heap->free[c];
     heap->free[c] = block;
-    heap->cached += usable;
+    heap->cached += c * GRAIN; /* counted by its list, so that take needs no block_size */
 }
 
 static void *take(mona_heap *heap, size_t size) {
@@ -82,7 +84,7 @@ static void *take(mona_heap *heap, size_t size) {
     if (block == NULL)
         return block_alloc(c * GRAIN);
     heap->free[c] = block->next;
-    heap->cached -= block_size(block);
+    heap->cached -= c * GRAIN;
     return block;
 }
 

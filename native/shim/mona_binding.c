@@ -46,27 +46,68 @@ static int traceback(lua_State *L) {
  * LUA_ERRMEM straight from the allocation, ldo.c), so the error is the bare preallocated
  * "not enough memory": no position, no traceback, and the stack is gone once lua_pcall
  * returns. The function that was called is what is left to name, so a copy of it is kept
- * below the message handler `msgh` for the length of the call; on a memory error the message
- * becomes "source:line: not enough memory" with a one-frame traceback, the shape of every
- * other script error. Formatting it allocates, but after the outermost protected call (or
- * within a host function) the memory limit no longer holds (mona_alloc.h). The stack is as
- * mona_protectedcall leaves it. */
+ * below the message handler for the length of the call (at `fn`); on a memory error the
+ * message on top becomes "source:line: not enough memory" with a one-frame traceback, the
+ * shape of every other script error. Formatting it allocates, but after the outermost
+ * protected call (or within a host function) the memory limit no longer holds (mona_alloc.h). */
+static void name_memory_error(lua_State *L, int fn) {
+    lua_Debug ar;
+    lua_pushvalue(L, fn);
+    if (lua_getinfo(L, ">S", &ar))
+        lua_pushfstring(L, "%s:%d: not enough memory\nstack traceback:\n\t%s:%d: in function <%s:%d> "
+                           "(Lua unwinds a memory error before a traceback can be taken)",
+                        ar.short_src, ar.linedefined, ar.short_src, ar.linedefined, ar.short_src, ar.linedefined);
+    else
+        lua_pushliteral(L, "not enough memory");
+    lua_replace(L, -2);
+}
+
+/* The stack is as mona_pcall leaves it. */
 static int call_handler(lua_State *L, int nargs, int nresults, int msgh) {
     lua_pushvalue(L, -(nargs + 1));
     lua_insert(L, msgh);                             /* fn-copy msgh fn args */
     int status = mona_protectedcall(L, nargs, nresults, msgh + 1);
-    if (status == LUA_ERRMEM) {
-        lua_Debug ar;
-        lua_pushvalue(L, msgh);
-        if (lua_getinfo(L, ">S", &ar))
-            lua_pushfstring(L, "%s:%d: not enough memory\nstack traceback:\n\t%s:%d: in function <%s:%d> "
-                               "(Lua unwinds a memory error before a traceback can be taken)",
-                            ar.short_src, ar.linedefined, ar.short_src, ar.linedefined, ar.short_src, ar.linedefined);
-        else
-            lua_pushliteral(L, "not enough memory");
-        lua_replace(L, -2);
-    }
+    if (status == LUA_ERRMEM)
+        name_memory_error(L, msgh);
     lua_remove(L, msgh);
+    return status;
+}
+
+/* The per-message events build their call frame in place, with no lua_insert or lua_remove:
+ * each is a lua_rotate over the stack, and they were 6% of a ping-pong message's instructions
+ * (docs/performance.md, "Issue 19: CPU per message"). From `top`, the frame is
+ *   top+1 the handler's copy (for name_memory_error), top+2 traceback, top+3 handler, top+4 self
+ * and event_frame returns 1 with it pushed, or 0 with the stack unchanged when the userdata at
+ * registry[ref] has no function under `name` in its fields table (user value 1). */
+static int event_frame(lua_State *L, int top, int ref, const char *name) {
+    if (lua_rawgeti(L, LUA_REGISTRYINDEX, ref) != LUA_TUSERDATA    /* self */
+        || lua_getiuservalue(L, top + 1, 1) != LUA_TTABLE) {       /* self fields */
+        lua_settop(L, top);
+        return 0;
+    }
+    lua_pushstring(L, name);
+    if (lua_rawget(L, top + 2) != LUA_TFUNCTION) {                 /* self fields handler */
+        lua_settop(L, top);
+        return 0;
+    }
+    lua_pushvalue(L, top + 1);                                     /* self fields handler self */
+    lua_copy(L, top + 3, top + 1);                                 /* handler fields handler self */
+    lua_pushcfunction(L, traceback);
+    lua_copy(L, -1, top + 2);                                      /* handler traceback handler self traceback */
+    lua_pop(L, 1);
+    return 1;
+}
+
+/* Calls the frame event_frame built, with `nargs` arguments pushed after self. On success the
+ * results start at top+3; on error the message is at top+1 and the stack ends there. */
+static int event_call(lua_State *L, int top, int nargs, int nresults) {
+    int status = mona_protectedcall(L, 1 + nargs, nresults, top + 2);
+    if (status != LUA_OK) {
+        if (status == LUA_ERRMEM)
+            name_memory_error(L, top + 1);
+        lua_copy(L, -1, top + 1);
+        lua_settop(L, top + 1);
+    }
     return status;
 }
 
@@ -209,20 +250,25 @@ none:
 int mona_reception(lua_State *L, int ref, const char *data, size_t length, lua_Number *rest) {
     int top = lua_gettop(L);
     *rest = 0;
-    /* The message handler goes in first, so the call needs no rotation of the stack (as
-     * mona_pcall does); it is removed only on the error path. */
-    lua_pushcfunction(L, traceback);
-    if (!mona_pushevent(L, ref, "onReception")) {
-        lua_settop(L, top);
+    if (!event_frame(L, top, ref, "onReception"))
         return 0;
-    }
     lua_pushlstring(L, data, length);
-    if (call_handler(L, 2, 1, top + 1) != LUA_OK) {
-        lua_remove(L, top + 1);
+    if (event_call(L, top, 1, 1) != LUA_OK)
         return -1;
-    }
     if (lua_type(L, -1) == LUA_TNUMBER)
         *rest = lua_tonumber(L, -1);
+    lua_settop(L, top);
+    return 1;
+}
+
+int mona_datagram(lua_State *L, int ref, const char *name, const char *data, size_t length, int sender) {
+    int top = lua_gettop(L);
+    if (!event_frame(L, top, ref, name))
+        return 0;
+    lua_pushlstring(L, data, length);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, sender);
+    if (event_call(L, top, 2, 0) != LUA_OK)
+        return -1;
     lua_settop(L, top);
     return 1;
 }

@@ -57,36 +57,34 @@ public sealed unsafe class UdpSocketObject : ScriptObject, IUdpSocketEvents
             ["onReception"],
             &Index, &ToText, &NewIndex);
 
+    /// <summary>onReception(data, address) in one shim call (mona_datagram), the sender's
+    /// string pushed from its registry reference.</summary>
     public void OnDatagram(UdpSocket socket, ReadOnlySpan<byte> data, string from)
     {
+        if (SelfRef == LuaApi.LUA_NOREF)
+            return;
         nint L = Runtime.Vm.L;
-        int top = LuaApi.lua_gettop(L);
-        try
-        {
-            if (!Runtime.PushEvent(this, "onReception\0"u8))
-                return;
-            LuaStrings.Push(L, data);
-            PushSender(L, from);
-            Runtime.CallEvent(2, 0);
-        }
-        finally
-        {
-            LuaApi.lua_settop(L, top);
-        }
+        int sender = SenderRef(L, from);
+        int called;
+        fixed (byte* name = "onReception\0"u8)
+        fixed (byte* bytes = data)
+            called = Shim.mona_datagram(L, SelfRef, name, bytes, (nuint)data.Length, sender);
+        if (called < 0)
+            Runtime.LogScriptError();
     }
 
-    private void PushSender(nint L, string from)
+    /// <summary>The registry reference of the Lua string of <paramref name="from"/>, made at
+    /// the first datagram from that sender.</summary>
+    private int SenderRef(nint L, string from)
     {
         if (_senderRefs.TryGetValue(from, out int reference))
-        {
-            LuaApi.lua_rawgeti(L, LuaApi.LUA_REGISTRYINDEX, reference);
-            return;
-        }
+            return reference;
         if (_senderRefs.Count >= DestinationCacheLimit)
             ForgetSenders();
         LuaStrings.Push(L, from);
-        LuaApi.lua_pushvalue(L, -1);
-        _senderRefs.Add(from, LuaApi.luaL_ref(L, LuaApi.LUA_REGISTRYINDEX));
+        reference = LuaApi.luaL_ref(L, LuaApi.LUA_REGISTRYINDEX);
+        _senderRefs.Add(from, reference);
+        return reference;
     }
 
     private void ForgetSenders()
@@ -224,9 +222,10 @@ public sealed unsafe class UdpSocketObject : ScriptObject, IUdpSocketEvents
             if (isInteger == 0)
                 return false;
         }
-        text = LuaStrings.Span(L, 3);
-        fixed (byte* p = text)
-            key = ((nint)p, port);
+        nuint length;
+        byte* p = LuaApi.lua_tolstring_of_string(L, 3, &length); // a string: no conversion, no GC transition
+        text = new ReadOnlySpan<byte>(p, (int)length);
+        key = ((nint)p, port);
         return true;
     }
 

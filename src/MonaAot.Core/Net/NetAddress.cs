@@ -55,27 +55,33 @@ public unsafe struct NetAddress : IEquatable<NetAddress>
         return From(ToIPAddress().MapToIPv6(), Port);
     }
 
-    /// <summary>True when both hold the same family, address and port (byte comparison of the
-    /// used part of the sockaddr; nothing allocated).</summary>
+    /// <summary>True when both hold the same family, address and port (comparison of the used
+    /// part of the sockaddr in words; nothing allocated). Per datagram in the UDP sender caches,
+    /// hence words rather than a span comparison (docs/performance.md, "Issue 19: CPU per
+    /// message").</summary>
     public readonly bool SameAs(in NetAddress other)
     {
         if (Family != other.Family)
             return false;
         Libc.sockaddr_in6 mine = _raw, theirs = other._raw;
-        return new ReadOnlySpan<byte>(&mine, (int)Length).SequenceEqual(new ReadOnlySpan<byte>(&theirs, (int)Length));
+        ulong* a = (ulong*)&mine, b = (ulong*)&theirs;
+        if (a[0] != b[0] || a[1] != b[1])
+            return false; // a sockaddr_in is these 16 bytes
+        return Family != SocketCalls.AF_INET6 || (a[2] == b[2] && ((uint*)a)[6] == ((uint*)b)[6]);
     }
 
     public readonly bool Equals(NetAddress other) => SameAs(other);
 
     public override readonly bool Equals(object? obj) => obj is NetAddress other && SameAs(other);
 
-    /// <summary>A hash of port and address bytes, for caches keyed by endpoint.</summary>
+    /// <summary>A hash of family, port and address, for caches keyed by endpoint: the words
+    /// <see cref="SameAs"/> compares (a sockaddr_in's first 8 bytes are all of them but its
+    /// zero padding).</summary>
     public override readonly int GetHashCode()
     {
         Libc.sockaddr_in6 raw = _raw;
-        var hash = new HashCode();
-        hash.AddBytes(new ReadOnlySpan<byte>(&raw, (int)Length));
-        return hash.ToHashCode();
+        ulong* w = (ulong*)&raw;
+        return Family == SocketCalls.AF_INET6 ? HashCode.Combine(w[0], w[1], w[2], ((uint*)w)[6]) : w[0].GetHashCode();
     }
 
     public readonly IPAddress ToIPAddress()

@@ -130,15 +130,13 @@ public sealed unsafe partial class UdpSocket
     [UnsupportedOSPlatform("windows")]
     private void Receive()
     {
-        // A few batches per readiness event, so one busy socket cannot starve the others.
-        for (int round = 0; round < 4 && _fd != -1; round++)
-        {
-            int n = ReceiveBatch();
-            if (_pending.Count > 0 && _fd != -1)
-                FlushPending(); // the batch's replies, together
-            if (n < UdpBatch.Count)
-                return;
-        }
+        // One batch (up to UdpBatch.Count datagrams) per readiness event, so one busy socket
+        // cannot starve the others; epoll is level-triggered, so the rest comes next turn.
+        if (_fd == -1)
+            return;
+        ReceiveBatch();
+        if (_pending.Count > 0 && _fd != -1)
+            FlushPending(); // the batch's replies, together
     }
 
     /// <summary>One recvmmsg and a handler call per datagram; returns how many came.</summary>
