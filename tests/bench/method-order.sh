@@ -28,7 +28,8 @@ if ! command -v valgrind >/dev/null || ! command -v callgrind_annotate >/dev/nul
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends valgrind >/dev/null
 fi
-make -s -C native
+# The profile drives the server with the benchmark's load generators (make bench).
+make -s -C native all bench
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/monaaot-order.XXXXXX")
 SERVER_PID=""
