@@ -1,5 +1,4 @@
 using System;
-using System.Reflection;
 using System.Runtime.InteropServices;
 
 namespace MonaAot;
@@ -13,9 +12,11 @@ public static class BuildInfo
 {
     /// <summary>The assembly's informational version: <c>X.Y.Z</c>, then <c>+</c> and the full
     /// commit id when the SDK built it from a git checkout (its source revision), nothing after
-    /// it otherwise.</summary>
-    public static string InformationalVersion =>
-        typeof(BuildInfo).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
+    /// it otherwise. A constant the build writes (MonaAot.csproj, WriteBuildVersion), the same
+    /// text as the assembly's attribute: reading the attribute back at start-up ran the
+    /// reflection stack, whose code and metadata were about 200 KiB of idle memory
+    /// (docs/performance.md, "Memory at start").</summary>
+    public static string InformationalVersion => BuildVersion.Informational;
 
     /// <summary>The release version, <c>X.Y.Z</c>.</summary>
     public static string Version => VersionOf(InformationalVersion);

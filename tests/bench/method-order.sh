@@ -28,7 +28,8 @@ if ! command -v valgrind >/dev/null || ! command -v callgrind_annotate >/dev/nul
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends valgrind >/dev/null
 fi
-make -s -C native
+# The profile drives the server with the benchmark's load generators (make bench).
+make -s -C native all bench
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/monaaot-order.XXXXXX")
 SERVER_PID=""
@@ -87,13 +88,19 @@ read -r CODE_START CODE_SIZE < <(readelf -SW "$WORK/monaaot" |
   awk '$2 == "__managedcode" { print $4, $6 } $3 == "__managedcode" { print $5, $7 }')
 LO=$(printf '%016x' $((16#$CODE_START)))
 HI=$(printf '%016x' $((16#$CODE_START + 16#$CODE_SIZE)))
-nm --defined-only "$WORK/monaaot" | awk -v lo="$LO" -v hi="$HI" '$1 >= lo && $1 < hi { print $3 }' |
+# "address name" per symbol: a method can have two names at one address (a runtime export's
+# short one, "RhNewObject", beside the compiler's own), and callgrind reports either.
+nm --defined-only "$WORK/monaaot" | awk -v lo="$LO" -v hi="$HI" '$1 >= lo && $1 < hi { print $1, $3 }' |
   sort -u >"$WORK/managed.txt"
 
 # Functions by their own instruction count, most first; "file:function [object]" per line.
 callgrind_annotate --inclusive=no --threshold=100 "$WORK/callgrind.out" |
   sed -n 's/^ *[0-9,]* ([ 0-9.]*%)  [^:]*:\([^ ]*\) .*/\1/p' >"$WORK/executed.txt"
-grep -Fxf "$WORK/managed.txt" "$WORK/executed.txt" | awk '!seen[$0]++' >"$ORDER.new"
+# Every name of each executed method, in the profile's order: the compiler knows a method by
+# one of them and ignores the others.
+awk 'NR == FNR { addr[$2] = $1; names[$1] = names[$1] " " $2; next }
+     ($0 in addr) && !seen[addr[$0]]++ { n = split(names[addr[$0]], a, " "); for (i = 1; i <= n; i++) print a[i] }' \
+  "$WORK/managed.txt" "$WORK/executed.txt" >"$ORDER.new"
 [ -s "$ORDER.new" ] || { echo "method-order.sh: no managed method found in the profile" >&2; exit 1; }
 mv -f "$ORDER.new" "$ORDER"
 say "$(wc -l <"$ORDER") methods written to ${ORDER#"$ROOT"/}"

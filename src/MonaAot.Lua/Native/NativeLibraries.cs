@@ -1,6 +1,7 @@
 using System;
 using System.IO;
 using System.Reflection;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace MonaAot.Lua.Native;
@@ -30,6 +31,11 @@ public static class NativeLibraries
     /// <summary>Routes both names to native/'s shared library in JIT runs. Idempotent.</summary>
     public static void Install()
     {
+        // The AOT binary binds both names at link time (DirectPInvoke) and never asks a resolver;
+        // setting one anyway builds the runtime's reflection view of two assemblies at start-up
+        // (metadata and the type loader: idle memory, docs/performance.md "Memory at start").
+        if (!RuntimeFeature.IsDynamicCodeSupported)
+            return;
         lock (Gate)
         {
             if (_installed)

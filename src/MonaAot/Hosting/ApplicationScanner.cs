@@ -11,7 +11,8 @@ public readonly record struct FileStamp(long LastWriteNs, long Length);
 
 /// <summary>
 /// Finds the applications of a www folder (every <c>main.lua</c>, keyed by application path) and
-/// watches them: a check every <see cref="Interval"/> on a thread-pool timer, never on the loop,
+/// watches them: a check every <see cref="Interval"/> on a thread of its own (a
+/// <see cref="PeriodicThread"/>), never on the loop,
 /// and a post to the loop only when something changed. The check stats every folder and
 /// main.lua found by the last scan and allocates nothing; only when one of them changed (a
 /// folder's time changes when an entry is added or removed) is the tree scanned again. So the
@@ -36,7 +37,7 @@ public sealed class ApplicationScanner : IDisposable
     // The module list a change was last reported for: reported once, until the host hands over
     // the list it made after handling it.
     private WatchedFile[]? _modulesReported;
-    private Timer? _timer;
+    private PeriodicThread? _timer;
 
     public ApplicationScanner(string wwwRoot, EventLoop loop, Action<SortedDictionary<string, FileStamp>> onChange, Action? onModulesChanged = null)
     {
@@ -55,7 +56,7 @@ public sealed class ApplicationScanner : IDisposable
     /// loaded), replacing the previous list. Called on the loop thread.</summary>
     public void WatchModules(WatchedFile[] modules) => _modules = modules;
 
-    public void Start() => _timer = new Timer(_ => Check(), null, Interval, Interval);
+    public void Start() => _timer = new PeriodicThread("www watcher", Interval, Check);
 
     /// <summary>Every main.lua under <paramref name="wwwRoot"/>, in path order (parents first).
     /// Hidden folders (".git") are skipped.</summary>
