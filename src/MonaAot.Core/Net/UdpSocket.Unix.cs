@@ -31,8 +31,11 @@ public sealed unsafe partial class UdpSocket
     private long _pendingBytes;
     private bool _handlingBatch;
     // Gathered replies are copied here, one after the other, instead of one allocation each;
-    // the arena is reused once everything in it has been sent.
-    private const int ArenaSize = 64 * 1024;
+    // the arena is reused once everything in it has been sent. Room for a whole batch's replies
+    // of up to GatherLimit bytes each (128 KiB with 64 datagrams a batch): at 64 KiB, replies
+    // over 1 KiB past the 32nd of a batch each went to NativeMemory.Alloc. Only what is used
+    // is touched.
+    private const int ArenaSize = UdpBatch.Count * GatherLimit;
     private byte* _arena;
     private int _arenaUsed;
     private bool _watchingWrites;

@@ -82,4 +82,65 @@ public class TcpPoolingTests
         await Assert.That(await app.Log.WaitFor("kept ")).IsEqualTo("kept 200 wrong 0 bad 0");
         await Assert.That(await app.StopAndCountOpenSockets()).IsEqualTo(0);
     }
+
+    // A client's userdata brought back by another object's finalizer after its own __gc ran
+    // (its C# object pooled then): what it does must reach nothing, not the connection that
+    // object serves next.
+    private const string Resurrecting = """
+        zombies = {}
+        server = mona:createTCPServer()
+        function server:onConnection(client)
+          function client:onReception(data) self:send(data) end
+          function client:onDisconnection()
+            setmetatable({c = self}, {__gc = function(t) zombies[#zombies + 1] = t.c end})
+          end
+        end
+        assert(server:start("127.0.0.1", 0))
+        NOTE("port ", server.port)
+        """;
+
+    [Test]
+    public async Task ResurrectedUserdata_ReachesNothing_AfterItsObjectServesAnotherConnection()
+    {
+        await using TcpApp app = await TcpApp.Start(Resurrecting);
+        int port = await app.Log.WaitForNumber("port ");
+        for (int i = 0; i < 20; i++)
+        {
+            using Socket socket = await TcpApp.Connect(port);
+            await socket.SendAsync(new byte[] { (byte)'a' }, SocketFlags.None);
+            await TcpApp.ReadExactly(socket, 1);
+        }
+        // Until every one is reported and collected: the finalizers resurrect the userdata.
+        await app.Run("""
+            for i = 1, 4 do collectgarbage() end
+            NOTE("zombies ", #zombies)
+            """);
+        string zombies = await app.Log.WaitFor("zombies ");
+        // New connections, held open: the pooled objects serve them.
+        var held = new Socket[20];
+        for (int i = 0; i < held.Length; i++)
+        {
+            held[i] = await TcpApp.Connect(port);
+            await held[i].SendAsync(new byte[] { (byte)'b' }, SocketFlags.None);
+            await TcpApp.ReadExactly(held[i], 1);
+        }
+        await app.Run("""
+            local reached = 0
+            for _, z in ipairs(zombies) do
+              if pcall(z.send, z, "zombie") then reached = reached + 1 end
+              local ok, connected = pcall(function() return z.connected end)
+              if ok and connected then reached = reached + 1 end
+            end
+            NOTE("reached ", reached)
+            """);
+        await Assert.That(await app.Log.WaitFor("reached ")).IsEqualTo("reached 0").Because(zombies);
+        foreach (Socket socket in held)
+        {
+            await socket.SendAsync(new byte[] { (byte)'c' }, SocketFlags.None);
+            byte[] got = await TcpApp.ReadExactly(socket, 1);
+            await Assert.That(got[0]).IsEqualTo((byte)'c');
+            socket.Dispose();
+        }
+        await Assert.That(zombies).IsNotEqualTo("zombies 0");
+    }
 }
