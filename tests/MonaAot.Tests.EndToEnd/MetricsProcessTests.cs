@@ -156,6 +156,9 @@ public class MetricsProcessTests
             if (port >= 65535)
                 continue;
             using var second = new Socket(SocketType.Stream, ProtocolType.Tcp);
+            // As the server's listeners do: a port whose only users are connections in TIME_WAIT
+            // (plenty after the churn tests) is free for a listener.
+            second.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
             try
             {
                 second.Bind(new IPEndPoint(IPAddress.Loopback, port + 1));

@@ -38,7 +38,10 @@ public class TcpFaultTests
         await Assert.That(await app.Log.WaitFor("gone ")).IsEqualTo("gone idle for 1 s ([tcp] idleTimeout)");
         await busy.SendAsync(Encoding.ASCII.GetBytes("still"), SocketFlags.None);
         await Assert.That(Encoding.ASCII.GetString(await TcpApp.ReadExactly(busy, 5))).IsEqualTo("still");
-        await Assert.That(exchanges).IsGreaterThan(10);
+        // It talked across the timeout (the loop runs until the silent one is ended, at 1 s at the
+        // earliest) and is still served. How many exchanges fit in that second depends on the
+        // machine's load (a bound of 10 failed under Wine on a loaded CI machine): not asserted.
+        await Assert.That(exchanges).IsGreaterThan(1);
         await Assert.That(app.Log.MessagesStartingWith("gone ").Count).IsEqualTo(1);
     }
 

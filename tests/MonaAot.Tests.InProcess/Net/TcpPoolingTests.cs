@@ -1,3 +1,4 @@
+using System;
 using System.Net.Sockets;
 using System.Threading.Tasks;
 using MonaAot.Tests.Support;
@@ -16,7 +17,7 @@ namespace MonaAot.Tests.Net;
 public class TcpPoolingTests
 {
     private const string App = """
-        kept, gone, bad = {}, 0, 0
+        kept, gone, bad, resetSeen = {}, 0, 0, RESET_SEEN
         server = mona:createTCPServer()
         function server:onConnection(client)
           client.peer = client.peerAddress
@@ -27,7 +28,8 @@ public class TcpPoolingTests
           end
           function client:onDisconnection()
             -- the reason is read here (and so made) only for some: the others' stays unread
-            if self.number % 4 < 2 and self.error ~= "connection reset by peer (" .. self.peer .. ")" then
+            local expected = "connection reset by peer (" .. self.peer .. ")"
+            if self.number % 4 < 2 and self.error ~= expected and (resetSeen or self.error ~= nil) then
               bad = bad + 1
               NOTE("wrong error ", tostring(self.error), " for ", self.peer)
             end
@@ -57,7 +59,10 @@ public class TcpPoolingTests
     [Test]
     public async Task KeptClients_KeepTheirOwnState_WhileDroppedOnesServeNewConnections()
     {
-        await using TcpApp app = await TcpApp.Start(App);
+        // Under Wine a peer's reset now and then reaches the program as a plain end of stream
+        // (no error), the same before pooling: there, a client may also say "no error"; its
+        // state must still be its own.
+        await using TcpApp app = await TcpApp.Start(App.Replace("RESET_SEEN", OperatingSystem.IsWindows() ? "false" : "true"));
         int port = await app.Log.WaitForNumber("port ");
 
         await Churn(port, 0, 200);
@@ -73,13 +78,19 @@ public class TcpPoolingTests
               count = count + 1
               local expected = "connection reset by peer (" .. client.peer .. ")"
               if client.number ~= number or client.connected or client.peerAddress ~= nil
-                 or client.error ~= expected or client.ended ~= expected then
+                 or (client.error ~= expected and (resetSeen or client.error ~= nil))
+                 or client.ended ~= (client.error or "none") then
                 wrong = wrong + 1
+                NOTE("wrong client ", number, ": number ", tostring(client.number), " connected ", tostring(client.connected),
+                     " peerAddress ", tostring(client.peerAddress), " error ", tostring(client.error), " ended ", tostring(client.ended),
+                     " expected ", expected)
               end
             end
             NOTE("kept ", count, " wrong ", wrong, " bad ", bad)
             """);
-        await Assert.That(await app.Log.WaitFor("kept ")).IsEqualTo("kept 200 wrong 0 bad 0");
+        string kept = await app.Log.WaitFor("kept ");
+        await Assert.That(kept).IsEqualTo("kept 200 wrong 0 bad 0")
+            .Because(string.Join("; ", app.Log.MessagesStartingWith("wrong ")));
         await Assert.That(await app.StopAndCountOpenSockets()).IsEqualTo(0);
     }
 
