@@ -28,8 +28,8 @@ public sealed class IdleTrim
     private readonly LuaVm _vm;
     private readonly Logger _logger;
     private readonly LoopTimer _timer;
-    private long _trimmedAt; // IoEvents at the last trim
-    private long _seen;      // IoEvents when the timer was last armed
+    private long _trimmedAt; // IoEventCount at the last trim
+    private long _seen;      // IoEventCount when the timer was last armed
     private long _committedFloor; // managed bytes committed at the start or after the last managed trim
 
     /// <summary>Managed bytes committed beyond <see cref="_committedFloor"/> that make a trim
@@ -42,7 +42,7 @@ public sealed class IdleTrim
         _vm = vm;
         _logger = logger;
         _timer = loop.CreateTimer(OnQuietCheck);
-        _trimmedAt = loop.IoEvents;
+        _trimmedAt = loop.IoEventCount;
         _committedFloor = GC.GetGCMemoryInfo().TotalCommittedBytes;
         loop.AddBeforeWait(ArmWhenBusy);
     }
@@ -52,15 +52,15 @@ public sealed class IdleTrim
 
     private void ArmWhenBusy()
     {
-        if (_timer.IsArmed || _loop.IoEvents - _trimmedAt < BusyEvents)
+        if (_timer.IsArmed || _loop.IoEventCount - _trimmedAt < BusyEvents)
             return;
-        _seen = _loop.IoEvents;
+        _seen = _loop.IoEventCount;
         _loop.Restart(_timer, QuietMs);
     }
 
     private void OnQuietCheck()
     {
-        long events = _loop.IoEvents;
+        long events = _loop.IoEventCount;
         if (events != _seen)
         {
             _seen = events; // still busy: look again one window later
