@@ -33,6 +33,10 @@ public sealed partial class EventLoop : IDisposable
     /// upkeep"). Loop thread only.</summary>
     public long IoEventCount => _ioEvents;
 
+    /// <summary>What the loop's users keep for reuse (pools of connections, of clients): the idle
+    /// trim drops it (docs/architecture.md, "Memory upkeep"). Loop thread only.</summary>
+    public MonaAot.Collections.SpareObjects Spares { get; } = new();
+
     /// <summary>Adds <paramref name="hook"/> to what runs at the start of every turn, before the
     /// loop computes its timeout and waits: upkeep that must happen outside any callback (the Lua
     /// collector's step for the objects released during the last turn), which may arm timers.
