@@ -48,7 +48,7 @@ function Build-NativeWindows {
     # Every shim file (C11 for _Thread_local), merged with the static Lua into one library: the
     # same list as SHIM_NAMES in native/Makefile.
     $objects = @()
-    foreach ($name in @('mona_binding', 'mona_send', 'mona_file', 'mona_probe', 'mona_alloc', 'mona_guard', 'mona_cmodules', 'mona_hash', 'mona_hash_x86', 'mona_codec', 'mona_json')) {
+    foreach ($name in @('mona_binding', 'mona_send', 'mona_file', 'mona_probe', 'mona_alloc', 'mona_gc', 'mona_guard', 'mona_cmodules', 'mona_warn', 'mona_hash', 'mona_hash_x86', 'mona_codec', 'mona_json')) {
         Invoke-Checked 'cl.exe' @('/nologo', '/std:c11', '/O2', '/W4', '/WX', '/c', "/I$lua/include", "/Fo$build/$name.obj", "native/shim/$name.c")
         $objects += "$build/$name.obj"
     }

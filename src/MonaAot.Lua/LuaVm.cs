@@ -50,7 +50,47 @@ public sealed unsafe class LuaVm : IDisposable
         NativeLibraries.Install();
         State = new KeraLua.Lua(openLibs: true) { Encoding = Encoding.UTF8 };
         _heap = Shim.mona_setalloc(L);
+        _warn = Shim.mona_setwarn(L, &OnWarning, GCHandle.ToIntPtr(Keep(this)));
         State.DoString($"collectgarbage('incremental', {GcPause})");
+    }
+
+    private void* _warn; // mona_warn.h: the state's warning function, freed after lua_close
+
+    /// <summary>
+    /// Receives Lua's warnings (native/shim/mona_warn.h): an error raised in a __gc metamethod
+    /// (<see cref="LuaWarning.ErrorInGc"/>, always; its text the error's message, "file:line:
+    /// message") and what scripts pass to warn() once they said warn("@on")
+    /// (<see cref="LuaWarning.Script"/>). It may be called inside any allocation of the state
+    /// (a collection step runs finalizers), a host function's included, and during
+    /// <see cref="Dispose"/>: it must not call into the state. What it throws is dropped.
+    /// </summary>
+    public Action<LuaWarning, string>? Warned { get; set; }
+
+    [UnmanagedCallersOnly]
+    private static void OnWarning(nint context, byte* text, nuint length, int kind)
+    {
+        // No exception may leave: this frame sits between Lua frames, in the middle of an
+        // allocation.
+        try
+        {
+            if (GCHandle.FromIntPtr(context).Target is not LuaVm { Warned: { } warned })
+                return;
+            string message = Encoding.UTF8.GetString(text, (int)Math.Min(length, (nuint)int.MaxValue));
+            if (kind == Shim.MONA_WARN_GC)
+            {
+                // "error in __gc (" message ")": Lua's pieces, assembled (cut ones end in "...").
+                const string Prefix = "error in __gc (";
+                if (message.StartsWith(Prefix, StringComparison.Ordinal))
+                    message = message[Prefix.Length..(message.EndsWith(')') ? ^1 : ^0)];
+                warned(LuaWarning.ErrorInGc, message);
+            }
+            else
+                warned(LuaWarning.Script, message);
+        }
+        catch (Exception)
+        {
+            // A warning that cannot be reported is lost; the script carries on.
+        }
     }
 
     /// <summary>The bytes the Lua heap holds (what collectgarbage("count") reports, in bytes).</summary>
@@ -209,10 +249,22 @@ public sealed unsafe class LuaVm : IDisposable
         State.Dispose();
         Shim.mona_freeheap(_heap); // after lua_close, which returned every block through it
         _heap = null;
+        Shim.mona_freewarn(_warn); // after lua_close, whose last finalizers may warn
+        _warn = null;
         foreach (GCHandle handle in _kept)
             handle.Free();
         _kept.Clear();
     }
+}
+
+/// <summary>What a warning of <see cref="LuaVm.Warned"/> is.</summary>
+public enum LuaWarning
+{
+    /// <summary>warn() from a script, while warnings are on (warn("@on")).</summary>
+    Script,
+
+    /// <summary>An error raised in a __gc metamethod, which Lua caught.</summary>
+    ErrorInGc,
 }
 
 /// <summary>The signals <see cref="LuaVm.Interrupt"/> names in its message (mona_guard.h MONA_SIG*).</summary>

@@ -72,8 +72,8 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
     }
 
     /// <summary>A spare client (<see cref="Collected"/>) as a new one of
-    /// <paramref name="owner"/>: every field as the constructor leaves it for a plain
-    /// client.</summary>
+    /// <paramref name="owner"/> (null: of no one, while it waits in the pool): every field as
+    /// the constructor leaves it for a plain client.</summary>
     internal TcpClientObject Reuse(IResourceOwner? owner)
     {
         Reinitialize(owner);
@@ -315,7 +315,11 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
     public override void Collected()
     {
         if (_tls is null && _tlsServerName is null && !IsHeld && _connection is null && _reportsDue == 0)
-            _module.SpareClients.Return(this);
+        {
+            // Reset now, not only when taken: a spare client must not keep the application that
+            // last owned it (nor its server) alive after a reload or stop.
+            _module.SpareClients.Return(Reuse(null));
+        }
     }
 
     [UnmanagedCallersOnly]

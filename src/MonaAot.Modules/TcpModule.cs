@@ -48,6 +48,7 @@ public sealed unsafe class TcpModule
         GCHandle context = runtime.Vm.Keep(module);
         module.ClientType = TcpClientObject.CreateType(runtime);
         module.ServerType = TcpServerObject.CreateType(runtime);
+        runtime.Loop.Spares.Add(module.SpareClients); // dropped by the idle trim
         mona.AddFactory("createTCPClient", &CreateClient, context);
         mona.AddFactory("createTCPServer", &CreateServer, context);
         return module;

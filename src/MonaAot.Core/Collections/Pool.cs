@@ -9,7 +9,7 @@ namespace MonaAot.Collections;
 /// the garbage collector, so a burst does not hold its peak forever. The caller resets what it
 /// takes. One thread (the loop's) owns it.
 /// </summary>
-public sealed class Pool<T> where T : class
+public sealed class Pool<T> : ISpareObjects where T : class
 {
     private readonly Stack<T> _spare = new();
 
@@ -31,6 +31,10 @@ public sealed class Pool<T> where T : class
             _spare.Push(item);
     }
 
-    /// <summary>Drops every spare object (an idle process returning its memory).</summary>
+    /// <summary>Drops every spare object (an idle process returning its memory: the idle trim
+    /// through <see cref="SpareObjects"/>).</summary>
     public void Clear() => _spare.Clear();
+
+    /// <summary>The spare objects, for tests.</summary>
+    internal IEnumerable<T> Spares => _spare;
 }

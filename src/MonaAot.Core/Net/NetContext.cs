@@ -96,6 +96,7 @@ public sealed unsafe class NetContext : IDisposable
         ReadBuffer = (byte*)NativeMemory.Alloc(ReadBufferSize);
         if (Limits.IdleTimeoutSeconds > 0)
             Idle = new IdleSweeper(loop, Limits.IdleTimeoutSeconds);
+        loop.Spares.Add(SpareConnections); // dropped by the idle trim
     }
 
     /// <summary>The idle-connection sweeper, when [tcp] idleTimeout is set.</summary>

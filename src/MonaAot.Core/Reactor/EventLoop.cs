@@ -31,7 +31,11 @@ public sealed partial class EventLoop : IDisposable
     /// <summary>I/O events dispatched since the loop was made: what tells a busy loop from an
     /// idle one without a per-turn clock read (the idle trim, docs/architecture.md, "Memory
     /// upkeep"). Loop thread only.</summary>
-    public long IoEvents => _ioEvents;
+    public long IoEventCount => _ioEvents;
+
+    /// <summary>What the loop's users keep for reuse (pools of connections, of clients): the idle
+    /// trim drops it (docs/architecture.md, "Memory upkeep"). Loop thread only.</summary>
+    public MonaAot.Collections.SpareObjects Spares { get; } = new();
 
     /// <summary>Adds <paramref name="hook"/> to what runs at the start of every turn, before the
     /// loop computes its timeout and waits: upkeep that must happen outside any callback (the Lua

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace MonaAot.Lua.Native;
 
 /// <summary>native/shim/mona_binding.h, mona_send.h, mona_file.h, mona_probe.h, mona_alloc.h,
-/// mona_guard.h, mona_cmodules.h, mona_hash.h, mona_codec.h and mona_json.h, C names verbatim.</summary>
+/// mona_guard.h, mona_cmodules.h, mona_warn.h, mona_hash.h, mona_codec.h and mona_json.h, C names verbatim.</summary>
 public static unsafe partial class Shim
 {
     /// <summary>A host function returns this to have the value on top of the stack raised.</summary>
@@ -93,6 +93,17 @@ public static unsafe partial class Shim
 
     [LibraryImport(NativeLibraries.Shim)]
     public static partial int mona_cmodules_refuse(nint L);
+
+    public const int MONA_WARN_SCRIPT = 0;
+    public const int MONA_WARN_GC = 1;
+
+    /// <summary>mona_warn.h: the state's warning function, handing each complete warning to
+    /// <paramref name="sink"/> (context, text, length, kind).</summary>
+    [LibraryImport(NativeLibraries.Shim)]
+    public static partial void* mona_setwarn(nint L, delegate* unmanaged<nint, byte*, nuint, int, void> sink, nint context);
+
+    [LibraryImport(NativeLibraries.Shim)]
+    public static partial void mona_freewarn(void* warn);
 
     [LibraryImport(NativeLibraries.Shim)]
     public static partial void mona_json_install(nint L);

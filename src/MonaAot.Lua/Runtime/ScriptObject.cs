@@ -31,8 +31,9 @@ public abstract unsafe class ScriptObject : IOwnedResource
     /// <summary>Registry reference to the userdata while active, else LUA_NOREF.</summary>
     public int SelfRef { get; private set; } = LuaApi.LUA_NOREF;
 
-    /// <summary>The application it belongs to, fixed when it is made; it holds the object
-    /// (<see cref="IResourceOwner.Track"/>) while the object is active.</summary>
+    /// <summary>The application it belongs to, fixed when it is made (a pooled object: when it
+    /// is taken again, and null while it waits in the pool, see <see cref="Reinitialize"/>); it
+    /// holds the object (<see cref="IResourceOwner.Track"/>) while the object is active.</summary>
     public IResourceOwner? Owner { get; private set; }
 
     private bool _tracked;
@@ -76,7 +77,8 @@ public abstract unsafe class ScriptObject : IOwnedResource
 
     /// <summary>For a pooled object taken again (docs/architecture.md, "Connection pooling"):
     /// it belongs to <paramref name="owner"/> now; its next <see cref="ScriptType.Push"/> gives
-    /// it a new id, generation and gate.</summary>
+    /// it a new id, generation and gate. A pool passes null when it keeps the object, so that a
+    /// spare does not keep its last application alive.</summary>
     protected void Reinitialize(IResourceOwner? owner)
     {
         System.Diagnostics.Debug.Assert(!IsHeld && Gate == null);

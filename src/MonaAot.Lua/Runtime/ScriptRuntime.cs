@@ -31,6 +31,23 @@ public sealed unsafe class ScriptRuntime
         // Before each wait, outside every callback: the objects released during the turn pace
         // the collector (LuaVm.ReleasedObjectStepKb).
         loop.AddBeforeWait(() => vm.StepForReleased());
+        vm.Warned = LogWarning;
+    }
+
+    /// <summary>Lua's warnings (<see cref="LuaVm.Warned"/>): an error in a __gc metamethod is
+    /// a script error, logged at ERROR where its message says it was raised; warn() from a
+    /// script (once on) at WARN. Lua gives no position for the latter and none may be asked
+    /// of the state here (this may run inside an allocation).</summary>
+    private void LogWarning(LuaWarning kind, string message)
+    {
+        if (kind == LuaWarning.ErrorInGc)
+        {
+            ScriptErrors++;
+            ScriptError where = ScriptError.Parse(message, "?");
+            Logger.Log(LogLevel.Error, where.File, where.Line, "error in __gc: " + where.Message);
+        }
+        else
+            Logger.Log(LogLevel.Warn, "?", 0, message);
     }
 
     public LuaVm Vm { get; }

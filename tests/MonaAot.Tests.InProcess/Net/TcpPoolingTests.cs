@@ -1,6 +1,9 @@
 using System;
+using System.Linq;
 using System.Net.Sockets;
 using System.Threading.Tasks;
+using MonaAot.Collections;
+using MonaAot.Modules;
 using MonaAot.Tests.Support;
 using TUnit.Assertions;
 using TUnit.Assertions.Extensions;
@@ -91,6 +94,37 @@ public class TcpPoolingTests
         string kept = await app.Log.WaitFor("kept ");
         await Assert.That(kept).IsEqualTo("kept 200 wrong 0 bad 0")
             .Because(string.Join("; ", app.Log.MessagesStartingWith("wrong ")));
+        await Assert.That(await app.StopAndCountOpenSockets()).IsEqualTo(0);
+    }
+
+    /// <summary>A spare client keeps neither the application that last owned it (nor its
+    /// server) alive while it waits in the pool, and the idle trim's drop
+    /// (<see cref="MonaAot.Reactor.EventLoop.Spares"/>) empties the pools of clients and of
+    /// connections, after which accepts make new ones.</summary>
+    [Test]
+    public async Task SpareClients_OwnNothing_AndTheSparesDropLeavesThePoolsEmpty()
+    {
+        await using TcpApp app = await TcpApp.Start(App);
+        int port = await app.Log.WaitForNumber("port ");
+        await Churn(port, 0, 60);
+        await app.Log.WaitFor("gone 60.");
+        await app.Run("kept = {} collectgarbage() collectgarbage()");
+
+        (int clients, int owned, int connections, int dropped, int left) = await app.Harness.OnLoop(() =>
+        {
+            Pool<TcpClientObject> pool = app.Harness.Loop.Spares.Kept.OfType<Pool<TcpClientObject>>().Single();
+            int clients = pool.Count, owned = pool.Spares.Count(c => c.Owner is not null);
+            int connections = app.Harness.Net.SpareConnections.Count;
+            int dropped = app.Harness.Loop.Spares.DropAll();
+            return (clients, owned, connections, dropped, pool.Count + app.Harness.Net.SpareConnections.Count);
+        });
+        await Assert.That(clients).IsGreaterThan(0);
+        await Assert.That(owned).IsEqualTo(0);
+        await Assert.That(dropped).IsEqualTo(clients + connections);
+        await Assert.That(left).IsEqualTo(0);
+
+        await Churn(port, 60, 20);
+        await app.Log.WaitFor("gone 80.");
         await Assert.That(await app.StopAndCountOpenSockets()).IsEqualTo(0);
     }
 
