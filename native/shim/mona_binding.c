@@ -78,14 +78,17 @@ static int call_handler(lua_State *L, int nargs, int nresults, int msgh) {
  * (docs/performance.md, "Issue 19: CPU per message"). From `top`, the frame is
  *   top+1 the handler's copy (for name_memory_error), top+2 traceback, top+3 handler, top+4 self
  * and event_frame returns 1 with it pushed, or 0 with the stack unchanged when the userdata at
- * registry[ref] has no function under `name` in its fields table (user value 1). */
-static int event_frame(lua_State *L, int top, int ref, const char *name) {
+ * registry[ref] has no function under the string registry[name] in its fields table (user
+ * value 1). The name comes interned from the registry: lua_pushstring of a C string costs its
+ * string cache look-up and a strcmp per message (docs/performance.md, "Issue 19: CPU per
+ * message"). */
+static int event_frame(lua_State *L, int top, int ref, int name) {
     if (lua_rawgeti(L, LUA_REGISTRYINDEX, ref) != LUA_TUSERDATA    /* self */
         || lua_getiuservalue(L, top + 1, 1) != LUA_TTABLE) {       /* self fields */
         lua_settop(L, top);
         return 0;
     }
-    lua_pushstring(L, name);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, name);
     if (lua_rawget(L, top + 2) != LUA_TFUNCTION) {                 /* self fields handler */
         lua_settop(L, top);
         return 0;
@@ -247,10 +250,10 @@ none:
     return 0;
 }
 
-int mona_reception(lua_State *L, int ref, const char *data, size_t length, lua_Number *rest) {
+int mona_reception(lua_State *L, int ref, int name, const char *data, size_t length, lua_Number *rest) {
     int top = lua_gettop(L);
     *rest = 0;
-    if (!event_frame(L, top, ref, "onReception"))
+    if (!event_frame(L, top, ref, name))
         return 0;
     lua_pushlstring(L, data, length);
     if (event_call(L, top, 1, 1) != LUA_OK)
@@ -261,7 +264,7 @@ int mona_reception(lua_State *L, int ref, const char *data, size_t length, lua_N
     return 1;
 }
 
-int mona_datagram(lua_State *L, int ref, const char *name, const char *data, size_t length, int sender) {
+int mona_datagram(lua_State *L, int ref, int name, const char *data, size_t length, int sender) {
     int top = lua_gettop(L);
     if (!event_frame(L, top, ref, name))
         return 0;

@@ -93,16 +93,17 @@ MONA_API int mona_callerowner(lua_State *L, int owners);
  * (ours), else NULL: type, size and pointer in one call. */
 MONA_API int mona_pushevent(lua_State *L, int ref, const char *name);
 
-/* onReception in one call: calls the handler `onReception` of the userdata at registry[ref]
- * as handler(self, data) with a traceback; stores its first result in *rest when it is a
+/* onReception in one call: calls the handler named by the string at registry[name]
+ * (onReception) of the userdata at registry[ref] as handler(self, data) with a traceback; stores its first result in *rest when it is a
  * number (else 0). Returns 1 when called, 0 when there is no handler (stack unchanged both
  * times), -1 on error with the message on top. */
-MONA_API int mona_reception(lua_State *L, int ref, const char *data, size_t length, lua_Number *rest);
-/* A datagram in one call: calls the handler `name` of the userdata at registry[ref] as
+MONA_API int mona_reception(lua_State *L, int ref, int name, const char *data, size_t length, lua_Number *rest);
+/* A datagram in one call: calls the handler named by the string at registry[name] of the
+ * userdata at registry[ref] as
  * handler(self, data, registry[sender]) with a traceback (the sender's address string, which
  * the caller keeps referenced). Returns 1 when called, 0 when there is no handler (stack
  * unchanged both times), -1 on error with the message on top. */
-MONA_API int mona_datagram(lua_State *L, int ref, const char *name, const char *data, size_t length, int sender);
+MONA_API int mona_datagram(lua_State *L, int ref, int name, const char *data, size_t length, int sender);
 /* A Lua timer's firing in one call: calls the function in user value 2 of the userdata at
  * registry[ref] as fn(elapsed) with a traceback; stores its first result in *next when it is
  * a number (else 0). Returns 1 when called, 0 when there is no such function (stack unchanged

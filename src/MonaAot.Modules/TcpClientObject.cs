@@ -166,7 +166,7 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
         double rest;
         int called;
         fixed (byte* bytes = data)
-            called = Shim.mona_reception(Runtime.Vm.L, SelfRef, bytes, (nuint)data.Length, &rest);
+            called = Shim.mona_reception(Runtime.Vm.L, SelfRef, Runtime.ReceptionName, bytes, (nuint)data.Length, &rest);
         if (called < 0)
         {
             Runtime.LogScriptError(); // a handler that raised consumed everything

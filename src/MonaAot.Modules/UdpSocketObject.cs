@@ -66,9 +66,8 @@ public sealed unsafe class UdpSocketObject : ScriptObject, IUdpSocketEvents
         nint L = Runtime.Vm.L;
         int sender = SenderRef(L, from);
         int called;
-        fixed (byte* name = "onReception\0"u8)
         fixed (byte* bytes = data)
-            called = Shim.mona_datagram(L, SelfRef, name, bytes, (nuint)data.Length, sender);
+            called = Shim.mona_datagram(L, SelfRef, Runtime.ReceptionName, bytes, (nuint)data.Length, sender);
         if (called < 0)
             Runtime.LogScriptError();
     }

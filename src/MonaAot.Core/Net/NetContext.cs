@@ -110,6 +110,13 @@ public sealed unsafe class NetContext : IDisposable
     /// bound UDP sockets set SO_REUSEPORT, so that the workers share their addresses.</summary>
     public bool ReusePort { get; init; }
     public NetStats Stats { get; } = new();
+
+    /// <summary>The descriptor a listener accepted last with its peer's address as accept4 gave
+    /// it (-1: none), which <see cref="TcpConnection.Accepted"/> takes instead of asking the
+    /// kernel again with getpeername (docs/performance.md, "Issue 19: CPU per message").
+    /// Loop thread only.</summary>
+    internal nint AcceptedFd = -1;
+    internal NetAddress AcceptedPeer;
     internal ChunkPool Chunks { get; } = new();
 
     /// <summary>Closed accepted connections kept for the next accepts
@@ -215,6 +222,23 @@ public sealed unsafe class NetContext : IDisposable
         try
         {
             Loop.Backend.Detach(fd);
+        }
+        finally
+        {
+            Loop.Handles.Remove(token);
+            SocketCalls.Close(fd);
+            OpenSockets--;
+        }
+    }
+
+    /// <summary><see cref="Close"/> for a descriptor nothing outside this process shares (a TCP
+    /// connection's, accepted or opened here with CLOEXEC, never passed on): the backend may
+    /// skip the detach that the close makes redundant (<see cref="IIoBackend.Forget"/>).</summary>
+    internal void CloseOwned(nint fd, ulong token)
+    {
+        try
+        {
+            Loop.Backend.Forget(fd);
         }
         finally
         {

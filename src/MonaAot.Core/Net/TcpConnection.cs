@@ -96,7 +96,16 @@ public sealed unsafe partial class TcpConnection : IIoHandler
         connection._token = net.Attach(fd, connection, IoEvents.Readable);
         net.Stats.Connections++;
         net.Stats.Accepts++;
-        connection.RememberPeer();
+        if (net.AcceptedFd == fd)
+        {
+            connection._peer = net.AcceptedPeer;
+            connection._peerState = PeerState.Known;
+            net.AcceptedFd = -1;
+        }
+        else
+        {
+            connection.RememberPeer(); // accepted on Windows, or not the last accept
+        }
         net.Idle?.Add(connection);
         return connection;
     }
@@ -415,7 +424,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
     {
         _timer?.Cancel();
         _lastConnectError = NetError.Describe(_net.Logger, "connect", _fd, errno, _attempt.ToString());
-        _net.Close(_fd, _token);
+        _net.CloseOwned(_fd, _token);
         _fd = -1;
         _phase = Phase.Resolving;
         TryNextCandidate();
@@ -604,7 +613,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
             EndTls(error.Text);
         if (_fd >= 0)
         {
-            _net.Close(_fd, _token);
+            _net.CloseOwned(_fd, _token);
             _fd = -1;
         }
         _queue.Clear();

@@ -33,9 +33,13 @@ public sealed unsafe partial class TcpListener
     {
         for (int i = 0; i < AcceptsPerEvent && _fd != -1; i++)
         {
-            CallResult accepted = Libc.Checked(Libc.accept4((int)_fd, null, null, Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC));
+            NetAddress peer = default; // zeroed as getpeername's is (NetAddress.OfSocket)
+            uint size = (uint)sizeof(NetAddress);
+            CallResult accepted = Libc.Checked(Libc.accept4((int)_fd, &peer, &size, Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC));
             if (!accepted.Failed)
             {
+                _net.AcceptedFd = accepted.Value;
+                _net.AcceptedPeer = peer;
                 SocketCalls.SetNoDelay(accepted.Value);
                 _events.OnAccepted(accepted.Value);
                 continue;

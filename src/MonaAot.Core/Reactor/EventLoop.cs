@@ -84,6 +84,12 @@ public sealed partial class EventLoop : IDisposable
         if (_disposed)
             return;
         _posted.Enqueue(action);
+        // The loop's own posts need no wake: one made while dispatching runs in this turn's
+        // RunPosted, any other makes the next wait's timeout 0 (RunOnce). Waking there cost an
+        // eventfd write and read per turn in which a connection closed (docs/performance.md,
+        // "Issue 19: CPU per message").
+        if (Thread.CurrentThread == _thread)
+            return;
         if (Interlocked.Exchange(ref _wakePending, 1) == 0)
             Backend.Wake();
     }

@@ -19,6 +19,11 @@ public interface IIoBackend : IDisposable
     /// whatever the OS says about a handle it no longer knows.</summary>
     void Detach(nint handle);
 
+    /// <summary>Stops watching a handle that is about to be closed and that nothing outside this
+    /// process shares (a connection's socket). A backend whose registrations end with the handle
+    /// (epoll) does nothing here; the others detach.</summary>
+    void Forget(nint handle) => Detach(handle);
+
     /// <summary>
     /// Waits at most <paramref name="timeoutMs"/> (-1: no limit) for events, writes them to
     /// <paramref name="events"/> and returns how many. Returns early, possibly with 0 events,

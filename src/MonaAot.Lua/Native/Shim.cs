@@ -37,10 +37,10 @@ public static unsafe partial class Shim
     public static partial int mona_pushevent(nint L, int reference, byte* name);
 
     [LibraryImport(NativeLibraries.Shim)]
-    public static partial int mona_reception(nint L, int reference, byte* data, nuint length, double* rest);
+    public static partial int mona_reception(nint L, int reference, int name, byte* data, nuint length, double* rest);
 
     [LibraryImport(NativeLibraries.Shim)]
-    public static partial int mona_datagram(nint L, int reference, byte* name, byte* data, nuint length, int sender);
+    public static partial int mona_datagram(nint L, int reference, int name, byte* data, nuint length, int sender);
 
     [LibraryImport(NativeLibraries.Shim)]
     public static partial int mona_calltimer(nint L, int reference, long elapsed, double* next);

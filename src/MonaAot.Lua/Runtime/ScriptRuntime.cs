@@ -28,6 +28,8 @@ public sealed unsafe class ScriptRuntime
         Net = net;
         Logger = logger;
         Resolver = resolver ?? new SystemResolver();
+        LuaStrings.Push(vm.L, "onReception");
+        ReceptionName = LuaApi.luaL_ref(vm.L, LuaApi.LUA_REGISTRYINDEX);
         // Before each wait, outside every callback: the objects released during the turn pace
         // the collector (LuaVm.ReleasedObjectStepKb).
         loop.AddBeforeWait(() => vm.StepForReleased());
@@ -51,6 +53,11 @@ public sealed unsafe class ScriptRuntime
     }
 
     public LuaVm Vm { get; }
+
+    /// <summary>The registry reference of the string "onReception", which the per-message shim
+    /// calls (mona_reception, mona_datagram) look the handler up with: interned once rather than
+    /// pushed from a C string per message (docs/performance.md, "Issue 19: CPU per message").</summary>
+    public int ReceptionName { get; }
     public EventLoop Loop { get; }
     public NetContext Net { get; }
     public Logger Logger { get; }

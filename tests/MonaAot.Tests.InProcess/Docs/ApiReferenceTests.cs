@@ -212,10 +212,10 @@ public class ApiReferenceTests
             string indexBody = end < 0 ? source[index..] : source[index..end];
             string[] answered = [.. Regex.Matches(indexBody, @"""(\w+)""u8").Select(m => m.Groups[1].Value).Order()];
             // An event's name reaches the shim as a NUL-terminated literal, however it is pushed
-            // (ScriptRuntime.PushEvent, a helper); TCPClient's onReception is named by
-            // native/shim/mona_binding.c's mona_reception itself (with its bytes-left answer).
+            // (ScriptRuntime.PushEvent, a helper); onReception, per message, as the registry's
+            // interned string ScriptRuntime.ReceptionName (mona_reception, mona_datagram).
             IEnumerable<string> pushed = Regex.Matches(source, @"""(\w+)\\0""u8").Select(m => m.Groups[1].Value);
-            if (source.Contains("Shim.mona_reception(", StringComparison.Ordinal))
+            if (source.Contains("Runtime.ReceptionName", StringComparison.Ordinal))
                 pushed = pushed.Append("onReception");
             string[] called = [.. pushed.Distinct().Order()];
             if (!answered.SequenceEqual(type.Properties.Order()))

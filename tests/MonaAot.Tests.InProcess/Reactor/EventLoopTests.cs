@@ -75,6 +75,36 @@ public class EventLoopTests
         await Assert.That(await ran.Task.WaitAsync(System.TimeSpan.FromSeconds(10))).IsTrue();
     }
 
+    /// <summary>A post made on the loop thread wakes nothing (EventLoop.Post): one made by a
+    /// posted action or a timer, after this turn's posted work ran, must still run on the next
+    /// turn rather than wait for some other event (the wait's timeout is 0 then). No timer is
+    /// armed and no other thread posts while the chain runs, so a lost post hangs it.</summary>
+    [Test]
+    public async Task Post_FromTheLoopThread_RunsOnTheNextTurnWithoutAWake()
+    {
+        using var running = new RunningLoop();
+        var done = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        int remaining = 1_000;
+        bool onLoop = true;
+        void Step()
+        {
+            onLoop &= running.Loop.IsLoopThread;
+            if (--remaining == 0)
+            {
+                done.SetResult(onLoop);
+                return;
+            }
+            if (remaining % 2 == 0)
+                running.Loop.Post(Step); // from a posted action: after RunPosted's count
+            else
+                running.Loop.Schedule(0, 0, () => running.Loop.Post(Step)); // from a timer
+        }
+
+        running.Loop.Post(Step);
+
+        await Assert.That(await done.Task.WaitAsync(System.TimeSpan.FromSeconds(10))).IsTrue();
+    }
+
     [Test]
     public async Task Post_ManyFromManyThreads_AllRunInOrderPerThread()
     {

@@ -69,6 +69,16 @@ public sealed unsafe class EpollBackend : IIoBackend
     /// EPOLL_CTL_DEL's result the same way.</summary>
     public void Detach(nint handle) => Control(Libc.EPOLL_CTL_DEL, (int)handle, 0, IoEvents.None);
 
+    /// <summary>Nothing: epoll drops a registration when the last descriptor of its open file is
+    /// closed (epoll(7)), which for a socket only this process holds, opened with CLOEXEC, is
+    /// the close that follows. EPOLL_CTL_DEL there was one system call per connection more
+    /// than the C reference makes (docs/performance.md, "Issue 19: CPU per message"). A child
+    /// between fork and exec may hold the file a moment longer: its events then carry a removed
+    /// token, which the loop drops as stale (HandleTable).</summary>
+    public void Forget(nint handle)
+    {
+    }
+
     public int Wait(Span<IoEvent> events, int timeoutMs)
     {
         int max = Math.Min(events.Length, MaxEventsPerWait);
