@@ -40,7 +40,7 @@ public partial class MemoryProcessTests
         var reply = new byte[64];
         for (int i = 0; i < count; i++)
         {
-            using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            using Socket socket = TcpApp.ChurnClient();
             socket.Connect(System.Net.IPAddress.Loopback, port);
             BitConverter.TryWriteBytes(message, i);
             socket.Send(message);

@@ -128,8 +128,7 @@ public class TcpChurnAllocationTests
                     while (Interlocked.Increment(ref next) < count && failure is null)
                     {
                         token.ThrowIfCancellationRequested();
-                        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-                        socket.NoDelay = true;
+                        using Socket socket = TcpApp.ChurnClient();
                         socket.ReceiveTimeout = socket.SendTimeout = (int)Wait.TotalMilliseconds;
                         socket.Connect(endpoint);
                         socket.Send(message);

@@ -80,6 +80,20 @@ public sealed class TcpApp : IAsyncDisposable
         return listener;
     }
 
+    /// <summary>A client socket for tests that open thousands of connections (Linux): its
+    /// source address is 127.0.0.2, its port chosen at connect (IP_BIND_ADDRESS_NO_PORT), so
+    /// that its connections, and the TIME_WAIT they leave for a minute, take no port of
+    /// 127.0.0.1, where other tests running meanwhile bind ports they picked (a churn of
+    /// 100,000 connections from 127.0.0.1 left no two free ports in a row there).</summary>
+    public static Socket ChurnClient()
+    {
+        const int IP_BIND_ADDRESS_NO_PORT = 24; // linux/in.h
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        socket.SetRawSocketOption((int)SocketOptionLevel.IP, IP_BIND_ADDRESS_NO_PORT, BitConverter.GetBytes(1));
+        socket.Bind(new IPEndPoint(IPAddress.Parse("127.0.0.2"), 0));
+        return socket;
+    }
+
     /// <summary>A port free now on 127.0.0.1 (bound to 0, then released), for a peer or a
     /// configuration that cannot say "any port": HAProxy's frontend, socket activation, the
     /// workers' shared port.</summary>
