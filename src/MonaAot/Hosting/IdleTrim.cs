@@ -14,8 +14,9 @@ namespace MonaAot.Hosting;
 /// The trigger is "the load dropped", not "no I/O at all": a server with a heartbeat or a
 /// metrics scrape sees some I/O every second and must still trim after a burst. While I/O
 /// events come, a timer looks once every <see cref="WindowMs"/> at how many the last window had;
-/// it trims when that window was quiet (under <see cref="QuietEvents"/>, or under a tenth of
-/// the busiest window since the last trim) and enough happened since the last trim to be
+/// it trims when the load of that window dropped (no event at all; under
+/// <see cref="QuietEvents"/> after a window of at least as many since the last trim; or under a
+/// tenth of the busiest window since the last trim) and enough happened since the last trim to be
 /// worth it (<see cref="BusyEvents"/> I/O events, or the Lua heap or the managed heap grew by
 /// <see cref="HeapGrowth"/>), never within <see cref="MinIntervalMs"/> of the last trim. The
 /// timer is armed by the first event after a window without any, so an idle process is not
@@ -27,8 +28,11 @@ public sealed class IdleTrim
     /// <summary>How often the load is looked at while I/O events come.</summary>
     public const int WindowMs = 1000;
 
-    /// <summary>A window with fewer I/O events than this is quiet, whatever came before it (a
-    /// heartbeat, a scrape, a few probes).</summary>
+    /// <summary>A window with fewer I/O events than this is quiet once a window since the last
+    /// trim had at least as many (a heartbeat, a scrape, a few probes after a busy period). A
+    /// load that never went above it is not a load that dropped: trimming there every
+    /// <see cref="MinIntervalMs"/> would put a full collection of the live Lua heap on the loop
+    /// again and again while the incremental collector keeps up (IdleTrimTests).</summary>
     public const long QuietEvents = 100;
 
     /// <summary>A window is quiet too when it had less than the busiest one since the last trim
@@ -88,7 +92,9 @@ public sealed class IdleTrim
         long window = events - _windowStart;
         _windowStart = events;
         _busiest = Math.Max(_busiest, window);
-        bool quiet = window < QuietEvents || window * DropFactor < _busiest;
+        bool quiet = window == 0
+                     || (window < QuietEvents && _busiest >= QuietEvents)
+                     || window * DropFactor < _busiest;
         if (quiet && WorthTrimming(events))
         {
             long wait = _lastTrimMs + MinIntervalMs - EventLoop.Now;
