@@ -71,8 +71,8 @@ public abstract unsafe class ScriptObject : IOwnedResource
         }
     }
 
-    /// <summary>Neither kept alive by a registry reference nor tracked by its application:
-    /// once its userdata is collected, nothing refers to it.</summary>
+    /// <summary>Kept alive by a registry reference or tracked by its application. When neither
+    /// holds it, nothing refers to it once its userdata is collected.</summary>
     protected bool IsHeld => SelfRef != LuaApi.LUA_NOREF || _tracked;
 
     /// <summary>For a pooled object taken again (docs/architecture.md, "Connection pooling"):

@@ -73,9 +73,12 @@ public class IdleTrimTests
         keep = {}
         for i = 1, 40000 do keep[i] = "live" .. i end
         hb = mona:createUDPSocket()
+        received = 0
         function hb:onReception(data)
           local t = {}
           for i = 1, 200 do t[i] = data .. i end
+          received = received + 1
+          if received % 50 == 0 then NOTE("received ", received) end
         end
         assert(hb:bind("127.0.0.1:0") == nil)
         local target = hb.address
@@ -96,7 +99,9 @@ public class IdleTrimTests
         IdleTrim trim = await app.Harness.OnLoop(() => new IdleTrim(app.Harness.Loop, app.Harness.Vm, app.Harness.Logger));
         long eventsBefore = await app.Harness.OnLoop(() => app.Harness.Loop.IoEventCount);
 
-        await Task.Delay(TimeSpan.FromSeconds(13), token);
+        // 650 datagrams, one every 20 ms: 13 windows at least, whatever the machine's pace,
+        // over which the heap outgrew the floor by HeapGrowth several times.
+        await app.Log.WaitFor("received 650", TimeSpan.FromSeconds(90));
 
         long events = await app.Harness.OnLoop(() => app.Harness.Loop.IoEventCount) - eventsBefore;
         await Assert.That(events).IsGreaterThan(130); // the load ran: 10 events a second at least
