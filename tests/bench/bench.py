@@ -60,6 +60,10 @@ those echoed after all (late: the machine stalled, the server did not drop them)
 
 Environment:
   BENCH_SECONDS=10  BENCH_ROUNDS=2  BENCH_IDLE_CONNECTIONS=10000  BENCH_CORE=0
+  BENCH_LOAD_CORE=0  the core of the TCP, UDP and TLS scenarios' load generators; default
+                     BENCH_CORE (one shared core: the figures of docs/performance.md). On a
+                     core of its own the scheduler's pairing of the two processes drops out
+                     of the ratio (docs/performance.md, "Where the extra CPU goes")
   BENCH_CHURN_SLOTS=32  the churn scenarios' connections at a time (1-4096)
   BENCH_AFTER_SECONDS=5  how long each traffic run's server stays up, idle, after the load
                      before its RSS and heaps are read (0-60; 0: not read, and no wait)
@@ -139,6 +143,7 @@ class Settings:
     churn_slots: int  # BENCH_CHURN_SLOTS: the churn scenarios' connections at a time
     after_seconds: int  # BENCH_AFTER_SECONDS: how long after the load the RSS is read (0: not)
     core: int
+    load_core: int  # BENCH_LOAD_CORE: the traffic scenarios' load generators
     groups: list[str]
     timers: int
     timer_fires: int
@@ -227,6 +232,7 @@ def read_settings() -> Settings:
         churn_slots=_count("BENCH_CHURN_SLOTS", 32, 1, 4096, "must be 1-4096"),
         after_seconds=_count("BENCH_AFTER_SECONDS", 5, 0, 60, "must be 0-60"),
         core=core,
+        load_core=_count("BENCH_LOAD_CORE", core, 0, None, "must be a CPU number"),
         groups=[g for g in GROUPS if g in scenarios.split()],
         timers=_count("BENCH_TIMERS", 100000, 1, 1000000, "must be 1-1000000"),
         timer_fires=_count("BENCH_TIMER_FIRES", 5, 1, 100, "must be 1-100"),
@@ -677,7 +683,7 @@ class Bench:
 
     def generator(self, name: str, port: int, args: tuple[str, ...]) -> tuple[int, str]:
         args = tuple(arg.replace("{slots}", str(self.s.churn_slots)) for arg in args)
-        return run_generator(self.s.core, [str(BIN / name), "--host", "127.0.0.1", "--port", str(port), *args,
+        return run_generator(self.s.load_core, [str(BIN / name), "--host", "127.0.0.1", "--port", str(port), *args,
                                            "--duration", str(self.s.seconds)], self.s.seconds)
 
     # -- traffic --
@@ -1158,7 +1164,9 @@ class Report:
         if s.plain_stream_in_tls() and s.tcp_override:
             overridden.append("tcp")
         label = "MonaAot slot" if overridden else "MonaAot"
-        print(f"\nMedians of {s.rounds} round(s), {s.seconds} s per run, server and load generator on core {s.core}"
+        cores = (f"server and load generator on core {s.core}" if s.load_core == s.core
+                 else f"server on core {s.core}, load generator on core {s.load_core}")
+        print(f"\nMedians of {s.rounds} round(s), {s.seconds} s per run, {cores}"
               + (f" (the workers group: servers on CPUs {s.workers_cpus}, load on {s.workers_load_cpus})"
                  if s.selected("workers") else ""))
         if "tcp" in overridden:
