@@ -41,10 +41,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bench_signals.h"
 #include "bench_util.h"
 
 enum {
@@ -337,14 +337,8 @@ static int set_up(struct churngen *g) {
     g->slots[i].fd = -1; /* SLOT_WAITING, due at once */
   if ((g->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
     return fail("epoll_create1");
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-    return fail("sigprocmask");
-  if ((g->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
-    return fail("signalfd");
+  if ((g->sigfd = open_stop_signals()) < 0)
+    return fail("SIGTERM/SIGINT descriptor");
   struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TOKEN_SIGNAL};
   return epoll_ctl(g->epfd, EPOLL_CTL_ADD, g->sigfd, &ev) < 0 ? fail("epoll_ctl") : 0;
 }

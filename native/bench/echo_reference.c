@@ -26,9 +26,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "bench_signals.h"
 
 enum {
   /* MonaAot's read size (NetContext.ReadBufferSize): with the same buffers, the comparison
@@ -195,15 +196,9 @@ static int open_listener(struct server *s, unsigned short port) {
 /* SIGTERM and SIGINT arrive as a readable descriptor, so stopping needs no handler and no
  * race between a flag and epoll_wait. */
 static int open_signals(struct server *s) {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-    return fail("sigprocmask");
-  int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+  int fd = open_stop_signals();
   if (fd < 0)
-    return fail("signalfd");
+    return fail("SIGTERM/SIGINT descriptor");
   s->signals = (struct handle){.kind = KIND_SIGNAL, .fd = fd};
   if (watch(s, EPOLL_CTL_ADD, &s->signals, EPOLLIN) < 0)
     return fail("epoll_ctl");

@@ -37,10 +37,10 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bench_signals.h"
 #include "bench_util.h"
 
 enum {
@@ -463,14 +463,8 @@ static int ensure_descriptors(int connections) {
 }
 
 static int open_signals(struct loadgen *g) {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-    return fail("sigprocmask");
-  if ((g->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
-    return fail("signalfd");
+  if ((g->sigfd = open_stop_signals()) < 0)
+    return fail("SIGTERM/SIGINT descriptor");
   return watch(g, EPOLL_CTL_ADD, g->sigfd, TOKEN_SIGNAL, EPOLLIN) < 0 ? fail("epoll_ctl") : 0;
 }
 

@@ -23,10 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "bench_signals.h"
 
 enum { CHUNK = 64 * 1024, MAX_EVENTS = 64 };
 #define TOKEN_LISTENER (-1)
@@ -110,12 +111,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: slow_echo PORT BYTES_PER_SECOND (at least 1024)\n");
     return 2;
   }
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  sigprocmask(SIG_BLOCK, &set, NULL);
-  int sigfd = signalfd(-1, &set, SFD_CLOEXEC), epfd = epoll_create1(EPOLL_CLOEXEC);
+  int sigfd = open_stop_signals(), epfd = epoll_create1(EPOLL_CLOEXEC);
   int listener = open_listener(&port);
   if (sigfd < 0 || epfd < 0 || listener < 0 || watch(epfd, listener, TOKEN_LISTENER) < 0 ||
       watch(epfd, sigfd, TOKEN_SIGNAL) < 0) {

@@ -35,6 +35,8 @@
 #include <sys/epoll.h>
 #include <time.h>
 
+#include "bench_signals.h"
+
 #define STOPPED UINT32_MAX
 
 struct timer {
@@ -209,10 +211,7 @@ int main(int argc, char **argv) {
   uint32_t n = (uint32_t)count;
   fires_per_timer = (uint32_t)fires;
   sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  sigprocmask(SIG_BLOCK, &set, NULL);
+  block_stop_signals(&set);
   int epfd = epoll_create1(EPOLL_CLOEXEC);
   timers = calloc(n, sizeof *timers);
   heap = calloc(n, sizeof *heap);

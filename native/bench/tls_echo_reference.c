@@ -37,9 +37,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "bench_signals.h"
 
 enum {
   READ_SIZE = 120 * 1024, /* MonaAot's read size (NetContext.ReadBufferSize), as the plain one */
@@ -260,15 +261,9 @@ static int open_listener(struct server *s, unsigned short port) {
 }
 
 static int open_signals(struct server *s) {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-    return fail("sigprocmask");
-  int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+  int fd = open_stop_signals();
   if (fd < 0)
-    return fail("signalfd");
+    return fail("SIGTERM/SIGINT descriptor");
   s->signals = (struct handle){.kind = KIND_SIGNAL, .fd = fd};
   if (watch(s, EPOLL_CTL_ADD, &s->signals, EPOLLIN) < 0)
     return fail("epoll_ctl");

@@ -43,10 +43,10 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bench_signals.h"
 #include "bench_util.h"
 
 enum {
@@ -474,16 +474,13 @@ static int ensure_descriptors(int connections) {
 }
 
 static int open_signals(struct tlsgen *g) {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGPIPE); /* SSL writes over the socket: a reset peer must not kill us */
-  if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+  sigset_t pipe;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE); /* SSL writes over the socket: a reset peer must not kill us */
+  if (sigprocmask(SIG_BLOCK, &pipe, NULL) < 0)
     return fail("sigprocmask");
-  sigdelset(&set, SIGPIPE);
-  if ((g->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
-    return fail("signalfd");
+  if ((g->sigfd = open_stop_signals()) < 0)
+    return fail("SIGTERM/SIGINT descriptor");
   return watch(g, EPOLL_CTL_ADD, g->sigfd, TOKEN_SIGNAL, EPOLLIN) < 0 ? fail("epoll_ctl") : 0;
 }
 

@@ -25,9 +25,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "bench_signals.h"
 
 enum {
   BATCH = 64,         /* datagrams per recvmmsg / sendmmsg */
@@ -129,14 +130,8 @@ static int open_socket(struct server *s, unsigned short port) {
 /* SIGTERM and SIGINT arrive as a readable descriptor, so stopping needs no handler and no
  * race between a flag and epoll_wait. */
 static int open_signals(struct server *s) {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-    return fail("sigprocmask");
-  if ((s->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
-    return fail("signalfd");
+  if ((s->sigfd = open_stop_signals()) < 0)
+    return fail("SIGTERM/SIGINT descriptor");
   return watch(s, s->sigfd, TOKEN_SIGNAL) < 0 ? fail("epoll_ctl") : 0;
 }
 

@@ -43,10 +43,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bench_signals.h"
 #include "bench_util.h"
 
 enum {
@@ -538,14 +538,8 @@ static int open_sock(struct udpgen *g, struct sock *c, const struct sockaddr_in 
 }
 
 static int open_signals(struct udpgen *g) {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-    return fail("sigprocmask");
-  if ((g->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
-    return fail("signalfd");
+  if ((g->sigfd = open_stop_signals()) < 0)
+    return fail("SIGTERM/SIGINT descriptor");
   return watch(g, EPOLL_CTL_ADD, g->sigfd, TOKEN_SIGNAL, EPOLLIN) < 0 ? fail("epoll_ctl") : 0;
 }
 
