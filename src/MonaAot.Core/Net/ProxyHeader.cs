@@ -92,14 +92,12 @@ public struct ProxyHeader
         }
         ReadOnlySpan<byte> source = NextField(ref rest), destination = NextField(ref rest);
         ReadOnlySpan<byte> sourcePort = NextField(ref rest), destinationPort = NextField(ref rest);
-        if (!rest.IsEmpty || !Address(source, v4, out IPAddress? sourceIp) || !Address(destination, v4, out IPAddress? destinationIp)
-            || !Port(sourcePort, out int sp) || !Port(destinationPort, out int dp))
+        if (!rest.IsEmpty || !Port(sourcePort, out int sp) || !Port(destinationPort, out int dp)
+            || !Address(source, v4, sp, out header.Source) || !Address(destination, v4, dp, out header.Destination))
         {
             error = "malformed v1 header";
             return ProxyParse.Invalid;
         }
-        header.Source = NetAddress.From(sourceIp!, sp);
-        header.Destination = NetAddress.From(destinationIp!, dp);
         return ProxyParse.Done;
     }
 
@@ -123,9 +121,15 @@ public struct ProxyHeader
         return field;
     }
 
-    private static bool Address(ReadOnlySpan<byte> text, bool v4, out IPAddress? ip)
+    private static bool Address(ReadOnlySpan<byte> text, bool v4, int port, out NetAddress address)
     {
-        ip = null;
+        address = default;
+        Span<byte> quad = stackalloc byte[4];
+        if (v4 && DottedQuad(text, quad))
+        {
+            address = NetAddress.FromBytes(quad, port); // the usual form, read without an IPAddress
+            return true;
+        }
         if (text.IsEmpty || text.Length > 45)
             return false;
         Span<char> chars = stackalloc char[text.Length];
@@ -136,8 +140,39 @@ public struct ProxyHeader
                 return false; // no scope ids, no names
             chars[i] = (char)b;
         }
-        return IPAddress.TryParse(chars, out ip)
-               && ip.AddressFamily == (v4 ? System.Net.Sockets.AddressFamily.InterNetwork : System.Net.Sockets.AddressFamily.InterNetworkV6);
+        if (!IPAddress.TryParse(chars, out IPAddress? ip)
+            || ip.AddressFamily != (v4 ? System.Net.Sockets.AddressFamily.InterNetwork : System.Net.Sockets.AddressFamily.InterNetworkV6))
+            return false;
+        address = NetAddress.From(ip, port);
+        return true;
+    }
+
+    /// <summary>"a.b.c.d", each 0-255 in decimal without a leading zero: what balancers write.
+    /// Any other text (IPv4's older forms included) is left to IPAddress, as before.</summary>
+    private static bool DottedQuad(ReadOnlySpan<byte> text, Span<byte> bytes)
+    {
+        int part = 0, value = 0, digits = 0;
+        foreach (byte b in text)
+        {
+            if (b == '.')
+            {
+                if (digits == 0 || part == 3)
+                    return false;
+                bytes[part++] = (byte)value;
+                value = digits = 0;
+                continue;
+            }
+            if (b is < (byte)'0' or > (byte)'9' || (digits == 1 && value == 0) || digits == 3)
+                return false;
+            value = value * 10 + (b - '0');
+            digits++;
+            if (value > 255)
+                return false;
+        }
+        if (digits == 0 || part != 3)
+            return false;
+        bytes[3] = (byte)value;
+        return true;
     }
 
     private static bool Port(ReadOnlySpan<byte> text, out int port)
@@ -193,12 +228,12 @@ public struct ProxyHeader
         switch (data[13] >> 4)
         {
             case 1 when body.Length >= 12:
-                header.Source = NetAddress.From(new IPAddress(body[..4]), BinaryPrimitives.ReadUInt16BigEndian(body[8..]));
-                header.Destination = NetAddress.From(new IPAddress(body[4..8]), BinaryPrimitives.ReadUInt16BigEndian(body[10..]));
+                header.Source = NetAddress.FromBytes(body[..4], BinaryPrimitives.ReadUInt16BigEndian(body[8..]));
+                header.Destination = NetAddress.FromBytes(body[4..8], BinaryPrimitives.ReadUInt16BigEndian(body[10..]));
                 return ProxyParse.Done;
             case 2 when body.Length >= 36:
-                header.Source = NetAddress.From(new IPAddress(body[..16]), BinaryPrimitives.ReadUInt16BigEndian(body[32..]));
-                header.Destination = NetAddress.From(new IPAddress(body[16..32]), BinaryPrimitives.ReadUInt16BigEndian(body[34..]));
+                header.Source = NetAddress.FromBytes(body[..16], BinaryPrimitives.ReadUInt16BigEndian(body[32..]));
+                header.Destination = NetAddress.FromBytes(body[16..32], BinaryPrimitives.ReadUInt16BigEndian(body[34..]));
                 return ProxyParse.Done;
             case 1:
             case 2:
