@@ -124,10 +124,10 @@ public struct ProxyHeader
     private static bool Address(ReadOnlySpan<byte> text, bool v4, int port, out NetAddress address)
     {
         address = default;
-        Span<byte> quad = stackalloc byte[4];
-        if (v4 && DottedQuad(text, quad))
+        Span<byte> bytes = stackalloc byte[16];
+        if (v4 ? DottedQuad(text, bytes) : HexGroups(text, bytes))
         {
-            address = NetAddress.FromBytes(quad, port); // the usual form, read without an IPAddress
+            address = NetAddress.FromBytes(bytes[..(v4 ? 4 : 16)], port); // the usual forms, read without an IPAddress
             return true;
         }
         if (text.IsEmpty || text.Length > 45)
@@ -146,6 +146,64 @@ public struct ProxyHeader
         address = NetAddress.From(ip, port);
         return true;
     }
+
+    /// <summary>IPv6 as balancers write it: up to 8 groups of 1-4 hex digits, at most one "::".
+    /// Any other text (an embedded IPv4 part included) is left to IPAddress, as before.</summary>
+    private static bool HexGroups(ReadOnlySpan<byte> text, Span<byte> bytes)
+    {
+        Span<ushort> groups = stackalloc ushort[8];
+        int count = 0, gap = -1, i = 0;
+        if (text.StartsWith("::"u8))
+        {
+            gap = 0;
+            i = 2;
+        }
+        while (i < text.Length)
+        {
+            int value = 0, digits = 0;
+            for (; i < text.Length && digits < 5 && text[i] != ':'; i++, digits++)
+            {
+                int digit = HexDigit(text[i]);
+                if (digit < 0)
+                    return false;
+                value = value << 4 | digit;
+            }
+            if (digits is 0 or > 4 || count == 8)
+                return false;
+            groups[count++] = (ushort)value;
+            if (i == text.Length)
+                break;
+            i++; // the ':' after the group
+            if (i < text.Length && text[i] == ':')
+            {
+                if (gap >= 0)
+                    return false;
+                gap = count;
+                i++;
+            }
+            else if (i == text.Length)
+            {
+                return false; // a single ':' at the end
+            }
+        }
+        if (gap < 0 ? count != 8 : count > 7)
+            return false;
+        bytes[..16].Clear();
+        for (int g = 0; g < count; g++)
+        {
+            int slot = gap < 0 || g < gap ? g : 8 - (count - g);
+            BinaryPrimitives.WriteUInt16BigEndian(bytes[(slot * 2)..], groups[g]);
+        }
+        return true;
+    }
+
+    private static int HexDigit(byte b) => b switch
+    {
+        >= (byte)'0' and <= (byte)'9' => b - '0',
+        >= (byte)'a' and <= (byte)'f' => b - 'a' + 10,
+        >= (byte)'A' and <= (byte)'F' => b - 'A' + 10,
+        _ => -1,
+    };
 
     /// <summary>"a.b.c.d", each 0-255 in decimal without a leading zero: what balancers write.
     /// Any other text (IPv4's older forms included) is left to IPAddress, as before.</summary>
