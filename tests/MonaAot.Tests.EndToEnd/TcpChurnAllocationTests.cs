@@ -18,7 +18,9 @@ namespace MonaAot.Tests.EndToEnd;
 /// "Connection pooling"): what the whole process allocates over 100,000 accepted, echoed and
 /// closed connections is what it allocates over 10,000, within a small constant (the timers and
 /// the www scanner's periodic work, which do not depend on traffic). Every end: the peer's FIN,
-/// a reset (SO_LINGER 0), whose error the script may read, and the script's disconnect().
+/// a reset (SO_LINGER 0), whose error the script may read, and the script's disconnect(). And
+/// connections behind a balancer: a server with proxyProtocol trusting 127.0.0.0/8, every
+/// connection starting with a PROXY header (v1 text, v2 binary).
 /// </summary>
 // Linux only: it runs the published Linux binary (out/monaaot) as a child process.
 [RunOn(OS.Linux)]
@@ -77,24 +79,44 @@ public class TcpChurnAllocationTests
     public async Task Churn_ServerDisconnect_AllocatesNothingPerConnection(CancellationToken token) =>
         await Measure(Ending.ServerDisconnect, token);
 
-    private static async Task Measure(Ending ending, CancellationToken token)
+    /// <summary>What a balancer sends first: the original client is 192.0.2.1:40000.</summary>
+    private static readonly byte[] ProxyV1 = "PROXY TCP4 192.0.2.1 127.0.0.1 40000 7000\r\n"u8.ToArray();
+
+    private static readonly byte[] ProxyV2 = ProxyHeaders.V2Inet(IPAddress.Parse("192.0.2.1"), 40000, IPAddress.Loopback, 7000);
+
+    [Test]
+    [Timeout(300_000)]
+    public async Task Churn_ProxyV1_AllocatesNothingPerConnection(CancellationToken token) =>
+        await Measure(Ending.Fin, token, ProxyV1);
+
+    [Test]
+    [Timeout(300_000)]
+    public async Task Churn_ProxyV2_AllocatesNothingPerConnection(CancellationToken token) =>
+        await Measure(Ending.Fin, token, ProxyV2);
+
+    /// <summary><paramref name="proxyHeader"/>: the server takes PROXY headers from 127.0.0.0/8,
+    /// and every connection (the control one too) starts with this one.</summary>
+    private static async Task Measure(Ending ending, CancellationToken token, byte[]? proxyHeader = null)
     {
         using var www = new TempWww();
-        www.WriteApp("", ChurnApp);
+        www.WriteApp("", proxyHeader is null ? ChurnApp
+            : ChurnApp.Replace("assert(server:start(", "server.proxyProtocol = {\"127.0.0.0/8\"}\nassert(server:start(", StringComparison.Ordinal));
         await using MonaProcess mona = MonaProcess.Start(www.Www);
         int port = await TcpProcessTests.PortOf(mona);
         using Socket control = await TcpApp.Connect(port);
         control.ReceiveTimeout = (int)Wait.TotalMilliseconds;
+        if (proxyHeader is not null)
+            control.Send(proxyHeader);
         await mona.WaitForLine("tick 2", Wait);
 
         int warm = Runner.Count(5_000, 50), small = Runner.Count(10_000, 50), large = Runner.Count(100_000, 50);
         (long growth10k, long growth100k) = await Task.Run(() =>
         {
-            Churn(port, warm, ending, token); // first use of every path, and the pools' size
+            Churn(port, warm, ending, proxyHeader, token); // first use of every path, and the pools' size
             long start = AskAllocated(control);
-            Churn(port, small, ending, token);
+            Churn(port, small, ending, proxyHeader, token);
             long after10k = AskAllocated(control);
-            Churn(port, large, ending, token);
+            Churn(port, large, ending, proxyHeader, token);
             long after100k = AskAllocated(control);
             return (after10k - start, after100k - after10k);
         }, token);
@@ -102,14 +124,15 @@ public class TcpChurnAllocationTests
         // Not proportional to the connections: 100,000 would show as megabytes at even a few
         // bytes each; what is left is the process's periodic work over the run's seconds.
         string because = $"{small} connections: +{growth10k} bytes, {large} connections: +{growth100k} bytes";
-        Console.WriteLine($"{ending}: {because}");
+        Console.WriteLine($"{(proxyHeader is null ? "" : proxyHeader[0] == 'P' ? "PROXY v1, " : "PROXY v2, ")}{ending}: {because}");
         await Assert.That(growth100k).IsLessThan(16 * 1024).Because(because);
         await Assert.That(growth10k).IsLessThan(16 * 1024).Because(because);
     }
 
     /// <summary><paramref name="count"/> connections, <see cref="Parallel"/> at a time: each
-    /// connects, sends 64 bytes, reads them back and closes as <paramref name="ending"/> says.</summary>
-    private static void Churn(int port, int count, Ending ending, CancellationToken token)
+    /// connects, sends 64 bytes (behind <paramref name="proxyHeader"/> when given, in the same
+    /// send), reads them back and closes as <paramref name="ending"/> says.</summary>
+    private static void Churn(int port, int count, Ending ending, byte[]? proxyHeader, CancellationToken token)
     {
         int next = -1;
         var workers = new Thread[Parallel];
@@ -118,9 +141,11 @@ public class TcpChurnAllocationTests
         {
             workers[w] = new Thread(() =>
             {
-                var message = new byte[64];
+                int headerLength = proxyHeader?.Length ?? 0;
+                var message = new byte[headerLength + 64];
+                proxyHeader?.CopyTo(message, 0);
                 if (ending == Ending.ServerDisconnect)
-                    message[0] = (byte)'D';
+                    message[headerLength] = (byte)'D';
                 var reply = new byte[64];
                 var endpoint = new IPEndPoint(IPAddress.Loopback, port);
                 try

@@ -46,6 +46,47 @@ public unsafe struct NetAddress : IEquatable<NetAddress>
         return address;
     }
 
+    /// <summary>An address of 4 bytes (IPv4) or 16 (IPv6), network order, as a PROXY header
+    /// carries it: nothing allocated, unlike going through <see cref="IPAddress"/>.</summary>
+    public static NetAddress FromBytes(ReadOnlySpan<byte> ip, int port)
+    {
+        var address = default(NetAddress);
+        if (ip.Length == 16)
+        {
+            address._raw.sin6_family = (ushort)SocketCalls.AF_INET6;
+            ip.CopyTo(new Span<byte>(address._raw.sin6_addr, 16));
+        }
+        else
+        {
+            Libc.sockaddr_in* v4 = (Libc.sockaddr_in*)&address._raw;
+            v4->sin_family = (ushort)SocketCalls.AF_INET;
+            ip[..4].CopyTo(new Span<byte>(v4->sin_addr, 4));
+        }
+        address.Port = port;
+        return address;
+    }
+
+    /// <summary>The address's bytes into <paramref name="bytes"/> (16 at least): 4 for IPv4,
+    /// an IPv4-mapped IPv6 address included (as <see cref="ToIPAddress"/> counts it), else 16.
+    /// Returns how many; nothing allocated.</summary>
+    public readonly int WriteAddressBytes(Span<byte> bytes)
+    {
+        Libc.sockaddr_in6 raw = _raw;
+        if (raw.sin6_family != SocketCalls.AF_INET6)
+        {
+            new ReadOnlySpan<byte>(((Libc.sockaddr_in*)&raw)->sin_addr, 4).CopyTo(bytes);
+            return 4;
+        }
+        var ip = new ReadOnlySpan<byte>(raw.sin6_addr, 16);
+        if (ip[..10].IndexOfAnyExcept((byte)0) < 0 && ip[10] == 0xFF && ip[11] == 0xFF)
+        {
+            ip[12..].CopyTo(bytes);
+            return 4;
+        }
+        ip.CopyTo(bytes);
+        return 16;
+    }
+
     /// <summary>The same endpoint as an IPv6 address: IPv4 becomes ::ffff:a.b.c.d, which is how a
     /// dual-stack (AF_INET6) socket must be given an IPv4 destination.</summary>
     public readonly NetAddress ToIPv6()

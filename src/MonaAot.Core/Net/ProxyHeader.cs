@@ -92,14 +92,12 @@ public struct ProxyHeader
         }
         ReadOnlySpan<byte> source = NextField(ref rest), destination = NextField(ref rest);
         ReadOnlySpan<byte> sourcePort = NextField(ref rest), destinationPort = NextField(ref rest);
-        if (!rest.IsEmpty || !Address(source, v4, out IPAddress? sourceIp) || !Address(destination, v4, out IPAddress? destinationIp)
-            || !Port(sourcePort, out int sp) || !Port(destinationPort, out int dp))
+        if (!rest.IsEmpty || !Port(sourcePort, out int sp) || !Port(destinationPort, out int dp)
+            || !Address(source, v4, sp, out header.Source) || !Address(destination, v4, dp, out header.Destination))
         {
             error = "malformed v1 header";
             return ProxyParse.Invalid;
         }
-        header.Source = NetAddress.From(sourceIp!, sp);
-        header.Destination = NetAddress.From(destinationIp!, dp);
         return ProxyParse.Done;
     }
 
@@ -123,9 +121,15 @@ public struct ProxyHeader
         return field;
     }
 
-    private static bool Address(ReadOnlySpan<byte> text, bool v4, out IPAddress? ip)
+    private static bool Address(ReadOnlySpan<byte> text, bool v4, int port, out NetAddress address)
     {
-        ip = null;
+        address = default;
+        Span<byte> bytes = stackalloc byte[16];
+        if (v4 ? DottedQuad(text, bytes) : HexGroups(text, bytes))
+        {
+            address = NetAddress.FromBytes(bytes[..(v4 ? 4 : 16)], port); // the usual forms, read without an IPAddress
+            return true;
+        }
         if (text.IsEmpty || text.Length > 45)
             return false;
         Span<char> chars = stackalloc char[text.Length];
@@ -136,8 +140,97 @@ public struct ProxyHeader
                 return false; // no scope ids, no names
             chars[i] = (char)b;
         }
-        return IPAddress.TryParse(chars, out ip)
-               && ip.AddressFamily == (v4 ? System.Net.Sockets.AddressFamily.InterNetwork : System.Net.Sockets.AddressFamily.InterNetworkV6);
+        if (!IPAddress.TryParse(chars, out IPAddress? ip)
+            || ip.AddressFamily != (v4 ? System.Net.Sockets.AddressFamily.InterNetwork : System.Net.Sockets.AddressFamily.InterNetworkV6))
+            return false;
+        address = NetAddress.From(ip, port);
+        return true;
+    }
+
+    /// <summary>IPv6 as balancers write it: up to 8 groups of 1-4 hex digits, at most one "::".
+    /// Any other text (an embedded IPv4 part included) is left to IPAddress, as before.</summary>
+    private static bool HexGroups(ReadOnlySpan<byte> text, Span<byte> bytes)
+    {
+        Span<ushort> groups = stackalloc ushort[8];
+        int count = 0, gap = -1, i = 0;
+        if (text.StartsWith("::"u8))
+        {
+            gap = 0;
+            i = 2;
+        }
+        while (i < text.Length)
+        {
+            int value = 0, digits = 0;
+            for (; i < text.Length && digits < 5 && text[i] != ':'; i++, digits++)
+            {
+                int digit = HexDigit(text[i]);
+                if (digit < 0)
+                    return false;
+                value = value << 4 | digit;
+            }
+            if (digits is 0 or > 4 || count == 8)
+                return false;
+            groups[count++] = (ushort)value;
+            if (i == text.Length)
+                break;
+            i++; // the ':' after the group
+            if (i < text.Length && text[i] == ':')
+            {
+                if (gap >= 0)
+                    return false;
+                gap = count;
+                i++;
+            }
+            else if (i == text.Length)
+            {
+                return false; // a single ':' at the end
+            }
+        }
+        if (gap < 0 ? count != 8 : count > 7)
+            return false;
+        bytes[..16].Clear();
+        for (int g = 0; g < count; g++)
+        {
+            int slot = gap < 0 || g < gap ? g : 8 - (count - g);
+            BinaryPrimitives.WriteUInt16BigEndian(bytes[(slot * 2)..], groups[g]);
+        }
+        return true;
+    }
+
+    private static int HexDigit(byte b) => b switch
+    {
+        >= (byte)'0' and <= (byte)'9' => b - '0',
+        >= (byte)'a' and <= (byte)'f' => b - 'a' + 10,
+        >= (byte)'A' and <= (byte)'F' => b - 'A' + 10,
+        _ => -1,
+    };
+
+    /// <summary>"a.b.c.d", each 0-255 in decimal without a leading zero: what balancers write.
+    /// Any other text (IPv4's older forms included) is left to IPAddress, as before.</summary>
+    private static bool DottedQuad(ReadOnlySpan<byte> text, Span<byte> bytes)
+    {
+        int part = 0, value = 0, digits = 0;
+        foreach (byte b in text)
+        {
+            if (b == '.')
+            {
+                if (digits == 0 || part == 3)
+                    return false;
+                bytes[part++] = (byte)value;
+                value = digits = 0;
+                continue;
+            }
+            if (b is < (byte)'0' or > (byte)'9' || (digits == 1 && value == 0) || digits == 3)
+                return false;
+            value = value * 10 + (b - '0');
+            digits++;
+            if (value > 255)
+                return false;
+        }
+        if (digits == 0 || part != 3)
+            return false;
+        bytes[3] = (byte)value;
+        return true;
     }
 
     private static bool Port(ReadOnlySpan<byte> text, out int port)
@@ -193,12 +286,12 @@ public struct ProxyHeader
         switch (data[13] >> 4)
         {
             case 1 when body.Length >= 12:
-                header.Source = NetAddress.From(new IPAddress(body[..4]), BinaryPrimitives.ReadUInt16BigEndian(body[8..]));
-                header.Destination = NetAddress.From(new IPAddress(body[4..8]), BinaryPrimitives.ReadUInt16BigEndian(body[10..]));
+                header.Source = NetAddress.FromBytes(body[..4], BinaryPrimitives.ReadUInt16BigEndian(body[8..]));
+                header.Destination = NetAddress.FromBytes(body[4..8], BinaryPrimitives.ReadUInt16BigEndian(body[10..]));
                 return ProxyParse.Done;
             case 2 when body.Length >= 36:
-                header.Source = NetAddress.From(new IPAddress(body[..16]), BinaryPrimitives.ReadUInt16BigEndian(body[32..]));
-                header.Destination = NetAddress.From(new IPAddress(body[16..32]), BinaryPrimitives.ReadUInt16BigEndian(body[34..]));
+                header.Source = NetAddress.FromBytes(body[..16], BinaryPrimitives.ReadUInt16BigEndian(body[32..]));
+                header.Destination = NetAddress.FromBytes(body[16..32], BinaryPrimitives.ReadUInt16BigEndian(body[34..]));
                 return ProxyParse.Done;
             case 1:
             case 2:

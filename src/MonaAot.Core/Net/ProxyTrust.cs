@@ -57,9 +57,7 @@ public sealed class ProxyTrust
         if (All)
             return true;
         Span<byte> bytes = stackalloc byte[16];
-        IPAddress ip = peer.ToIPAddress(); // mapped IPv4 comes back as IPv4
-        if (!ip.TryWriteBytes(bytes, out int length))
-            return false;
+        int length = peer.WriteAddressBytes(bytes); // mapped IPv4 comes back as IPv4; per accept: no IPAddress
         foreach ((byte[] network, int prefix) in _ranges)
         {
             if (network.Length == length && Matches(bytes[..length], network, prefix))

@@ -1,6 +1,7 @@
 using System;
 using MonaAot.Interop;
 using MonaAot.Net.Tls;
+using MonaAot.Reactor;
 
 namespace MonaAot.Net;
 
@@ -16,15 +17,25 @@ namespace MonaAot.Net;
 /// </summary>
 public sealed unsafe partial class TcpConnection
 {
-    private byte[]? _proxyBuffer;   // while the header is awaited
+    private byte[]? _proxyBuffer;   // _proxyStore while the header is awaited, else null
+    private byte[]? _proxyStore;    // made once per connection object, kept across reuse
+    private LoopTimer? _proxyTimer; // likewise: armed again for each header awaited
+    private Action? _resumeProxyRest;
     private int _proxyFilled;
     private bool _proxyLocalIdle;   // a LOCAL header came alone: handed over only if data follows
-    private string? _proxyText;
+    private bool _proxied;          // a header named the client: _peer is it, _proxyPeer the balancer
+    private NetAddress _proxyPeer;
+    private string? _proxyText;     // _proxyPeer's text, made when first asked for
     private bool _proxyRestHeld;    // bytes behind the header wait in _kept for a resume()
 
     /// <summary>The socket's own peer (the balancer) on a connection that came with a PROXY
     /// header; null otherwise.</summary>
-    public string? ProxyAddress => _phase == Phase.Connected && !Handshaking ? _proxyText : null;
+    public string? ProxyAddress => BehindProxy && _phase == Phase.Connected && !Handshaking ? SocketPeerText : null;
+
+    /// <summary>The socket's own peer, whatever a PROXY header said (the balancer behind one,
+    /// else <see cref="PeerText"/>), for the owner's log about a connection no script saw. Its
+    /// text is made when first asked for, as PeerText's.</summary>
+    public string? SocketPeerText => _proxied ? _proxyText ??= _proxyPeer.ToString() : PeerText;
 
     /// <summary>Accepted by a server that expects a PROXY header.</summary>
     public bool BehindProxy { get; private set; }
@@ -40,8 +51,7 @@ public sealed unsafe partial class TcpConnection
     public static TcpConnection AcceptedProxy(NetContext net, nint fd, ITcpConnectionEvents events, ProxyTrust trust, TlsContext? tls)
     {
         TcpConnection connection = Accepted(net, fd, events);
-        connection._recyclable = false; // its header and TLS state are not reset for reuse
-        connection.BehindProxy = true;
+        connection.BehindProxy = true; // reused as a plain one is (Reuse resets the header state)
         if (!NetAddress.OfSocket(fd, peer: true, out NetAddress peer))
         {
             // Reset before it was accepted: HAProxy's TCP check connects and resets at once.
@@ -57,6 +67,7 @@ public sealed unsafe partial class TcpConnection
         }
         if (tls is not null)
         {
+            connection._recyclable = false; // its TLS state is not reset for reuse
             TlsSession? session = TlsSession.CreateServer(tls, out string? error);
             if (session == null)
             {
@@ -66,9 +77,10 @@ public sealed unsafe partial class TcpConnection
             }
             connection.UseTls(session); // its handshake starts after the header
         }
-        connection._proxyBuffer = new byte[ProxyHeader.MaxLength];
-        connection._proxyText = connection.PeerText;
-        connection._timer = net.Loop.Schedule(net.Limits.TlsHandshakeTimeoutMs, 0, connection.TimeOutProxy);
+        connection._proxyBuffer = connection._proxyStore ??= new byte[ProxyHeader.MaxLength];
+        connection._proxyTimer ??= net.Loop.CreateTimer(connection.TimeOutProxy);
+        net.Loop.Restart(connection._proxyTimer, net.Limits.TlsHandshakeTimeoutMs);
+        connection._timer = connection._proxyTimer;
         return connection;
     }
 
@@ -149,10 +161,18 @@ public sealed unsafe partial class TcpConnection
         }
     }
 
+    /// <summary>The header names the client: it becomes the peer, the socket's own peer is kept
+    /// as the proxy's; neither is formatted until asked for.</summary>
     private void ApplyProxy(in ProxyHeader header)
     {
-        if (!header.Local)
-            _peerText = header.Source.ToString();
+        if (header.Local)
+            return;
+        _proxyPeer = _peer; // trusted, hence read: Known
+        _proxyText = _peerText;
+        _proxied = true;
+        _peer = header.Source;
+        _peerState = PeerState.Known;
+        _peerText = null;
     }
 
     /// <summary>The header is done: the connection goes on as a plain or TLS one would, its first
@@ -198,12 +218,14 @@ public sealed unsafe partial class TcpConnection
     /// <summary>resume() after a pause in clientHandler: the bytes that came behind the header
     /// are delivered on a later turn, as kernel data would be (no readiness event may come for
     /// them, they were read already).</summary>
-    private void ResumeProxyRest() => _net.Loop.Post(() =>
+    private void ResumeProxyRest() => _net.Loop.Post(_resumeProxyRest ??= DeliverProxyRest);
+
+    private void DeliverProxyRest()
     {
         if (_proxyRestHeld && _phase == Phase.Connected && !_paused && _keptLength > 0)
         {
             _proxyRestHeld = false;
             Deliver(_kept, _keptLength);
         }
-    });
+    }
 }

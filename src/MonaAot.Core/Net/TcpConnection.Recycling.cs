@@ -13,8 +13,8 @@ namespace MonaAot.Net;
 /// reactor token changed (the handle table's generation), its timers were cancelled, and it
 /// is out of the idle and ending lists. A connection made to connect is reused only when its
 /// address was known at once (<see cref="ForConnect(NetContext, ITcpConnectionEvents, bool)"/>:
-/// a resolver's answer could still come to one made for a name); TLS and PROXY ones (state of
-/// their own) never are. The report
+/// a resolver's answer could still come to one made for a name); one accepted behind a PROXY
+/// header is, unless TLS follows the header; TLS ones (state of their own) never are. The report
 /// is posted through one delegate made once per connection object, not a closure per close.
 /// </summary>
 public sealed unsafe partial class TcpConnection
@@ -91,12 +91,14 @@ public sealed unsafe partial class TcpConnection
         _lastProgress = _lingerSince = 0;
         _lastUnsent = -1;
         _allowHalfOpen = false;
-        // TcpConnection.Proxy.cs and TcpConnection.Tls.cs (never used by a reused connection)
+        // TcpConnection.Proxy.cs (its buffer and timer are kept for the next header)
         _proxyBuffer = null;
         _proxyFilled = 0;
-        _proxyLocalIdle = _proxyRestHeld = false;
+        _proxyLocalIdle = _proxyRestHeld = _proxied = false;
+        _proxyPeer = default;
         _proxyText = null;
         BehindProxy = EndedQuietly = false;
+        // TcpConnection.Tls.cs (never used by a reused connection)
         _handshakeTimer = null;
         _closeNotifyQueued = _tlsDelivered = false;
         // this file

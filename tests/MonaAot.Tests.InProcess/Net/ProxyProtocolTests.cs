@@ -261,4 +261,54 @@ public class ProxyProtocolTests
         using Socket socket = await TcpApp.Connect(port);
         await Assert.That(await app.Log.WaitFor("accepted ")).IsEqualTo($"accepted {Local(socket)} nil");
     }
+
+    /// <summary>PROXY connections are pooled (docs/architecture.md, "Connection pooling"): a
+    /// connection object that served a header naming a client serves the next accept with
+    /// nothing of it left (a LOCAL header then keeps the socket's own peer), and its header
+    /// buffer and timeout timer, kept across reuse, still serve a header in pieces and a header
+    /// that never comes.</summary>
+    [Test]
+    public async Task ReusedConnections_KeepNothingOfTheirPreviousHeader()
+    {
+        await using TcpApp app = await TcpApp.Start("""
+            n = 0
+            server = mona:createTCPServer()
+            server.proxyProtocol = {"127.0.0.0/8"}
+            function server:clientHandler(client)
+              n = n + 1
+              local number = n
+              NOTE("accepted ", number, " ", client.peerAddress, " ", tostring(client.proxyAddress))
+              function client:onReception(data) self:send(data) end
+              function client:onDisconnection() NOTE("gone ", number) end
+            end
+            assert(server:start("127.0.0.1", 0))
+            NOTE("port ", server.port)
+            """, "[tls]\nhandshakeTimeout = 1\n");
+        int port = await app.Log.WaitForNumber("port ");
+        using (Socket first = await SendAndEcho(port, Encoding.ASCII.GetBytes("PROXY TCP4 192.0.2.1 198.51.100.2 40000 443\r\n"), byteByByte: false))
+        {
+            await Assert.That(await app.Log.WaitFor("accepted 1 ")).IsEqualTo($"accepted 1 192.0.2.1:40000 {Local(first)}");
+            first.Shutdown(SocketShutdown.Send);
+            await app.Log.WaitFor("gone 1");
+        }
+        // The report was delivered and the client let go of it: the object is spare now.
+        int spare = await app.Harness.OnLoop(() => app.Harness.Net.SpareConnections.Count);
+        await Assert.That(spare).IsGreaterThanOrEqualTo(1);
+
+        using Socket second = await SendAndEcho(port, V2(0, 0x11, new byte[12]), byteByByte: false);
+        await Assert.That(await app.Log.WaitFor("accepted 2 ")).IsEqualTo($"accepted 2 {Local(second)} {Local(second)}");
+        await Assert.That(await app.Harness.OnLoop(() => app.Harness.Net.SpareConnections.Count)).IsEqualTo(spare - 1);
+
+        using (Socket silent = await TcpApp.Connect(port))
+        {
+            await silent.SendAsync("PROXY TCP4"u8.ToArray());
+            await Assert.That(await ClosedByServer(silent)).IsTrue();
+        }
+        LogEntry warning = await app.Log.WaitForEntry(e => e.Level == LogLevel.Warn && e.Message.Contains("PROXY protocol: "), "the warning", Bound);
+        await Assert.That(warning.Message).Contains("no header within 1 s ([tls] handshakeTimeout)");
+
+        using Socket third = await SendAndEcho(port, V2Inet(IPAddress.Parse("2001:db8::7"), 5000, IPAddress.IPv6Loopback, 443), byteByByte: true);
+        await Assert.That(await app.Log.WaitFor("accepted 3 ")).IsEqualTo($"accepted 3 [2001:db8::7]:5000 {Local(third)}");
+        await Assert.That(await app.StopAndCountOpenSockets()).IsEqualTo(0);
+    }
 }

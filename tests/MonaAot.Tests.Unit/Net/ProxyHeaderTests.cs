@@ -42,6 +42,78 @@ public class ProxyHeaderTests
         await Assert.That(header.Local).IsTrue();
     }
 
+    /// <summary>The usual forms are read without an IPAddress (ProxyHeader.DottedQuad and
+    /// HexGroups), the others by IPAddress: either way the address is IPAddress's reading.</summary>
+    [Test]
+    [Arguments("TCP4", "0.0.0.0")]
+    [Arguments("TCP4", "255.255.255.255")]
+    [Arguments("TCP4", "10.1.200.99")]
+    [Arguments("TCP4", "010.1.2.3")]
+    [Arguments("TCP4", "1.2.3")]
+    [Arguments("TCP6", "::")]
+    [Arguments("TCP6", "::1")]
+    [Arguments("TCP6", "1::")]
+    [Arguments("TCP6", "2001:DB8::a:0:7")]
+    [Arguments("TCP6", "1:2:3:4:5:6:7::")]
+    [Arguments("TCP6", "::2:3:4:5:6:7:8")]
+    [Arguments("TCP6", "fe80:0:0:0:0:0:0:ffff")]
+    [Arguments("TCP6", "0001:0a00:00b0:c000:1:1:1:1")]
+    [Arguments("TCP6", "::ffff:192.0.2.1")]
+    [Arguments("TCP6", "1:2:3::4:5:6:7")]
+    public async Task V1_Addresses_ReadAsIPAddressReadsThem(string protocol, string address)
+    {
+        var (result, header, error) = Parse(Encoding.ASCII.GetBytes($"PROXY {protocol} {address} {address} 1 2\r\n"));
+        await Assert.That(result).IsEqualTo(ProxyParse.Done).Because(error ?? "");
+        await Assert.That(header.Source.ToString()).IsEqualTo(NetAddress.From(IPAddress.Parse(address), 1).ToString());
+        await Assert.That(header.Source.Family).IsEqualTo(NetAddress.From(IPAddress.Parse(address), 1).Family);
+    }
+
+    /// <summary>Per accepted connection behind a balancer (docs/architecture.md, "Connection
+    /// pooling"): the usual headers, and the trust check, allocate nothing.</summary>
+    [Test]
+    public async Task UsualHeaders_AndTheTrustCheck_AllocateNothing()
+    {
+        byte[][] headers =
+        [
+            Encoding.ASCII.GetBytes("PROXY TCP4 192.0.2.1 198.51.100.2 56324 443\r\n"),
+            Encoding.ASCII.GetBytes("PROXY TCP6 2001:db8::1 2001:db8:0:0:1:2:3:4 4000 80\r\n"),
+            V2Inet(IPAddress.Parse("192.0.2.1"), 1, IPAddress.Parse("198.51.100.2"), 2),
+            V2Inet(IPAddress.Parse("2001:db8::1"), 1, IPAddress.Parse("2001:db8::2"), 2),
+        ];
+        ProxyTrust trust = ProxyTrust.Parse(["10.0.0.0/8", "2001:db8::/32", "192.0.2.0/24"], out _)!;
+        NetAddress v4 = NetAddress.From(IPAddress.Parse("192.0.2.9"), 1), v6 = NetAddress.From(IPAddress.Parse("2001:db8::9"), 1);
+        NetAddress mapped = NetAddress.From(IPAddress.Parse("::ffff:10.1.2.3"), 1);
+        int done = 0;
+        for (int round = 0; round < 2; round++) // the first round warms up
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            foreach (byte[] header in headers)
+                done += ProxyHeader.Parse(header, out _, out _) == ProxyParse.Done ? 1 : 0;
+            done += (trust.Trusts(v4) ? 1 : 0) + (trust.Trusts(v6) ? 1 : 0) + (trust.Trusts(mapped) ? 1 : 0);
+            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            if (round == 1)
+                await Assert.That(allocated).IsEqualTo(0);
+        }
+        await Assert.That(done).IsEqualTo(14);
+    }
+
+    [Test]
+    [Arguments("PROXY TCP6 1:2:3:4:5:6:7:8:9 ::1 1 2\r\n")]
+    [Arguments("PROXY TCP6 1::2::3 ::1 1 2\r\n")]
+    [Arguments("PROXY TCP6 12345::1 ::1 1 2\r\n")]
+    [Arguments("PROXY TCP6 1:2:3:4:5:6:7 ::1 1 2\r\n")]
+    [Arguments("PROXY TCP6 1:2:3:4:5:6:7:8:: ::1 1 2\r\n")]
+    [Arguments("PROXY TCP6 ::1: ::1 1 2\r\n")]
+    [Arguments("PROXY TCP6 :1 ::1 1 2\r\n")]
+    [Arguments("PROXY TCP4 256.1.1.1 1.1.1.1 1 2\r\n")]
+    [Arguments("PROXY TCP4 1.1.1.1. 1.1.1.1 1 2\r\n")]
+    [Arguments("PROXY TCP4 1..1.1 1.1.1.1 1 2\r\n")]
+    public async Task V1_BadAddresses_AreInvalid(string text)
+    {
+        var (result, _, _) = Parse(Encoding.ASCII.GetBytes(text));
+        await Assert.That(result).IsEqualTo(ProxyParse.Invalid);
+    }
+
     [Test]
     [Arguments("PROXY TCP4 192.0.2.1 198.51.100.2 56324 443 \r\n")]
     [Arguments("PROXY TCP4 2001:db8::1 198.51.100.2 1 2\r\n")]
