@@ -98,7 +98,11 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
     {
         // The server's context is the connection's, not the object's: connect() again makes a
         // plain client, as for any accepted one (a server context cannot start a client session).
-        var client = new TcpClientObject(module, server.Owner) { _acceptedBy = server, _acceptedSecure = context is not null };
+        // A spare client serves it as it would a plain accept (Collected: a client accepted by
+        // a TLS server has no context of its own).
+        TcpClientObject client = module.SpareClients.Take()?.Reuse(server.Owner) ?? new TcpClientObject(module, server.Owner);
+        client._acceptedBy = server;
+        client._acceptedSecure = context is not null;
         module.ClientType.Push(L, client);
         client.Retain(L, -1);
         LuaApi.lua_pop(L, 1);
@@ -106,7 +110,10 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
         client._connection = proxy is not null ? TcpConnection.AcceptedProxy(module.Runtime.Net, fd, client, proxy, context)
             : TcpConnection.AcceptedTls(module.Runtime.Net, fd, client, context!);
         client._connection.ShareGate(client.Gate); // kept closed until connected (TLS: for good)
-        client._acceptedFrom = client._connection.PeerText;
+        // The balancer's address, before the PROXY header replaces it; without one the
+        // connection still knows its peer if the handshake fails (no text made per accept).
+        if (proxy is not null)
+            client._acceptedFrom = client._connection.PeerText;
     }
 
     /// <summary>Connects to <paramref name="address"/>, or to <paramref name="host"/> once
@@ -227,7 +234,7 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
             // Its handshake failed: no script knows this client (SPEC: logged, never reported).
             _acceptedBy = null;
             _connection = null;
-            string message = $"TCPServer {server.Port}: {error.Text ?? "TLS handshake not completed"} (client {_acceptedFrom ?? "?"})";
+            string message = $"TCPServer {server.Port}: {error.Text ?? "TLS handshake not completed"} (client {_acceptedFrom ?? connection.PeerText ?? "?"})";
             if (connection.EndedQuietly)
                 Runtime.Logger.Debug(message); // a balancer's health check: one per check would flood the log
             else if (connection.BehindProxy)

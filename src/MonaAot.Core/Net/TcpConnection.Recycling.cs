@@ -13,8 +13,9 @@ namespace MonaAot.Net;
 /// reactor token changed (the handle table's generation), its timers were cancelled, and it
 /// is out of the idle and ending lists. A connection made to connect is reused only when its
 /// address was known at once (<see cref="ForConnect(NetContext, ITcpConnectionEvents, bool)"/>:
-/// a resolver's answer could still come to one made for a name); TLS and PROXY ones (state of
-/// their own) never are. The report
+/// a resolver's answer could still come to one made for a name); an accepted TLS one keeps its
+/// disposed session for its next TLS accept (TcpConnection.Tls.cs); PROXY ones (state of their
+/// own) and TLS ones made to connect never are. The report
 /// is posted through one delegate made once per connection object, not a closure per close.
 /// </summary>
 public sealed unsafe partial class TcpConnection
@@ -68,6 +69,7 @@ public sealed unsafe partial class TcpConnection
     /// <paramref name="fd"/> (connected), or about to connect (no descriptor, resolving).</summary>
     private void Reuse(ITcpConnectionEvents events, nint fd, Phase phase, IoEvents interest, bool recyclable)
     {
+        ParkTls(); // TcpConnection.Tls.cs
         Debug.Assert(_queue.IsEmpty && _kept == null && _gate == null && _tls == null && _plain == null && SweepIndex == -1);
         _events = events;
         _phase = phase;
@@ -91,14 +93,12 @@ public sealed unsafe partial class TcpConnection
         _lastProgress = _lingerSince = 0;
         _lastUnsent = -1;
         _allowHalfOpen = false;
-        // TcpConnection.Proxy.cs and TcpConnection.Tls.cs (never used by a reused connection)
+        // TcpConnection.Proxy.cs (never used by a reused connection)
         _proxyBuffer = null;
         _proxyFilled = 0;
         _proxyLocalIdle = _proxyRestHeld = false;
         _proxyText = null;
         BehindProxy = EndedQuietly = false;
-        _handshakeTimer = null;
-        _closeNotifyQueued = _tlsDelivered = false;
         // this file
         _recyclable = recyclable;
         _released = false;
