@@ -21,8 +21,8 @@ namespace MonaAot.Tests.EndToEnd;
 /// (handshake, echo, close) is what it allocates over 1,000, within a small constant (the timers,
 /// the www scanner and the once-a-second look at the certificate files, which do not depend on
 /// traffic). Fewer connections than the plain test: a handshake costs the server about a
-/// millisecond of CPU. Every end in turn: the client's close_notify then FIN, its FIN alone, and
-/// the server's disconnect() after the echo.
+/// millisecond of CPU. Every end in turn: the client's close_notify then FIN, its FIN alone, its
+/// reset (SO_LINGER 0), and the server's disconnect() after the echo.
 /// </summary>
 // Linux only: it runs the published Linux binary (out/monaaot) as a child process.
 [RunOn(OS.Linux)]
@@ -123,7 +123,7 @@ public class TlsChurnAllocationTests
                     while ((i = Interlocked.Increment(ref next)) < count && failure is null)
                     {
                         token.ThrowIfCancellationRequested();
-                        int ending = i % 3; // 0: close_notify and FIN, 1: FIN alone, 2: the server's disconnect()
+                        int ending = i % 4; // 0: close_notify and FIN, 1: FIN alone, 2: the server's disconnect(), 3: a reset
                         message[0] = ending == 2 ? (byte)'D' : (byte)'e';
                         using Socket socket = TcpApp.ChurnClient();
                         socket.ReceiveTimeout = socket.SendTimeout = (int)Wait.TotalMilliseconds;
@@ -144,6 +144,8 @@ public class TlsChurnAllocationTests
                             tls.ShutdownAsync().GetAwaiter().GetResult();
                         else if (ending == 2 && tls.Read(reply, 0, reply.Length) != 0)
                             throw new IOException("more than the echo before the server's close_notify");
+                        else if (ending == 3)
+                            socket.LingerState = new LingerOption(true, 0);
                     }
                 }
                 catch (Exception e)

@@ -228,7 +228,7 @@ public sealed unsafe partial class TcpConnection
             if (errno == Libc.EINTR)
                 continue;
             if (errno != Libc.EAGAIN)
-                CloseUndelivered(NetError.Describe(_net.Logger, "receive", _fd, errno, PeerText ?? "?"));
+                CloseUndelivered(Failure("receive", errno)); // a peer's reset: its text made only if read
             return;
         }
     }

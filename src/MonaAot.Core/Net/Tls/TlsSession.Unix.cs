@@ -337,11 +337,33 @@ public sealed unsafe class TlsSession : IDisposable
                 byte* data;
                 uint length;
                 OpenSsl.SSL_get0_alpn_selected(_ssl, &data, &length);
-                _alpn = data == null || length == 0 ? null : System.Text.Encoding.UTF8.GetString(data, (int)length);
+                _alpn = data == null || length == 0 ? null : AlpnText(new ReadOnlySpan<byte>(data, (int)length));
                 _alpnRead = true;
             }
             return _alpn;
         }
+    }
+
+    /// <summary>The chosen protocol as the context's own string (the options listed it, and
+    /// the names are ASCII): a script reading alpn on every connection makes no string per
+    /// connection.</summary>
+    private string AlpnText(ReadOnlySpan<byte> chosen)
+    {
+        if (_context.Options.Alpn is { } names)
+        {
+            for (int n = 0; n < names.Count; n++) // not foreach: the interface's enumerator is an object
+            {
+                string name = names[n];
+                if (name.Length != chosen.Length)
+                    continue;
+                int i = 0;
+                while (i < name.Length && name[i] == chosen[i])
+                    i++;
+                if (i == name.Length)
+                    return name;
+            }
+        }
+        return System.Text.Encoding.UTF8.GetString(chosen);
     }
 
     /// <summary>The subject of the peer's certificate ("/CN=localhost"), or null when the peer
