@@ -96,6 +96,8 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
     {
         // The server's context is the connection's, not the object's: connect() again makes a
         // plain client, as for any accepted one (a server context cannot start a client session).
+        // A spare client serves it as it would a plain accept (Collected: a client accepted by
+        // a TLS server has no context of its own).
         TcpClientObject client = module.SpareClients.Take()?.Reuse(server.Owner) ?? new TcpClientObject(module, server.Owner);
         client._acceptedBy = server;
         client._acceptedSecure = context is not null;

@@ -14,7 +14,8 @@ namespace MonaAot.Net;
 /// is out of the idle and ending lists. A connection made to connect is reused only when its
 /// address was known at once (<see cref="ForConnect(NetContext, ITcpConnectionEvents, bool)"/>:
 /// a resolver's answer could still come to one made for a name); one accepted behind a PROXY
-/// header is, unless TLS follows the header; TLS ones (state of their own) never are. The report
+/// header is, unless TLS follows the header; an accepted TLS one keeps its disposed session for
+/// its next TLS accept (TcpConnection.Tls.cs); TLS ones made to connect never are. The report
 /// is posted through one delegate made once per connection object, not a closure per close.
 /// </summary>
 public sealed unsafe partial class TcpConnection
@@ -68,6 +69,7 @@ public sealed unsafe partial class TcpConnection
     /// <paramref name="fd"/> (connected), or about to connect (no descriptor, resolving).</summary>
     private void Reuse(ITcpConnectionEvents events, nint fd, Phase phase, IoEvents interest, bool recyclable)
     {
+        ParkTls(); // TcpConnection.Tls.cs
         Debug.Assert(_queue.IsEmpty && _kept == null && _gate == null && _tls == null && _plain == null && SweepIndex == -1);
         _events = events;
         _phase = phase;
@@ -98,9 +100,6 @@ public sealed unsafe partial class TcpConnection
         _proxyPeer = default;
         _proxyText = null;
         BehindProxy = EndedQuietly = false;
-        // TcpConnection.Tls.cs (never used by a reused connection)
-        _handshakeTimer = null;
-        _closeNotifyQueued = _tlsDelivered = false;
         // this file
         _recyclable = recyclable;
         _released = false;

@@ -15,6 +15,10 @@ namespace MonaAot.Net;
 /// the handshake is done, which [tls] handshakeTimeout bounds. An end sends close_notify before
 /// the FIN; the peer's close_notify ends reading as a FIN does. The plain path pays one null
 /// check on receive and one on send; direct writes stay off (<see cref="PublishGate"/>).
+/// An accepted TLS connection is pooled as a plain one is (TcpConnection.Recycling.cs): what it
+/// made once, its session object, plaintext queue, handshake timer and delegates, stays with
+/// the connection object for its next accept (<see cref="ParkTls"/>), so that accepting and
+/// closing allocate no managed memory (docs/architecture.md, "Connection pooling").
 /// </summary>
 public sealed unsafe partial class TcpConnection
 {
@@ -34,7 +38,9 @@ public sealed unsafe partial class TcpConnection
 
     private TlsSession? _tls;
     private SendQueue? _plain;          // plaintext not encrypted yet
-    private LoopTimer? _handshakeTimer;
+    private LoopTimer? _handshakeTimer; // made once per connection object, armed per handshake
+    private TlsSession? _spareTls;      // a former connection's session, disposed, for the next accept
+    private SendQueue? _sparePlain;     // and its plaintext queue, empty
     private bool _closeNotifyQueued;
     private bool _tlsDelivered;         // plaintext reached the owner: a later failure is no handshake's
     private Action? _readTlsLater;
@@ -60,14 +66,14 @@ public sealed unsafe partial class TcpConnection
     public static TcpConnection AcceptedTls(NetContext net, nint fd, ITcpConnectionEvents events, TlsContext context)
     {
         TcpConnection connection = Accepted(net, fd, events);
-        connection._recyclable = false; // its TLS state is not reset for reuse
-        TlsSession? session = TlsSession.CreateServer(context, out string? error);
+        TlsSession? session = TlsSession.CreateServer(context, connection._spareTls, out string? error);
         if (session == null)
         {
             net.Stats.TlsHandshakeFailures++;
             connection.Close($"TLS handshake failed: {error}");
             return connection;
         }
+        connection._spareTls = null;
         connection.UseTls(session);
         connection.StartHandshake();
         return connection;
@@ -76,8 +82,28 @@ public sealed unsafe partial class TcpConnection
     private void UseTls(TlsSession session)
     {
         _tls = session;
-        _plain = new SendQueue(_net.Chunks);
+        _plain = _sparePlain ?? new SendQueue(_net.Chunks);
+        _sparePlain = null;
         PublishGate();
+    }
+
+    /// <summary>On reuse (TcpConnection.Recycling.cs): a former TLS connection's session, closed
+    /// and disposed by <see cref="EndTls"/>, and its emptied plaintext queue are kept apart for
+    /// the next TLS accept; the connection itself is plain until <see cref="UseTls"/> says
+    /// otherwise. The handshake timer (cancelled) and the delegates stay as they are.</summary>
+    private void ParkTls()
+    {
+        if (_tls != null)
+        {
+            _spareTls = _tls;
+            _tls = null;
+        }
+        if (_plain != null)
+        {
+            _sparePlain = _plain;
+            _plain = null;
+        }
+        _closeNotifyQueued = _tlsDelivered = false;
     }
 
     /// <summary>True for a TLS connection, whatever its state.</summary>
@@ -100,7 +126,8 @@ public sealed unsafe partial class TcpConnection
     /// by [tls] handshakeTimeout.</summary>
     private void StartHandshake()
     {
-        _handshakeTimer = _net.Loop.Schedule(_net.Limits.TlsHandshakeTimeoutMs, 0, TimeOutHandshake);
+        _handshakeTimer ??= _net.Loop.CreateTimer(TimeOutHandshake);
+        _net.Loop.Restart(_handshakeTimer, _net.Limits.TlsHandshakeTimeoutMs);
         AdvanceHandshake();
     }
 
@@ -140,7 +167,6 @@ public sealed unsafe partial class TcpConnection
         if (status != TlsStatus.Done)
             return;
         _handshakeTimer?.Cancel();
-        _handshakeTimer = null;
         UpdateInterest(); // a paused connection read only for its handshake
         // What the owner sent meanwhile goes first, then the owner hears of the connection (and
         // may send more behind it); the peer's first records may have come with the handshake.
@@ -202,7 +228,7 @@ public sealed unsafe partial class TcpConnection
             if (errno == Libc.EINTR)
                 continue;
             if (errno != Libc.EAGAIN)
-                CloseUndelivered(NetError.Describe(_net.Logger, "receive", _fd, errno, PeerText ?? "?"));
+                CloseUndelivered(Failure("receive", errno)); // a peer's reset: its text made only if read
             return;
         }
     }
@@ -406,14 +432,13 @@ public sealed unsafe partial class TcpConnection
         return _queue.IsEmpty;
     }
 
-    /// <summary>The connection closes: a normal close still says close_notify if it can, in one
-    /// try; the session's memory goes.</summary>
-    private void EndTls(string? error)
+    /// <summary>The connection closes: a normal close (not <paramref name="failed"/>) still says
+    /// close_notify if it can, in one try; the session's native memory goes.</summary>
+    private void EndTls(bool failed)
     {
         _handshakeTimer?.Cancel();
-        _handshakeTimer = null;
         TlsSession tls = _tls!;
-        if (error == null && _fd >= 0 && !_closeNotifyQueued && tls.IsEstablished && tls.Shutdown())
+        if (!failed && _fd >= 0 && !_closeNotifyQueued && tls.IsEstablished && tls.Shutdown())
         {
             _closeNotifyQueued = true;
             byte* buffer = _net.CipherBuffer;

@@ -610,7 +610,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
         DropGate();
         _timer?.Cancel();
         if (_tls != null)
-            EndTls(error.Text);
+            EndTls(error.IsError); // not its text: an errno's is made only when read
         if (_fd >= 0)
         {
             _net.CloseOwned(_fd, _token);

@@ -291,6 +291,48 @@ public class TlsSessionTests
         await Assert.That(session.Failure!).StartsWith("protocol error (");
     }
 
+    /// <summary>A pooled connection's session serves its next accept (docs/architecture.md,
+    /// "Connection pooling"): disposed after a failure, made anew it knows nothing of it, and
+    /// after a completed handshake it shakes hands again with another client. On Linux it is the
+    /// same object (a fresh SSL inside); SChannel's build makes a new one.</summary>
+    [Test]
+    public async Task DisposedServerSession_ServesTheNextConnection_AsANewOne()
+    {
+        TestCertificates certs = await Certificates();
+        using TlsContext server = NewContext(new TlsOptions { IsServer = true, CertificateFile = certs.ServerCert, KeyFile = certs.ServerKey, Alpn = ["h2"] });
+        using TlsContext client = NewContext(new TlsOptions { CaFile = certs.CaCert, Alpn = ["h2"] });
+        TlsSession first = TlsSession.CreateServer(server, out string? error)!;
+        first.FeedCiphertext("GET / HTTP/1.1\r\n\r\n"u8);
+        await Assert.That(first.Handshake()).IsEqualTo(TlsStatus.Failed);
+        first.Dispose();
+
+        TlsSession second = TlsSession.CreateServer(server, first, out error)!;
+        await Assert.That(error).IsNull();
+        if (OperatingSystem.IsLinux())
+            await Assert.That(second).IsSameReferenceAs(first);
+        await Assert.That(second.Failure).IsNull();
+        await Assert.That(second.IsEstablished).IsFalse();
+        using (var pair = new Pair(TlsSession.CreateClient(client, "localhost", out error)!, second))
+        {
+            await Assert.That(pair.Handshake()).IsNull();
+            await Assert.That(second.Alpn).IsEqualTo("h2");
+        }
+
+        TlsSession third = TlsSession.CreateServer(server, second, out error)!;
+        await Assert.That(third.IsEstablished).IsFalse();
+        await Assert.That(third.Alpn).IsNull();
+        using (var pair = new Pair(TlsSession.CreateClient(client, "localhost", out error)!, third))
+        {
+            await Assert.That(pair.Handshake()).IsNull();
+            await Assert.That(third.Version).IsNotNull();
+        }
+        if (OperatingSystem.IsLinux())
+        {
+            using TlsSession inUse = TlsSession.CreateServer(server, out _)!;
+            await Assert.That(() => TlsSession.CreateServer(server, inUse, out _)).Throws<InvalidOperationException>();
+        }
+    }
+
     [Test]
     public async Task Context_WithMissingFilesOrMismatchedKey_SaysWhich()
     {
@@ -334,6 +376,12 @@ public class TlsSessionTests
         {
             Client = TlsSession.CreateClient(client, serverName, out string? error) ?? throw new InvalidOperationException(error);
             Server = TlsSession.CreateServer(server, out error) ?? throw new InvalidOperationException(error);
+        }
+
+        public Pair(TlsSession client, TlsSession server)
+        {
+            Client = client;
+            Server = server;
         }
 
         public TlsSession Client { get; }

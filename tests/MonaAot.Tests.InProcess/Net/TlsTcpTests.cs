@@ -343,6 +343,47 @@ public class TlsTcpTests
         await Assert.That(app.Log.MessagesStartingWith("handler")).IsEmpty();
     }
 
+    /// <summary>An accepted TLS connection is reused once closed (docs/architecture.md,
+    /// "Connection pooling"): the next one on the same connection object shakes hands anew, and
+    /// its handshake timer (made once, armed per handshake) still bounds a silent client.</summary>
+    [Test]
+    public async Task ReusedTlsConnection_ShakesHandsAnew_AndItsHandshakeStillTimesOut()
+    {
+        TestCertificates certs = await Certificates();
+        await using TcpApp app = await TcpApp.Start($$"""
+            secure = mona:createTCPServer({certificate = [[{{certs.ServerCert}}]], key = [[{{certs.ServerKey}}]]})
+            function secure:clientHandler(c)
+              NOTE("handler ", c.tlsVersion)
+              function c:onReception(data) self:send(data) end
+              function c:onDisconnection() NOTE("gone") end
+            end
+            assert(secure:start("127.0.0.1", 0))
+            NOTE("port ", secure.port)
+            """, "[tls]\nhandshakeTimeout = 1\n");
+        int port = await app.Log.WaitForNumber("port ");
+        for (int round = 1; round <= 2; round++)
+        {
+            await using (SslStream ssl = await SslConnect(port, certs.CaCert))
+            {
+                await ssl.WriteAsync("ping"u8.ToArray());
+                var echo = new byte[4];
+                await ssl.ReadExactlyAsync(echo).AsTask().WaitAsync(Bound);
+                await Assert.That(System.Text.Encoding.ASCII.GetString(echo)).IsEqualTo("ping");
+            }
+            int gone = round;
+            await app.Log.WaitForEntry(_ => app.Log.MessagesStartingWith("gone").Count == gone, $"gone {round}", Bound);
+            // What a silent client meets on the connection object the last one left.
+            using Socket silent = await TcpApp.Connect(port);
+            await app.Log.WaitForEntry(_ => app.Log.Entries.FindAll(w => w.Message.Contains("timed out")).Count == gone, $"timeout {round}", Bound);
+        }
+        var handlers = app.Log.MessagesStartingWith("handler TLSv1.");
+        await Assert.That(handlers.Count).IsEqualTo(2);
+        var timeouts = app.Log.Entries.FindAll(e => e.Message.Contains("timed out"));
+        await Assert.That(timeouts.Count).IsEqualTo(2);
+        await Assert.That(timeouts[1].Level).IsEqualTo(LogLevel.Warn);
+        await Assert.That(timeouts[1].Message).Contains("(client 127.0.0.1:");
+    }
+
     [Test]
     [Arguments("{verify = 'yes'}", "bad argument #1 to 'createTCPClient' (TLS option 'verify': boolean expected, got string)")]
     [Arguments("{colour = 1}", "bad argument #1 to 'createTCPClient' (unknown TLS option 'colour')")]

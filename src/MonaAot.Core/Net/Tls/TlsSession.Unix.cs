@@ -1,5 +1,6 @@
 using System;
 using System.Net;
+using System.Runtime.InteropServices;
 using MonaAot.Interop;
 
 namespace MonaAot.Net.Tls;
@@ -12,12 +13,16 @@ namespace MonaAot.Net.Tls;
 /// call sends what <see cref="PendingCiphertext"/> says is waiting (<see cref="TakeCiphertext"/>):
 /// handshake messages, records, session tickets, alerts and close_notify all come out there.
 /// Everything goes through spans and OpenSSL's own memory: no managed allocation per record.
-/// One thread at a time (the loop's); <see cref="Dispose"/> frees it all and is idempotent.
+/// One thread at a time (the loop's); <see cref="Dispose"/> frees it all and is idempotent. A
+/// disposed server session may serve the next accepted connection of the same connection
+/// object (<see cref="CreateServer(TlsContext, TlsSession?, out string?)"/>): a fresh SSL from
+/// the context, the managed object reused, so that an accepted TLS connection allocates no
+/// managed memory (docs/architecture.md, "Connection pooling").
 /// </summary>
 public sealed unsafe class TlsSession : IDisposable
 {
-    private readonly TlsContext _context;
-    private readonly string? _serverName;
+    private TlsContext _context;
+    private string? _serverName;
     private nint _ssl;        // owns both BIOs (SSL_set_bio)
     private nint _readBio;    // ciphertext from the peer, read by OpenSSL
     private nint _writeBio;   // ciphertext for the peer, written by OpenSSL
@@ -58,17 +63,33 @@ public sealed unsafe class TlsSession : IDisposable
     }
 
     /// <summary>A server session, for one accepted connection.</summary>
-    public static TlsSession? CreateServer(TlsContext context, out string? error)
+    public static TlsSession? CreateServer(TlsContext context, out string? error) => CreateServer(context, null, out error);
+
+    /// <summary>A server session, for one accepted connection: <paramref name="spare"/>, a
+    /// disposed session, made anew (a fresh SSL; its texts and state forgotten) when given,
+    /// else a new object.</summary>
+    public static TlsSession? CreateServer(TlsContext context, TlsSession? spare, out string? error)
     {
         if (!context.IsServer)
             throw new ArgumentException("a server session needs a server context", nameof(context));
-        TlsSession? session = Create(context, null, out error);
+        if (spare is { _ssl: not 0 })
+            throw new InvalidOperationException("TLS: a session in use cannot serve another connection");
+        TlsSession? session = spare is null ? Create(context, null, out error) : spare.Open(context, null, out error) ? spare : null;
         if (session != null)
             OpenSsl.SSL_set_accept_state(session._ssl);
         return session;
     }
 
     private static TlsSession? Create(TlsContext context, string? serverName, out string? error)
+    {
+        var session = new TlsSession(context, serverName);
+        return session.Open(context, serverName, out error) ? session : null;
+    }
+
+    /// <summary>Makes this (new or disposed) session a fresh one of <paramref name="context"/>:
+    /// an SSL between two memory BIOs, nothing negotiated or read yet. False with
+    /// <paramref name="error"/> if OpenSSL fails (the session stays disposed).</summary>
+    private bool Open(TlsContext context, string? serverName, out string? error)
     {
         error = null;
         nint ctx = context.Handle;
@@ -79,7 +100,7 @@ public sealed unsafe class TlsSession : IDisposable
         if (ssl == 0)
         {
             error = TlsFailure.TakeErrorQueue("TLS: cannot make a session");
-            return null;
+            return false;
         }
         nint read = OpenSsl.BIO_new(OpenSsl.BIO_s_mem());
         nint write = OpenSsl.BIO_new(OpenSsl.BIO_s_mem());
@@ -89,11 +110,23 @@ public sealed unsafe class TlsSession : IDisposable
             OpenSsl.SSL_set_bio(ssl, read, write);
             OpenSsl.SSL_free(ssl);
             error = TlsFailure.TakeErrorQueue("TLS: cannot make a memory BIO");
-            return null;
+            return false;
         }
         OpenSsl.SSL_set_bio(ssl, read, write);
         context.AddReference();
-        return new TlsSession(context, serverName) { _ssl = ssl, _readBio = read, _writeBio = write };
+        _context = context;
+        _serverName = serverName;
+        _ssl = ssl;
+        _readBio = read;
+        _writeBio = write;
+        _established = _peerClosed = _shutdownSent = false;
+        _version = null;
+        _alpn = null;
+        _alpnRead = false;
+        _peerSubject = null;
+        _peerSubjectRead = false;
+        Failure = null;
+        return true;
     }
 
     private bool SetServerName(string serverName, bool verify, out string? error)
@@ -275,9 +308,23 @@ public sealed unsafe class TlsSession : IDisposable
         get
         {
             if (_version == null && _established && _ssl != 0)
-                _version = OpenSsl.Text(OpenSsl.SSL_get_version(_ssl));
+                _version = VersionText(OpenSsl.SSL_get_version(_ssl));
             return _version;
         }
+    }
+
+    /// <summary>The versions MonaAot negotiates, as constant strings: a script reading
+    /// tlsVersion on every connection makes no string per connection.</summary>
+    private static string? VersionText(byte* text)
+    {
+        if (text == null)
+            return null;
+        ReadOnlySpan<byte> version = MemoryMarshal.CreateReadOnlySpanFromNullTerminated(text);
+        if (version.SequenceEqual("TLSv1.3"u8))
+            return "TLSv1.3";
+        if (version.SequenceEqual("TLSv1.2"u8))
+            return "TLSv1.2";
+        return OpenSsl.Text(text);
     }
 
     /// <summary>The protocol ALPN chose, or null.</summary>
@@ -290,11 +337,33 @@ public sealed unsafe class TlsSession : IDisposable
                 byte* data;
                 uint length;
                 OpenSsl.SSL_get0_alpn_selected(_ssl, &data, &length);
-                _alpn = data == null || length == 0 ? null : System.Text.Encoding.UTF8.GetString(data, (int)length);
+                _alpn = data == null || length == 0 ? null : AlpnText(new ReadOnlySpan<byte>(data, (int)length));
                 _alpnRead = true;
             }
             return _alpn;
         }
+    }
+
+    /// <summary>The chosen protocol as the context's own string (the options listed it, and
+    /// the names are ASCII): a script reading alpn on every connection makes no string per
+    /// connection.</summary>
+    private string AlpnText(ReadOnlySpan<byte> chosen)
+    {
+        if (_context.Options.Alpn is { } names)
+        {
+            for (int n = 0; n < names.Count; n++) // not foreach: the interface's enumerator is an object
+            {
+                string name = names[n];
+                if (name.Length != chosen.Length)
+                    continue;
+                int i = 0;
+                while (i < name.Length && name[i] == chosen[i])
+                    i++;
+                if (i == name.Length)
+                    return name;
+            }
+        }
+        return System.Text.Encoding.UTF8.GetString(chosen);
     }
 
     /// <summary>The subject of the peer's certificate ("/CN=localhost"), or null when the peer

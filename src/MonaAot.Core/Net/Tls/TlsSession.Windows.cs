@@ -94,6 +94,12 @@ public sealed unsafe class TlsSession : IDisposable
         return new TlsSession(context, null);
     }
 
+    /// <summary>A server session, for one accepted connection. <paramref name="spare"/> (a
+    /// disposed session the connection object kept) is not reused here: SChannel's session
+    /// holds buffers and handles of its own, and only the Linux build reuses sessions so far
+    /// (docs/architecture.md, "Connection pooling").</summary>
+    public static TlsSession? CreateServer(TlsContext context, TlsSession? spare, out string? error) => CreateServer(context, out error);
+
     /// <summary>True once the handshake is done: plaintext may flow.</summary>
     public bool IsEstablished => _established;
 
