@@ -3,6 +3,7 @@
 #define _GNU_SOURCE /* malloc_usable_size */
 #endif
 #include "mona_alloc.h"
+#include "mona_guard.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -170,6 +171,12 @@ mona_heap *mona_heapof(lua_State *L) {
 }
 
 mona_scripts *mona_scriptsof(mona_heap *heap) { return &heap->scripts; }
+
+/* Declared in mona_guard.h, whose protected calls ask for it each time. */
+mona_scripts *mona_scriptsofstate(lua_State *L) {
+    void *ud;
+    return lua_getallocf(L, &ud) == mona_alloc ? &((mona_heap *)ud)->scripts : NULL;
+}
 
 /* Every block on the lists back to malloc. */
 static void flush(mona_heap *heap) {

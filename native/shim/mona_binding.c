@@ -76,38 +76,37 @@ static int call_handler(lua_State *L, int nargs, int nresults, int msgh) {
 /* The per-message events build their call frame in place, with no lua_insert or lua_remove:
  * each is a lua_rotate over the stack, and they were 6% of a ping-pong message's instructions
  * (docs/performance.md, "Issue 19: CPU per message"). From `top`, the frame is
- *   top+1 the handler's copy (for name_memory_error), top+2 traceback, top+3 handler, top+4 self
- * and event_frame returns 1 with it pushed, or 0 with the stack unchanged when the userdata at
- * registry[ref] has no function under the string registry[name] in its fields table (user
- * value 1). The name comes interned from the registry: lua_pushstring of a C string costs its
- * string cache look-up and a strcmp per message (docs/performance.md, "Issue 19: CPU per
- * message"). */
+ *   top+1 traceback, top+2 self (left there: moving it costs a call), top+3 the handler's copy
+ *   (for name_memory_error), top+4 handler, top+5 self
+ * in seven API calls, and event_frame returns 1 with it pushed, or 0 with the stack unchanged
+ * when the userdata at registry[ref] has no function under the string registry[name] in its
+ * fields table (user value 1). The name comes interned from the registry: lua_pushstring of a
+ * C string costs its string cache look-up and a strcmp per message (docs/performance.md,
+ * "Issue 19: CPU per message"). */
 static int event_frame(lua_State *L, int top, int ref, int name) {
-    if (lua_rawgeti(L, LUA_REGISTRYINDEX, ref) != LUA_TUSERDATA    /* self */
-        || lua_getiuservalue(L, top + 1, 1) != LUA_TTABLE) {       /* self fields */
+    lua_pushcfunction(L, traceback);                               /* traceback */
+    if (lua_rawgeti(L, LUA_REGISTRYINDEX, ref) != LUA_TUSERDATA    /* traceback self */
+        || lua_getiuservalue(L, top + 2, 1) != LUA_TTABLE) {       /* traceback self fields */
         lua_settop(L, top);
         return 0;
     }
     lua_rawgeti(L, LUA_REGISTRYINDEX, name);
-    if (lua_rawget(L, top + 2) != LUA_TFUNCTION) {                 /* self fields handler */
+    if (lua_rawget(L, top + 3) != LUA_TFUNCTION) {                 /* traceback self fields handler */
         lua_settop(L, top);
         return 0;
     }
-    lua_pushvalue(L, top + 1);                                     /* self fields handler self */
-    lua_copy(L, top + 3, top + 1);                                 /* handler fields handler self */
-    lua_pushcfunction(L, traceback);
-    lua_copy(L, -1, top + 2);                                      /* handler traceback handler self traceback */
-    lua_pop(L, 1);
+    lua_copy(L, top + 4, top + 3);                                 /* traceback self handler handler */
+    lua_pushvalue(L, top + 2);                                     /* traceback self handler handler self */
     return 1;
 }
 
 /* Calls the frame event_frame built, with `nargs` arguments pushed after self. On success the
- * results start at top+3; on error the message is at top+1 and the stack ends there. */
+ * results start at top+4; on error the message is at top+1 and the stack ends there. */
 static int event_call(lua_State *L, int top, int nargs, int nresults) {
-    int status = mona_protectedcall(L, 1 + nargs, nresults, top + 2);
+    int status = mona_protectedcall(L, 1 + nargs, nresults, top + 1);
     if (status != LUA_OK) {
         if (status == LUA_ERRMEM)
-            name_memory_error(L, top + 1);
+            name_memory_error(L, top + 3);
         lua_copy(L, -1, top + 1);
         lua_settop(L, top + 1);
     }

@@ -39,17 +39,30 @@ static long long send_once(int fd, const char *data, size_t length) {
 #endif
 }
 
-/* Upvalues: 1 the host function, 2 its context, 3 the type's tag, 4 the bytes-sent counter. */
+/* What the closure checks and counts, in one block (its upvalue 3): read with one
+ * lua_touserdata per send, where the tag as a Lua integer and the counter as a light userdata
+ * cost a lua_tointeger and a second lua_touserdata (docs/performance.md, "Issue 19: CPU per
+ * message"). */
+typedef struct {
+    int tag;
+    long long *bytes_sent;
+} direct_target;
+
+/* Upvalues: 1 the host function, 2 its context, 3 the direct_target. The userdata at 1 is read
+ * only when it is a full userdata of mona_handle's size: lua_touserdata is NULL for anything
+ * but a userdata, and lua_rawlen is 0 for a light one. */
 static int direct_send(lua_State *L) {
-    if (lua_gettop(L) == 2 && lua_type(L, 1) == LUA_TUSERDATA && lua_type(L, 2) == LUA_TSTRING
+    mona_handle *self;
+    if (lua_gettop(L) == 2 && lua_type(L, 2) == LUA_TSTRING && (self = lua_touserdata(L, 1)) != NULL
         && lua_rawlen(L, 1) == sizeof(mona_handle)) {
-        mona_handle *self = lua_touserdata(L, 1);
-        if (self->direct && self->type == (int)lua_tointeger(L, lua_upvalueindex(3))) {
+        /* NULL only if a script replaced the upvalue (debug.setupvalue): then no direct send. */
+        const direct_target *target = lua_touserdata(L, lua_upvalueindex(3));
+        if (target != NULL && self->direct && self->type == target->tag) {
             size_t length;
             const char *data = lua_tolstring(L, 2, &length);
             long long sent = send_once(self->fd, data, length);
             if (sent > 0) {
-                *(long long *)lua_touserdata(L, lua_upvalueindex(4)) += sent;
+                *target->bytes_sent += sent;
                 self->sends++;
             }
             if (sent == (long long)length)
@@ -64,7 +77,8 @@ static int direct_send(lua_State *L) {
 void mona_pushdirectsend(lua_State *L, lua_CFunction fn, int tag, long long *bytes_sent) {
     lua_pushlightuserdata(L, (void *)fn);
     lua_insert(L, -2);
-    lua_pushinteger(L, tag);
-    lua_pushlightuserdata(L, bytes_sent);
-    lua_pushcclosure(L, direct_send, 4);
+    direct_target *target = lua_newuserdatauv(L, sizeof(direct_target), 0);
+    target->tag = tag;
+    target->bytes_sent = bytes_sent;
+    lua_pushcclosure(L, direct_send, 3);
 }

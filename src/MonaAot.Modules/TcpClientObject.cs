@@ -1,5 +1,6 @@
 using System;
 using System.Net;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using MonaAot.Diagnostics;
 using MonaAot.Lua.Binding;
@@ -176,15 +177,21 @@ public sealed unsafe class TcpClientObject : ScriptObject, ITcpConnectionEvents
         if (rest > data.Length)
         {
             if (!_clampWarned)
-            {
-                _clampWarned = true;
-                // The handler has returned: the message names where it is defined.
-                Runtime.LogAtScript(LogLevel.Warn, $"onReception returned {rest}, more than the {data.Length} bytes received: clamped",
-                    Runtime.HandlerPosition(this, "onReception\0"u8));
-            }
+                WarnClamped(rest, data.Length);
             return data.Length;
         }
         return rest > 0 ? (int)rest : 0;
+    }
+
+    /// <summary>Out of line: inlined, its text made OnReceived's stack frame large, zeroed on
+    /// every message (docs/performance.md, "Issue 19: CPU per message").</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void WarnClamped(double rest, int length)
+    {
+        _clampWarned = true;
+        // The handler has returned: the message names where it is defined.
+        Runtime.LogAtScript(LogLevel.Warn, $"onReception returned {rest}, more than the {length} bytes received: clamped",
+            Runtime.HandlerPosition(this, "onReception\0"u8));
     }
 
     /// <summary>onEnd(): the peer's FIN with allowHalfOpen, after the data before it.</summary>

@@ -83,7 +83,10 @@ internal static unsafe partial class Libc
 
     [UnsupportedOSPlatform("windows")]
 
-    [LibraryImport(Name, EntryPoint = "recv")]
+    /// <summary>Only on non-blocking sockets (SocketCalls.Receive, the TCP read of every
+    /// message): a call that never waits, so it skips the GC transition, two runtime calls per
+    /// message (docs/performance.md, "Issue 19: CPU per message").</summary>
+    [LibraryImport(Name, EntryPoint = "recv"), SuppressGCTransition]
     public static partial nint recv(int fd, void* buf, nuint len, int flags);
 
     [UnsupportedOSPlatform("windows")]

@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using MonaAot.Interop;
 using MonaAot.Net.Tls;
@@ -354,7 +355,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
             case Phase.Draining when ev.Result < 0:
                 // The IOCP backend's readiness read failed (a reset): the read that follows may
                 // no longer see the error, so it ends the connection here. Epoll gives no Result.
-                CloseUndelivered(Failure("receive", -ev.Result));
+                FailReceive(-ev.Result);
                 break;
             case Phase.Connected:
             case Phase.Draining:
@@ -484,9 +485,7 @@ public sealed unsafe partial class TcpConnection : IIoHandler
             int capacity;
             if (_keptLength > 0)
             {
-                EnsureKeptCapacity(_keptLength + NetContext.ReadBufferSize);
-                buffer = _kept + _keptLength;
-                capacity = _keptCapacity - _keptLength;
+                buffer = KeptTail(out capacity);
             }
             else
             {
@@ -514,10 +513,31 @@ public sealed unsafe partial class TcpConnection : IIoHandler
             if (errno == Libc.EINTR)
                 continue;
             if (errno != Libc.EAGAIN)
-                CloseUndelivered(Failure("receive", errno));
+                FailReceive(errno);
             return;
         }
     }
+
+    // The rare paths of the per-message methods (OnIo, Receive, Deliver) live out of line:
+    // inlined, their error text and native allocation gave those methods a large stack frame,
+    // zeroed on every call, and a stack cookie (docs/performance.md, "Issue 19: CPU per
+    // message").
+
+    /// <summary>Where a read appends to what the previous delivery kept, and the room there.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private byte* KeptTail(out int capacity)
+    {
+        EnsureKeptCapacity(_keptLength + NetContext.ReadBufferSize);
+        capacity = _keptCapacity - _keptLength;
+        return _kept + _keptLength;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void FailReceive(int errno) => CloseUndelivered(Failure("receive", errno));
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void CloseOverReceiveLimit() =>
+        Close($"receive limit exceeded ({_net.Limits.MaxUnconsumedBytes} bytes unconsumed)");
 
     private void Deliver(byte* data, int length)
     {
@@ -528,12 +548,13 @@ public sealed unsafe partial class TcpConnection : IIoHandler
         keep = Math.Clamp(keep, 0, length);
         if (keep == 0)
         {
-            FreeKept();
+            if (_kept != null) // nothing kept is the common case: no call per message
+                FreeKept();
             return;
         }
         if (keep > _net.Limits.MaxUnconsumedBytes)
         {
-            Close($"receive limit exceeded ({_net.Limits.MaxUnconsumedBytes} bytes unconsumed)");
+            CloseOverReceiveLimit();
             return;
         }
         if (data == _kept)
@@ -577,9 +598,14 @@ public sealed unsafe partial class TcpConnection : IIoHandler
     }
 
     /// <summary>Reading until the peer's FIN, unless paused (a TLS handshake reads regardless);
-    /// a closing connection reads (and drops) only to see that FIN.</summary>
-    private bool WantsToRead =>
-        !_peerClosed && (_phase == Phase.Draining || (_phase == Phase.Connected && (!_paused || Handshaking)));
+    /// a closing connection reads (and drops) only to see that FIN. Inlined: asked twice per
+    /// message (docs/performance.md, "Issue 19: CPU per message").</summary>
+    private bool WantsToRead
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get =>
+            !_peerClosed && (_phase == Phase.Draining || (_phase == Phase.Connected && (!_paused || Handshaking)));
+    }
 
     /// <summary>Readable while <see cref="WantsToRead"/>; writable while data is queued. One
     /// epoll_ctl only when that changes.</summary>

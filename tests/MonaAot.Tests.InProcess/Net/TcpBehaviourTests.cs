@@ -415,6 +415,12 @@ public class TcpBehaviourTests
     [Arguments("return select(2, pcall(function() c:send({}) end))", "bad argument #1 to 'send' (string expected, got table)")]
     [Arguments("return select(2, pcall(function() s:start({}) end))", "bad argument #1 to 'start' (number expected, got table)")]
     [Arguments("return select(2, pcall(function() s.stop(c) end))", "bad argument #1 to 'stop' (TCPServer expected, got TCPClient)")]
+    // send's direct path (native/shim/mona_send.c) reads only a TCPClient's own block: not a
+    // string of that block's size, nor another type's block of the same size, nor a userdata
+    // of another size.
+    [Arguments("return select(2, pcall(function() c.send(string.rep('x', 28), 'x') end))", "bad argument #1 to 'send' (TCPClient expected, got string)")]
+    [Arguments("return select(2, pcall(function() c.send(mona:createUDPSocket(), 'x') end))", "bad argument #1 to 'send' (TCPClient expected, got UDPSocket)")]
+    [Arguments("return select(2, pcall(function() c.send(io.stdout, 'x') end))", "bad argument #1 to 'send' (TCPClient expected, got FILE*)")]
     [Arguments("return c:connect('127.0.0.1', 70000)", "invalid port 70000 (0 to 65535)")]
     [Arguments("return c:send('x')", "not connected")]
     [Arguments("return tostring(c)", "TCPClient (not connected)")]
