@@ -435,6 +435,40 @@ public class TcpBehaviourTests
     }
 
     [Test]
+    public async Task DirectSend_UpvalueReplacedWithAnotherUserdata_SendsThroughTheHostFunction()
+    {
+        // The debug library is open (docs/api.md): a script may put any value in send's
+        // upvalues. The direct path (native/shim/mona_send.c) must then not read the block of
+        // another object as its own tag and counter: a UDPSocket's block names its type and
+        // descriptor where the counter's address was, one whose id equals TCPClient's tag
+        // passed the check and the counter write went to that address.
+        await using TcpApp app = await TcpApp.Start("""
+            server = mona:createTCPServer()
+            local foreign = { io.stdout }
+            for i = 1, 300 do foreign[#foreign + 1] = mona:createUDPSocket() end
+            function server:onConnection(client)
+              function client:onReception(data)
+                local send = self.send
+                local _, own = debug.getupvalue(send, 3)
+                for _, other in ipairs(foreign) do
+                  debug.setupvalue(send, 3, other)
+                  self:send("x")
+                end
+                debug.setupvalue(send, 3, own)
+                self:send("!")
+              end
+            end
+            assert(server:start("127.0.0.1", 0))
+            NOTE("port ", server.port)
+            """);
+        using Socket socket = await TcpApp.Connect(await app.Log.WaitForNumber("port "));
+
+        await socket.SendAsync(Encoding.ASCII.GetBytes("go"), SocketFlags.None);
+
+        await Assert.That(Encoding.ASCII.GetString(await TcpApp.ReadExactly(socket, 302))).IsEqualTo(new string('x', 301) + "!");
+    }
+
+    [Test]
     public async Task Connect_Twice_AlreadyConnected_ErrorClearedByNextConnect()
     {
         int closed = ClosedPort();

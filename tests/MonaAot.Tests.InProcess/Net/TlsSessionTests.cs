@@ -76,6 +76,21 @@ public class TlsSessionTests
     }
 
     [Test]
+    public async Task Alpn_NonAsciiName_IsTheChosenOne_NotAnotherWhoseCharsMatchItsBytes()
+    {
+        // "\u00C3\u00A9" has two chars of the values of "\u00E9"'s two UTF-8 bytes: the name read
+        // back must be the one chosen (TlsSession.AlpnText compares chars with bytes).
+        TestCertificates certs = await Certificates();
+        using TlsContext server = NewContext(new TlsOptions { IsServer = true, CertificateFile = certs.ServerCert, KeyFile = certs.ServerKey, Alpn = ["\u00C3\u00A9", "\u00E9"] });
+        using TlsContext client = NewContext(new TlsOptions { CaFile = certs.CaCert, Alpn = ["\u00E9"] });
+        using var pair = new Pair(client, server, "localhost");
+
+        await Assert.That(pair.Handshake()).IsNull();
+        await Assert.That(pair.Client.Alpn).IsEqualTo("\u00E9");
+        await Assert.That(pair.Server.Alpn).IsEqualTo("\u00E9");
+    }
+
+    [Test]
     public async Task Alpn_WithNothingInCommon_IsNone()
     {
         TestCertificates certs = await Certificates();
