@@ -42,10 +42,13 @@ static long long send_once(int fd, const char *data, size_t length) {
 /* What the closure checks and counts, in one block (its upvalue 3): read with one
  * lua_touserdata per send, where the tag as a Lua integer and the counter as a light userdata
  * cost a lua_tointeger and a second lua_touserdata (docs/performance.md, "Issue 19: CPU per
- * message"). */
-typedef struct {
-    int tag;
+ * message"). `self` is the block's own address: a script can put any value in the upvalue
+ * (debug.setupvalue; the debug library is open, docs/api.md), and another object's block
+ * read as this one would give a counter address made of its bytes. */
+typedef struct direct_target {
+    const struct direct_target *self;
     long long *bytes_sent;
+    int tag;
 } direct_target;
 
 /* Upvalues: 1 the host function, 2 its context, 3 the direct_target. The userdata at 1 is read
@@ -55,9 +58,11 @@ static int direct_send(lua_State *L) {
     mona_handle *self;
     if (lua_gettop(L) == 2 && lua_type(L, 2) == LUA_TSTRING && (self = lua_touserdata(L, 1)) != NULL
         && lua_rawlen(L, 1) == sizeof(mona_handle)) {
-        /* NULL only if a script replaced the upvalue (debug.setupvalue): then no direct send. */
+        /* Not ours only if a script replaced the upvalue: then no direct send. Its size first,
+         * so that `self` is read only inside a block that has one. */
         const direct_target *target = lua_touserdata(L, lua_upvalueindex(3));
-        if (target != NULL && self->direct && self->type == target->tag) {
+        if (target != NULL && lua_rawlen(L, lua_upvalueindex(3)) == sizeof(direct_target) && target->self == target
+            && self->direct && self->type == target->tag) {
             size_t length;
             const char *data = lua_tolstring(L, 2, &length);
             long long sent = send_once(self->fd, data, length);
@@ -78,6 +83,7 @@ void mona_pushdirectsend(lua_State *L, lua_CFunction fn, int tag, long long *byt
     lua_pushlightuserdata(L, (void *)fn);
     lua_insert(L, -2);
     direct_target *target = lua_newuserdatauv(L, sizeof(direct_target), 0);
+    target->self = target; /* a full userdata's block does not move */
     target->tag = tag;
     target->bytes_sent = bytes_sent;
     lua_pushcclosure(L, direct_send, 3);

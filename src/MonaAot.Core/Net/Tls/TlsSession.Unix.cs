@@ -344,9 +344,10 @@ public sealed unsafe class TlsSession : IDisposable
         }
     }
 
-    /// <summary>The chosen protocol as the context's own string (the options listed it, and
-    /// the names are ASCII): a script reading alpn on every connection makes no string per
-    /// connection.</summary>
+    /// <summary>The chosen protocol as the context's own string when it is an ASCII name the
+    /// options listed: a script reading alpn on every connection makes no string per
+    /// connection. A name with other chars is decoded (its chars are not its UTF-8 bytes: one
+    /// listed name's chars may be another's bytes).</summary>
     private string AlpnText(ReadOnlySpan<byte> chosen)
     {
         if (_context.Options.Alpn is { } names)
@@ -357,7 +358,7 @@ public sealed unsafe class TlsSession : IDisposable
                 if (name.Length != chosen.Length)
                     continue;
                 int i = 0;
-                while (i < name.Length && name[i] == chosen[i])
+                while (i < name.Length && name[i] < 0x80 && name[i] == chosen[i])
                     i++;
                 if (i == name.Length)
                     return name;
