@@ -68,6 +68,128 @@ public class ProxyHeaderTests
         await Assert.That(header.Source.Family).IsEqualTo(NetAddress.From(IPAddress.Parse(address), 1).Family);
     }
 
+    /// <summary>The byte-level reading (ProxyHeader.DottedQuad and HexGroups) against the
+    /// reading it replaced, IPAddress.TryParse of the same text, over many generated addresses
+    /// of both families, usual and odd (leading zeros, "::" anywhere, too many or too few
+    /// groups, embedded IPv4, out-of-range parts): the same accepted and refused, the same
+    /// address.</summary>
+    [Test]
+    public async Task V1_Addresses_AcceptedAndRefusedAsIPAddressDid()
+    {
+        var random = new Random(19);
+        int compared = 0, accepted = 0;
+        var mismatches = new System.Collections.Generic.List<string>();
+        for (int n = 0; n < 100_000 && mismatches.Count < 5; n++)
+        {
+            string text = GeneratedAddress(random);
+            foreach (string protocol in (string[])["TCP4", "TCP6"])
+            {
+                bool v4 = protocol == "TCP4";
+                bool expected = IPAddress.TryParse(text, out IPAddress? ip)
+                                && ip.AddressFamily == (v4 ? System.Net.Sockets.AddressFamily.InterNetwork : System.Net.Sockets.AddressFamily.InterNetworkV6)
+                                && text.Length <= 45 && text.All(c => Uri.IsHexDigit(c) || c is '.' or ':');
+                var (result, header, _) = Parse(Encoding.ASCII.GetBytes($"PROXY {protocol} {text} {(v4 ? "1.2.3.4" : "::1")} 1 2\r\n"));
+                compared++;
+                if ((result == ProxyParse.Done) != expected)
+                    mismatches.Add($"{protocol} '{text}': {result}, IPAddress {(expected ? "accepts" : "refuses")}");
+                else if (expected && (header.Source.ToString() != NetAddress.From(ip!, 1).ToString() || header.Source.Family != NetAddress.From(ip!, 1).Family))
+                    mismatches.Add($"{protocol} '{text}': {header.Source}, IPAddress {ip}");
+                else if (expected)
+                    accepted++;
+            }
+        }
+        await Assert.That(mismatches).IsEmpty();
+        await Assert.That(accepted).IsGreaterThan(compared / 20); // enough valid ones among them
+    }
+
+    /// <summary>The trust check reads a peer's bytes with NetAddress.WriteAddressBytes where it
+    /// read them through IPAddress (ToIPAddress, IPv4-mapped as IPv4): the same bytes for IPv4,
+    /// IPv6, IPv4-mapped and the forms next to it (::ffff:0:0/96 with one byte off, ::a.b.c.d).</summary>
+    [Test]
+    public async Task TrustCheck_PeerBytes_AsIPAddressGaveThem()
+    {
+        var random = new Random(20);
+        Span<byte> written = stackalloc byte[16], expected = stackalloc byte[16];
+        var ip = new byte[16];
+        int mismatches = 0;
+        for (int n = 0; n < 20_000; n++)
+        {
+            NetAddress peer;
+            if (n % 4 == 0)
+            {
+                random.NextBytes(ip.AsSpan(0, 4));
+                peer = NetAddress.From(new IPAddress(ip.AsSpan(0, 4)), 1);
+            }
+            else
+            {
+                random.NextBytes(ip);
+                if (n % 4 != 3)
+                {
+                    ip.AsSpan(0, 10).Clear(); // mapped, or nearly
+                    ip[10] = ip[11] = 0xFF;
+                    if (n % 8 == 1)
+                        ip[random.Next(12)] ^= (byte)(1 << random.Next(8));
+                }
+                peer = NetAddress.From(new IPAddress(ip), 1);
+            }
+            int length = peer.WriteAddressBytes(written);
+            peer.ToIPAddress().TryWriteBytes(expected, out int expectedLength);
+            if (length != expectedLength || !written[..length].SequenceEqual(expected[..expectedLength]))
+                mismatches++;
+        }
+        await Assert.That(mismatches).IsEqualTo(0);
+    }
+
+    /// <summary>An address-like text: dotted decimal parts, hex groups, or both, with the
+    /// separators and lengths now and then wrong.</summary>
+    private static string GeneratedAddress(Random random)
+    {
+        var text = new StringBuilder();
+        switch (random.Next(3))
+        {
+            case 0: // dotted decimal, 1 to 5 parts
+                int parts = random.Next(10) < 8 ? 4 : random.Next(1, 6);
+                for (int i = 0; i < parts; i++)
+                {
+                    if (i > 0)
+                        text.Append(random.Next(40) == 0 ? ".." : ".");
+                    text.Append(DecimalPart(random));
+                }
+                break;
+            default: // hex groups, maybe one or two "::", maybe a dotted tail
+                int groups = random.Next(10) < 6 ? random.Next(1, 9) : random.Next(0, 11);
+                int gap = random.Next(3) == 0 ? -1 : random.Next(0, groups + 1);
+                int secondGap = random.Next(30) == 0 ? random.Next(0, groups + 1) : -1;
+                bool dotted = random.Next(8) == 0;
+                if (gap == 0 || secondGap == 0)
+                    text.Append("::");
+                for (int i = 0; i < groups; i++)
+                {
+                    if (i > 0)
+                        text.Append(i == gap || i == secondGap ? "::" : random.Next(60) == 0 ? ":::" : ":");
+                    int digits = random.Next(12) == 0 ? random.Next(0, 7) : random.Next(1, 5);
+                    for (int d = 0; d < digits; d++)
+                        text.Append("0123456789abcdefABCDEF"[random.Next(random.Next(3) == 0 ? 2 : 22)]);
+                }
+                if ((gap == groups || secondGap == groups) && groups > 0)
+                    text.Append("::");
+                if (dotted)
+                    text.Append(text.Length == 0 || text[^1] == ':' ? "" : ":").Append($"{DecimalPart(random)}.{DecimalPart(random)}.{DecimalPart(random)}.{DecimalPart(random)}");
+                if (random.Next(50) == 0)
+                    text.Append(':');
+                break;
+        }
+        return text.ToString();
+    }
+
+    private static string DecimalPart(Random random) => random.Next(8) switch
+    {
+        0 => "0" + random.Next(0, 300), // a leading zero
+        1 => random.Next(256, 1000).ToString(),
+        2 => "0",
+        _ => random.Next(0, 256).ToString(),
+    };
+
     /// <summary>Per accepted connection behind a balancer (docs/architecture.md, "Connection
     /// pooling"): the usual headers, and the trust check, allocate nothing.</summary>
     [Test]
