@@ -156,6 +156,40 @@ public class ProxyProtocolTests
         await Assert.That(app.Log.MessagesStartingWith("accepted ")).IsEmpty();
     }
 
+    /// <summary>A connection closed at its accept (a source not trusted here; a health
+    /// check's reset) is pooled as any other (docs/architecture.md, "Connection pooling"). Its
+    /// client shared the direct-write gate after that close: the gate lives in the client's
+    /// userdata block, which goes with the client, and a pooled connection that kept it would
+    /// write into that freed block on its next use (its own close at accept, a TLS accept's
+    /// UseTls).</summary>
+    [Test]
+    public async Task ClosedAtAccept_IsPooledWithoutItsClientsGate()
+    {
+        var (app, port) = await Server("{\"10.0.0.0/8\"}");
+        await using TcpApp _ = app;
+        using (Socket socket = await TcpApp.Connect(port))
+            await Assert.That(await ClosedByServer(socket)).IsTrue();
+        await app.Log.WaitForEntry(e => e.Message.Contains("is not a trusted source"), "the warning", Bound);
+
+        (int spare, int withGate) = await app.Harness.OnLoop(() => SpareGates(app.Harness.Net.SpareConnections));
+
+        await Assert.That(spare).IsGreaterThanOrEqualTo(1);
+        await Assert.That(withGate).IsEqualTo(0);
+    }
+
+    /// <summary>How many connections are spare, and how many of them still hold a gate.</summary>
+    private static unsafe (int, int) SpareGates(MonaAot.Collections.Pool<MonaAot.Net.TcpConnection> pool)
+    {
+        var field = typeof(MonaAot.Net.TcpConnection).GetField("_gate", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!;
+        var taken = new System.Collections.Generic.List<MonaAot.Net.TcpConnection>();
+        while (pool.Take() is { } connection)
+            taken.Add(connection);
+        int withGate = taken.Count(c => System.Reflection.Pointer.Unbox(field.GetValue(c)!) != null);
+        foreach (MonaAot.Net.TcpConnection connection in taken)
+            pool.Return(connection);
+        return (taken.Count, withGate);
+    }
+
     [Test]
     public async Task AFloodOfBadHeaders_IsLoggedAtMostTenTimesASecond()
     {
