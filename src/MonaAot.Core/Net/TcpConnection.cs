@@ -227,6 +227,13 @@ public sealed unsafe partial class TcpConnection : IIoHandler
     /// or is handed back by <see cref="Disconnect"/> or <see cref="Abort"/>.</summary>
     public void ShareGate(DirectWriteGate* gate)
     {
+        // Closed at its accept already (a PROXY source not trusted, a health check's reset, a
+        // TLS session not made): its close dropped no gate, and it may be pooled, so it keeps
+        // none. The block lives in the owner's userdata, which may be freed before the
+        // connection's next use writes to it (docs/architecture.md, "Connection pooling"); a new
+        // block says "not direct" already.
+        if (_phase == Phase.Closed)
+            return;
         _gate = gate;
         PublishGate();
     }
