@@ -62,6 +62,10 @@ public sealed unsafe partial class TcpConnection
         if (!_recyclable || !_released || _reportPending || _phase != Phase.Closed)
             return;
         _recyclable = false;
+        // A closed connection holds no gate (DropGate, ShareGate); forgetting one anyway, without
+        // writing to it, keeps a missed path from reaching a block its owner's userdata freed.
+        Debug.Assert(_gate == null);
+        _gate = null;
         _net.SpareConnections.Return(this);
     }
 
