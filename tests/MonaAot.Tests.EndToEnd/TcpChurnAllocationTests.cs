@@ -2,7 +2,6 @@ using System;
 using System.IO;
 using System.Net;
 using System.Net.Sockets;
-using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
 using MonaAot.Tests.Support;
@@ -113,11 +112,11 @@ public class TcpChurnAllocationTests
         (long growth10k, long growth100k) = await Task.Run(() =>
         {
             Churn(port, warm, ending, proxyHeader, token); // first use of every path, and the pools' size
-            long start = AskAllocated(control);
+            long start = ChurnLoad.AskAllocated(control);
             Churn(port, small, ending, proxyHeader, token);
-            long after10k = AskAllocated(control);
+            long after10k = ChurnLoad.AskAllocated(control);
             Churn(port, large, ending, proxyHeader, token);
-            long after100k = AskAllocated(control);
+            long after100k = ChurnLoad.AskAllocated(control);
             return (after10k - start, after100k - after10k);
         }, token);
 
@@ -134,68 +133,31 @@ public class TcpChurnAllocationTests
     /// send), reads them back and closes as <paramref name="ending"/> says.</summary>
     private static void Churn(int port, int count, Ending ending, byte[]? proxyHeader, CancellationToken token)
     {
-        int next = -1;
-        var workers = new Thread[Parallel];
-        Exception? failure = null;
-        for (int w = 0; w < Parallel; w++)
+        int headerLength = proxyHeader?.Length ?? 0;
+        var endpoint = new IPEndPoint(IPAddress.Loopback, port);
+        ChurnLoad.Run(Parallel, count, _ =>
         {
-            workers[w] = new Thread(() =>
+            var message = new byte[headerLength + 64];
+            proxyHeader?.CopyTo(message, 0);
+            if (ending == Ending.ServerDisconnect)
+                message[headerLength] = (byte)'D';
+            var reply = new byte[64];
+            using Socket socket = TcpApp.ChurnClient();
+            socket.ReceiveTimeout = socket.SendTimeout = (int)Wait.TotalMilliseconds;
+            socket.Connect(endpoint);
+            socket.Send(message);
+            int read = 0;
+            while (read < reply.Length)
             {
-                int headerLength = proxyHeader?.Length ?? 0;
-                var message = new byte[headerLength + 64];
-                proxyHeader?.CopyTo(message, 0);
-                if (ending == Ending.ServerDisconnect)
-                    message[headerLength] = (byte)'D';
-                var reply = new byte[64];
-                var endpoint = new IPEndPoint(IPAddress.Loopback, port);
-                try
-                {
-                    while (Interlocked.Increment(ref next) < count && failure is null)
-                    {
-                        token.ThrowIfCancellationRequested();
-                        using Socket socket = TcpApp.ChurnClient();
-                        socket.ReceiveTimeout = socket.SendTimeout = (int)Wait.TotalMilliseconds;
-                        socket.Connect(endpoint);
-                        socket.Send(message);
-                        int read = 0;
-                        while (read < reply.Length)
-                        {
-                            int n = socket.Receive(reply, read, reply.Length - read, SocketFlags.None);
-                            if (n == 0)
-                                throw new IOException("the server closed before echoing");
-                            read += n;
-                        }
-                        if (ending == Ending.Reset)
-                            socket.LingerState = new LingerOption(true, 0);
-                        else if (ending == Ending.ServerDisconnect && socket.Receive(reply) != 0)
-                            throw new IOException("more than the echo before the server's FIN");
-                    }
-                }
-                catch (Exception e)
-                {
-                    failure ??= e;
-                }
-            });
-            workers[w].Start();
-        }
-        foreach (Thread worker in workers)
-            worker.Join();
-        if (failure is not null)
-            throw new IOException($"churn failed: {failure.Message}", failure);
-    }
-
-    private static long AskAllocated(Socket socket)
-    {
-        socket.Send("stats?"u8);
-        var buffer = new byte[64];
-        int length = 0;
-        while (length == 0 || buffer[length - 1] != (byte)'\n')
-        {
-            int n = socket.Receive(buffer, length, buffer.Length - length, SocketFlags.None);
-            if (n == 0)
-                throw new IOException("the server closed the control connection");
-            length += n;
-        }
-        return long.Parse(Encoding.ASCII.GetString(buffer, 0, length - 1));
+                int n = socket.Receive(reply, read, reply.Length - read, SocketFlags.None);
+                if (n == 0)
+                    throw new IOException("the server closed before echoing");
+                read += n;
+            }
+            if (ending == Ending.Reset)
+                socket.LingerState = new LingerOption(true, 0);
+            else if (ending == Ending.ServerDisconnect && socket.Receive(reply) != 0)
+                throw new IOException("more than the echo before the server's FIN");
+        }, token);
     }
 }

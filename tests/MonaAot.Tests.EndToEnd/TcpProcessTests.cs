@@ -44,16 +44,6 @@ public class TcpProcessTests
 
     private static int OpenDescriptors(int pid) => Directory.GetFiles($"/proc/{pid}/fd").Length;
 
-    private static long AskAllocated(Socket socket)
-    {
-        socket.Send("stats?"u8);
-        var buffer = new byte[64];
-        int length = 0;
-        while (length == 0 || buffer[length - 1] != (byte)'\n')
-            length += socket.Receive(buffer, length, buffer.Length - length, SocketFlags.None);
-        return long.Parse(Encoding.ASCII.GetString(buffer, 0, length - 1));
-    }
-
     private static void PingPong(Socket socket, int count)
     {
         var message = new byte[64];
@@ -94,11 +84,11 @@ public class TcpProcessTests
         (long growth10k, long growth100k) = await Task.Run(() =>
         {
             PingPong(socket, warm); // first use of every path
-            long start = AskAllocated(socket);
+            long start = ChurnLoad.AskAllocated(socket);
             PingPong(socket, small);
-            long after10k = AskAllocated(socket);
+            long after10k = ChurnLoad.AskAllocated(socket);
             PingPong(socket, large);
-            long after100k = AskAllocated(socket);
+            long after100k = ChurnLoad.AskAllocated(socket);
             return (after10k - start, after100k - after10k);
         });
 

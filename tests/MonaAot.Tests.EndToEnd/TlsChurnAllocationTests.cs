@@ -4,7 +4,6 @@ using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
-using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
 using MonaAot.Tests.Support;
@@ -81,11 +80,11 @@ public class TlsChurnAllocationTests
         (long growthSmall, long growthLarge) = await Task.Run(() =>
         {
             Churn(port, warm, token); // first use of every path, and the pools' size
-            long start = AskAllocated(control);
+            long start = ChurnLoad.AskAllocated(control);
             Churn(port, small, token);
-            long afterSmall = AskAllocated(control);
+            long afterSmall = ChurnLoad.AskAllocated(control);
             Churn(port, large, token);
-            long afterLarge = AskAllocated(control);
+            long afterLarge = ChurnLoad.AskAllocated(control);
             return (afterSmall - start, afterLarge - afterSmall);
         }, token);
 
@@ -101,78 +100,40 @@ public class TlsChurnAllocationTests
     /// connects, shakes hands, sends 64 bytes, reads them back and ends as its number says.</summary>
     private static void Churn(int port, int count, CancellationToken token)
     {
-        int next = -1;
-        var workers = new Thread[Parallel];
-        Exception? failure = null;
         var options = new SslClientAuthenticationOptions
         {
             TargetHost = "localhost",
             EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
             RemoteCertificateValidationCallback = (_, _, _, _) => true, // the certificate is not what is measured
         };
-        for (int w = 0; w < Parallel; w++)
+        var endpoint = new IPEndPoint(IPAddress.Loopback, port);
+        ChurnLoad.Run(Parallel, count, i =>
         {
-            workers[w] = new Thread(() =>
+            int ending = i % 4; // 0: close_notify and FIN, 1: FIN alone, 2: the server's disconnect(), 3: a reset
+            var message = new byte[64];
+            message[0] = ending == 2 ? (byte)'D' : (byte)'e';
+            var reply = new byte[64];
+            using Socket socket = TcpApp.ChurnClient();
+            socket.ReceiveTimeout = socket.SendTimeout = (int)Wait.TotalMilliseconds;
+            socket.Connect(endpoint);
+            using var stream = new NetworkStream(socket, ownsSocket: false);
+            using var tls = new SslStream(stream, leaveInnerStreamOpen: true);
+            tls.AuthenticateAsClient(options);
+            tls.Write(message);
+            int read = 0;
+            while (read < reply.Length)
             {
-                var message = new byte[64];
-                var reply = new byte[64];
-                var endpoint = new IPEndPoint(IPAddress.Loopback, port);
-                try
-                {
-                    int i;
-                    while ((i = Interlocked.Increment(ref next)) < count && failure is null)
-                    {
-                        token.ThrowIfCancellationRequested();
-                        int ending = i % 4; // 0: close_notify and FIN, 1: FIN alone, 2: the server's disconnect(), 3: a reset
-                        message[0] = ending == 2 ? (byte)'D' : (byte)'e';
-                        using Socket socket = TcpApp.ChurnClient();
-                        socket.ReceiveTimeout = socket.SendTimeout = (int)Wait.TotalMilliseconds;
-                        socket.Connect(endpoint);
-                        using var stream = new NetworkStream(socket, ownsSocket: false);
-                        using var tls = new SslStream(stream, leaveInnerStreamOpen: true);
-                        tls.AuthenticateAsClient(options);
-                        tls.Write(message);
-                        int read = 0;
-                        while (read < reply.Length)
-                        {
-                            int n = tls.Read(reply, read, reply.Length - read);
-                            if (n == 0)
-                                throw new IOException("the server closed before echoing");
-                            read += n;
-                        }
-                        if (ending == 0)
-                            tls.ShutdownAsync().GetAwaiter().GetResult();
-                        else if (ending == 2 && tls.Read(reply, 0, reply.Length) != 0)
-                            throw new IOException("more than the echo before the server's close_notify");
-                        else if (ending == 3)
-                            socket.LingerState = new LingerOption(true, 0);
-                    }
-                }
-                catch (Exception e)
-                {
-                    failure ??= e;
-                }
-            });
-            workers[w].Start();
-        }
-        foreach (Thread worker in workers)
-            worker.Join();
-        if (failure is not null)
-            throw new IOException($"TLS churn failed: {failure.Message}", failure);
-    }
-
-    private static long AskAllocated(Socket socket)
-    {
-        socket.Send("stats?"u8);
-        var buffer = new byte[64];
-        int length = 0;
-        while (length == 0 || buffer[length - 1] != (byte)'\n')
-        {
-            int n = socket.Receive(buffer, length, buffer.Length - length, SocketFlags.None);
-            if (n == 0)
-                throw new IOException("the server closed the control connection");
-            length += n;
-        }
-        return long.Parse(Encoding.ASCII.GetString(buffer, 0, length - 1));
+                int n = tls.Read(reply, read, reply.Length - read);
+                if (n == 0)
+                    throw new IOException("the server closed before echoing");
+                read += n;
+            }
+            if (ending == 0)
+                tls.ShutdownAsync().GetAwaiter().GetResult();
+            else if (ending == 2 && tls.Read(reply, 0, reply.Length) != 0)
+                throw new IOException("more than the echo before the server's close_notify");
+            else if (ending == 3)
+                socket.LingerState = new LingerOption(true, 0);
+        }, token);
     }
 }
