@@ -217,28 +217,21 @@ public sealed unsafe class NetContext : IDisposable
     /// <summary>Stops watching and closes <paramref name="fd"/>. Cannot fail halfway: the handle
     /// is removed and the descriptor closed whatever happens to the detach (which ignores the
     /// OS's complaints itself), so that the owner's close always completes.</summary>
-    internal void Close(nint fd, ulong token)
-    {
-        try
-        {
-            Loop.Backend.Detach(fd);
-        }
-        finally
-        {
-            Loop.Handles.Remove(token);
-            SocketCalls.Close(fd);
-            OpenSockets--;
-        }
-    }
+    internal void Close(nint fd, ulong token) => Close(fd, token, owned: false);
 
-    /// <summary><see cref="Close"/> for a descriptor nothing outside this process shares (a TCP
-    /// connection's, accepted or opened here with CLOEXEC, never passed on): the backend may
-    /// skip the detach that the close makes redundant (<see cref="IIoBackend.Forget"/>).</summary>
-    internal void CloseOwned(nint fd, ulong token)
+    /// <summary><see cref="Close(nint, ulong)"/> for a descriptor nothing outside this process
+    /// shares (a TCP connection's, accepted or opened here with CLOEXEC, never passed on): the
+    /// backend may skip the detach that the close makes redundant (<see cref="IIoBackend.Forget"/>).</summary>
+    internal void CloseOwned(nint fd, ulong token) => Close(fd, token, owned: true);
+
+    private void Close(nint fd, ulong token, bool owned)
     {
         try
         {
-            Loop.Backend.Forget(fd);
+            if (owned)
+                Loop.Backend.Forget(fd);
+            else
+                Loop.Backend.Detach(fd);
         }
         finally
         {
