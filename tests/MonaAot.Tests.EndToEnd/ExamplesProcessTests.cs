@@ -507,9 +507,7 @@ public class ExamplesProcessTests
     [Timeout(60_000)]
     public async Task Relay_BackendRefuses_ClientClosedWithLoggedReason(CancellationToken cancel)
     {
-        int closedPort;
-        using (Socket unused = Listen())
-            closedPort = PortOf(unused); // nothing listens there once it is closed
+        using Socket refusing = TcpApp.RefusingPort(out int closedPort);
         using var temp = new TempWww();
         (MonaProcess started, int port) = await StartExample(temp, "relay",
             $"[relay]\nhost=127.0.0.1\nport=0\nbackend=127.0.0.1:{closedPort}\n", "relay");

@@ -103,10 +103,9 @@ public class MailTests
     public async Task OnSent_FiresLaterThanTheCall_SoAHandlerSetAfterwardsRuns()
     {
         // Nothing listens on the port: the mail fails at once, and still reports on a later turn.
-        var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        probe.Start();
-        int closedPort = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
+        // The port is held (bound, not listening) for the whole test: a port released at once
+        // can be taken by another test's listener, which accepts and never greets.
+        using System.Net.Sockets.Socket probe = TcpApp.RefusingPort(out int closedPort);
         await using TcpApp app = await TcpApp.Start($$"""
             local mail = mona:sendMail("mona@example.com", "s", "b", "x@example.com")
             NOTE("returned ", tostring(mail))

@@ -83,10 +83,7 @@ public class DescriptorLeakTests
     [Test]
     public async Task RefusedConnectAndReset_LeaveNoDescriptor()
     {
-        using var probe = new Socket(SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        int closedPort = ((IPEndPoint)probe.LocalEndPoint!).Port;
-        probe.Dispose();
+        using Socket probe = TcpApp.RefusingPort(out int closedPort);
         int leaked = await Leaked(TcpEchoTests.EchoServer + $$"""
 
             c = mona:createTCPClient()

@@ -28,14 +28,6 @@ public class TcpBehaviourTests
         NOTE("port ", server.port)
         """;
 
-    /// <summary>A port nothing listens on: bound, then closed.</summary>
-    private static int ClosedPort()
-    {
-        using var probe = new Socket(SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
-    }
-
     [Test]
     public async Task Connect_TextThatCanBeNoName_FailsAtOnce_NothingResolved()
     {
@@ -119,7 +111,7 @@ public class TcpBehaviourTests
     [Test]
     public async Task Connect_Refused_SetsErrorThenDisconnectionOnce()
     {
-        int port = ClosedPort();
+        using Socket probe = TcpApp.RefusingPort(out int port);
         await using TcpApp app = await TcpApp.Start($$"""
             client = mona:createTCPClient()
             function client:onDisconnection() NOTE("disconnected ", self.error, " connected=", self.connected) end
@@ -471,7 +463,7 @@ public class TcpBehaviourTests
     [Test]
     public async Task Connect_Twice_AlreadyConnected_ErrorClearedByNextConnect()
     {
-        int closed = ClosedPort();
+        using Socket probe = TcpApp.RefusingPort(out int closed);
         using var listener = new Socket(SocketType.Stream, ProtocolType.Tcp);
         listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         listener.Listen();
