@@ -34,8 +34,28 @@ public static class Runner
     /// allocation that grows with traffic): divided by <paramref name="divisor"/> under a runner.</summary>
     public static int Count(int count, int divisor) => IsSet ? Math.Max(1, count / divisor) : count;
 
-    /// <summary>The command line that starts the binary: the runner's words, then the binary.</summary>
-    public static string[] Command(string binary) => [.. Prefix, binary];
+    /// <summary>The command line that starts the binary: the runner's words, then the binary
+    /// (after <see cref="SigintReset"/> when it is needed).</summary>
+    public static string[] Command(string binary) => [.. SigintReset, .. Prefix, binary];
+
+    /// <summary>`env --default-signal=INT` when this test process ignores SIGINT, else nothing. A
+    /// command a non-interactive shell starts in the background (`./build.sh test &amp;` in a script)
+    /// ignores SIGINT, and so does every child it starts; the binary then keeps ignoring it, as
+    /// .NET, Python and the shells do (docs/api.md, "Signals and shutdown"), and the tests that
+    /// send SIGINT would wait for nothing. env resets it and execs: the PID stays the binary's.</summary>
+    private static readonly string[] SigintReset = SigintIgnored() ? ["env", "--default-signal=INT"] : [];
+
+    /// <summary>True when SIGINT (2) is in this process's ignored set (/proc/self/status SigIgn,
+    /// a hexadecimal mask whose bit N-1 is signal N); false where there is no /proc.</summary>
+    private static bool SigintIgnored()
+    {
+        if (!OperatingSystem.IsLinux())
+            return false;
+        foreach (string line in System.IO.File.ReadLines("/proc/self/status"))
+            if (line.StartsWith("SigIgn:", StringComparison.Ordinal))
+                return (Convert.ToUInt64(line["SigIgn:".Length..].Trim(), 16) & (1UL << 1)) != 0;
+        return false;
+    }
 
     /// <summary>The same, quoted for a POSIX shell script that execs it.</summary>
     public static string ShellCommand(string binary) => string.Join(' ', Array.ConvertAll(Command(binary), Quote));
