@@ -123,6 +123,9 @@ public class TcpFlowTests
         await Assert.That(await app.Log.WaitFor("gone ")).IsEqualTo($"gone {sent} (null)");
     }
 
+    /// <summary>The drained figure is read in onFlush, not by a chunk run once the peer has read
+    /// everything: on IOCP a posted send counts until its completion is taken from the port, which
+    /// can come after the peer has the bytes (seen under Wine: "drained 274432").</summary>
     [Test]
     public async Task Queueing_CountsWhatTheKernelDidNotTake()
     {
@@ -132,7 +135,7 @@ public class TcpFlowTests
               NOTE("before ", client.queueing)
               client:send(string.rep("q", 32 * 1048576)) -- more than the kernel buffers hold
               NOTE("after ", client.queueing)
-              c = client
+              function client:onFlush() NOTE("drained ", self.queueing) end
             end
             assert(server:start("127.0.0.1", 0))
             NOTE("port ", server.port)
@@ -143,7 +146,6 @@ public class TcpFlowTests
         long queued = long.Parse((await app.Log.WaitFor("after "))["after ".Length..]);
         await Assert.That(queued).IsGreaterThan(0L).And.IsLessThanOrEqualTo(32L << 20);
         await TcpApp.ReadExactly(socket, 32 << 20);
-        await app.Run("NOTE('drained ', c.queueing)");
         await Assert.That(await app.Log.WaitFor("drained ")).IsEqualTo("drained 0");
     }
 
