@@ -41,7 +41,11 @@ public sealed class TcpApp : IAsyncDisposable
         return app;
     }
 
-    /// <summary>Runs Lua code in the root application's environment, on the loop (errors throw).</summary>
+    /// <summary>Runs Lua code in the root application's environment, on the loop (errors throw).
+    /// It is ordered after nothing the peer saw: on IOCP a send's completion or a FIN can reach
+    /// the loop after a chunk posted once the test's socket has the bytes, so state that changes
+    /// then (queueing, stats, connected) is read in the event that changes it (onFlush,
+    /// onDisconnection), not here.</summary>
     public Task Run(string code) => Harness.OnLoop(() =>
     {
         KeraLua.Lua lua = Harness.Vm.State;

@@ -133,10 +133,13 @@ public class TcpPoolingTests
     // object serves next.
     private const string Resurrecting = """
         zombies = {}
+        gone = 0
         server = mona:createTCPServer()
         function server:onConnection(client)
           function client:onReception(data) self:send(data) end
           function client:onDisconnection()
+            gone = gone + 1
+            NOTE("gone ", gone)
             setmetatable({c = self}, {__gc = function(t) zombies[#zombies + 1] = t.c end})
           end
         end
@@ -155,7 +158,9 @@ public class TcpPoolingTests
             await socket.SendAsync(new byte[] { (byte)'a' }, SocketFlags.None);
             await TcpApp.ReadExactly(socket, 1);
         }
-        // Until every one is reported and collected: the finalizers resurrect the userdata.
+        // Until every one is reported (the last FIN can reach the loop after a chunk posted
+        // now, on IOCP above all) and collected: the finalizers resurrect the userdata.
+        await app.Log.WaitFor("gone 20");
         await app.Run("""
             for i = 1, 4 do collectgarbage() end
             NOTE("zombies ", #zombies)
