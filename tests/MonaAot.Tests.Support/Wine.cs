@@ -52,3 +52,11 @@ public static class WineTls
     public const string NoServer = "Wine's Schannel has no server side (no AcceptSecurityContext), and its CNG cannot import the RSA key of a PEM certificate (0xc1000002)";
     public const string NoClientCertificate = "Wine's CNG cannot import the RSA key of a PEM certificate (0xc1000002), so a client certificate cannot be loaded";
 }
+
+/// <summary>Socket errors Wine 8 takes before the program sees them: its wineserver polls each
+/// socket and reads a pending error (SO_ERROR) itself, so the program's next call finds none.</summary>
+public static class WineNet
+{
+    public const string ResetAsEndOfStream = "under Wine a peer's reset now and then reaches the program as a plain end of stream: wineserver, polling the socket, takes the pending error first";
+    public const string NoUdpRefusal = "Wine keeps the ICMP error of a connected UDP socket from the program";
+}

@@ -173,6 +173,9 @@ public class TcpBehaviourTests
     [Test]
     public async Task PeerReset_SetsError()
     {
+        // Seen once in four Wine runs: "gone (null)". The IOCP path is still covered under Wine
+        // where the reset fails a posted send (TcpFlowTests.OnFlush_NotForAConnectionThatEndedFirst).
+        Skip.When(Wine.IsRunning, WineNet.ResetAsEndOfStream);
         await using TcpApp app = await TcpApp.Start(RecordingServer());
         Socket socket = await TcpApp.Connect(await app.Log.WaitForNumber("port "));
         await socket.SendAsync(Ascii("hello"), SocketFlags.None);

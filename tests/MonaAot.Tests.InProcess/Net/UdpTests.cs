@@ -357,7 +357,7 @@ public class UdpTests
     {
         // Measured under Wine 8: no readiness event comes and the next send succeeds (its
         // wineserver, which polls the socket, presumably takes the pending error).
-        Skip.When(Wine.IsRunning, "Wine keeps the ICMP error of a connected UDP socket from the program");
+        Skip.When(Wine.IsRunning, WineNet.NoUdpRefusal);
         int closedPort;
         using (Socket probe = Client())
             closedPort = ((IPEndPoint)probe.LocalEndPoint!).Port;
