@@ -49,7 +49,7 @@ public static class Runner
     /// a hexadecimal mask whose bit N-1 is signal N); false where there is no /proc.</summary>
     private static bool SigintIgnored()
     {
-        if (!OperatingSystem.IsLinux())
+        if (!OperatingSystem.IsLinux() || !System.IO.File.Exists("/proc/self/status"))
             return false;
         foreach (string line in System.IO.File.ReadLines("/proc/self/status"))
             if (line.StartsWith("SigIgn:", StringComparison.Ordinal))

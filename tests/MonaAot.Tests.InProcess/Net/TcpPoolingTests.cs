@@ -62,10 +62,9 @@ public class TcpPoolingTests
     [Test]
     public async Task KeptClients_KeepTheirOwnState_WhileDroppedOnesServeNewConnections()
     {
-        // Under Wine a peer's reset now and then reaches the program as a plain end of stream
-        // (no error), the same before pooling: there, a client may also say "no error"; its
-        // state must still be its own.
-        await using TcpApp app = await TcpApp.Start(App.Replace("RESET_SEEN", OperatingSystem.IsWindows() ? "false" : "true"));
+        // WineNet.ResetAsEndOfStream: there a client may also say "no error"; its state must
+        // still be its own.
+        await using TcpApp app = await TcpApp.Start(App.Replace("RESET_SEEN", Wine.IsRunning ? "false" : "true"));
         int port = await app.Log.WaitForNumber("port ");
 
         await Churn(port, 0, 200);
