@@ -182,7 +182,7 @@ public class TcpBehaviourTests
         socket.Dispose();
 
         string gone = await app.Log.WaitFor("gone ");
-        if (!(Wine.IsRunning && gone == "gone (null)")) // WineNet.ResetAsEndOfStream
+        if (!(Wine.IsRunning && gone == "gone (null)")) // WineNet: a reset as an end of stream
             await Assert.That(gone).StartsWith("gone connection reset by peer (127.0.0.1:");
         await app.Run("NOTE('checked')");
         await app.Log.WaitFor("checked");
