@@ -50,7 +50,12 @@ load (the server left idle), and MonaAot's mona:stats() luaMemoryBytes and manag
 the end of the load and then (the last of the lines apps/echo.lua and apps/udp-echo.lua log
 once a second, so up to 1 s old; "-" for the reference). The memory targets are MonaAot's:
 VmHWM <= 16 MiB in churn, churn-rst and udp-stream, RSS after <= 8 MiB in every scenario,
-idle RSS <= 5 MiB (the tcp group's runs).
+idle RSS <= 5 MiB (the tcp group's runs). Beside the idle RSS, the tcp group's figures also give
+the idle PSS and anonymous memory (/proc/PID/smaps_rollup): RSS counts in full the pages of
+libc, libm and the loader that every process on the machine shares; PSS divides each page by
+the processes that map it; anonymous memory is what the process wrote (heaps, stacks, the
+copies of data pages it changed), the part no file backs. Not Private_Dirty: it also counts the
+page cache of an executable just copied and not yet written back, which the bench's is.
 Each traffic run lasts BENCH_SECONDS (default 10) plus 1 s idle before and, TCP and UDP,
 BENCH_AFTER_SECONDS after. Figures are medians over the rounds; the
 CPU targets are checked against the median of the per-round ratios (each round runs both
@@ -556,6 +561,15 @@ def status_value(pid: int, key: str) -> int:
     raise BenchError(f"/proc/{pid}/status has no {key}")
 
 
+def rollup_value(pid: int, key: str) -> int:
+    """A /proc/PID/smaps_rollup field, in kB (Pss, Anonymous, ...)."""
+    for line in proc_file(pid, "smaps_rollup").splitlines():
+        name, _, rest = line.partition(":")
+        if name == key:
+            return int(rest.split()[0])
+    raise BenchError(f"/proc/{pid}/smaps_rollup has no {key}")
+
+
 def preemptions(pid: int) -> int:
     """Times PID was preempted (taken off the CPU while it could still run)."""
     return status_value(pid, "nonvoluntary_ctxt_switches")
@@ -700,6 +714,8 @@ class Bench:
             record(name, server, "idle_rss_kb", idle)
             if scenario.protocol == "tcp":  # the idle target is the TCP server's
                 record("idle", server, "idle_rss_kb", idle)
+                record("idle", server, "idle_pss_kb", rollup_value(child.pid, "Pss"))
+                record("idle", server, "idle_anon_kb", rollup_value(child.pid, "Anonymous"))
             ticks, preempted = cpu_ticks(child.pid), preemptions(child.pid)
             status, out = self.generator(scenario.generator, port, scenario.args)
             if status != 0:
@@ -1243,6 +1259,8 @@ class Report:
                 self.row("connects EADDRNOTAVAIL, all", scenario.name, "addr_unavailable", 1, "%.0f", total=True)
         print(" memory")
         self.row("idle RSS, MiB", "idle", "idle_rss_kb", 1024, "%.1f", f"MonaAot <= {IDLE_TARGET_MIB} MiB")
+        self.row("idle PSS, MiB", "idle", "idle_pss_kb", 1024, "%.2f", "shared pages divided")
+        self.row("idle anonymous, MiB", "idle", "idle_anon_kb", 1024, "%.2f", "written by the process")
         if self.s.idle_connections > 0:
             self.row(f"RSS, {self.s.idle_connections} idle conns, MiB", "idle10k", "rss_kb", 1024, "%.1f",
                      "MonaAot <= 64 MiB")
