@@ -35,26 +35,36 @@ public static class Runner
     public static int Count(int count, int divisor) => IsSet ? Math.Max(1, count / divisor) : count;
 
     /// <summary>The command line that starts the binary: the runner's words, then the binary
-    /// (after <see cref="SigintReset"/> when it is needed).</summary>
-    public static string[] Command(string binary) => [.. SigintReset, .. Prefix, binary];
+    /// (after <see cref="SignalReset"/> when it is needed).</summary>
+    public static string[] Command(string binary) => [.. SignalReset, .. Prefix, binary];
 
-    /// <summary>`env --default-signal=INT` when this test process ignores SIGINT, else nothing. A
-    /// command a non-interactive shell starts in the background (`./build.sh test &amp;` in a script)
-    /// ignores SIGINT, and so does every child it starts; the binary then keeps ignoring it, as
-    /// .NET, Python and the shells do (docs/api.md, "Signals and shutdown"), and the tests that
-    /// send SIGINT would wait for nothing. env resets it and execs: the PID stays the binary's.</summary>
-    private static readonly string[] SigintReset = SigintIgnored() ? ["env", "--default-signal=INT"] : [];
+    /// <summary>The signals the tests send to the binary, by number: SIGHUP, SIGINT, SIGTERM.</summary>
+    private static readonly (int Number, string Name)[] SignalsSent = [(1, "HUP"), (2, "INT"), (15, "TERM")];
 
-    /// <summary>True when SIGINT (2) is in this process's ignored set (/proc/self/status SigIgn,
-    /// a hexadecimal mask whose bit N-1 is signal N); false where there is no /proc.</summary>
-    private static bool SigintIgnored()
+    /// <summary>`env --default-signal=...` for those of <see cref="SignalsSent"/> this test process
+    /// ignores, else nothing. A command a non-interactive shell starts in the background
+    /// (`./build.sh test &amp;` in a script) ignores SIGINT, one started by nohup SIGHUP, and so
+    /// does every child it starts; the binary then keeps ignoring them, as .NET, Python and the
+    /// shells do (docs/api.md, "Signals and shutdown"), and the tests that send them would wait
+    /// for nothing. env resets them and execs: the PID stays the binary's.</summary>
+    private static readonly string[] SignalReset = IgnoredSignals() is { Length: > 0 } names
+        ? ["env", "--default-signal=" + string.Join(',', names)]
+        : [];
+
+    /// <summary>The names of <see cref="SignalsSent"/> in this process's ignored set
+    /// (/proc/self/status SigIgn, a hexadecimal mask whose bit N-1 is signal N); none where there
+    /// is no /proc.</summary>
+    private static string[] IgnoredSignals()
     {
         if (!OperatingSystem.IsLinux() || !System.IO.File.Exists("/proc/self/status"))
-            return false;
+            return [];
         foreach (string line in System.IO.File.ReadLines("/proc/self/status"))
             if (line.StartsWith("SigIgn:", StringComparison.Ordinal))
-                return (Convert.ToUInt64(line["SigIgn:".Length..].Trim(), 16) & (1UL << 1)) != 0;
-        return false;
+            {
+                ulong ignored = Convert.ToUInt64(line["SigIgn:".Length..].Trim(), 16);
+                return Array.ConvertAll(Array.FindAll(SignalsSent, s => (ignored & (1UL << (s.Number - 1))) != 0), s => s.Name);
+            }
+        return [];
     }
 
     /// <summary>The same, quoted for a POSIX shell script that execs it.</summary>

@@ -305,13 +305,14 @@ public class TcpBehaviourTests
         await using TcpApp app = await TcpApp.Start(TcpEchoTests.EchoServer);
         int first = await app.Log.WaitForNumber("port ");
 
-        await app.Run("assert(server:start('127.0.0.1:0')) NOTE('moved to ', server.port)");
+        // Another address, not only another port 0: the kernel may hand the port just closed out
+        // again (seen under Wine), and the old address must be seen to refuse.
+        await app.Run("assert(server:start('127.0.0.2:0')) NOTE('moved to ', server.port)");
         int second = await app.Log.WaitForNumber("moved to ");
-        using Socket socket = await TcpApp.Connect(second);
+        using Socket socket = await TcpApp.Connect(second, IPAddress.Parse("127.0.0.2"));
         await socket.SendAsync(Ascii("ok"), SocketFlags.None);
 
         await Assert.That(Encoding.ASCII.GetString(await TcpApp.ReadExactly(socket, 2))).IsEqualTo("ok");
-        await Assert.That(second).IsNotEqualTo(first);
         await Assert.That(async () => await TcpApp.Connect(first)).Throws<SocketException>();
     }
 
