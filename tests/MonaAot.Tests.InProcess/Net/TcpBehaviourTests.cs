@@ -302,18 +302,24 @@ public class TcpBehaviourTests
     [Test]
     public async Task Start_WhileRunning_RestartsOnNewAddress()
     {
-        await using TcpApp app = await TcpApp.Start(TcpEchoTests.EchoServer);
+        // First on 127.0.0.3, where no other test binds, so that its port, once closed, stays
+        // refused; then on another address, not only another port 0: the kernel may hand the
+        // port just closed out again (seen under Wine).
+        await using TcpApp app = await TcpApp.Start(TcpEchoTests.EchoServer.Replace("\"127.0.0.1\"", "\"127.0.0.3\""));
         int first = await app.Log.WaitForNumber("port ");
+        using (Socket before = await TcpApp.Connect(first, IPAddress.Parse("127.0.0.3")))
+        {
+            await before.SendAsync(Ascii("on"), SocketFlags.None);
+            await Assert.That(Encoding.ASCII.GetString(await TcpApp.ReadExactly(before, 2))).IsEqualTo("on");
+        }
 
-        // Another address, not only another port 0: the kernel may hand the port just closed out
-        // again (seen under Wine), and the old address must be seen to refuse.
         await app.Run("assert(server:start('127.0.0.2:0')) NOTE('moved to ', server.port)");
         int second = await app.Log.WaitForNumber("moved to ");
         using Socket socket = await TcpApp.Connect(second, IPAddress.Parse("127.0.0.2"));
         await socket.SendAsync(Ascii("ok"), SocketFlags.None);
 
         await Assert.That(Encoding.ASCII.GetString(await TcpApp.ReadExactly(socket, 2))).IsEqualTo("ok");
-        await Assert.That(async () => await TcpApp.Connect(first)).Throws<SocketException>();
+        await Assert.That(async () => await TcpApp.Connect(first, IPAddress.Parse("127.0.0.3"))).Throws<SocketException>();
     }
 
     [Test]
