@@ -552,22 +552,23 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def status_value(pid: int, key: str) -> int:
-    """A /proc/PID/status field: kB for VmRSS and VmHWM, a count for the others."""
-    for line in proc_file(pid, "status").splitlines():
+def proc_field(pid: int, file: str, key: str) -> int:
+    """The number of a "Key: value" line of /proc/PID/FILE (status, smaps_rollup)."""
+    for line in proc_file(pid, file).splitlines():
         name, _, rest = line.partition(":")
         if name == key:
             return int(rest.split()[0])
-    raise BenchError(f"/proc/{pid}/status has no {key}")
+    raise BenchError(f"/proc/{pid}/{file} has no {key}")
+
+
+def status_value(pid: int, key: str) -> int:
+    """A /proc/PID/status field: kB for VmRSS and VmHWM, a count for the others."""
+    return proc_field(pid, "status", key)
 
 
 def rollup_value(pid: int, key: str) -> int:
     """A /proc/PID/smaps_rollup field, in kB (Pss, Anonymous, ...)."""
-    for line in proc_file(pid, "smaps_rollup").splitlines():
-        name, _, rest = line.partition(":")
-        if name == key:
-            return int(rest.split()[0])
-    raise BenchError(f"/proc/{pid}/smaps_rollup has no {key}")
+    return proc_field(pid, "smaps_rollup", key)
 
 
 def preemptions(pid: int) -> int:

@@ -62,8 +62,8 @@ public class TcpPoolingTests
     [Test]
     public async Task KeptClients_KeepTheirOwnState_WhileDroppedOnesServeNewConnections()
     {
-        // Under Wine a reset can arrive as an end of stream (WineNet): there a client may also say "no error"; its state must
-        // still be its own.
+        // Under Wine a reset can arrive as an end of stream (WineNet): there a client may also
+        // say "no error"; its state must still be its own.
         await using TcpApp app = await TcpApp.Start(App.Replace("RESET_SEEN", Wine.IsRunning ? "false" : "true"));
         int port = await app.Log.WaitForNumber("port ");
 
